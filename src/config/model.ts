@@ -1,0 +1,346 @@
+/**
+ * The typed, fully-defaulted configuration model. The loader (src/config/load.ts) turns YAML into
+ * this; the compiler (src/compile/) turns this into Envoy resources. Durations are milliseconds.
+ * Every named element keeps its source position so later stages (compile warnings, status, diff)
+ * can still point at the operator's file.
+ */
+
+export interface SourcePos {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export interface Config {
+  listeners: Listener[];
+  clusters: Cluster[];
+  /** Proxy groups; when empty the implicit default applies (see README "Proxy groups"). */
+  groups: ProxyGroup[];
+  /** envoyproxy/ratelimit domains from the `ratelimit:` section (format unchanged). */
+  ratelimit: RateLimitDomain[];
+  auth: { providers: AuthProvider[] };
+  /** Where the proxies reach Banyan's own services (become clusters when a listener uses them). */
+  services: {
+    ratelimit: { address: string; port: number };
+    authz: { address: string; port: number };
+  };
+}
+
+// ---------------------------------------------------------------- proxy groups
+
+export interface ProxyGroup {
+  name: string;
+  /** A proxy joins the first group whose matcher accepts its node (exact strings or `*` globs). */
+  match: { cluster: string[]; id: string[]; metadata: Record<string, string> };
+  /** Listener names this group serves. Empty = all listeners. */
+  listeners: string[];
+  pos: SourcePos;
+}
+
+// ---------------------------------------------------------------- listeners
+
+export interface Listener {
+  name: string;
+  /**
+   * `socket`: an Envoy listener bound to address:port (sidecars, edge proxies).
+   * `api`: a proxyless gRPC listener (api_listener) named after the client's target authority.
+   */
+  kind: 'socket' | 'api';
+  address: string; // default 0.0.0.0
+  port: number; // 0 for api listeners
+  hosts: VirtualHost[];
+  authz?: ListenerAuthz;
+  ratelimit?: ListenerRateLimit;
+  /** Per-request access log to stdout. */
+  accessLog: boolean;
+  pos: SourcePos;
+}
+
+export interface ListenerAuthz {
+  failureMode: 'allow' | 'deny';
+  timeoutMs: number; // default 250
+}
+
+export interface ListenerRateLimit {
+  domain: string;
+  failureMode: 'allow' | 'deny';
+  timeoutMs: number; // default 50
+  /** Emit X-RateLimit-* draft headers (enable_x_ratelimit_headers: DRAFT_VERSION_03). */
+  headers: boolean;
+}
+
+export interface VirtualHost {
+  /** Unique within its listener; derived from the first domain when not given. */
+  name: string;
+  domains: string[];
+  routes: Route[];
+  cors?: Cors;
+  pos: SourcePos;
+}
+
+// ---------------------------------------------------------------- routes
+
+export interface Route {
+  name: string;
+  match: RouteMatch;
+  action: ForwardAction | RedirectAction | DirectResponseAction;
+  requestHeaders: HeaderMutation;
+  responseHeaders: HeaderMutation;
+  cors?: Cors;
+  /** Descriptor action lists for the global rate limit filter; each list makes one descriptor. */
+  ratelimit: RouteRateLimit[];
+  /** Per-proxy token bucket (local_ratelimit filter). */
+  localRateLimit?: LocalRateLimit;
+  /** Undefined = inherit listener default (authz on when the listener has authz). */
+  auth?: AuthRequirement;
+  pos: SourcePos;
+}
+
+export interface RouteMatch {
+  /** Exactly one of prefix / path / regex is set. */
+  prefix?: string;
+  path?: string;
+  regex?: string;
+  caseSensitive: boolean; // default true
+  headers: HeaderMatch[];
+  query: QueryMatch[];
+  /** gRPC-only routes (content-type application/grpc). */
+  grpc: boolean;
+}
+
+export interface HeaderMatch {
+  name: string;
+  /** Exactly one matcher; `present` alone means "header exists". */
+  exact?: string;
+  prefix?: string;
+  suffix?: string;
+  regex?: string;
+  present?: boolean;
+  invert: boolean;
+}
+
+export interface QueryMatch {
+  name: string;
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+  present?: boolean;
+}
+
+export interface WeightedBackend {
+  cluster: string;
+  weight: number;
+  pos: SourcePos;
+}
+
+export interface ForwardAction {
+  kind: 'forward';
+  /** One entry = plain `cluster`; several = weighted_clusters. Weights are as written (relative). */
+  backends: WeightedBackend[];
+  timeoutMs?: number; // undefined = Envoy default (15s); 0 = disabled
+  idleTimeoutMs?: number;
+  retry?: RetryPolicy;
+  mirrors: Mirror[];
+  prefixRewrite?: string;
+  hostRewrite?: string;
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  /** Envoy retry_on tokens: 5xx, gateway-error, reset, connect-failure, retriable-4xx, refused-stream, ... */
+  on: string[];
+  perTryTimeoutMs?: number;
+  retriableStatusCodes: number[];
+  backoff?: { baseMs: number; maxMs: number };
+}
+
+export interface Mirror {
+  cluster: string;
+  /** 0–100, may be fractional. */
+  percent: number;
+  pos: SourcePos;
+}
+
+export interface RedirectAction {
+  kind: 'redirect';
+  scheme?: 'http' | 'https';
+  host?: string;
+  port?: number;
+  path?: string;
+  prefixRewrite?: string;
+  /** 301, 302, 303, 307, 308 */
+  status: number;
+  stripQuery: boolean;
+}
+
+export interface DirectResponseAction {
+  kind: 'direct';
+  status: number;
+  body?: string;
+}
+
+export interface HeaderMutation {
+  add: { name: string; value: string; append: boolean }[];
+  remove: string[];
+}
+
+export interface Cors {
+  allowOrigins: string[]; // exact origins, or "*"; `~regex` for regex matches
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
+  allowCredentials: boolean;
+}
+
+// ---------------------------------------------------------------- rate limit (Envoy side)
+
+export type RateLimitAction =
+  | { type: 'remote_address' }
+  | { type: 'masked_remote_address'; v4PrefixLen: number; v6PrefixLen: number }
+  | { type: 'request_headers'; header: string; key: string; skipIfAbsent: boolean }
+  | { type: 'generic_key'; value: string; key?: string }
+  | { type: 'header_value_match'; value: string; key?: string; expectMatch: boolean; headers: HeaderMatch[] }
+  | { type: 'destination_cluster' }
+  | { type: 'query_parameters'; param: string; key: string; skipIfAbsent: boolean };
+
+export interface RouteRateLimit {
+  actions: RateLimitAction[];
+  stage: number; // default 0
+  pos: SourcePos;
+}
+
+export interface LocalRateLimit {
+  maxTokens: number;
+  tokensPerFill: number;
+  fillIntervalMs: number;
+  statusCode: number; // default 429
+}
+
+// ---------------------------------------------------------------- rate limit (service side: envoyproxy/ratelimit format)
+
+export type RateLimitUnit = 'second' | 'minute' | 'hour' | 'day' | 'week' | 'month' | 'year';
+
+export interface RateLimitPolicy {
+  unit: RateLimitUnit;
+  requestsPerUnit: number;
+  unlimited: boolean;
+  name?: string;
+  replaces: string[];
+  /** Banyan extensions (opt-in): algorithm and custom window length. */
+  algorithm: 'fixed' | 'sliding' | 'gcra';
+  windowSeconds?: number;
+}
+
+export interface RateLimitDescriptor {
+  key: string;
+  value?: string;
+  rateLimit?: RateLimitPolicy;
+  /** Banyan extension: several limits on one descriptor. */
+  extraLimits: RateLimitPolicy[];
+  descriptors: RateLimitDescriptor[];
+  shadowMode: boolean;
+  detailedMetric: boolean;
+  quotaMode: boolean;
+  /** Banyan extension: answer OK when the backend is unavailable. */
+  failOpen?: boolean;
+  pos: SourcePos;
+}
+
+export interface RateLimitDomain {
+  domain: string;
+  descriptors: RateLimitDescriptor[];
+  pos: SourcePos;
+}
+
+// ---------------------------------------------------------------- authz
+
+export interface AuthProvider {
+  name: string;
+  issuer: string;
+  audiences: string[];
+  jwks:
+    | { kind: 'uri'; uri: string; cacheMs: number; cooldownMs: number }
+    | { kind: 'oidc'; cacheMs: number; cooldownMs: number } // issuer + /.well-known/openid-configuration
+    | { kind: 'file'; path: string };
+  algorithms: string[]; // default RS256, ES256, EdDSA, PS256
+  clockSkewMs: number; // default 60000
+  requireExp: boolean; // default true
+  maxLifetimeMs?: number;
+  from: TokenSource[]; // default [{ kind: 'header', name: 'authorization', prefix: 'Bearer ' }]
+  claimsToHeaders: { claim: string; header: string }[];
+  /** Header that receives the verified payload as base64url JSON. */
+  payloadHeader?: string;
+  /** Strip the Authorization header before forwarding upstream. */
+  removeAuthorization: boolean;
+  pos: SourcePos;
+}
+
+export type TokenSource =
+  | { kind: 'header'; name: string; prefix: string }
+  | { kind: 'cookie'; name: string }
+  | { kind: 'query'; name: string };
+
+export type ClaimRule =
+  | { claim: string; op: 'eq'; value: string }
+  | { claim: string; op: 'in'; values: string[] }
+  | { claim: string; op: 'eqHeader'; header: string };
+
+export type AuthRequirement =
+  | { kind: 'none' }
+  | {
+      kind: 'jwt';
+      providers: string[];
+      /** any: one provider's token suffices; all: every provider must validate. */
+      mode: 'any' | 'all';
+      scopes: string[];
+      claims: ClaimRule[];
+      /** Let requests without a token through (a present but invalid token is still denied). */
+      allowMissing: boolean;
+    };
+
+// ---------------------------------------------------------------- clusters
+
+export interface Endpoint {
+  host: string;
+  port: number;
+  weight?: number;
+  /** Optional locality zone for load_balancing_weight grouping. */
+  zone?: string;
+}
+
+export interface Cluster {
+  name: string;
+  endpoints: Endpoint[];
+  /**
+   * `eds`: all endpoints are IP literals, served over EDS.
+   * `strict_dns`: at least one endpoint is a DNS name.
+   * Derived by the loader unless given.
+   */
+  discovery: 'eds' | 'strict_dns';
+  protocol: 'http1' | 'http2';
+  lbPolicy: 'round_robin' | 'least_request' | 'random' | 'ring_hash' | 'maglev';
+  connectTimeoutMs: number; // default 5000
+  circuitBreaker?: {
+    maxConnections?: number;
+    maxPendingRequests?: number;
+    maxRequests?: number;
+    maxRetries?: number;
+  };
+  outlierDetection?: {
+    consecutive5xx?: number;
+    intervalMs?: number;
+    baseEjectionTimeMs?: number;
+    maxEjectionPercent?: number;
+  };
+  healthCheck?: {
+    httpPath: string;
+    intervalMs: number;
+    timeoutMs: number;
+    healthyThreshold: number;
+    unhealthyThreshold: number;
+    expectedStatuses: number[];
+  };
+  tls?: { sni?: string; caFile?: string; insecureSkipVerify: boolean; alpn: string[] };
+  pos: SourcePos;
+}
