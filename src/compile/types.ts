@@ -25,3 +25,22 @@ export interface CompiledSnapshot {
   /** Non-fatal findings from compilation (already positioned). */
   warnings: import('../config/diagnostics.js').Diagnostic[];
 }
+
+/**
+ * A cross-cutting HTTP feature (ext_authz, rate limiting, ...) that contributes to listeners, routes
+ * and clusters, in the style of envoyproxy/gateway's translator. The core compiler asks each feature
+ * in a fixed order; a feature that does not apply returns nothing.
+ */
+export interface HttpFeature {
+  name: string;
+  /** HTTP filters to put before the router, in order. */
+  httpFilters(listener: import('../config/model.js').Listener, config: import('../config/model.js').Config): EnvoyResource[];
+  /** Per-route additions: entries for typed_per_filter_config and fields merged into the RouteAction. */
+  route(
+    route: import('../config/model.js').Route,
+    listener: import('../config/model.js').Listener,
+    config: import('../config/model.js').Config,
+  ): { typedPerFilterConfig?: Record<string, EnvoyResource>; routeAction?: Record<string, unknown> };
+  /** Extra clusters this feature needs (e.g. the gRPC cluster of Banyan's own service). */
+  clusters(config: import('../config/model.js').Config): EnvoyResource[];
+}

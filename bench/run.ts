@@ -1,0 +1,27 @@
+/**
+ * Benchmark entry point: `node dist/bench/run.js <name|all>`. Each benchmark module exports
+ * `run()`, prints a table with a same-run baseline, and returns when done.
+ */
+const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  // Each entry is added by the work that owns the benchmark, e.g.
+  // xds: () => import('./xds.js'),
+};
+
+async function main(): Promise<void> {
+  const which = process.argv[2] ?? 'all';
+  const names = which === 'all' ? Object.keys(BENCHES) : [which];
+  for (const name of names) {
+    const load = BENCHES[name];
+    if (!load) throw new Error(`unknown benchmark "${name}"; have: ${Object.keys(BENCHES).join(', ') || 'none'}`);
+    console.log(`\n## bench:${name}\n`);
+    await (await load()).run();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
