@@ -22,8 +22,20 @@ export interface NodeInfo {
 export interface CompiledSnapshot {
   groups: Map<string, ResourceSet>;
   groupOf(node: NodeInfo): string;
+  /**
+   * Per group, the names of api listeners (proxyless gRPC, `kind: api`). The xDS server leaves them out
+   * of wildcard LDS responses (an Envoy would reject a listener without an address) and serves them
+   * only to clients that ask for them by name.
+   */
+  apiListeners?: Map<string, Set<string>>;
   /** Non-fatal findings from compilation (already positioned). */
   warnings: import('../config/diagnostics.js').Diagnostic[];
+  /**
+   * Listeners that are api listeners (proxyless gRPC). They are in every group but must only be sent
+   * when a client asks for them by name: Envoy subscribes to listeners by wildcard and would reject
+   * (or worse, try to serve) an api_listener. The xDS layer leaves these out of wildcard LDS answers.
+   */
+  apiListenerNames?: ReadonlySet<string>;
 }
 
 /**
