@@ -23,11 +23,11 @@ export interface CompiledSnapshot {
   groups: Map<string, ResourceSet>;
   groupOf(node: NodeInfo): string;
   /**
-   * Per group, the names of api listeners (proxyless gRPC, `kind: api`). The xDS server leaves them out
-   * of wildcard LDS responses (an Envoy would reject a listener without an address) and serves them
-   * only to clients that ask for them by name.
+   * Names of api listeners (proxyless gRPC, `kind: api`; listener names are global across groups). The
+   * xDS server leaves them out of wildcard LDS responses (an Envoy would reject a listener without an
+   * address) and serves them only to clients that ask for them by name.
    */
-  apiListeners?: Map<string, Set<string>>;
+  apiListenerNames?: Set<string>;
   /** Non-fatal findings from compilation (already positioned). */
   warnings: import('../config/diagnostics.js').Diagnostic[];
   /**
