@@ -30,12 +30,6 @@ export interface CompiledSnapshot {
   apiListenerNames?: Set<string>;
   /** Non-fatal findings from compilation (already positioned). */
   warnings: import('../config/diagnostics.js').Diagnostic[];
-  /**
-   * Listeners that are api listeners (proxyless gRPC). They are in every group but must only be sent
-   * when a client asks for them by name: Envoy subscribes to listeners by wildcard and would reject
-   * (or worse, try to serve) an api_listener. The xDS layer leaves these out of wildcard LDS answers.
-   */
-  apiListenerNames?: ReadonlySet<string>;
 }
 
 /**

@@ -1,0 +1,112 @@
+import type { Cluster } from '../config/model.js';
+import { buildLoadAssignment } from './endpoint.js';
+import type { EnvoyResource } from './types.js';
+import { ADS_CONFIG_SOURCE, compact, duration, wrap } from './util.js';
+
+const LB_POLICY: Record<Cluster['lbPolicy'], string> = {
+  round_robin: 'ROUND_ROBIN',
+  least_request: 'LEAST_REQUEST',
+  random: 'RANDOM',
+  ring_hash: 'RING_HASH',
+  maglev: 'MAGLEV',
+};
+
+export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+export function buildCluster(c: Cluster): EnvoyResource {
+  const out: EnvoyResource = {
+    name: c.name,
+    type: c.discovery === 'eds' ? 'EDS' : 'STRICT_DNS',
+    connect_timeout: duration(c.connectTimeoutMs),
+    lb_policy: LB_POLICY[c.lbPolicy],
+  };
+  if (c.discovery === 'eds') {
+    out.eds_cluster_config = { eds_config: ADS_CONFIG_SOURCE };
+  } else {
+    // Hostnames like `localhost` resolve to ::1 first on many systems while services listen on IPv4.
+    out.dns_lookup_family = 'V4_PREFERRED';
+    out.load_assignment = buildLoadAssignment(c);
+  }
+  if (c.protocol === 'http2') out.typed_extension_protocol_options = { [HTTP_PROTOCOL_OPTIONS]: http2Options() };
+  if (c.circuitBreaker) {
+    const cb = c.circuitBreaker;
+    out.circuit_breakers = {
+      thresholds: [
+        compact({
+          priority: 'DEFAULT',
+          max_connections: optWrap(cb.maxConnections),
+          max_pending_requests: optWrap(cb.maxPendingRequests),
+          max_requests: optWrap(cb.maxRequests),
+          max_retries: optWrap(cb.maxRetries),
+        }),
+      ],
+    };
+  }
+  if (c.outlierDetection) {
+    const od = c.outlierDetection;
+    out.outlier_detection = compact({
+      consecutive_5xx: optWrap(od.consecutive5xx),
+      interval: optDuration(od.intervalMs),
+      base_ejection_time: optDuration(od.baseEjectionTimeMs),
+      max_ejection_percent: optWrap(od.maxEjectionPercent),
+    });
+  }
+  if (c.healthCheck) {
+    const hc = c.healthCheck;
+    out.health_checks = [
+      {
+        timeout: duration(hc.timeoutMs),
+        interval: duration(hc.intervalMs),
+        healthy_threshold: wrap(hc.healthyThreshold),
+        unhealthy_threshold: wrap(hc.unhealthyThreshold),
+        http_health_check: compact({
+          path: hc.httpPath,
+          expected_statuses: hc.expectedStatuses.length ? statusRanges(hc.expectedStatuses) : undefined,
+        }),
+      },
+    ];
+  }
+  if (c.tls) out.transport_socket = upstreamTls(c.tls);
+  return out;
+}
+
+function http2Options(): EnvoyResource {
+  return { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http2_protocol_options: {} } };
+}
+
+function upstreamTls(tls: NonNullable<Cluster['tls']>): EnvoyResource {
+  const common: EnvoyResource = {};
+  if (tls.alpn.length) common.alpn_protocols = tls.alpn;
+  // Without a validation context Envoy accepts any certificate, so "no CA file" means the OS trust store.
+  if (!tls.insecureSkipVerify) {
+    common.validation_context = tls.caFile ? { trusted_ca: { filename: tls.caFile } } : { system_root_certs: {} };
+  }
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: compact({
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      sni: tls.sni,
+      common_tls_context: common,
+    }),
+  };
+}
+
+/** Envoy takes expected statuses as half-open [start, end) ranges; adjacent codes share one range. */
+export function statusRanges(statuses: number[]): { start: number; end: number }[] {
+  const sorted = [...new Set(statuses)].sort((a, b) => a - b);
+  const ranges: { start: number; end: number }[] = [];
+  for (const s of sorted) {
+    const last = ranges[ranges.length - 1];
+    if (last && last.end === s) last.end = s + 1;
+    else ranges.push({ start: s, end: s + 1 });
+  }
+  return ranges;
+}
+
+function optWrap(n: number | undefined): { value: number } | undefined {
+  return n === undefined ? undefined : wrap(n);
+}
+
+function optDuration(ms: number | undefined): ReturnType<typeof duration> | undefined {
+  return ms === undefined ? undefined : duration(ms);
+}

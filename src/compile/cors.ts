@@ -1,0 +1,35 @@
+import type { Cors, Listener } from '../config/model.js';
+import type { EnvoyResource } from './types.js';
+import { compact, wrap } from './util.js';
+
+export const CORS_FILTER = 'envoy.filters.http.cors';
+const CORS_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors';
+const CORS_POLICY_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy';
+
+export function listenerUsesCors(listener: Listener): boolean {
+  return listener.hosts.some((h) => h.cors || h.routes.some((r) => r.cors));
+}
+
+/** The CORS filter itself carries no settings: policies come per vhost/route via typed_per_filter_config. */
+export function corsFilter(): EnvoyResource {
+  return { name: CORS_FILTER, typed_config: { '@type': CORS_TYPE } };
+}
+
+/** A CorsPolicy for typed_per_filter_config. Origins: exact, `*` for any, `~regex` for a regex. */
+export function corsPolicy(cors: Cors): EnvoyResource {
+  return compact({
+    '@type': CORS_POLICY_TYPE,
+    allow_origin_string_match: cors.allowOrigins.map(originMatcher),
+    allow_methods: cors.allowMethods.length ? cors.allowMethods.join(',') : undefined,
+    allow_headers: cors.allowHeaders.length ? cors.allowHeaders.join(',') : undefined,
+    expose_headers: cors.exposeHeaders.length ? cors.exposeHeaders.join(',') : undefined,
+    max_age: cors.maxAgeSeconds !== undefined ? String(cors.maxAgeSeconds) : undefined,
+    allow_credentials: cors.allowCredentials ? wrap(true) : undefined,
+  });
+}
+
+function originMatcher(origin: string): Record<string, unknown> {
+  if (origin === '*') return { safe_regex: { regex: '.*' } };
+  if (origin.startsWith('~')) return { safe_regex: { regex: origin.slice(1) } };
+  return { exact: origin };
+}

@@ -1,0 +1,31 @@
+import type { Cluster, Endpoint } from '../config/model.js';
+import type { EnvoyResource } from './types.js';
+import { compareStrings, socketAddress, wrap } from './util.js';
+
+/**
+ * A ClusterLoadAssignment: endpoints grouped by zone into LocalityLbEndpoints. Every locality gets a
+ * load_balancing_weight (the sum of its endpoints' weights, so traffic splits as if the list were
+ * flat): proxyless gRPC clients fail with "priority policy has empty priority list" without one.
+ */
+export function buildLoadAssignment(cluster: Cluster): EnvoyResource {
+  const zones = new Map<string, Endpoint[]>();
+  for (const ep of cluster.endpoints) {
+    const zone = ep.zone ?? '';
+    zones.set(zone, [...(zones.get(zone) ?? []), ep]);
+  }
+  const localities = [...zones.entries()].sort(([a], [b]) => compareStrings(a, b));
+  return {
+    cluster_name: cluster.name,
+    endpoints: localities.map(([zone, eps]) => ({
+      ...(zone ? { locality: { zone } } : {}),
+      lb_endpoints: eps.map(lbEndpoint),
+      load_balancing_weight: wrap(eps.reduce((sum, ep) => sum + (ep.weight ?? 1), 0)),
+    })),
+  };
+}
+
+function lbEndpoint(ep: Endpoint): EnvoyResource {
+  const out: EnvoyResource = { endpoint: { address: socketAddress(ep.host, ep.port) } };
+  if (ep.weight !== undefined) out.load_balancing_weight = wrap(ep.weight);
+  return out;
+}

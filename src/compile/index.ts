@@ -1,0 +1,84 @@
+import type { Config, Listener } from '../config/model.js';
+import { TypeUrl } from '../proto/envoy.js';
+import { buildCluster } from './cluster.js';
+import { createContext, type CompileContext } from './context.js';
+import { buildLoadAssignment } from './endpoint.js';
+import { FEATURES } from './features.js';
+import { groupSelector, planGroups } from './groups.js';
+import { buildListener } from './listener.js';
+import { buildRouteConfiguration } from './route.js';
+import type { CompiledSnapshot, EnvoyResource, ResourceSet } from './types.js';
+import { byName } from './util.js';
+
+export { DEFAULT_GROUP } from './groups.js';
+
+/**
+ * Config → what every proxy group is served. Pure and deterministic: no I/O, no clocks, resources
+ * sorted by name, and equal input gives deep-equal output. A resource that several groups share is
+ * the same object in each, so the xDS layer can encode it once.
+ *
+ * TODO(integrator): rate limit config resources (TypeUrl.RateLimitConfig) belong in every group once
+ * src/compile/ratelimit.ts exports a function that builds them from config.ratelimit.
+ */
+export function compile(config: Config): CompiledSnapshot {
+  const { ctx, warnings } = createContext(config);
+  const clusters = new Map(config.clusters.map((c) => [c.name, c]));
+  const listeners = new Map<string, EnvoyResource>();
+  const routes = new Map<string, EnvoyResource>();
+  for (const l of config.listeners) {
+    listeners.set(l.name, buildListener(l, ctx));
+    routes.set(l.name, buildRouteConfiguration(l, ctx));
+  }
+  const clusterResources = new Map(config.clusters.map((c) => [c.name, buildCluster(c)]));
+  const assignments = new Map(config.clusters.filter((c) => c.discovery === 'eds').map((c) => [c.name, buildLoadAssignment(c)]));
+  const featureClusters = FEATURES.flatMap((f) => f.clusters(config));
+
+  checkClusters(config, ctx);
+
+  const groups = new Map<string, ResourceSet>();
+  for (const plan of planGroups(config)) {
+    const used = [...new Set(plan.listeners.flatMap(referencedClusters))].filter((name) => clusters.has(name));
+    const set: ResourceSet = new Map();
+    set.set(TypeUrl.Cluster, byName([...used.map((n) => clusterResources.get(n)!), ...featureClusters], (c) => c.name!));
+    set.set(TypeUrl.ClusterLoadAssignment, byName(used.flatMap((n): EnvoyResource[] => (assignments.has(n) ? [assignments.get(n)!] : [])), (a) => a.cluster_name!));
+    set.set(TypeUrl.Listener, byName(plan.listeners.map((l) => listeners.get(l.name)!), (l) => l.name!));
+    set.set(TypeUrl.RouteConfiguration, byName(plan.listeners.map((l) => routes.get(l.name)!), (r) => r.name!));
+    groups.set(plan.name, set);
+  }
+
+  return {
+    groups,
+    groupOf: groupSelector(config.groups),
+    warnings,
+    apiListenerNames: new Set(config.listeners.filter((l) => l.kind === 'api').map((l) => l.name)),
+  };
+}
+
+/** Names of every cluster a listener's routes send traffic to, mirrors included. */
+export function referencedClusters(listener: Listener): string[] {
+  return listener.hosts.flatMap((h) =>
+    h.routes.flatMap((r) => (r.action.kind === 'forward' ? [...r.action.backends.map((b) => b.cluster), ...r.action.mirrors.map((m) => m.cluster)] : [])),
+  );
+}
+
+function checkClusters(config: Config, ctx: CompileContext): void {
+  const referenced = new Set(config.listeners.flatMap(referencedClusters));
+  const defined = new Set(config.clusters.map((c) => c.name));
+  for (const c of config.clusters) {
+    if (!referenced.has(c.name)) ctx.warn(c.pos, `cluster "${c.name}" is not used by any route, so no proxy is sent it`);
+  }
+  for (const l of config.listeners) {
+    for (const host of l.hosts) {
+      for (const route of host.routes) {
+        if (route.action.kind !== 'forward') continue;
+        for (const target of [...route.action.backends, ...route.action.mirrors]) {
+          const cluster = config.clusters.find((c) => c.name === target.cluster);
+          if (!defined.has(target.cluster)) ctx.warn(target.pos, `route "${route.name}" sends traffic to unknown cluster "${target.cluster}"`);
+          else if (l.kind === 'api' && cluster?.discovery === 'strict_dns') {
+            ctx.warn(target.pos, `cluster "${target.cluster}" uses DNS discovery, which proxyless gRPC clients (listener "${l.name}") do not support; give it IP endpoints`);
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,179 @@
+import type {
+  DirectResponseAction,
+  ForwardAction,
+  HeaderMatch,
+  HeaderMutation,
+  Listener,
+  QueryMatch,
+  RedirectAction,
+  Route,
+  RouteMatch,
+  VirtualHost,
+} from '../config/model.js';
+import type { CompileContext } from './context.js';
+import { CORS_FILTER, corsPolicy } from './cors.js';
+import { FEATURES } from './features.js';
+import type { EnvoyResource } from './types.js';
+import { compact, duration, wrap } from './util.js';
+
+/** One RouteConfiguration per listener, named after it (the listener's RDS route_config_name). */
+export function buildRouteConfiguration(listener: Listener, ctx: CompileContext): EnvoyResource {
+  return {
+    name: listener.name,
+    virtual_hosts: listener.hosts.map((host) => buildVirtualHost(host, listener, ctx)),
+  };
+}
+
+function buildVirtualHost(host: VirtualHost, listener: Listener, ctx: CompileContext): EnvoyResource {
+  const proxyless = listener.kind === 'api';
+  if (proxyless && host.cors) ctx.warn(host.pos, `CORS on virtual host "${host.name}" is ignored: listener "${listener.name}" is a proxyless gRPC (api) listener`);
+  return compact({
+    name: host.name,
+    // gRPC clients match domains against their target authority; `*` accepts whatever name they dialled.
+    domains: host.domains.length ? host.domains : ['*'],
+    routes: host.routes.map((route) => buildRoute(route, listener, ctx)),
+    typed_per_filter_config: !proxyless && host.cors ? { [CORS_FILTER]: corsPolicy(host.cors) } : undefined,
+  });
+}
+
+function buildRoute(route: Route, listener: Listener, ctx: CompileContext): EnvoyResource {
+  const proxyless = listener.kind === 'api';
+  const perFilter: Record<string, EnvoyResource> = {};
+  if (route.cors) {
+    if (proxyless) ctx.warn(route.pos, `CORS on route "${route.name}" is ignored: listener "${listener.name}" is a proxyless gRPC (api) listener`);
+    else perFilter[CORS_FILTER] = corsPolicy(route.cors);
+  }
+  const out: EnvoyResource = { name: route.name, match: buildMatch(route.match) };
+  switch (route.action.kind) {
+    case 'forward':
+      out.route = forwardAction(route.action, proxyless);
+      break;
+    case 'redirect':
+      out.redirect = redirectAction(route.action);
+      break;
+    case 'direct':
+      out.direct_response = directResponse(route.action);
+      break;
+  }
+  // gRPC clients NACK per-filter config for filters they do not run, and api listeners run only the router.
+  if (!proxyless) {
+    for (const feature of FEATURES) {
+      const extra = feature.route(route, listener, ctx.config);
+      Object.assign(perFilter, extra.typedPerFilterConfig ?? {});
+      if (extra.routeAction && Object.keys(extra.routeAction).length) {
+        if (out.route) Object.assign(out.route as object, extra.routeAction);
+        else ctx.warn(route.pos, `${feature.name} settings on route "${route.name}" are ignored: only forwarding routes carry them`);
+      }
+    }
+  }
+  Object.assign(out, headerMutations(route.requestHeaders, 'request'), headerMutations(route.responseHeaders, 'response'));
+  if (Object.keys(perFilter).length) out.typed_per_filter_config = perFilter;
+  return out;
+}
+
+export function buildMatch(match: RouteMatch): EnvoyResource {
+  const out: EnvoyResource = {};
+  if (match.prefix !== undefined) out.prefix = match.prefix;
+  else if (match.path !== undefined) out.path = match.path;
+  else if (match.regex !== undefined) out.safe_regex = { regex: match.regex };
+  else out.prefix = '/';
+  if (!match.caseSensitive) out.case_sensitive = wrap(false);
+  if (match.headers.length) out.headers = match.headers.map(headerMatcher);
+  if (match.query.length) out.query_parameters = match.query.map(queryMatcher);
+  if (match.grpc) out.grpc = {};
+  return out;
+}
+
+export function headerMatcher(h: HeaderMatch): EnvoyResource {
+  const out: EnvoyResource = { name: h.name };
+  const sm = stringMatch(h);
+  if (sm) out.string_match = sm;
+  else out.present_match = h.present ?? true;
+  if (h.invert) out.invert_match = true;
+  return out;
+}
+
+function queryMatcher(q: QueryMatch): EnvoyResource {
+  const sm = stringMatch(q);
+  return sm ? { name: q.name, string_match: sm } : { name: q.name, present_match: q.present ?? true };
+}
+
+function stringMatch(m: { exact?: string; prefix?: string; suffix?: string; regex?: string }): Record<string, unknown> | undefined {
+  if (m.exact !== undefined) return { exact: m.exact };
+  if (m.prefix !== undefined) return { prefix: m.prefix };
+  if (m.suffix !== undefined) return { suffix: m.suffix };
+  if (m.regex !== undefined) return { safe_regex: { regex: m.regex } };
+  return undefined;
+}
+
+function forwardAction(a: ForwardAction, proxyless: boolean): EnvoyResource {
+  const out: EnvoyResource = {};
+  if (a.backends.length === 1) out.cluster = a.backends[0].cluster;
+  else out.weighted_clusters = { clusters: a.backends.map((b) => ({ name: b.cluster, weight: wrap(b.weight) })) };
+  if (a.timeoutMs !== undefined) {
+    // gRPC clients ignore `timeout` and take their deadline cap from max_stream_duration (gRFC A18).
+    if (proxyless) out.max_stream_duration = { max_stream_duration: duration(a.timeoutMs) };
+    else out.timeout = duration(a.timeoutMs);
+  }
+  if (a.idleTimeoutMs !== undefined) out.idle_timeout = duration(a.idleTimeoutMs);
+  if (a.retry) {
+    out.retry_policy = compact({
+      retry_on: a.retry.on.join(','),
+      num_retries: wrap(a.retry.attempts),
+      per_try_timeout: a.retry.perTryTimeoutMs !== undefined ? duration(a.retry.perTryTimeoutMs) : undefined,
+      retriable_status_codes: a.retry.retriableStatusCodes.length ? a.retry.retriableStatusCodes : undefined,
+      retry_back_off: a.retry.backoff ? { base_interval: duration(a.retry.backoff.baseMs), max_interval: duration(a.retry.backoff.maxMs) } : undefined,
+    });
+  }
+  if (a.mirrors.length) {
+    out.request_mirror_policies = a.mirrors.map((m) => ({ cluster: m.cluster, runtime_fraction: { default_value: fractionalPercent(m.percent) } }));
+  }
+  if (a.prefixRewrite !== undefined) out.prefix_rewrite = a.prefixRewrite;
+  if (a.hostRewrite !== undefined) out.host_rewrite_literal = a.hostRewrite;
+  return out;
+}
+
+/** The coarsest FractionalPercent denominator that represents `percent` exactly (MILLION rounds). */
+export function fractionalPercent(percent: number): { numerator: number; denominator: string } {
+  for (const [denominator, scale] of [['HUNDRED', 1], ['TEN_THOUSAND', 100]] as const) {
+    const n = percent * scale;
+    if (Math.abs(n - Math.round(n)) < 1e-9) return { numerator: Math.round(n), denominator };
+  }
+  return { numerator: Math.round(percent * 10_000), denominator: 'MILLION' };
+}
+
+const REDIRECT_CODES: Record<number, string> = {
+  301: 'MOVED_PERMANENTLY',
+  302: 'FOUND',
+  303: 'SEE_OTHER',
+  307: 'TEMPORARY_REDIRECT',
+  308: 'PERMANENT_REDIRECT',
+};
+
+function redirectAction(a: RedirectAction): EnvoyResource {
+  return compact({
+    scheme_redirect: a.scheme,
+    host_redirect: a.host,
+    port_redirect: a.port,
+    path_redirect: a.path,
+    prefix_rewrite: a.path === undefined ? a.prefixRewrite : undefined,
+    response_code: REDIRECT_CODES[a.status] ?? 'MOVED_PERMANENTLY',
+    strip_query: a.stripQuery || undefined,
+  });
+}
+
+function directResponse(a: DirectResponseAction): EnvoyResource {
+  return a.body !== undefined ? { status: a.status, body: { inline_string: a.body } } : { status: a.status };
+}
+
+function headerMutations(m: HeaderMutation, side: 'request' | 'response'): EnvoyResource {
+  const out: EnvoyResource = {};
+  if (m.add.length) {
+    out[`${side}_headers_to_add`] = m.add.map((h) => ({
+      header: { key: h.name, value: h.value },
+      append_action: h.append ? 'APPEND_IF_EXISTS_OR_ADD' : 'OVERWRITE_IF_EXISTS_OR_ADD',
+    }));
+  }
+  if (m.remove.length) out[`${side}_headers_to_remove`] = m.remove;
+  return out;
+}

@@ -1,0 +1,38 @@
+import type { EnvoyResource } from './types.js';
+
+/** Envoy resources are protobufjs object form: a Duration is { seconds, nanos }, never a "2s" string. */
+export function duration(ms: number): { seconds: number; nanos?: number } {
+  const seconds = Math.floor(ms / 1000);
+  const nanos = Math.round((ms - seconds * 1000) * 1e6);
+  return nanos ? { seconds, nanos } : { seconds };
+}
+
+/** google.protobuf.UInt32Value / BoolValue in object form. */
+export function wrap<T extends number | boolean | string>(value: T): { value: T } {
+  return { value };
+}
+
+/** The ConfigSource that says "this resource comes over the same ADS stream". */
+export const ADS_CONFIG_SOURCE = { ads: {}, resource_api_version: 'V3' } as const;
+
+export const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+
+export function socketAddress(address: string, port: number): EnvoyResource {
+  return { socket_address: { address, port_value: port } };
+}
+
+/** Drops keys whose value is undefined so resources hold only the fields that were set. */
+export function compact<T extends Record<string, unknown>>(obj: T): T {
+  for (const key of Object.keys(obj)) if (obj[key] === undefined) delete obj[key];
+  return obj;
+}
+
+export function byName<T>(items: Iterable<T>, nameOf: (item: T) => string): Map<string, T> {
+  const sorted = [...items].sort((a, b) => compareStrings(nameOf(a), nameOf(b)));
+  return new Map(sorted.map((item) => [nameOf(item), item]));
+}
+
+/** Code-unit order, independent of the process locale (localeCompare is not). */
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
