@@ -1,0 +1,292 @@
+/**
+ * The default store: a data directory, nothing to install.
+ *
+ *   DIR/LOCK               pid of the owning process (one server per directory)
+ *   DIR/state.json         everything but config contents: version index, overrides, rollouts, audit
+ *   DIR/versions/N.json    content of config version N, written once
+ *
+ * Every mutation computes the next state on a copy, writes it with writeFileAtomic (temp + fsync +
+ * rename), and only then swaps it in memory. state.json is the commit point: a version file written
+ * before a crash but not yet listed in state.json is an orphan that the next append overwrites.
+ */
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic, TEMP_MARK } from './atomic.js';
+import { ActiveRolloutExistsError, RevisionConflictError, StoreCorruptError } from './errors.js';
+import { hashConfigContent } from './hash.js';
+import { acquireDirLock } from './lockfile.js';
+import { Watchers } from './watchers.js';
+import {
+  ACTIVE_ROLLOUT_STATES,
+  type AuditEntry,
+  type AuditInput,
+  type ConfigVersion,
+  type NewConfigVersion,
+  type NewOverride,
+  type Override,
+  type Rollout,
+  type Store,
+  type StoreChange,
+  type WeightEffect,
+} from './types.js';
+
+const FORMAT = 1;
+
+interface State {
+  format: number;
+  versions: Omit<ConfigVersion, 'content'>[];
+  overrides: Override[];
+  rollouts: Rollout[];
+  audit: AuditEntry[];
+}
+
+export interface EmbeddedStoreOptions {
+  /** Data directory; default `.banyan` under the current directory. Created if missing. */
+  dir?: string;
+  now?: () => number;
+}
+
+export class EmbeddedStore implements Store {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly watchers = new Watchers();
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    private state: State,
+    private readonly release: () => void,
+    private readonly now: () => number,
+  ) {}
+
+  static async open(opts: EmbeddedStoreOptions = {}): Promise<EmbeddedStore> {
+    const dir = path.resolve(opts.dir ?? '.banyan');
+    await mkdir(path.join(dir, 'versions'), { recursive: true });
+    const release = acquireDirLock(dir);
+    try {
+      await removeTempFiles(dir);
+      await removeTempFiles(path.join(dir, 'versions'));
+      return new EmbeddedStore(dir, await readState(dir), release, opts.now ?? Date.now);
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  // ------------------------------------------------------------------ config versions
+
+  appendConfigVersion(input: NewConfigVersion): Promise<ConfigVersion> {
+    return this.mutate(async (s) => {
+      const version = (s.versions.at(-1)?.version ?? 0) + 1;
+      const cv: ConfigVersion = {
+        version,
+        hash: hashConfigContent(input.content),
+        content: input.content.map((f) => ({ file: f.file, text: f.text })),
+        author: input.author,
+        message: input.message,
+        createdAt: this.now(),
+      };
+      await writeFileAtomic(this.versionFile(version), JSON.stringify(cv.content));
+      const { content: _content, ...index } = cv;
+      s.versions.push(index);
+      this.audit(s, { actor: input.author, action: input.action ?? 'config.apply', details: { hash: cv.hash, message: cv.message, ...input.details } }, `version ${version}`);
+      return { result: cv, change: { kind: 'config', target: String(version) } };
+    });
+  }
+
+  async getConfigVersion(version: number): Promise<ConfigVersion | undefined> {
+    const index = this.state.versions.find((v) => v.version === version);
+    return index && this.withContent(index);
+  }
+
+  async latestConfigVersion(): Promise<ConfigVersion | undefined> {
+    const index = this.state.versions.at(-1);
+    return index && this.withContent(index);
+  }
+
+  async listConfigVersions(opts: { limit?: number } = {}): Promise<ConfigVersion[]> {
+    const newest = this.state.versions.slice().reverse().slice(0, opts.limit ?? Infinity);
+    return Promise.all(newest.map((v) => this.withContent(v)));
+  }
+
+  // ------------------------------------------------------------------ overrides
+
+  setOverride(input: NewOverride): Promise<Override> {
+    return this.mutate(async (s) => {
+      const override: Override = { ...structuredClone(input), updatedAt: this.now() };
+      putOverride(s, override);
+      this.audit(s, { actor: input.author, action: 'override.set', details: { backends: override.backends, reason: override.reason } }, input.route);
+      return { result: structuredClone(override), change: { kind: 'override', target: input.route } };
+    });
+  }
+
+  clearOverride(route: string, actor: string, reason = ''): Promise<boolean> {
+    return this.mutate(async (s) => {
+      const before = s.overrides.length;
+      s.overrides = s.overrides.filter((o) => o.route !== route);
+      if (s.overrides.length === before) return { result: false };
+      this.audit(s, { actor, action: 'override.clear', details: { reason } }, route);
+      return { result: true, change: { kind: 'override', target: route } };
+    });
+  }
+
+  async getOverride(route: string): Promise<Override | undefined> {
+    return structuredClone(this.state.overrides.find((o) => o.route === route));
+  }
+
+  async listOverrides(): Promise<Override[]> {
+    return structuredClone(this.state.overrides);
+  }
+
+  // ------------------------------------------------------------------ rollouts
+
+  createRollout(rollout: Omit<Rollout, 'revision'>, audit: AuditInput, effect?: WeightEffect): Promise<Rollout> {
+    return this.mutate(async (s) => {
+      if (s.rollouts.some((r) => r.id === rollout.id)) throw new Error(`rollout ${rollout.id} already exists`);
+      const active = s.rollouts.find((r) => r.route === rollout.route && ACTIVE_ROLLOUT_STATES.includes(r.state));
+      if (active && ACTIVE_ROLLOUT_STATES.includes(rollout.state)) throw new ActiveRolloutExistsError(rollout.route, active.id);
+      const stored: Rollout = { ...structuredClone(rollout), revision: 1 };
+      s.rollouts.push(stored);
+      this.applyEffect(s, effect);
+      this.audit(s, audit, rollout.route, { rollout: rollout.id });
+      return { result: structuredClone(stored), change: { kind: 'rollout', target: rollout.id } };
+    });
+  }
+
+  updateRollout(rollout: Rollout, expectedRevision: number, audit: AuditInput, effect?: WeightEffect): Promise<Rollout> {
+    return this.mutate(async (s) => {
+      const i = s.rollouts.findIndex((r) => r.id === rollout.id);
+      const current = s.rollouts[i];
+      if (!current || current.revision !== expectedRevision) {
+        throw new RevisionConflictError(rollout.id, expectedRevision, current?.revision);
+      }
+      if (rollout.route !== current.route) throw new Error(`rollout ${rollout.id}: route cannot change`);
+      const stored: Rollout = { ...structuredClone(rollout), revision: expectedRevision + 1 };
+      s.rollouts[i] = stored;
+      this.applyEffect(s, effect);
+      this.audit(s, audit, rollout.route, { rollout: rollout.id });
+      return { result: structuredClone(stored), change: { kind: 'rollout', target: rollout.id } };
+    });
+  }
+
+  async getRollout(id: string): Promise<Rollout | undefined> {
+    return structuredClone(this.state.rollouts.find((r) => r.id === id));
+  }
+
+  async listRollouts(opts: { limit?: number; route?: string } = {}): Promise<Rollout[]> {
+    const rs = this.state.rollouts.filter((r) => opts.route === undefined || r.route === opts.route).reverse();
+    return structuredClone(rs.slice(0, opts.limit ?? Infinity));
+  }
+
+  async activeRollout(route: string): Promise<Rollout | undefined> {
+    return structuredClone(this.state.rollouts.find((r) => r.route === route && ACTIVE_ROLLOUT_STATES.includes(r.state)));
+  }
+
+  async activeRollouts(): Promise<Rollout[]> {
+    return structuredClone(this.state.rollouts.filter((r) => ACTIVE_ROLLOUT_STATES.includes(r.state)));
+  }
+
+  // ------------------------------------------------------------------ audit, watch, lifecycle
+
+  async listAudit(opts: { limit?: number; since?: number } = {}): Promise<AuditEntry[]> {
+    const es = this.state.audit.filter((e) => opts.since === undefined || e.at >= opts.since).reverse();
+    return structuredClone(es.slice(0, opts.limit ?? Infinity));
+  }
+
+  watch(listener: (change: StoreChange) => void): () => void {
+    return this.watchers.add(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.catch(() => undefined);
+    this.watchers.clear();
+    this.release();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  /**
+   * Runs one mutation at a time: `fn` edits a copy of the state; if it and the write succeed, the
+   * copy becomes the state. Any throw leaves memory and disk as they were.
+   */
+  private mutate<T>(fn: (s: State) => Promise<{ result: T; change?: StoreChange }>): Promise<T> {
+    const run = async () => {
+      if (this.closed) throw new Error('store is closed');
+      const next = structuredClone(this.state);
+      const { result, change } = await fn(next);
+      if (change) {
+        await writeFileAtomic(path.join(this.dir, 'state.json'), JSON.stringify(next));
+        this.state = next;
+        this.watchers.emit(change);
+      }
+      return result;
+    };
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private audit(s: State, input: AuditInput, target: string, extra: Record<string, unknown> = {}): void {
+    s.audit.push({
+      id: (s.audit.at(-1)?.id ?? 0) + 1,
+      at: this.now(),
+      actor: input.actor,
+      action: input.action,
+      target,
+      details: { ...extra, ...structuredClone(input.details ?? {}) },
+    });
+  }
+
+  private applyEffect(s: State, effect: WeightEffect | undefined): void {
+    if (!effect) return;
+    if ('set' in effect) putOverride(s, { ...structuredClone(effect.set), updatedAt: this.now() });
+    else s.overrides = s.overrides.filter((o) => o.route !== effect.clear);
+  }
+
+  private versionFile(version: number): string {
+    return path.join(this.dir, 'versions', `${version}.json`);
+  }
+
+  private async withContent(index: Omit<ConfigVersion, 'content'>): Promise<ConfigVersion> {
+    const file = this.versionFile(index.version);
+    let content: ConfigVersion['content'];
+    try {
+      content = JSON.parse(await readFile(file, 'utf8'));
+    } catch (err) {
+      throw new StoreCorruptError(`cannot read content of config version ${index.version} from ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    return { ...structuredClone(index), content };
+  }
+}
+
+function putOverride(s: State, override: Override): void {
+  const i = s.overrides.findIndex((o) => o.route === override.route);
+  if (i >= 0) s.overrides[i] = override;
+  else s.overrides.push(override);
+}
+
+async function readState(dir: string): Promise<State> {
+  const file = path.join(dir, 'state.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { format: FORMAT, versions: [], overrides: [], rollouts: [], audit: [] };
+    throw err;
+  }
+  let state: State;
+  try {
+    state = JSON.parse(text);
+  } catch (err) {
+    throw new StoreCorruptError(`${file} is not valid JSON (${(err as Error).message}); it was not written by Banyan's atomic writer`, { cause: err });
+  }
+  if (state.format !== FORMAT) throw new StoreCorruptError(`${file} has format ${state.format}; this Banyan reads format ${FORMAT}`);
+  return state;
+}
+
+async function removeTempFiles(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (name.includes(TEMP_MARK)) await unlink(path.join(dir, name)).catch(() => undefined);
+  }
+}

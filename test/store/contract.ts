@@ -1,0 +1,210 @@
+/**
+ * The Store contract: every implementation must pass this suite unchanged (embedded.test.ts,
+ * postgres.test.ts). Each test gets a fresh, empty store from the harness.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.js';
+import { ActiveRolloutExistsError, RevisionConflictError } from '../../src/store/errors.js';
+import { hashConfigContent } from '../../src/store/hash.js';
+import type { Rollout, Store, StoreChange } from '../../src/store/types.js';
+
+export interface StoreHarness {
+  store: Store;
+  /** Closes `store` and opens another on the same data (a restart). */
+  reopen(): Promise<Store>;
+  cleanup(): Promise<void>;
+}
+
+export function sampleRollout(id: string, route: string, overrides: Partial<Rollout> = {}): Omit<Rollout, 'revision'> {
+  return {
+    id,
+    route,
+    fromBackends: [
+      { cluster: 'monolith', weight: 90 },
+      { cluster: 'auth-v2', weight: 10 },
+    ],
+    startOverride: null,
+    baseHash: 'h',
+    toBackend: 'auth-v2',
+    steps: [25, 50, 100],
+    intervalMs: 60_000,
+    currentStep: 0,
+    percent: 25,
+    state: 'running',
+    nextStepAt: 1_000_000,
+    pausedRemainingMs: null,
+    startedBy: 'alice',
+    createdAt: 1,
+    updatedAt: 1,
+    ...overrides,
+  };
+}
+
+export function storeContract(name: string, makeHarness: () => Promise<StoreHarness>): void {
+  describe(`Store contract: ${name}`, () => {
+    let h: StoreHarness | undefined;
+    const fresh = async () => {
+      h = await makeHarness();
+      return h.store;
+    };
+    afterEach(async () => {
+      await h?.cleanup();
+      h = undefined;
+    });
+
+    it('numbers config versions monotonically, hashes content and lists newest first', async () => {
+      const store = await fresh();
+      expect(await store.latestConfigVersion()).toBeUndefined();
+      const contents = [1, 2, 3].map((i) => [{ file: 'banyan.yaml', text: `listeners: [] # ${i}\n` }]);
+      for (const [i, content] of contents.entries()) {
+        const v = await store.appendConfigVersion({ content, author: 'alice', message: `change ${i + 1}` });
+        expect(v.version).toBe(i + 1);
+        expect(v.hash).toBe(hashConfigContent(content));
+      }
+      expect((await store.latestConfigVersion())?.version).toBe(3);
+      const v2 = await store.getConfigVersion(2);
+      expect(v2).toMatchObject({ version: 2, author: 'alice', message: 'change 2', content: contents[1] });
+      expect(await store.getConfigVersion(99)).toBeUndefined();
+      expect((await store.listConfigVersions()).map((v) => v.version)).toEqual([3, 2, 1]);
+      expect((await store.listConfigVersions({ limit: 2 })).map((v) => v.version)).toEqual([3, 2]);
+      const audit = await store.listAudit();
+      expect(audit.map((e) => [e.action, e.target])).toEqual([
+        ['config.apply', 'version 3'],
+        ['config.apply', 'version 2'],
+        ['config.apply', 'version 1'],
+      ]);
+      // results are copies
+      v2!.content[0].text = 'mutated';
+      expect((await store.getConfigVersion(2))!.content[0].text).toBe(contents[1][0].text);
+    });
+
+    it('records the audit action a caller gives (a rollback)', async () => {
+      const store = await fresh();
+      await store.appendConfigVersion({ content: [], author: 'bob', message: 'rollback to 1', action: 'config.rollback', details: { from: 1 } });
+      const [e] = await store.listAudit();
+      expect(e).toMatchObject({ actor: 'bob', action: 'config.rollback', target: 'version 1', details: { from: 1 } });
+    });
+
+    it('sets, replaces, lists and clears overrides, auditing each change', async () => {
+      const store = await fresh();
+      const o = await store.setOverride({ route: 'auth', backends: [{ cluster: 'a', weight: 70 }, { cluster: 'b', weight: 30 }], author: 'alice', reason: 'canary', baseHash: 'h1' });
+      expect(o.updatedAt).toBeGreaterThan(0);
+      await store.setOverride({ route: 'auth', backends: [{ cluster: 'a', weight: 50 }, { cluster: 'b', weight: 50 }], author: 'bob', reason: 'more', baseHash: 'h1' });
+      await store.setOverride({ route: 'other', backends: [{ cluster: 'c', weight: 1 }], author: 'bob', reason: '', baseHash: 'h2' });
+      expect(await store.getOverride('auth')).toMatchObject({ author: 'bob', backends: [{ cluster: 'a', weight: 50 }, { cluster: 'b', weight: 50 }] });
+      expect((await store.listOverrides()).map((x) => x.route).sort()).toEqual(['auth', 'other']);
+      expect(await store.clearOverride('auth', 'carol', 'done')).toBe(true);
+      expect(await store.clearOverride('auth', 'carol')).toBe(false);
+      expect(await store.getOverride('auth')).toBeUndefined();
+      const audit = await store.listAudit();
+      expect(audit.map((e) => e.action)).toEqual(['override.clear', 'override.set', 'override.set', 'override.set']);
+      expect(audit[0]).toMatchObject({ actor: 'carol', target: 'auth', details: { reason: 'done' } });
+    });
+
+    it('allows one active rollout per route and frees the route when it ends', async () => {
+      const store = await fresh();
+      const r1 = await store.createRollout(sampleRollout('r1', 'auth'), { actor: 'alice', action: 'rollout.start' });
+      expect(r1.revision).toBe(1);
+      await expect(store.createRollout(sampleRollout('r2', 'auth'), { actor: 'bob', action: 'rollout.start' })).rejects.toBeInstanceOf(ActiveRolloutExistsError);
+      await store.createRollout(sampleRollout('r3', 'other'), { actor: 'bob', action: 'rollout.start' });
+      expect((await store.activeRollout('auth'))?.id).toBe('r1');
+      expect((await store.activeRollouts()).map((r) => r.id).sort()).toEqual(['r1', 'r3']);
+      await store.updateRollout({ ...r1, state: 'aborted', nextStepAt: null }, 1, { actor: 'alice', action: 'rollout.abort' });
+      expect(await store.activeRollout('auth')).toBeUndefined();
+      await store.createRollout(sampleRollout('r2', 'auth'), { actor: 'bob', action: 'rollout.start' });
+      expect((await store.listRollouts({ route: 'auth' })).map((r) => r.id)).toEqual(['r2', 'r1']);
+      expect((await store.listRollouts({ limit: 1 })).map((r) => r.id)).toEqual(['r2']);
+      expect((await store.listAudit()).filter((e) => e.action === 'rollout.start')).toHaveLength(3);
+    });
+
+    it('lets exactly one of many concurrent creates on a route win', async () => {
+      const store = await fresh();
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, i) => store.createRollout(sampleRollout(`c${i}`, 'busy'), { actor: `u${i}`, action: 'rollout.start' })),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results.filter((r) => r.status === 'rejected')) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(ActiveRolloutExistsError);
+      expect(await store.listRollouts({ route: 'busy' })).toHaveLength(1);
+      expect((await store.listAudit()).filter((e) => e.action === 'rollout.start')).toHaveLength(1);
+    });
+
+    it('updates rollouts with optimistic concurrency: one of two writers on a revision wins', async () => {
+      const store = await fresh();
+      const r = await store.createRollout(sampleRollout('r1', 'auth'), { actor: 'a', action: 'rollout.start' });
+      const step = { ...r, currentStep: 1, percent: 50 };
+      const results = await Promise.allSettled([
+        store.updateRollout(step, 1, { actor: 'replica-1', action: 'rollout.step' }),
+        store.updateRollout(step, 1, { actor: 'replica-2', action: 'rollout.step' }),
+      ]);
+      expect(results.filter((x) => x.status === 'fulfilled')).toHaveLength(1);
+      const failed = results.find((x) => x.status === 'rejected') as PromiseRejectedResult;
+      expect(failed.reason).toBeInstanceOf(RevisionConflictError);
+      const stored = await store.getRollout('r1');
+      expect(stored).toMatchObject({ revision: 2, currentStep: 1, percent: 50 });
+      expect((await store.listAudit()).filter((e) => e.action === 'rollout.step')).toHaveLength(1);
+      await expect(store.updateRollout({ ...stored!, percent: 99 }, 1, { actor: 'x', action: 'rollout.step' })).rejects.toBeInstanceOf(RevisionConflictError);
+      await expect(store.updateRollout(sampleRollout('nope', 'auth') as Rollout, 1, { actor: 'x', action: 'rollout.step' })).rejects.toBeInstanceOf(RevisionConflictError);
+      expect((await store.getRollout('r1'))?.percent).toBe(50);
+    });
+
+    it('applies a rollout weight effect in the same write as the rollout, and not at all on conflict', async () => {
+      const store = await fresh();
+      const set = { route: 'auth', backends: [{ cluster: 'auth-v2', weight: 25 }, { cluster: 'monolith', weight: 75 }], author: 'rollout', reason: 'rollout r1', baseHash: 'h' };
+      const r = await store.createRollout(sampleRollout('r1', 'auth'), { actor: 'a', action: 'rollout.start' }, { set });
+      expect((await store.getOverride('auth'))?.backends).toEqual(set.backends);
+      const bad = { set: { ...set, backends: [{ cluster: 'auth-v2', weight: 100 }] } };
+      await expect(store.updateRollout({ ...r, percent: 100 }, 7, { actor: 'a', action: 'rollout.step' }, bad)).rejects.toBeInstanceOf(RevisionConflictError);
+      expect((await store.getOverride('auth'))?.backends).toEqual(set.backends);
+      await store.updateRollout({ ...r, state: 'aborted' }, 1, { actor: 'a', action: 'rollout.abort' }, { clear: 'auth' });
+      expect(await store.getOverride('auth')).toBeUndefined();
+    });
+
+    it('lists the audit log newest first with limit and since', async () => {
+      const store = await fresh();
+      for (let i = 0; i < 5; i++) await store.setOverride({ route: `r${i}`, backends: [{ cluster: 'a', weight: 1 }], author: 'a', reason: '', baseHash: '' });
+      const all = await store.listAudit();
+      expect(all.map((e) => e.target)).toEqual(['r4', 'r3', 'r2', 'r1', 'r0']);
+      expect(all[0].id).toBeGreaterThan(all[1].id);
+      expect((await store.listAudit({ limit: 2 })).map((e) => e.target)).toEqual(['r4', 'r3']);
+      expect(await store.listAudit({ since: all[0].at + 60_000 })).toEqual([]);
+      expect((await store.listAudit({ since: all[4].at })).length).toBe(5);
+    });
+
+    it('notifies watchers of each committed change until unsubscribed', async () => {
+      const store = await fresh();
+      const seen: StoreChange[] = [];
+      const stop = store.watch((c) => seen.push(c));
+      await store.setOverride({ route: 'auth', backends: [{ cluster: 'a', weight: 1 }], author: 'a', reason: '', baseHash: '' });
+      await store.appendConfigVersion({ content: [], author: 'a', message: 'm' });
+      await eventually(() => {
+        expect(seen).toContainEqual({ kind: 'override', target: 'auth' });
+        expect(seen).toContainEqual({ kind: 'config', target: '1' });
+      });
+      stop();
+      const count = seen.length;
+      await store.clearOverride('auth', 'a');
+      await store.appendConfigVersion({ content: [], author: 'a', message: 'm2' });
+      // Changes are delivered in order: once a live watcher has seen a later change, the stopped one would have seen these.
+      const live: StoreChange[] = [];
+      const stopLive = store.watch((c) => live.push(c));
+      await store.appendConfigVersion({ content: [], author: 'a', message: 'm3' });
+      await eventually(() => expect(live).toContainEqual({ kind: 'config', target: '3' }));
+      stopLive();
+      expect(seen.length).toBe(count);
+    });
+
+    it('keeps everything across a restart', async () => {
+      let store = await fresh();
+      await store.appendConfigVersion({ content: [{ file: 'a.yaml', text: 'x: 1\n' }], author: 'a', message: 'first' });
+      await store.setOverride({ route: 'auth', backends: [{ cluster: 'a', weight: 1 }], author: 'a', reason: 'r', baseHash: 'h' });
+      const r = await store.createRollout(sampleRollout('r1', 'auth'), { actor: 'a', action: 'rollout.start' });
+      await store.updateRollout({ ...r, currentStep: 1, percent: 50 }, 1, { actor: 'a', action: 'rollout.step' });
+      store = await h!.reopen();
+      expect(await store.latestConfigVersion()).toMatchObject({ version: 1, content: [{ file: 'a.yaml', text: 'x: 1\n' }] });
+      expect(await store.getOverride('auth')).toMatchObject({ reason: 'r', baseHash: 'h' });
+      expect(await store.getRollout('r1')).toEqual({ ...r, currentStep: 1, percent: 50, revision: 2 });
+      expect((await store.listAudit()).length).toBe(4);
+      expect((await store.appendConfigVersion({ content: [], author: 'a', message: 'second' })).version).toBe(2);
+    });
+  });
+}
