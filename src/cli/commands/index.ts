@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
+import { register as bootstrap } from './bootstrap.js';
 
 /**
  * Every subcommand lives in its own module under src/cli/commands/ and exports `register(program)`.
  * Add one import and one call here per module.
  */
 export function registerCommands(program: Command): void {
-  void program;
+  bootstrap(program);
 }

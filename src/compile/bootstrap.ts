@@ -1,0 +1,81 @@
+import { stringify } from 'yaml';
+import { toEnvoyJson } from './envoy-json.js';
+import type { EnvoyResource } from './types.js';
+import { ADS_CONFIG_SOURCE, duration, socketAddress } from './util.js';
+
+export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
+/** The static cluster through which Envoy reaches Banyan's xDS server. */
+export const XDS_CLUSTER = 'banyan_xds';
+
+export interface BootstrapOptions {
+  nodeId: string;
+  /** Becomes node.cluster, which is what proxy groups match on first. */
+  group: string;
+  kind: 'sidecar' | 'edge';
+  xdsHost: string;
+  xdsPort: number;
+  adminPort: number;
+}
+
+/** Edge proxies face the internet: Envoy's edge best practices cap downstream connections. */
+const EDGE_MAX_DOWNSTREAM_CONNECTIONS = 50_000;
+
+/**
+ * An Envoy v3 bootstrap (protobufjs object form) that takes listeners and clusters — and through
+ * them routes and endpoints — from Banyan over one ADS stream. Everything else is dynamic, so this
+ * file rarely changes. node.metadata.kind lets groups match on `kind: edge` / `kind: sidecar`.
+ */
+export function renderBootstrap(o: BootstrapOptions): EnvoyResource {
+  const bootstrap: EnvoyResource = {
+    node: { id: o.nodeId, cluster: o.group, metadata: { fields: { kind: { string_value: o.kind } } } },
+    dynamic_resources: {
+      ads_config: {
+        api_type: 'GRPC',
+        transport_api_version: 'V3',
+        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
+        set_node_on_first_message_only: true,
+      },
+      lds_config: ADS_CONFIG_SOURCE,
+      cds_config: ADS_CONFIG_SOURCE,
+    },
+    static_resources: { clusters: [xdsCluster(o.xdsHost, o.xdsPort)] },
+    admin: { address: socketAddress('127.0.0.1', o.adminPort) },
+  };
+  if (o.kind === 'edge') {
+    bootstrap.layered_runtime = {
+      layers: [
+        {
+          name: 'static',
+          static_layer: { fields: { 'overload.global_downstream_max_connections': { number_value: EDGE_MAX_DOWNSTREAM_CONNECTIONS } } },
+        },
+      ],
+    };
+  }
+  return bootstrap;
+}
+
+function xdsCluster(host: string, port: number): EnvoyResource {
+  return {
+    name: XDS_CLUSTER,
+    type: 'STRICT_DNS',
+    dns_lookup_family: 'V4_PREFERRED',
+    connect_timeout: duration(1000),
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        // gRPC needs HTTP/2; keepalives notice a dead control plane instead of waiting on a silent socket.
+        explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: duration(30_000), timeout: duration(5_000) } } },
+      },
+    },
+    load_assignment: {
+      cluster_name: XDS_CLUSTER,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(host, port) } }] }],
+    },
+  };
+}
+
+/** The bootstrap as Envoy reads it from a file (proto3 JSON form), as YAML or JSON text. */
+export function formatBootstrap(o: BootstrapOptions, format: 'yaml' | 'json'): string {
+  const doc = toEnvoyJson(BOOTSTRAP_TYPE, renderBootstrap(o));
+  return format === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : stringify(doc);
+}
