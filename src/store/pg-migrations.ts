@@ -1,0 +1,82 @@
+import type pg from 'pg';
+
+/**
+ * Schema migrations, applied in order at start. Append new ones; never edit an applied one. Each runs
+ * in its own transaction together with its row in banyan_migrations, so a crash mid-migration leaves
+ * it unapplied rather than half-applied.
+ */
+export const MIGRATIONS: { id: number; name: string; sql: string }[] = [
+  {
+    id: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE banyan_config_versions (
+        version integer PRIMARY KEY,
+        hash text NOT NULL,
+        content jsonb NOT NULL,
+        author text NOT NULL,
+        message text NOT NULL,
+        created_at bigint NOT NULL
+      );
+      CREATE TABLE banyan_overrides (
+        route text PRIMARY KEY,
+        backends jsonb NOT NULL,
+        author text NOT NULL,
+        reason text NOT NULL,
+        updated_at bigint NOT NULL,
+        base_hash text NOT NULL
+      );
+      CREATE TABLE banyan_rollouts (
+        id text PRIMARY KEY,
+        seq bigserial NOT NULL,
+        route text NOT NULL,
+        state text NOT NULL,
+        revision integer NOT NULL,
+        record jsonb NOT NULL
+      );
+      -- one active rollout per route, enforced by the database even across replicas
+      CREATE UNIQUE INDEX banyan_rollouts_one_active ON banyan_rollouts (route) WHERE state IN ('running', 'paused');
+      CREATE TABLE banyan_audit (
+        id bigserial PRIMARY KEY,
+        at bigint NOT NULL,
+        actor text NOT NULL,
+        action text NOT NULL,
+        target text NOT NULL,
+        details jsonb NOT NULL
+      );
+      CREATE INDEX banyan_audit_at ON banyan_audit (at);
+    `,
+  },
+];
+
+/** Arbitrary constant: the advisory lock key under which replicas take turns migrating. */
+const MIGRATION_LOCK = 0x62616e79; // "bany"
+
+/** Applies pending migrations; safe when several replicas start at once (they serialise on an advisory lock). */
+export async function migrate(client: pg.ClientBase): Promise<number[]> {
+  const applied: number[] = [];
+  await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+  try {
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS banyan_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
+    const { rows } = await client.query<{ id: number }>('SELECT id FROM banyan_migrations');
+    const done = new Set(rows.map((r) => r.id));
+    for (const m of MIGRATIONS) {
+      if (done.has(m.id)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(m.sql);
+        await client.query('INSERT INTO banyan_migrations (id, name) VALUES ($1, $2)', [m.id, m.name]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw new Error(`migration ${m.id} (${m.name}) failed: ${(err as Error).message}`, { cause: err });
+      }
+      applied.push(m.id);
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+  }
+  return applied;
+}

@@ -1,0 +1,92 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresStore } from '../../src/store/postgres.js';
+import type { StoreChange } from '../../src/store/types.js';
+import { eventually } from '../support/eventually.js';
+import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { sampleRollout, storeContract } from './contract.js';
+
+let server: PostgresServer;
+let dbCount = 0;
+beforeAll(async () => {
+  server = await startPostgres();
+});
+afterAll(async () => {
+  await server?.destroy();
+});
+
+const freshDatabase = () => server.createDatabase(`banyan_test_${++dbCount}`);
+
+storeContract('postgres', async () => {
+  const url = await freshDatabase();
+  const h = {
+    store: (await PostgresStore.open({ url })) as PostgresStore,
+    async reopen() {
+      await h.store.close();
+      h.store = await PostgresStore.open({ url });
+      return h.store;
+    },
+    async cleanup() {
+      await h.store.close();
+    },
+  };
+  return h;
+});
+
+describe('postgres store with several replicas', () => {
+  it('migrates once when replicas start together, and again is a no-op', async () => {
+    const url = await freshDatabase();
+    const stores = await Promise.all([1, 2, 3].map(() => PostgresStore.open({ url })));
+    try {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client.query('SELECT id FROM banyan_migrations');
+      await client.end();
+      expect(rows.map((r) => r.id)).toEqual([1]);
+      await stores[0].setOverride({ route: 'r', backends: [{ cluster: 'a', weight: 1 }], author: 'a', reason: '', baseHash: '' });
+      expect(await stores[2].getOverride('r')).toBeDefined();
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it("fires the other replica's watch within a second of a change", async () => {
+    const url = await freshDatabase();
+    const [a, b] = await Promise.all([PostgresStore.open({ url }), PostgresStore.open({ url })]);
+    try {
+      const seenByB: { change: StoreChange; at: number }[] = [];
+      b.watch((change) => seenByB.push({ change, at: Date.now() }));
+      for (const route of ['auth', 'orders', 'search']) {
+        const sent = Date.now();
+        await a.setOverride({ route, backends: [{ cluster: 'v2', weight: 100 }], author: 'alice', reason: 'shift', baseHash: 'h' });
+        const seen = await eventually(() => {
+          const hit = seenByB.find((s) => s.change.target === route);
+          expect(hit).toBeDefined();
+          return hit!;
+        }, 2000);
+        expect(seen.change.kind).toBe('override');
+        expect(seen.at - sent).toBeLessThan(1000);
+        expect((await b.getOverride(route))?.backends).toEqual([{ cluster: 'v2', weight: 100 }]);
+      }
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('lets exactly one replica win concurrent creates and concurrent step updates', async () => {
+    const url = await freshDatabase();
+    const [a, b] = await Promise.all([PostgresStore.open({ url }), PostgresStore.open({ url })]);
+    try {
+      const creates = await Promise.allSettled([a, b, a, b].map((s, i) => s.createRollout(sampleRollout(`r${i}`, 'auth'), { actor: `u${i}`, action: 'rollout.start' })));
+      expect(creates.filter((c) => c.status === 'fulfilled')).toHaveLength(1);
+      const [r] = await a.activeRollouts();
+      const updates = await Promise.allSettled(
+        [a, b].map((s) => s.updateRollout({ ...r, currentStep: 1, percent: 50 }, r.revision, { actor: 'runner', action: 'rollout.step' })),
+      );
+      expect(updates.filter((u) => u.status === 'fulfilled')).toHaveLength(1);
+      expect((await b.listAudit()).filter((e) => e.action === 'rollout.step')).toHaveLength(1);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
