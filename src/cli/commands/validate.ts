@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import { formatDiagnostic } from '../../config/diagnostics.js';
+import { loadConfig, type LoadResult } from '../../config/load.js';
+
+export function register(program: Command): void {
+  program
+    .command('validate')
+    .description('Check a route YAML file or directory: schema, references, duplicates, unreachable routes')
+    .argument('<path>', 'YAML file or directory of YAML files')
+    .option('--output <format>', 'text or json', 'text')
+    .addHelpText('after', '\nExit status: 0 when valid (warnings allowed), 1 on any error.')
+    .action(async (path: string, o: { output: string }) => {
+      if (o.output !== 'text' && o.output !== 'json') throw Object.assign(new Error(`--output must be text or json, got "${o.output}"`), { exitCode: 2 });
+      const result = await loadConfig(path);
+      const summary = summarize(result);
+      if (o.output === 'json') {
+        process.stdout.write(`${JSON.stringify({ valid: summary.errors === 0, files: result.files, summary, diagnostics: result.diagnostics }, null, 2)}\n`);
+      } else {
+        for (const d of result.diagnostics) process.stdout.write(`${formatDiagnostic(d)}\n`);
+        process.stdout.write(`${summaryLine(path, summary)}\n`);
+      }
+      if (summary.errors > 0) process.exitCode = 1;
+    });
+}
+
+interface Summary {
+  errors: number;
+  warnings: number;
+  listeners: number;
+  routes: number;
+  clusters: number;
+}
+
+function summarize(result: LoadResult): Summary {
+  const c = result.config;
+  return {
+    errors: result.diagnostics.filter((d) => d.severity === 'error').length,
+    warnings: result.diagnostics.filter((d) => d.severity === 'warning').length,
+    listeners: c?.listeners.length ?? 0,
+    routes: c?.listeners.reduce((n, l) => n + l.hosts.reduce((m, h) => m + h.routes.length, 0), 0) ?? 0,
+    clusters: c?.clusters.length ?? 0,
+  };
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function summaryLine(path: string, s: Summary): string {
+  const findings = `${plural(s.errors, 'error')}, ${plural(s.warnings, 'warning')}`;
+  return s.errors > 0
+    ? `${path}: invalid (${findings})`
+    : `${path}: valid (${plural(s.listeners, 'listener')}, ${plural(s.routes, 'route')}, ${plural(s.clusters, 'cluster')}; ${findings})`;
+}

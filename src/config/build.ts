@@ -1,0 +1,172 @@
+import { isMap, isScalar, isSeq, type Node } from 'yaml';
+import { isIpLiteral, parseHostPort } from './address.js';
+import { defined, RouteBuilder } from './build-route.js';
+import type { Fragment, Reference, ServiceSetting } from './fragment.js';
+import type { AuthProvider, Cluster, Endpoint, Listener, ProxyGroup, TokenSource } from './model.js';
+import type { ClusterInput, ConfigInput, GroupInput, ListenerInput, ProviderInput } from './schema.js';
+import { formatPath, type Locator, type PathSegment } from './yaml.js';
+
+const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'PS256'];
+const JWKS_CACHE_MS = 600_000;
+const JWKS_COOLDOWN_MS = 30_000;
+
+/** Turns one validated document into model elements with positions, plus the names it refers to. */
+export function buildFragment(input: ConfigInput, locator: Locator): Fragment {
+  const references: Reference[] = [];
+  const fragment: Fragment = {
+    listeners: [],
+    clusters: [],
+    groups: [],
+    providers: [],
+    services: {},
+    rateLimitNodes: rateLimitItems(locator),
+    references,
+    diagnostics: [],
+  };
+  const routes = new RouteBuilder(locator, references);
+  input.listeners?.forEach((l, i) => fragment.listeners.push(listener(l, ['listeners', i], locator, routes, references)));
+  input.clusters?.forEach((c, i) => fragment.clusters.push(cluster(c, ['clusters', i], locator, fragment)));
+  input.groups?.forEach((g, i) => fragment.groups.push(group(g, ['groups', i], locator, references)));
+  input.auth?.providers?.forEach((p, i) => fragment.providers.push(provider(p, ['auth', 'providers', i], locator)));
+  for (const key of ['ratelimit', 'authz'] as const) {
+    const text = input.services?.[key];
+    if (text === undefined) continue;
+    const hp = parseHostPort(text);
+    // The schema already rejected malformed addresses, so this parse succeeds.
+    if (!('error' in hp)) fragment.services[key] = { address: hp.host, port: hp.port, pos: locator.pos(['services', key]) } satisfies ServiceSetting;
+  }
+  return fragment;
+}
+
+function listener(input: ListenerInput, path: PathSegment[], locator: Locator, routes: RouteBuilder, references: Reference[]): Listener {
+  const kind = input.kind ?? 'socket';
+  const hosts = input.routes
+    ? [{ name: '*', domains: ['*'], routes: input.routes.map((r, i) => routes.route(r, [...path, 'routes', i], `*/${i}`)), pos: locator.pos([...path, 'routes']) }]
+    : (input.hosts ?? []).map((h, i) => routes.virtualHost(h, [...path, 'hosts', i]));
+  if (input.ratelimit) {
+    const where = [...path, 'ratelimit', 'domain'];
+    references.push({ kind: 'domain', name: input.ratelimit.domain, from: `listener "${input.name}"`, pos: locator.pos(where), path: formatPath(where) });
+  }
+  return {
+    name: input.name,
+    kind,
+    address: input.address ?? '0.0.0.0',
+    port: kind === 'api' ? 0 : input.port!,
+    hosts,
+    ...(input.authz ? { authz: { failureMode: input.authz.failureMode ?? 'deny', timeoutMs: input.authz.timeout ?? 250 } } : {}),
+    ...(input.ratelimit
+      ? {
+          ratelimit: {
+            domain: input.ratelimit.domain,
+            failureMode: input.ratelimit.failureMode ?? 'allow',
+            timeoutMs: input.ratelimit.timeout ?? 50,
+            headers: input.ratelimit.headers ?? false,
+          },
+        }
+      : {}),
+    accessLog: input.accessLog ?? false,
+    pos: locator.pos(path),
+  };
+}
+
+function cluster(input: ClusterInput, path: PathSegment[], locator: Locator, fragment: Fragment): Cluster {
+  const endpoints = input.endpoints.map((e): Endpoint => {
+    if (typeof e !== 'string') return { host: e.address, port: e.port, ...defined({ weight: e.weight, zone: e.zone }) };
+    const hp = parseHostPort(e) as { host: string; port: number };
+    return { host: hp.host, port: hp.port };
+  });
+  const dnsIndex = endpoints.findIndex((e) => !isIpLiteral(e.host));
+  if (input.discovery === 'eds' && dnsIndex >= 0) {
+    const pos = locator.pos([...path, 'endpoints', dnsIndex]);
+    fragment.diagnostics.push({
+      severity: 'error',
+      ...pos,
+      message: `cluster "${input.name}" uses discovery eds but endpoint "${endpoints[dnsIndex].host}" is a DNS name; use IP addresses or discovery strict_dns`,
+      path: formatPath([...path, 'endpoints', dnsIndex]),
+    });
+  }
+  const hc = input.healthCheck;
+  const od = input.outlierDetection;
+  return {
+    name: input.name,
+    endpoints,
+    discovery: input.discovery ?? (dnsIndex >= 0 ? 'strict_dns' : 'eds'),
+    protocol: input.protocol ?? 'http1',
+    lbPolicy: input.lb ?? 'round_robin',
+    connectTimeoutMs: input.connectTimeout ?? 5000,
+    ...(input.circuitBreaker ? { circuitBreaker: { ...input.circuitBreaker } } : {}),
+    ...(od ? { outlierDetection: defined({ consecutive5xx: od.consecutive5xx, intervalMs: od.interval, baseEjectionTimeMs: od.baseEjectionTime, maxEjectionPercent: od.maxEjectionPercent }) } : {}),
+    ...(hc
+      ? {
+          healthCheck: {
+            httpPath: hc.http,
+            intervalMs: hc.interval ?? 10_000,
+            timeoutMs: hc.timeout ?? 1000,
+            healthyThreshold: hc.healthyThreshold ?? 2,
+            unhealthyThreshold: hc.unhealthyThreshold ?? 3,
+            expectedStatuses: hc.expectedStatuses ?? [200],
+          },
+        }
+      : {}),
+    ...(input.tls
+      ? { tls: { ...defined({ sni: input.tls.sni, caFile: input.tls.ca }), insecureSkipVerify: input.tls.insecureSkipVerify ?? false, alpn: input.tls.alpn ?? [] } }
+      : {}),
+    pos: locator.pos(path),
+  };
+}
+
+function group(input: GroupInput, path: PathSegment[], locator: Locator, references: Reference[]): ProxyGroup {
+  const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+  (input.listeners ?? []).forEach((name, i) => {
+    const where = [...path, 'listeners', i];
+    references.push({ kind: 'listener', name, from: `group "${input.name}"`, pos: locator.pos(where), path: formatPath(where) });
+  });
+  return {
+    name: input.name,
+    match: { cluster: list(input.match?.cluster), id: list(input.match?.id), metadata: input.match?.metadata ?? {} },
+    listeners: input.listeners ?? [],
+    pos: locator.pos(path),
+  };
+}
+
+function provider(input: ProviderInput, path: PathSegment[], locator: Locator): AuthProvider {
+  const j = input.jwks;
+  const jwks: AuthProvider['jwks'] =
+    j.uri !== undefined
+      ? { kind: 'uri', uri: j.uri, cacheMs: j.cache ?? JWKS_CACHE_MS, cooldownMs: j.cooldown ?? JWKS_COOLDOWN_MS }
+      : j.oidc
+        ? { kind: 'oidc', cacheMs: j.cache ?? JWKS_CACHE_MS, cooldownMs: j.cooldown ?? JWKS_COOLDOWN_MS }
+        : { kind: 'file', path: j.file! };
+  return {
+    name: input.name,
+    issuer: input.issuer,
+    audiences: input.audiences ?? [],
+    jwks,
+    algorithms: input.algorithms ?? DEFAULT_ALGORITHMS,
+    clockSkewMs: input.clockSkew ?? 60_000,
+    requireExp: input.requireExp ?? true,
+    ...defined({ maxLifetimeMs: input.maxLifetime, payloadHeader: input.payloadHeader }),
+    from: (input.from ?? [{ header: 'authorization' }]).map(tokenSource),
+    claimsToHeaders: Object.entries(input.claimsToHeaders ?? {}).map(([claim, header]) => ({ claim, header })),
+    removeAuthorization: input.removeAuthorization ?? false,
+    pos: locator.pos(path),
+  };
+}
+
+function tokenSource(s: { header?: string; prefix?: string; cookie?: string; query?: string }): TokenSource {
+  if (s.cookie !== undefined) return { kind: 'cookie', name: s.cookie };
+  if (s.query !== undefined) return { kind: 'query', name: s.query };
+  // The Authorization header carries a scheme; any other header carries the bare token unless told.
+  const bearer = s.header!.toLowerCase() === 'authorization' ? 'Bearer ' : '';
+  return { kind: 'header', name: s.header!, prefix: s.prefix ?? bearer };
+}
+
+/** The `ratelimit:` list items as YAML nodes, with their `domain` when it is a plain string. */
+export function rateLimitItems(locator: Locator): Fragment['rateLimitNodes'] {
+  const { node, found } = locator.nodeAt(['ratelimit']);
+  if (!found || !isSeq(node)) return [];
+  return (node.items as Node[]).map((item) => {
+    const d = isMap(item) ? item.get('domain', true) : undefined;
+    return { source: locator.source, node: item, ...(isScalar(d) && typeof d.value === 'string' ? { domain: d.value } : {}) };
+  });
+}

@@ -1,0 +1,33 @@
+import type { Diagnostic } from './diagnostics.js';
+import type { AuthProvider, Cluster, Listener, ProxyGroup, SourcePos } from './model.js';
+import type { Node } from 'yaml';
+import type { SourceDoc } from './yaml.js';
+
+/** A name used somewhere that must be defined somewhere (possibly in another file). */
+export interface Reference {
+  kind: 'cluster' | 'provider' | 'listener' | 'domain';
+  name: string;
+  /** Who refers, for the message: `route "login"`, `group "edge"`. */
+  from: string;
+  pos: SourcePos;
+  path: string;
+}
+
+export interface ServiceSetting {
+  address: string;
+  port: number;
+  pos: SourcePos;
+}
+
+/** What one YAML document contributes; fragments are concatenated into one Config. */
+export interface Fragment {
+  listeners: Listener[];
+  clusters: Cluster[];
+  groups: ProxyGroup[];
+  providers: AuthProvider[];
+  services: { ratelimit?: ServiceSetting; authz?: ServiceSetting };
+  /** The `ratelimit:` items, left as YAML for the rate limit config parser. */
+  rateLimitNodes: { source: SourceDoc; node: Node; domain?: string }[];
+  references: Reference[];
+  diagnostics: Diagnostic[];
+}

@@ -1,0 +1,145 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseRateLimitDomains } from '../ratelimit/config.js';
+import { buildFragment, rateLimitItems } from './build.js';
+import { hasErrors, type Diagnostic } from './diagnostics.js';
+import type { Fragment } from './fragment.js';
+import { issuesToDiagnostics } from './issues.js';
+import type { Config } from './model.js';
+import { configSchema } from './schema.js';
+import { checkConfig, where } from './semantic.js';
+import { findUnreachableRoutes } from './shadow.js';
+import { Locator, parseYaml } from './yaml.js';
+
+export interface LoadResult {
+  /** Set only when there is no error (warnings allowed). */
+  config?: Config;
+  diagnostics: Diagnostic[];
+  files: string[];
+}
+
+export interface SourceFile {
+  file: string;
+  text: string;
+}
+
+const DEFAULT_SERVICES = {
+  ratelimit: { address: '127.0.0.1', port: 8081 },
+  authz: { address: '127.0.0.1', port: 9191 },
+};
+
+/** One file, or every *.yaml / *.yml directly in a directory (sorted by name; dot-files skipped). */
+export async function loadConfig(path: string): Promise<LoadResult> {
+  let files: string[];
+  try {
+    files = (await stat(path)).isDirectory()
+      ? (await readdir(path))
+          .filter((f) => /\.ya?ml$/.test(f) && !f.startsWith('.'))
+          .sort()
+          .map((f) => join(path, f))
+      : [path];
+  } catch (err) {
+    return { diagnostics: [fileError(path, `cannot read config: ${(err as Error).message}`)], files: [] };
+  }
+  if (files.length === 0) return { diagnostics: [fileError(path, 'no *.yaml or *.yml files in this directory')], files: [] };
+  const sources: SourceFile[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const file of files) {
+    try {
+      sources.push({ file, text: await readFile(file, 'utf8') });
+    } catch (err) {
+      diagnostics.push(fileError(file, `cannot read config: ${(err as Error).message}`));
+    }
+  }
+  const result = loadConfigFromFiles(sources);
+  return diagnostics.length ? { diagnostics: [...diagnostics, ...result.diagnostics], files } : { ...result, files };
+}
+
+export function loadConfigFromString(text: string, file: string): LoadResult {
+  return loadConfigFromFiles([{ file, text }]);
+}
+
+/**
+ * The whole pipeline over in-memory sources: YAML → schema → model → cross-file checks. Every
+ * problem is collected (not just the first) and the config is returned only when none is an error.
+ */
+export function loadConfigFromFiles(files: readonly SourceFile[]): LoadResult {
+  const diagnostics: Diagnostic[] = [];
+  const fragments: Fragment[] = [];
+  for (const { file, text } of files) {
+    const parsed = parseYaml(file, text);
+    diagnostics.push(...parsed.diagnostics);
+    for (const source of parsed.docs) {
+      const locator = new Locator(source);
+      let plain: unknown;
+      try {
+        plain = source.doc.toJS();
+      } catch (err) {
+        // e.g. an alias bomb beyond yaml's maxAliasCount
+        diagnostics.push({ severity: 'error', file, ...lineCol(locator), message: `YAML error: ${(err as Error).message}` });
+        continue;
+      }
+      if (plain === null || plain === undefined) continue; // an empty document contributes nothing
+      const result = configSchema.safeParse(plain, { reportInput: true });
+      if (!result.success) {
+        diagnostics.push(...issuesToDiagnostics(result.error.issues, configSchema, locator));
+        // The rate limit section is validated by its own parser, whatever is wrong elsewhere.
+        const rl = rateLimitItems(locator);
+        if (rl.length) fragments.push({ ...emptyFragment(), rateLimitNodes: rl });
+        continue;
+      }
+      const fragment = buildFragment(result.data, locator);
+      diagnostics.push(...fragment.diagnostics);
+      fragments.push(fragment);
+    }
+  }
+
+  const rateLimit = parseRateLimitDomains(fragments.flatMap((f) => f.rateLimitNodes.map(({ source, node }) => ({ file: source.file, lineCounter: source.lineCounter, node }))));
+  diagnostics.push(...rateLimit.diagnostics);
+
+  const config: Config = {
+    listeners: fragments.flatMap((f) => f.listeners),
+    clusters: fragments.flatMap((f) => f.clusters),
+    groups: fragments.flatMap((f) => f.groups),
+    ratelimit: rateLimit.domains,
+    auth: { providers: fragments.flatMap((f) => f.providers) },
+    services: mergeServices(fragments, diagnostics),
+  };
+  const domainNames = fragments.flatMap((f) => f.rateLimitNodes.flatMap((n) => (n.domain === undefined ? [] : [n.domain])));
+  const anyRateLimitSection = fragments.some((f) => f.rateLimitNodes.length > 0);
+  diagnostics.push(...checkConfig(config, fragments.flatMap((f) => f.references), anyRateLimitSection ? domainNames : undefined));
+  diagnostics.push(...findUnreachableRoutes(config));
+
+  return hasErrors(diagnostics) ? { diagnostics, files: files.map((f) => f.file) } : { config, diagnostics, files: files.map((f) => f.file) };
+}
+
+/** `services` is a map, not a list: a key set in two files is a conflict, not a merge. */
+function mergeServices(fragments: Fragment[], diagnostics: Diagnostic[]): Config['services'] {
+  const services = { ...DEFAULT_SERVICES };
+  for (const key of ['ratelimit', 'authz'] as const) {
+    let first: string | undefined;
+    for (const f of fragments) {
+      const s = f.services[key];
+      if (!s) continue;
+      if (first) diagnostics.push({ severity: 'error', ...s.pos, message: `services.${key} is already set at ${first}` });
+      else {
+        first = where(s.pos);
+        services[key] = { address: s.address, port: s.port };
+      }
+    }
+  }
+  return services;
+}
+
+function emptyFragment(): Fragment {
+  return { listeners: [], clusters: [], groups: [], providers: [], services: {}, rateLimitNodes: [], references: [], diagnostics: [] };
+}
+
+function lineCol(locator: Locator): { line: number; col: number } {
+  const { line, col } = locator.pos([]);
+  return { line, col };
+}
+
+function fileError(file: string, message: string): Diagnostic {
+  return { severity: 'error', file, line: 1, col: 1, message };
+}

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { hostProblem, parseHostPort } from './address.js';
+import { DURATION_HINT, parseDuration } from './duration.js';
+import { regexProblem } from './regex.js';
+
+/** Runs `problem` on a value and reports its answer as a custom issue at that value. */
+export function refineWith<T>(problem: (value: T) => string | undefined) {
+  return (value: T, ctx: z.RefinementCtx<T>): void => {
+    const message = problem(value);
+    if (message) ctx.addIssue({ code: 'custom', message, input: value });
+  };
+}
+
+/**
+ * Keys that exclude each other. `required` demands one of them. The issue lands on the second key
+ * given (that is the one to delete), or on the object when none is.
+ */
+export function exactlyOne<T extends object>(keys: readonly string[], required = true) {
+  return (value: T, ctx: z.RefinementCtx<T>): void => {
+    const given = keys.filter((k) => (value as Record<string, unknown>)[k] !== undefined);
+    if (given.length > 1) {
+      ctx.addIssue({ code: 'custom', path: [given[1]], message: `"${given[0]}" and "${given[1]}" are mutually exclusive; give exactly one of ${keys.join(', ')}`, input: value });
+    } else if (given.length === 0 && required) {
+      ctx.addIssue({ code: 'custom', message: `needs exactly one of ${keys.join(', ')}`, input: value });
+    }
+  };
+}
+
+/** Keys that only make sense alongside one of `with`. */
+export function onlyWith<T extends object>(keys: readonly string[], withKeys: readonly string[]) {
+  return (value: T, ctx: z.RefinementCtx<T>): void => {
+    const v = value as Record<string, unknown>;
+    if (withKeys.some((k) => v[k] !== undefined)) return;
+    for (const k of keys) {
+      if (v[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `"${k}" is only allowed together with ${withKeys.map((w) => `"${w}"`).join(' or ')}`, input: value });
+    }
+  };
+}
+
+/** `2s`, `500ms`, `1.5s`, `1m`, `1h`, `1m30s`, or 0 (disabled). Output: milliseconds. */
+export const duration = z
+  .union([z.string(), z.number()])
+  .superRefine((v, ctx) => {
+    if (v === 0) return;
+    const bad = typeof v === 'number' ? `invalid duration ${v}: a unit is required; ${DURATION_HINT}` : parseDuration(v) === undefined ? `invalid duration "${v}": ${DURATION_HINT}` : undefined;
+    if (bad) ctx.addIssue({ code: 'custom', message: bad, input: v });
+  })
+  .transform((v) => (typeof v === 'number' ? 0 : parseDuration(v)!))
+  .meta({ description: `Duration: ${DURATION_HINT}` });
+
+export const name = z.string().min(1);
+export const port = z.number().int().min(1).max(65535);
+export const regex = z.string().superRefine(refineWith(regexProblem));
+export const hostPort = z
+  .string()
+  .superRefine(refineWith((v: string) => {
+    const r = parseHostPort(v);
+    return 'error' in r ? r.error : undefined;
+  }))
+  .meta({ description: 'host:port (IPv6 as [addr]:port)' });
+export const host = z.string().superRefine(refineWith(hostProblem));
+export const stringOrList = z.union([z.string(), z.array(z.string())]);
+/** Header values written as YAML scalars (`x-version: 2`) are strings to Envoy. */
+export const scalarString = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+export const httpPath = z.string().superRefine(refineWith((v: string) => (v.startsWith('/') ? undefined : `path "${v}" must start with "/"`)));

@@ -1,0 +1,167 @@
+import { z } from 'zod';
+import { isIpLiteral } from './address.js';
+import { duration, exactlyOne, host, hostPort, httpPath, name, onlyWith, port, refineWith, stringOrList } from './schema-common.js';
+import { virtualHost, route } from './schema-route.js';
+
+/**
+ * The operator's YAML, as zod schemas over one file's plain value. Every object is strict so typos
+ * are caught; defaults are applied later by the builder, which also attaches source positions.
+ */
+
+const listener = z
+  .strictObject({
+    name: name.meta({ description: 'Unique. For kind api: the gRPC target authority (xds:///orders → orders)' }),
+    kind: z.enum(['socket', 'api']).optional().meta({ description: 'socket (Envoy, default) or api (proxyless gRPC)' }),
+    address: z.string().superRefine(refineWith((v: string) => (isIpLiteral(v) ? undefined : `listener address "${v}" must be an IP address`))).optional(),
+    port: port.optional(),
+    hosts: z.array(virtualHost).optional(),
+    routes: z.array(route).optional().meta({ description: 'Shorthand for hosts: [{domains: ["*"], routes}]' }),
+    authz: z.strictObject({ failureMode: z.enum(['allow', 'deny']).optional(), timeout: duration.optional() }).optional(),
+    ratelimit: z
+      .strictObject({
+        domain: name,
+        failureMode: z.enum(['allow', 'deny']).optional(),
+        timeout: duration.optional(),
+        headers: z.boolean().optional().meta({ description: 'Emit X-RateLimit-* headers' }),
+      })
+      .optional(),
+    accessLog: z.boolean().optional(),
+  })
+  .superRefine(exactlyOne(['hosts', 'routes'], false))
+  .superRefine((v, ctx) => {
+    if (v.kind === 'api') {
+      for (const k of ['port', 'address'] as const) {
+        if (v[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `"${k}" is not allowed on an api listener (proxyless gRPC clients have no socket)`, input: v[k] });
+      }
+    } else if (v.port === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['port'], message: `missing required key "port" (socket listeners bind a port)`, input: undefined });
+    }
+  });
+
+const endpoint = z.union([
+  hostPort,
+  z.strictObject({ address: host, port: port, weight: z.number().int().min(1).optional(), zone: z.string().min(1).optional() }),
+]);
+
+const cluster = z.strictObject({
+  name: name,
+  endpoints: z.array(endpoint).min(1).meta({ description: '"host:port" strings or {address, port, weight, zone}' }),
+  discovery: z.enum(['eds', 'strict_dns']).optional().meta({ description: 'Derived: eds when all endpoints are IPs, else strict_dns' }),
+  protocol: z.enum(['http1', 'http2']).optional(),
+  lb: z.enum(['round_robin', 'least_request', 'random', 'ring_hash', 'maglev']).optional(),
+  connectTimeout: duration.optional(),
+  circuitBreaker: z
+    .strictObject({
+      maxConnections: z.number().int().min(0).optional(),
+      maxPendingRequests: z.number().int().min(0).optional(),
+      maxRequests: z.number().int().min(0).optional(),
+      maxRetries: z.number().int().min(0).optional(),
+    })
+    .optional(),
+  outlierDetection: z
+    .strictObject({
+      consecutive5xx: z.number().int().min(1).optional(),
+      interval: duration.optional(),
+      baseEjectionTime: duration.optional(),
+      maxEjectionPercent: z.number().int().min(0).max(100).optional(),
+    })
+    .optional(),
+  healthCheck: z
+    .strictObject({
+      http: httpPath.meta({ description: 'Path to GET' }),
+      interval: duration.optional(),
+      timeout: duration.optional(),
+      healthyThreshold: z.number().int().min(1).optional(),
+      unhealthyThreshold: z.number().int().min(1).optional(),
+      expectedStatuses: z.array(z.number().int().min(100).max(599)).min(1).optional(),
+    })
+    .optional(),
+  tls: z
+    .strictObject({
+      sni: z.string().min(1).optional(),
+      ca: z.string().min(1).optional().meta({ description: 'CA bundle file' }),
+      insecureSkipVerify: z.boolean().optional(),
+      alpn: z.array(z.string().min(1)).optional(),
+    })
+    .superRefine(exactlyOne(['ca', 'insecureSkipVerify'], false))
+    .optional(),
+});
+
+const group = z.strictObject({
+  name: name,
+  match: z
+    .strictObject({
+      cluster: stringOrList.optional().meta({ description: 'node.cluster, exact or * glob' }),
+      id: stringOrList.optional().meta({ description: 'node.id, exact or * glob' }),
+      metadata: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
+  listeners: z.array(name).optional().meta({ description: 'Listener names (default: all)' }),
+});
+
+const JWS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512'] as const;
+
+const tokenSource = z
+  .strictObject({ header: name.optional(), prefix: z.string().optional(), cookie: name.optional(), query: name.optional() })
+  .superRefine(exactlyOne(['header', 'cookie', 'query']))
+  .superRefine(onlyWith(['prefix'], ['header']));
+
+const provider = z
+  .strictObject({
+    name: name,
+    issuer: z.string().min(1),
+    audiences: z.array(z.string().min(1)).optional(),
+    jwks: z
+      .strictObject({
+        uri: z.url({ protocol: /^https?$/ }).optional(),
+        file: z.string().min(1).optional(),
+        oidc: z.literal(true).optional().meta({ description: 'Discover jwks_uri from issuer/.well-known/openid-configuration' }),
+        cache: duration.optional(),
+        cooldown: duration.optional().meta({ description: 'Minimum time between refetches on an unknown kid' }),
+      })
+      .superRefine(exactlyOne(['uri', 'file', 'oidc']))
+      .superRefine(onlyWith(['cache', 'cooldown'], ['uri', 'oidc'])),
+    algorithms: z.array(z.enum(JWS_ALGORITHMS)).min(1).optional(),
+    clockSkew: duration.optional(),
+    requireExp: z.boolean().optional(),
+    maxLifetime: duration.optional(),
+    from: z.array(tokenSource).min(1).optional(),
+    claimsToHeaders: z.record(z.string(), name).optional().meta({ description: 'claim: header-name' }),
+    payloadHeader: name.optional(),
+    removeAuthorization: z.boolean().optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.jwks.oidc && !/^https?:\/\//.test(v.issuer)) {
+      ctx.addIssue({ code: 'custom', path: ['issuer'], message: `issuer "${v.issuer}" must be an http(s) URL for OIDC discovery`, input: v.issuer });
+    }
+  });
+
+export const configSchema = z
+  .strictObject({
+    listeners: z.array(listener).optional(),
+    clusters: z.array(cluster).optional(),
+    groups: z.array(group).optional(),
+    services: z
+      .strictObject({
+        ratelimit: hostPort.optional().meta({ description: 'Banyan rate limit service (default 127.0.0.1:8081)' }),
+        authz: hostPort.optional().meta({ description: 'Banyan authz service (default 127.0.0.1:9191)' }),
+      })
+      .optional(),
+    auth: z.strictObject({ providers: z.array(provider).optional() }).optional(),
+    ratelimit: z
+      .array(z.record(z.string(), z.unknown()))
+      .optional()
+      .meta({ description: 'envoyproxy/ratelimit domain configs ({domain, descriptors}), format unchanged' }),
+  })
+  .meta({ title: 'Banyan configuration', description: 'One file, or one of several in a config directory (lists are concatenated).' });
+
+export type ConfigInput = z.output<typeof configSchema>;
+export type ListenerInput = z.output<typeof listener>;
+export type ClusterInput = z.output<typeof cluster>;
+export type GroupInput = z.output<typeof group>;
+export type ProviderInput = z.output<typeof provider>;
+
+/** JSON Schema (draft 2020-12) of the operator YAML, for editor completion. */
+export function exportJsonSchema(): object {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+}
