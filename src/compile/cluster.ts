@@ -77,9 +77,12 @@ function http2Options(): EnvoyResource {
 function upstreamTls(tls: NonNullable<Cluster['tls']>): EnvoyResource {
   const common: EnvoyResource = {};
   if (tls.alpn.length) common.alpn_protocols = tls.alpn;
-  // Without a validation context Envoy accepts any certificate, so "no CA file" means the OS trust store.
+  // Without a validation context Envoy accepts any certificate, so "no CA file" means the OS trust store;
+  // and a trusted chain alone proves nothing about the name, so the SNI must also be a SAN.
   if (!tls.insecureSkipVerify) {
-    common.validation_context = tls.caFile ? { trusted_ca: { filename: tls.caFile } } : { system_root_certs: {} };
+    const validation: EnvoyResource = tls.caFile ? { trusted_ca: { filename: tls.caFile } } : { system_root_certs: {} };
+    if (tls.sni) validation.match_typed_subject_alt_names = [{ san_type: 'DNS', matcher: { exact: tls.sni } }];
+    common.validation_context = validation;
   }
   return {
     name: 'envoy.transport_sockets.tls',
