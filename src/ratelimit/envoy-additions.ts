@@ -1,0 +1,40 @@
+import protobuf from 'protobufjs';
+import { envoyRoot } from '../proto/envoy.js';
+
+let applied = false;
+
+/**
+ * Fields Envoy added to its API after the proto snapshot that @grpc/grpc-js-xds ships, declared here
+ * with Envoy's own field numbers so that they travel on the wire (a decoder that lacks a field skips
+ * it, so older Envoys ignore them):
+ * - RateLimitDescriptor.hits_addend = 3 (google.protobuf.UInt64Value): per-descriptor hits; 0 = check only.
+ * - RateLimit.Action.query_parameters = 12 (QueryParameters {query_parameter_name = 1,
+ *   descriptor_key = 2, skip_if_absent = 3}): a descriptor entry from a query parameter's value.
+ * - WEEK = 7 in the rate limit unit enums.
+ * Idempotent; call before encoding or decoding any of these.
+ */
+export function ensureEnvoyApiAdditions(): void {
+  if (applied) return;
+  const root = envoyRoot();
+  const descriptor = root.lookupType('envoy.extensions.common.ratelimit.v3.RateLimitDescriptor');
+  if (!descriptor.fields.hits_addend) descriptor.add(new protobuf.Field('hits_addend', 3, 'google.protobuf.UInt64Value'));
+
+  const action = root.lookupType('envoy.config.route.v3.RateLimit.Action');
+  if (!action.fields.query_parameters) {
+    const qp = new protobuf.Type('QueryParameters')
+      .add(new protobuf.Field('query_parameter_name', 1, 'string'))
+      .add(new protobuf.Field('descriptor_key', 2, 'string'))
+      .add(new protobuf.Field('skip_if_absent', 3, 'bool'));
+    action.add(qp);
+    const field = new protobuf.Field('query_parameters', 12, 'QueryParameters');
+    action.add(field);
+    action.oneofs.action_specifier?.add(field);
+  }
+
+  for (const name of ['envoy.service.ratelimit.v3.RateLimitResponse.RateLimit.Unit', 'envoy.type.v3.RateLimitUnit']) {
+    const e = root.lookupEnum(name);
+    if (e.values.WEEK === undefined) e.add('WEEK', 7);
+  }
+  root.resolveAll();
+  applied = true;
+}

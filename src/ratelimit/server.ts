@@ -1,0 +1,92 @@
+import * as grpc from '@grpc/grpc-js';
+import type { RateLimitDomain } from '../config/model.js';
+import { rateLimitServiceDefinition } from '../proto/grpc.js';
+import { addGrpcHealth, type GrpcHealth } from '../telemetry/health.js';
+import { logger, type Logger } from '../telemetry/logger.js';
+import { ensureEnvoyApiAdditions } from './envoy-additions.js';
+import { RateLimitError, RateLimiter, type RateLimitServiceOptions } from './service.js';
+import type { RlsRequest, RlsResponse } from './types.js';
+
+export const RATELIMIT_SERVICE_NAME = 'envoy.service.ratelimit.v3.RateLimitService';
+
+export interface RateLimitServerOptions extends RateLimitServiceOptions {
+  log?: Logger;
+}
+
+/**
+ * The RateLimitService over gRPC (ShouldRateLimit + grpc.health.v1). Metrics are exposed as text
+ * for whoever mounts them on HTTP; setConfig hot-swaps the config (a bad one keeps the last good).
+ */
+export class RateLimitServer {
+  readonly limiter: RateLimiter;
+  private server?: grpc.Server;
+  private health?: GrpcHealth;
+  private readonly log: Logger;
+
+  constructor(opts: RateLimitServerOptions = {}) {
+    ensureEnvoyApiAdditions();
+    this.limiter = new RateLimiter(opts);
+    this.log = opts.log ?? logger().child({ component: 'ratelimit' });
+  }
+
+  /** Binds host:port (0 = any free port) and resolves with the bound port. */
+  async start(port = 8081, host = '0.0.0.0'): Promise<number> {
+    const server = new grpc.Server();
+    server.addService(rateLimitServiceDefinition(), { ShouldRateLimit: this.handle });
+    this.health = addGrpcHealth(server, [RATELIMIT_SERVICE_NAME]);
+    const bound = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    this.server = server;
+    this.log.info({ port: bound, backend: this.limiter.backend.name }, 'rate limit service listening');
+    return bound;
+  }
+
+  private readonly handle = (call: grpc.ServerUnaryCall<RlsRequest, RlsResponse>, callback: grpc.sendUnaryData<RlsResponse>): void => {
+    this.limiter.shouldRateLimit(call.request).then(
+      (res) => callback(null, res),
+      (err: unknown) => {
+        if (err instanceof RateLimitError) callback({ code: err.code, details: err.message });
+        else {
+          this.log.error({ err }, 'ShouldRateLimit failed');
+          callback({ code: grpc.status.INTERNAL, details: (err as Error).message });
+        }
+      },
+    );
+  };
+
+  setConfig(domains: RateLimitDomain[]): void {
+    try {
+      this.limiter.setConfig(domains);
+      this.log.info({ domains: domains.map((d) => d.domain) }, 'rate limit config applied');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'rate limit config rejected');
+      throw err;
+    }
+  }
+
+  /** Prometheus text exposition of this instance's registry. */
+  metrics(): Promise<string> {
+    return this.limiter.metrics.text();
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    this.health?.setStatus('', 'NOT_SERVING');
+    if (server) {
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.forceShutdown(), 2000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    }
+    await this.limiter.close();
+  }
+}
+
+export function createRateLimitServer(opts: RateLimitServerOptions = {}): RateLimitServer {
+  return new RateLimitServer(opts);
+}

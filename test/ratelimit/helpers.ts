@@ -1,0 +1,31 @@
+import { parseRateLimitYaml } from '../../src/ratelimit/config.js';
+import { RateLimiter, type RateLimitServiceOptions } from '../../src/ratelimit/service.js';
+import type { RlsDescriptor, RlsRequest } from '../../src/ratelimit/types.js';
+
+/** A limiter on the memory backend with the clock pinned (mid-window unless told otherwise). */
+export function limiterFor(yaml: string, opts: RateLimitServiceOptions & { at?: number } = {}): { rl: RateLimiter; clock: { now: number } } {
+  const { domains, diagnostics } = parseRateLimitYaml(yaml, 'test.yaml');
+  if (diagnostics.length) throw new Error(diagnostics.map((d) => d.message).join('\n'));
+  const clock = { now: opts.at ?? 1_700_000_000_500 };
+  return { rl: new RateLimiter({ now: () => clock.now, ...opts, domains }), clock };
+}
+
+/** A request: each descriptor written as [["key","value"], ...]. */
+export function req(domain: string, ...descriptors: ([string, string][] | RlsDescriptor)[]): RlsRequest {
+  return {
+    domain,
+    descriptors: descriptors.map((d) => (Array.isArray(d) ? { entries: d.map(([key, value]) => ({ key, value })) } : d)),
+  };
+}
+
+/** Codes of `n` successive calls of the same request. */
+export async function codes(rl: RateLimiter, request: RlsRequest, n: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push((await rl.shouldRateLimit(request)).overall_code);
+  return out;
+}
+
+export async function metricValue(rl: RateLimiter, name: string, key: string): Promise<number> {
+  const m = await rl.metrics.registry.getSingleMetric(name)?.get();
+  return m?.values.find((v) => v.labels.key === key)?.value ?? 0;
+}
