@@ -1,0 +1,52 @@
+import type client from 'prom-client';
+import { prom } from '../telemetry/metrics.js';
+import { shortType } from './cache.js';
+import type { StreamKind } from './status.js';
+
+/** The xDS server's Prometheus metrics, registered on the registry it is given. */
+export class XdsMetrics {
+  private readonly streams: client.Gauge<'kind' | 'type'>;
+  private readonly pushes: client.Counter<'type'>;
+  private readonly latency: client.Histogram<'type'>;
+  private readonly nacks: client.Counter<'type'>;
+  private readonly bytes: client.Counter<'type'>;
+
+  constructor(registry?: client.Registry) {
+    const registers = registry ? [registry] : [];
+    this.streams = new prom.Gauge({
+      name: 'banyan_xds_connected_streams',
+      help: 'Open xDS streams by kind (ads-sotw, ads-delta, sotw, delta) and type (ads for aggregated streams)',
+      labelNames: ['kind', 'type'],
+      registers,
+    });
+    this.pushes = new prom.Counter({ name: 'banyan_xds_pushes_total', help: 'xDS responses sent', labelNames: ['type'], registers });
+    this.latency = new prom.Histogram({
+      name: 'banyan_xds_push_latency_seconds',
+      help: 'Time from a snapshot being set to the response it caused being written to a stream',
+      labelNames: ['type'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.nacks = new prom.Counter({ name: 'banyan_xds_nacks_total', help: 'Responses rejected by proxies', labelNames: ['type'], registers });
+    this.bytes = new prom.Counter({ name: 'banyan_xds_bytes_sent_total', help: 'Response bytes written to xDS streams', labelNames: ['type'], registers });
+  }
+
+  streamOpened(kind: StreamKind, typeUrl?: string): void {
+    this.streams.inc({ kind, type: typeUrl ? shortType(typeUrl) : 'ads' });
+  }
+
+  streamClosed(kind: StreamKind, typeUrl?: string): void {
+    this.streams.dec({ kind, type: typeUrl ? shortType(typeUrl) : 'ads' });
+  }
+
+  pushed(typeUrl: string, bytes: number, sinceSnapshotMs?: number): void {
+    const type = shortType(typeUrl);
+    this.pushes.inc({ type });
+    this.bytes.inc({ type }, bytes);
+    if (sinceSnapshotMs !== undefined) this.latency.observe({ type }, sinceSnapshotMs / 1000);
+  }
+
+  nacked(typeUrl: string): void {
+    this.nacks.inc({ type: shortType(typeUrl) });
+  }
+}

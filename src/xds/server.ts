@@ -1,0 +1,69 @@
+import { EventEmitter } from 'node:events';
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type client from 'prom-client';
+import { createLogger } from '../telemetry/logger.js';
+import type { SnapshotCache, SnapshotChange } from './cache.js';
+import { DeltaStream, type DeltaDiscoveryRequest } from './delta-stream.js';
+import { XdsMetrics } from './metrics.js';
+import { xdsServiceDefinition, XDS_SERVICES } from './services.js';
+import { SotwStream, type DiscoveryRequest } from './sotw-stream.js';
+import type { ProxyStatus } from './status.js';
+import type { StreamContext, XdsEvents, XdsStream } from './stream.js';
+import { Selector } from './subscription.js';
+
+export interface XdsServerOptions {
+  cache: SnapshotCache;
+  logger?: Logger;
+  registry?: client.Registry;
+}
+
+/**
+ * Serves the cache over ADS (SotW and delta) and the per-type LDS/RDS/CDS/EDS services. Mount it on a
+ * grpc.Server with addToServer(); status() reports what every connected proxy has been sent and has
+ * accepted; 'ack' and 'nack' events report proxies' answers as they arrive.
+ */
+export class XdsServer extends EventEmitter<XdsEvents> {
+  private readonly streams = new Set<XdsStream<DiscoveryRequest> | XdsStream<DeltaDiscoveryRequest>>();
+  private readonly ctx: StreamContext;
+  private readonly onChange = (change: SnapshotChange) => {
+    for (const s of this.streams) s.onSnapshot(change);
+  };
+
+  constructor(opts: XdsServerOptions) {
+    super();
+    const log = (opts.logger ?? createLogger()).child({ component: 'xds' });
+    this.ctx = { cache: opts.cache, selector: new Selector(opts.cache), metrics: new XdsMetrics(opts.registry), log, events: this };
+    opts.cache.on('change', this.onChange);
+  }
+
+  addToServer(server: grpc.Server): void {
+    for (const spec of XDS_SERVICES) {
+      const kinds = spec.typeUrl ? (['sotw', 'delta'] as const) : (['ads-sotw', 'ads-delta'] as const);
+      server.addService(xdsServiceDefinition(spec), {
+        [spec.sotw]: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) =>
+          this.track(new SotwStream(this.ctx, call, kinds[0], spec.service, spec.typeUrl, (s) => this.streams.delete(s))),
+        [spec.delta]: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) =>
+          this.track(new DeltaStream(this.ctx, call, kinds[1], spec.service, spec.typeUrl, (s) => this.streams.delete(s))),
+      });
+    }
+  }
+
+  /** Every connected stream, JSON-serialisable as the admin API serves it. */
+  status(): ProxyStatus[] {
+    return [...this.streams].map((s) => s.status());
+  }
+
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** Stops following the cache (streams end when their grpc.Server shuts down). */
+  close(): void {
+    this.ctx.cache.off('change', this.onChange);
+  }
+
+  private track(stream: SotwStream | DeltaStream): void {
+    if (!stream.isClosed) this.streams.add(stream);
+  }
+}

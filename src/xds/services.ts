@@ -1,0 +1,49 @@
+import type * as grpc from '@grpc/grpc-js';
+import { TypeUrl } from '../proto/envoy.js';
+import { methodDefinition } from '../proto/grpc.js';
+
+const DISCOVERY = 'envoy.service.discovery.v3';
+const REQ = `${DISCOVERY}.DiscoveryRequest`;
+const RES = `${DISCOVERY}.DiscoveryResponse`;
+const DREQ = `${DISCOVERY}.DeltaDiscoveryRequest`;
+const DRES = `${DISCOVERY}.DeltaDiscoveryResponse`;
+const BIDI = { request: true, response: true };
+
+export interface XdsServiceSpec {
+  service: string;
+  sotw: string;
+  delta: string;
+  /** Undefined for the aggregated service, which serves every type. */
+  typeUrl?: string;
+}
+
+/** The aggregated service and the per-type services, as Envoy and gRPC clients address them. */
+export const XDS_SERVICES: readonly XdsServiceSpec[] = [
+  { service: `${DISCOVERY}.AggregatedDiscoveryService`, sotw: 'StreamAggregatedResources', delta: 'DeltaAggregatedResources' },
+  { service: 'envoy.service.listener.v3.ListenerDiscoveryService', sotw: 'StreamListeners', delta: 'DeltaListeners', typeUrl: TypeUrl.Listener },
+  { service: 'envoy.service.route.v3.RouteDiscoveryService', sotw: 'StreamRoutes', delta: 'DeltaRoutes', typeUrl: TypeUrl.RouteConfiguration },
+  { service: 'envoy.service.cluster.v3.ClusterDiscoveryService', sotw: 'StreamClusters', delta: 'DeltaClusters', typeUrl: TypeUrl.Cluster },
+  {
+    service: 'envoy.service.endpoint.v3.EndpointDiscoveryService',
+    sotw: 'StreamEndpoints',
+    delta: 'DeltaEndpoints',
+    typeUrl: TypeUrl.ClusterLoadAssignment,
+  },
+];
+
+/** Responses leave the server already encoded; grpc-js writes the bytes as they are. */
+const passThrough = (bytes: Buffer) => bytes;
+
+/**
+ * The grpc-js service definition for one xDS service. The server side passes pre-encoded responses
+ * through; clients (tests, benchmarks) decode responses into objects unless `rawResponses` is set.
+ */
+export function xdsServiceDefinition(spec: XdsServiceSpec, opts: { rawResponses?: boolean } = {}): grpc.ServiceDefinition {
+  const sotw = methodDefinition(spec.service, spec.sotw, REQ, RES, BIDI, { responseSerialize: passThrough });
+  const delta = methodDefinition(spec.service, spec.delta, DREQ, DRES, BIDI, { responseSerialize: passThrough });
+  if (opts.rawResponses) {
+    sotw.responseDeserialize = passThrough;
+    delta.responseDeserialize = passThrough;
+  }
+  return { [spec.sotw]: sotw, [spec.delta]: delta };
+}

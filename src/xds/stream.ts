@@ -1,0 +1,171 @@
+import type { EventEmitter } from 'node:events';
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { NodeInfo } from '../compile/types.js';
+import type { SnapshotCache, SnapshotChange } from './cache.js';
+import type { XdsMetrics } from './metrics.js';
+import { nodeInfo, type RawNode } from './node.js';
+import type { ProxyStatus, StreamKind, TypeStatus } from './status.js';
+import type { Selector } from './subscription.js';
+
+/** Events the server emits as proxies answer: what rollouts and benchmarks wait on. */
+export interface XdsEvents {
+  ack: [{ streamId: string; nodeId: string; typeUrl: string; version: string }];
+  nack: [{ streamId: string; nodeId: string; typeUrl: string; version: string; message: string }];
+}
+
+/** What every stream shares with the server. */
+export interface StreamContext {
+  cache: SnapshotCache;
+  selector: Selector;
+  metrics: XdsMetrics;
+  log: Logger;
+  events: EventEmitter<XdsEvents>;
+}
+
+let streamSeq = 0;
+
+/**
+ * One xDS stream: node and group, per-stream nonces, and a flush that runs once per turn of the event
+ * loop so that everything dirtied together goes out together, in make-before-break order.
+ */
+export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string }> {
+  readonly id = `s${++streamSeq}`;
+  readonly connectedSince = new Date().toISOString();
+  node?: NodeInfo;
+  group?: string;
+  /** Types with something to (re)consider, with when the snapshot that dirtied them was set. */
+  protected readonly dirty = new Map<string, number | undefined>();
+  protected readonly log: Logger;
+  private nonceSeq = 0;
+  private scheduled = false;
+  private closed = false;
+
+  constructor(
+    protected readonly ctx: StreamContext,
+    protected readonly call: grpc.ServerDuplexStream<Req, Buffer>,
+    readonly kind: StreamKind,
+    readonly service: string,
+    /** Per-type services serve only this type; aggregated streams leave it undefined. */
+    protected readonly fixedType: string | undefined,
+    private readonly onClose: (s: XdsStream<Req>) => void,
+  ) {
+    this.log = ctx.log.child({ stream: this.id, kind });
+    ctx.metrics.streamOpened(kind, fixedType);
+    call.on('data', (req: Req) => {
+      try {
+        this.receive(req);
+      } catch (err) {
+        this.log.error({ err }, 'failed to handle xDS request');
+      }
+    });
+    call.on('end', () => {
+      this.close();
+      call.end();
+    });
+    call.on('error', () => this.close());
+    call.on('close', () => this.close());
+    call.on('cancelled', () => this.close());
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The cache changed: look again at the types that changed for this stream's group. */
+  onSnapshot(change: SnapshotChange): void {
+    const before = this.group;
+    this.placeNode();
+    if (!this.group) return;
+    const changed = this.group === before ? change.changed.get(this.group) : undefined;
+    for (const typeUrl of this.requestedTypes()) {
+      if (this.group !== before || changed?.has(typeUrl)) this.markDirty(typeUrl, change.at);
+    }
+    this.schedule();
+  }
+
+  status(): ProxyStatus {
+    return {
+      streamId: this.id,
+      nodeId: this.node?.id ?? '',
+      nodeCluster: this.node?.cluster ?? '',
+      group: this.group,
+      kind: this.kind,
+      service: this.service,
+      peer: this.call.getPeer(),
+      connectedSince: this.connectedSince,
+      types: this.typeStatuses(),
+    };
+  }
+
+  protected abstract handle(req: Req, typeUrl: string): void;
+  protected abstract flush(): void;
+  protected abstract requestedTypes(): Iterable<string>;
+  protected abstract typeStatuses(): TypeStatus[];
+
+  protected markDirty(typeUrl: string, at?: number): void {
+    const prev = this.dirty.get(typeUrl);
+    this.dirty.set(typeUrl, prev ?? at);
+  }
+
+  protected schedule(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.closed) return;
+      try {
+        this.flush();
+      } catch (err) {
+        this.log.error({ err }, 'failed to push xDS response');
+      }
+    });
+  }
+
+  protected nextNonce(): string {
+    return (++this.nonceSeq).toString(36);
+  }
+
+  protected write(typeUrl: string, bytes: Buffer, dirtiedAt: number | undefined): void {
+    this.call.write(bytes);
+    this.ctx.metrics.pushed(typeUrl, bytes.length, dirtiedAt === undefined ? undefined : performance.now() - dirtiedAt);
+  }
+
+  private receive(req: Req): void {
+    if (!this.node) {
+      this.node = nodeInfo(req.node);
+      this.placeNode();
+      this.log.info({ node: this.node.id, cluster: this.node.cluster, group: this.group }, 'xDS stream opened');
+    }
+    const typeUrl = req.type_url || this.fixedType;
+    if (!typeUrl) {
+      this.log.warn('request without type_url on an aggregated stream ignored');
+      return;
+    }
+    if (this.fixedType && typeUrl !== this.fixedType) {
+      this.log.warn({ typeUrl, served: this.fixedType }, 'request for another type on a per-type stream ignored');
+      return;
+    }
+    this.handle(req, typeUrl);
+    this.schedule();
+  }
+
+  /** A proxy's group comes from its first request's node, re-evaluated when the snapshot changes. */
+  private placeNode(): void {
+    if (!this.node || !this.ctx.cache.snapshot) return;
+    try {
+      this.group = this.ctx.cache.groupOf(this.node);
+    } catch (err) {
+      this.log.error({ err, node: this.node.id }, 'groupOf failed; stream keeps its previous group');
+    }
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.dirty.clear();
+    this.ctx.metrics.streamClosed(this.kind, this.fixedType);
+    this.log.info({ node: this.node?.id }, 'xDS stream closed');
+    this.onClose(this);
+  }
+}
