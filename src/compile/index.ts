@@ -1,4 +1,4 @@
-import type { Config, Listener } from '../config/model.js';
+import type { Cluster, Config, Listener } from '../config/model.js';
 import { TypeUrl } from '../proto/envoy.js';
 import { buildCluster } from './cluster.js';
 import { createContext, type CompileContext } from './context.js';
@@ -33,7 +33,11 @@ export function compile(config: Config): CompiledSnapshot {
   const assignments = new Map(config.clusters.filter((c) => c.discovery === 'eds').map((c) => [c.name, buildLoadAssignment(c)]));
   const featureClusters = FEATURES.flatMap((f) => f.clusters(config));
 
-  checkClusters(config, ctx);
+  checkClusters(config, clusters, ctx);
+  for (const fc of featureClusters) {
+    const clash = clusters.get(fc.name!);
+    if (clash) ctx.warn(clash.pos, `cluster name "${fc.name}" is reserved for Banyan's own service; rename this cluster`);
+  }
 
   const groups = new Map<string, ResourceSet>();
   for (const plan of planGroups(config)) {
@@ -61,9 +65,8 @@ export function referencedClusters(listener: Listener): string[] {
   );
 }
 
-function checkClusters(config: Config, ctx: CompileContext): void {
+function checkClusters(config: Config, clusters: ReadonlyMap<string, Cluster>, ctx: CompileContext): void {
   const referenced = new Set(config.listeners.flatMap(referencedClusters));
-  const defined = new Set(config.clusters.map((c) => c.name));
   for (const c of config.clusters) {
     if (!referenced.has(c.name)) ctx.warn(c.pos, `cluster "${c.name}" is not used by any route, so no proxy is sent it`);
   }
@@ -72,9 +75,9 @@ function checkClusters(config: Config, ctx: CompileContext): void {
       for (const route of host.routes) {
         if (route.action.kind !== 'forward') continue;
         for (const target of [...route.action.backends, ...route.action.mirrors]) {
-          const cluster = config.clusters.find((c) => c.name === target.cluster);
-          if (!defined.has(target.cluster)) ctx.warn(target.pos, `route "${route.name}" sends traffic to unknown cluster "${target.cluster}"`);
-          else if (l.kind === 'api' && cluster?.discovery === 'strict_dns') {
+          const cluster = clusters.get(target.cluster);
+          if (!cluster) ctx.warn(target.pos, `route "${route.name}" sends traffic to unknown cluster "${target.cluster}"`);
+          else if (l.kind === 'api' && cluster.discovery === 'strict_dns') {
             ctx.warn(target.pos, `cluster "${target.cluster}" uses DNS discovery, which proxyless gRPC clients (listener "${l.name}") do not support; give it IP endpoints`);
           }
         }
