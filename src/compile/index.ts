@@ -77,11 +77,22 @@ function checkClusters(config: Config, clusters: ReadonlyMap<string, Cluster>, c
         for (const target of [...route.action.backends, ...route.action.mirrors]) {
           const cluster = clusters.get(target.cluster);
           if (!cluster) ctx.warn(target.pos, `route "${route.name}" sends traffic to unknown cluster "${target.cluster}"`);
-          else if (l.kind === 'api' && cluster.discovery === 'strict_dns') {
-            ctx.warn(target.pos, `cluster "${target.cluster}" uses DNS discovery, which proxyless gRPC clients (listener "${l.name}") do not support; give it IP endpoints`);
+          else if (l.kind === 'api') {
+            for (const problem of proxylessProblems(cluster)) {
+              ctx.warn(target.pos, `cluster "${target.cluster}" ${problem}, which proxyless gRPC clients (listener "${l.name}") reject`);
+            }
           }
         }
       }
     }
   }
+}
+
+/** What gRPC's xDS client (grpc-js-xds 1.14's CDS validation) NACKs in a cluster Banyan can emit. */
+function proxylessProblems(c: Cluster): string[] {
+  const problems: string[] = [];
+  if (c.discovery === 'strict_dns') problems.push('uses DNS discovery (give it IP endpoints)');
+  if (c.lbPolicy !== 'round_robin' && c.lbPolicy !== 'ring_hash') problems.push(`uses lb ${c.lbPolicy} (only round_robin and ring_hash are supported)`);
+  if (c.tls) problems.push('uses upstream TLS from files (gRPC needs certificate provider instances)');
+  return problems;
 }
