@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { OverrideError, parseWeights } from '../../config/overrides.js';
+import { clientFrom, CliError, EXIT, withServerOptions } from '../admin-client.js';
+import { outputOption, printJson } from '../output.js';
+import { defaultAuthor, withAuthor } from './apply.js';
+
+interface ShiftReply {
+  override: { route: string; backends: { cluster: string; weight: number }[] };
+  percent: Record<string, number>;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('shift')
+    .description("Set a route's backend weights at runtime (an override on top of the YAML; survives restarts)")
+    .argument('<route>', 'route name, or listener/route, or listener/host/route when the name is ambiguous')
+    .argument('[weights...]', 'BACKEND=WEIGHT pairs; percentages that sum to 100 unless --relative')
+    .option('--relative', 'weights are proportions (e.g. a=3 b=1), not percentages')
+    .option('--clear', "remove the override: the route goes back to its YAML weights")
+    .option('--reason <text>', 'why: recorded in the audit log', '');
+  outputOption(withAuthor(withServerOptions(cmd)))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ banyan shift checkout monolith=90 checkout-v2=10
+  $ banyan shift edge/checkout checkout-v2=100 --reason "v2 is healthy"
+  $ banyan shift search monolith=3 search-v2=1 --relative
+  $ banyan shift checkout --clear`,
+    )
+    .action(async (route: string, args: string[], o) => {
+      const client = clientFrom(o);
+      const path = `/api/v1/routes/${encodeURIComponent(route)}/weights`;
+      const meta = { author: o.author ?? defaultAuthor(), reason: o.reason };
+      if (o.clear) {
+        if (args.length > 0) throw new CliError('--clear takes no BACKEND=WEIGHT arguments', EXIT.usage);
+        const reply = await client.request<{ route: string; cleared: boolean }>('DELETE', path, meta);
+        if (o.output === 'json') return printJson(reply);
+        process.stdout.write(reply.cleared ? `${reply.route}: override cleared; YAML weights apply\n` : `${reply.route}: had no override\n`);
+        return;
+      }
+      if (args.length === 0) throw new CliError('give BACKEND=WEIGHT pairs (or --clear)', EXIT.usage);
+      const backends = parseArgs(args, Boolean(o.relative));
+      const reply = await client.put<ShiftReply>(path, { backends, relative: Boolean(o.relative), ...meta });
+      if (o.output === 'json') return printJson(reply);
+      const shares = Object.entries(reply.percent).map(([c, p]) => `${c}=${p}%`).join(' ');
+      process.stdout.write(`${reply.override.route}: ${shares}\n`);
+    });
+}
+
+function parseArgs(args: string[], relative: boolean) {
+  try {
+    return parseWeights(args, { relative });
+  } catch (err) {
+    if (err instanceof OverrideError) throw new CliError(err.message, EXIT.usage);
+    throw err;
+  }
+}

@@ -1,0 +1,87 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { AdminServer } from '../../src/admin/server.js';
+import { Router } from '../../src/admin/router.js';
+import { bearerAuthorizer } from '../../src/admin/auth.js';
+import { mountOpsRoutes, type OpsDeps } from '../../src/admin/routes/ops.js';
+import type { CompiledSnapshot } from '../../src/compile/types.js';
+import { ControlPlane } from '../../src/server/control.js';
+import { ConfigPipeline } from '../../src/server/pipeline.js';
+import { EmbeddedStore } from '../../src/store/embedded.js';
+import type { Store } from '../../src/store/types.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { createRegistry, prom } from '../../src/telemetry/metrics.js';
+
+export const TOKEN = 'test-token';
+
+/** Routes YAML with one weighted route; `checkout` splits monolith/checkout-v2 as given. */
+export function routesYaml(monolith = 90, v2 = 10, extraCluster = false): string {
+  return `listeners:
+  - name: edge
+    port: 10000
+    hosts:
+      - domains: ["*"]
+        routes:
+          - name: checkout
+            match: { prefix: /checkout }
+            to:
+              - { cluster: monolith, weight: ${monolith} }
+              - { cluster: checkout-v2, weight: ${v2} }
+          - name: rest
+            match: { prefix: / }
+            to: monolith
+clusters:
+  - name: monolith
+    endpoints: [10.0.0.1:8080]
+  - name: checkout-v2
+    endpoints: [10.0.0.2:8080]
+${extraCluster ? '  - name: search-v2\n    endpoints: [10.0.0.3:8080]\n' : ''}`;
+}
+
+export interface Harness {
+  url: string;
+  store: Store;
+  control: ControlPlane;
+  pipeline: ConfigPipeline;
+  snapshots: CompiledSnapshot[];
+  call(method: string, p: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+/** The ops routes over a real embedded store, pipeline and control plane, served on a free port. */
+export async function startHarness(extra: (deps: OpsDeps, router: Router) => void = () => {}): Promise<Harness> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-admin-'));
+  const log = createLogger('test', 'silent');
+  const store = await EmbeddedStore.open({ dir: path.join(dir, 'data') });
+  const snapshots: CompiledSnapshot[] = [];
+  const pipeline = new ConfigPipeline({ snapshot: (s) => snapshots.push(s) }, log, createRegistry(), prom);
+  const control = new ControlPlane(store, pipeline, log);
+  await control.start([{ file: 'routes.yaml', text: routesYaml() }]);
+  const router = new Router(bearerAuthorizer(TOKEN));
+  const deps: OpsDeps = { control, store, pipeline, proxies: () => [] };
+  mountOpsRoutes(router, deps);
+  extra(deps, router);
+  const admin = new AdminServer(router);
+  const port = await admin.listen(0);
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    store,
+    control,
+    pipeline,
+    snapshots,
+    async call(method, p, body, token = TOKEN) {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (token) headers.authorization = `Bearer ${token}`;
+      const res = await fetch(url + p, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+      return { status: res.status, body: await res.json() };
+    },
+    async stop() {
+      await admin.close();
+      control.stop();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routesYaml, startHarness, type Harness } from './harness.js';
+
+const author = 'alice@laptop';
+
+describe('ops admin API', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  const checkoutWeights = async () => {
+    const { body } = await h.call('GET', '/api/v1/routes');
+    return body.routes.find((r: { ref: string }) => r.ref === 'checkout');
+  };
+
+  it('lists routes with effective and YAML weights', async () => {
+    const r = await checkoutWeights();
+    expect(r.backends).toEqual([
+      { cluster: 'monolith', weight: 90 },
+      { cluster: 'checkout-v2', weight: 10 },
+    ]);
+    expect(r.percent).toEqual({ monolith: 90, 'checkout-v2': 10 });
+    expect(r.override).toBeNull();
+    expect(r.rollout).toBeNull();
+  });
+
+  it('sets, shows and clears a weight override; the served snapshot follows', async () => {
+    const put = await h.call('PUT', '/api/v1/routes/checkout/weights', {
+      backends: [
+        { cluster: 'monolith', weight: 40 },
+        { cluster: 'checkout-v2', weight: 60 },
+      ],
+      author,
+      reason: 'v2 healthy',
+    });
+    expect(put.status).toBe(200);
+    expect(put.body.percent).toEqual({ monolith: 40, 'checkout-v2': 60 });
+    const r = await checkoutWeights();
+    expect(r.percent).toEqual({ monolith: 40, 'checkout-v2': 60 });
+    expect(r.yamlBackends[0]).toEqual({ cluster: 'monolith', weight: 90 });
+    expect(r.override).toMatchObject({ author, reason: 'v2 healthy' });
+    expect(routeWeights(h)).toEqual([40, 60]);
+
+    const del = await h.call('DELETE', '/api/v1/routes/checkout/weights', { author, reason: 'done' });
+    expect(del.body).toEqual({ route: 'checkout', cleared: true });
+    expect((await checkoutWeights()).override).toBeNull();
+    expect(routeWeights(h)).toEqual([90, 10]);
+  });
+
+  it('rejects bad weight changes with a clear status and message, changing nothing', async () => {
+    const before = await h.store.listAudit();
+    const put = (route: string, backends: unknown, token?: string | null) =>
+      h.call('PUT', `/api/v1/routes/${route}/weights`, { backends, author }, token);
+    const ok = [{ cluster: 'monolith', weight: 50 }, { cluster: 'checkout-v2', weight: 50 }];
+
+    let res = await put('chekout', ok);
+    expect(res.status).toBe(404);
+    expect(res.body.error).toBe("unknown route 'chekout'; did you mean 'checkout'?");
+
+    res = await put('checkout', [{ cluster: 'monolith', weight: 50 }, { cluster: 'checkout-v3', weight: 50 }]);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatch(/unknown backend 'checkout-v3'.*did you mean 'checkout-v2'/);
+
+    res = await put('checkout', [{ cluster: 'monolith', weight: 50 }, { cluster: 'checkout-v2', weight: 40 }]);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatch(/percentages sum to 90, not 100/);
+
+    res = await put('checkout', ok, null);
+    expect(res.status).toBe(401);
+    expect(res.body.error).toMatch(/missing bearer token/);
+    res = await put('checkout', ok, 'wrong');
+    expect(res.status).toBe(401);
+    expect(res.body.error).toBe('invalid token');
+
+    res = await h.call('PUT', '/api/v1/routes/checkout/weights', '{"backends": [', );
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatch(/not valid JSON/);
+
+    res = await h.call('PUT', '/api/v1/routes/checkout/weights', { backends: ok });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatch(/author/);
+
+    expect(await h.store.listAudit()).toEqual(before);
+    expect(await h.store.listOverrides()).toEqual([]);
+  });
+
+  it('validates, diffs and applies a candidate; rejects invalid ones with file:line:col', async () => {
+    const good = [{ file: 'routes.yaml', text: routesYaml(50, 50, true) }];
+    const bad = [{ file: 'routes.yaml', text: routesYaml().replace('cluster: checkout-v2, weight', 'cluster: nope, weight') }];
+
+    const v = await h.call('POST', '/api/v1/config/validate', { files: bad }, null);
+    expect(v.status).toBe(200);
+    expect(v.body.valid).toBe(false);
+    expect(v.body.messages.join('\n')).toMatch(/^routes\.yaml:\d+:\d+: error: .*nope/m);
+
+    const d = await h.call('POST', '/api/v1/config/diff', { files: good }, null);
+    expect(d.status).toBe(200);
+    expect(d.body.diff.summary).toBe('1 route changed, 1 cluster added; checkout: monolith 90→50, checkout-v2 10→50');
+    const dx = await h.call('POST', '/api/v1/config/diff', { files: good, level: 'xds' }, null);
+    expect(dx.body.diff.groups[0].types.map((t: { type: string }) => t.type)).toContain('RouteConfiguration');
+
+    const rejected = await h.call('POST', '/api/v1/config/apply', { files: bad, author, message: 'oops' });
+    expect(rejected.status).toBe(400);
+    expect(rejected.body.error).toMatch(/^config rejected: 1 error/);
+    expect(rejected.body.details[0]).toMatch(/^routes\.yaml:\d+:\d+: error:/);
+
+    const applied = await h.call('POST', '/api/v1/config/apply', { files: good, author, message: 'half to v2' });
+    expect(applied.status).toBe(200);
+    expect(applied.body.version.version).toBe(2);
+    expect(applied.body.summary).toMatch(/checkout: monolith 90→50/);
+    expect(routeWeights(h)).toEqual([50, 50]);
+
+    const again = await h.call('POST', '/api/v1/config/apply', { files: good, author, message: 'same' });
+    expect(again.body.unchanged).toBe(true);
+  });
+
+  it('lists history with summaries, diffs versions, rolls back as a new version, and audits it all', async () => {
+    const hist = await h.call('GET', '/api/v1/history');
+    expect(hist.body.versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
+    expect(hist.body.versions[0]).toMatchObject({ author, message: 'half to v2', live: true });
+    expect(hist.body.versions[0].summary).toMatch(/1 cluster added/);
+    expect(hist.body.versions[1].summary).toMatch(/^2 routes added/);
+
+    const diff = await h.call('GET', '/api/v1/diff?from=1&to=2');
+    expect(diff.body.diff.routes.changed[0].weights).toEqual([
+      { cluster: 'monolith', before: 90, after: 50 },
+      { cluster: 'checkout-v2', before: 10, after: 50 },
+    ]);
+    expect((await h.call('GET', '/api/v1/diff?from=1&to=9')).status).toBe(404);
+    expect((await h.call('GET', '/api/v1/diff?from=x&to=2')).status).toBe(400);
+
+    const one = await h.call('GET', '/api/v1/history/2');
+    expect(one.body.content[0].file).toBe('routes.yaml');
+
+    const missing = await h.call('POST', '/api/v1/rollback', { version: 42, author });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error).toBe('no config version 42 (versions are 1..2)');
+
+    const rb = await h.call('POST', '/api/v1/rollback', { version: 1, author, message: 'back' });
+    expect(rb.status).toBe(200);
+    expect(rb.body.version.version).toBe(3);
+    expect(routeWeights(h)).toEqual([90, 10]);
+
+    const audit = await h.call('GET', '/api/v1/audit');
+    const actions = audit.body.entries.map((e: { action: string }) => e.action);
+    expect(actions[0]).toBe('config.rollback');
+    expect(actions).toContain('config.apply');
+    expect(actions).toContain('override.set');
+  });
+});
+
+/** Weights of the checkout route's weighted_clusters in the served RouteConfiguration. */
+function routeWeights(h: Harness): number[] {
+  const rds = h.pipeline.current!.snapshot.groups.get('default')!.get('type.googleapis.com/envoy.config.route.v3.RouteConfiguration' as never)!;
+  for (const rc of rds.values()) {
+    for (const vh of (rc as any).virtual_hosts) {
+      for (const r of vh.routes) {
+        if (r.name === 'checkout') return r.route.weighted_clusters.clusters.map((c: { weight: { value: number } }) => c.weight.value);
+      }
+    }
+  }
+  throw new Error('checkout route not found');
+}
