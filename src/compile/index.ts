@@ -67,6 +67,8 @@ export function referencedClusters(listener: Listener): string[] {
 
 function checkClusters(config: Config, clusters: ReadonlyMap<string, Cluster>, ctx: CompileContext): void {
   const referenced = new Set(config.listeners.flatMap(referencedClusters));
+  // One finding per (api listener, cluster), at its first reference.
+  const checkedForProxyless = new Set<string>();
   for (const c of config.clusters) {
     if (!referenced.has(c.name)) ctx.warn(c.pos, `cluster "${c.name}" is not used by any route, so no proxy is sent it`);
   }
@@ -77,7 +79,8 @@ function checkClusters(config: Config, clusters: ReadonlyMap<string, Cluster>, c
         for (const target of [...route.action.backends, ...route.action.mirrors]) {
           const cluster = clusters.get(target.cluster);
           if (!cluster) ctx.warn(target.pos, `route "${route.name}" sends traffic to unknown cluster "${target.cluster}"`);
-          else if (l.kind === 'api') {
+          else if (l.kind === 'api' && !checkedForProxyless.has(`${l.name}\0${cluster.name}`)) {
+            checkedForProxyless.add(`${l.name}\0${cluster.name}`);
             for (const problem of proxylessProblems(cluster)) {
               ctx.warn(target.pos, `cluster "${target.cluster}" ${problem}, which proxyless gRPC clients (listener "${l.name}") reject`);
             }

@@ -43,6 +43,7 @@ function buildRoute(route: Route, listener: Listener, ctx: CompileContext): Envo
     if (proxyless) ctx.warn(route.pos, `CORS on route "${route.name}" is ignored: listener "${listener.name}" is a proxyless gRPC (api) listener`);
     else perFilter[CORS_FILTER] = corsPolicy(route.cors);
   }
+  if (proxyless) for (const problem of proxylessProblems(route)) ctx.warn(route.pos, `route "${route.name}" ${problem}, which proxyless gRPC clients (listener "${listener.name}") reject`);
   const out: EnvoyResource = { name: route.name, match: buildMatch(route.match) };
   switch (route.action.kind) {
     case 'forward':
@@ -69,6 +70,13 @@ function buildRoute(route: Route, listener: Listener, ctx: CompileContext): Envo
   Object.assign(out, headerMutations(route.requestHeaders, 'request'), headerMutations(route.responseHeaders, 'response'));
   if (Object.keys(perFilter).length) out.typed_per_filter_config = perFilter;
   return out;
+}
+
+/** What grpc-js-xds 1.14's RDS validation NACKs (for the whole RouteConfiguration) in a route Banyan emits. */
+function proxylessProblems(route: Route): string[] {
+  if (route.action.kind !== 'forward') return [`is a ${route.action.kind === 'direct' ? 'direct response' : 'redirect'}`];
+  if (route.action.retry && route.action.retry.attempts < 1) return ['retries 0 times'];
+  return [];
 }
 
 export function buildMatch(match: RouteMatch): EnvoyResource {
