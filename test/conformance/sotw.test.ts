@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiListener, basicGroup, cluster, endpoints, listener, routes, snapshot } from './fixtures.js';
 import { CDS, EDS, LDS, namesOf, RDS, SotwClient, startHarness, type Harness } from './harness.js';
+import { eventually } from '../support/eventually.js';
 
 let h: Harness;
 const clients: SotwClient[] = [];
@@ -227,5 +228,29 @@ describe('state of the world over ADS', () => {
     expect(namesOf(await plain.next(CDS))).toEqual(['a', 'b']);
     expect(namesOf(await canary.next(CDS))).toEqual(['canary-only']);
     expect(h.xds.status().find((s) => s.nodeId === 'canary-1')?.group).toBe('canary');
+  });
+});
+
+describe('a proxy connected before the first snapshot', () => {
+  it('gets CDS → EDS → LDS → RDS once the snapshot arrives, whatever order it asked in', async () => {
+    const fresh = await startHarness();
+    const c = SotwClient.ads(fresh.address, { id: 'early-bird' });
+    try {
+      c.request(RDS, ['edge-routes']);
+      c.request(LDS);
+      c.request(EDS, ['a', 'b']);
+      c.request(CDS);
+      await eventually(() => expect(fresh.xds.status()[0]?.types.length).toBe(4));
+      expect(c.received).toEqual([]);
+      expect(fresh.xds.status()[0].group).toBeUndefined();
+
+      fresh.cache.setSnapshot(snapshot({ default: basicGroup() }));
+      const order = [];
+      for (let i = 0; i < 4; i++) order.push((await c.next()).type_url);
+      expect(order).toEqual([CDS, EDS, LDS, RDS]);
+    } finally {
+      c.close();
+      await fresh.stop();
+    }
   });
 });
