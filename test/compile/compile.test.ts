@@ -77,6 +77,17 @@ describe('compile', () => {
   it('warns when a proxyless gRPC listener routes to a DNS cluster', () => {
     const api = listener({ name: 'orders', kind: 'api', port: 0 });
     const snap = compile(config({ listeners: [api], clusters: [cluster({ discovery: 'strict_dns', endpoints: [{ host: 'x.internal', port: 1 }] })] }));
-    expect(snap.warnings.map((w) => w.message)).toEqual([expect.stringContaining('proxyless gRPC')]);
+    expect(snap.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/DNS discovery.*proxyless gRPC clients \(listener "orders"\) reject/)]);
+  });
+});
+
+describe('compile: reserved names', () => {
+  it('warns when a cluster takes the name of a feature cluster', async () => {
+    const { FEATURES } = await import('../../src/compile/features.js');
+    const base = config({ listeners: [listener({ authz: { failureMode: 'deny', timeoutMs: 250 } })] });
+    const reserved = FEATURES.flatMap((f) => f.clusters(base)).map((c) => c.name!);
+    expect(reserved).toContain('banyan_authz');
+    const snap = compile({ ...base, clusters: [cluster(), cluster({ name: reserved[0], pos: { file: 'c.yaml', line: 3, col: 5 } })] });
+    expect(snap.warnings.map((w) => w.message)).toContain(`cluster name "${reserved[0]}" is reserved for Banyan's own service; rename this cluster`);
   });
 });
