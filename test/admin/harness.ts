@@ -5,6 +5,7 @@ import { AdminServer } from '../../src/admin/server.js';
 import { Router } from '../../src/admin/router.js';
 import { bearerAuthorizer } from '../../src/admin/auth.js';
 import { mountOpsRoutes, type OpsDeps } from '../../src/admin/routes/ops.js';
+import { RolloutRunner } from '../../src/rollout/runner.js';
 import type { CompiledSnapshot } from '../../src/compile/types.js';
 import { ControlPlane } from '../../src/server/control.js';
 import { ConfigPipeline } from '../../src/server/pipeline.js';
@@ -50,7 +51,7 @@ export interface Harness {
 }
 
 /** The ops routes over a real embedded store, pipeline and control plane, served on a free port. */
-export async function startHarness(extra: (deps: OpsDeps, router: Router) => void = () => {}): Promise<Harness> {
+export async function startHarness(): Promise<Harness> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-admin-'));
   const log = createLogger('test', 'silent');
   const store = await EmbeddedStore.open({ dir: path.join(dir, 'data') });
@@ -58,10 +59,11 @@ export async function startHarness(extra: (deps: OpsDeps, router: Router) => voi
   const pipeline = new ConfigPipeline({ snapshot: (s) => snapshots.push(s) }, log, createRegistry(), prom);
   const control = new ControlPlane(store, pipeline, log);
   await control.start([{ file: 'routes.yaml', text: routesYaml() }]);
+  const runner = new RolloutRunner({ store, logger: log });
+  await runner.start();
   const router = new Router(bearerAuthorizer(TOKEN));
-  const deps: OpsDeps = { control, store, pipeline, proxies: () => [] };
+  const deps: OpsDeps = { control, store, runner, pipeline, proxies: () => [] };
   mountOpsRoutes(router, deps);
-  extra(deps, router);
   const admin = new AdminServer(router);
   const port = await admin.listen(0);
   const url = `http://127.0.0.1:${port}`;
@@ -79,6 +81,7 @@ export async function startHarness(extra: (deps: OpsDeps, router: Router) => voi
     },
     async stop() {
       await admin.close();
+      runner.stop();
       control.stop();
       await store.close();
       await rm(dir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../support/eventually.js';
 import { routesYaml, startHarness, type Harness } from './harness.js';
 
 const author = 'alice@laptop';
@@ -165,3 +166,67 @@ function routeWeights(h: Harness): number[] {
   }
   throw new Error('checkout route not found');
 }
+
+describe('rollout admin API', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('starts a rollout, refuses a second one and hand shifts on the busy route, and aborts back to the start', async () => {
+    const start = { route: 'checkout', to: 'checkout-v2', steps: [20, 50, 100], interval: '1h', author };
+    const res = await h.call('POST', '/api/v1/rollouts', start);
+    expect(res.status).toBe(200);
+    const id = res.body.id;
+    expect(res.body).toMatchObject({ state: 'running', percent: 20, currentStep: 0, percentages: { monolith: 80, 'checkout-v2': 20 } });
+    expect(res.body.nextStepInMs).toBeGreaterThan(3_500_000);
+    await eventually(() => expect(routeWeights(h)).toEqual([80, 20]));
+
+    const second = await h.call('POST', '/api/v1/rollouts', start);
+    expect(second.status).toBe(409);
+    expect(second.body.error).toMatch(/already has an active rollout/);
+    const shift = await h.call('PUT', '/api/v1/routes/checkout/weights', { backends: [{ cluster: 'monolith', weight: 100 }], author });
+    expect(shift.status).toBe(409);
+
+    const byRoute = await h.call('GET', '/api/v1/rollouts/checkout');
+    expect(byRoute.body.id).toBe(id);
+    expect(byRoute.body.proxies).toEqual({ weightsServed: true, accepted: [], pending: [] });
+
+    const paused = await h.call('POST', `/api/v1/rollouts/${id}/pause`, { author });
+    expect(paused.body.state).toBe('paused');
+    const promoted = await h.call('POST', `/api/v1/rollouts/${id}/promote`, { author });
+    expect(promoted.body).toMatchObject({ state: 'paused', percent: 50 });
+    await eventually(() => expect(routeWeights(h)).toEqual([50, 50]));
+
+    const aborted = await h.call('POST', `/api/v1/rollouts/${id}/abort`, { author });
+    expect(aborted.body.state).toBe('aborted');
+    await eventually(() => expect(routeWeights(h)).toEqual([90, 10]));
+    expect(await h.store.listOverrides()).toEqual([]);
+
+    const again = await h.call('POST', `/api/v1/rollouts/${id}/resume`, { author });
+    expect(again.status).toBe(409);
+    const list = await h.call('GET', '/api/v1/rollouts?route=checkout');
+    expect(list.body.rollouts.map((r: { id: string }) => r.id)).toEqual([id]);
+    const actions = (await h.store.listAudit()).map((e) => e.action).filter((a) => a.startsWith('rollout.'));
+    expect(actions.reverse()).toEqual(['rollout.start', 'rollout.pause', 'rollout.promote', 'rollout.abort']);
+  });
+
+  it('rejects bad rollout requests clearly', async () => {
+    const bad = async (body: object, status: number, message: RegExp) => {
+      const res = await h.call('POST', '/api/v1/rollouts', { route: 'checkout', to: 'checkout-v2', interval: '1m', author, ...body });
+      expect(res.status).toBe(status);
+      expect(res.body.error).toMatch(message);
+    };
+    await bad({ route: 'chekout', steps: [50] }, 400, /unknown route 'chekout'; did you mean 'checkout'/);
+    await bad({ to: 'v3', steps: [50] }, 400, /unknown backend 'v3'/);
+    await bad({ steps: [50, 20] }, 400, /steps must increase/);
+    await bad({}, 400, /give either steps or step/);
+    await bad({ steps: [50], interval: 'soon' }, 400, /not a duration/);
+    expect((await h.call('POST', '/api/v1/rollouts/nope/pause', { author })).status).toBe(404);
+    expect((await h.call('POST', '/api/v1/rollouts', { route: 'checkout', to: 'checkout-v2', steps: [5], interval: '1m', author }, 'bad')).status).toBe(401);
+    expect(await h.store.activeRollouts()).toEqual([]);
+  });
+});

@@ -5,9 +5,12 @@
 import { formatDiagnostic, type Diagnostic } from '../../config/diagnostics.js';
 import { plural } from '../../diff/canonical.js';
 import { OverrideError } from '../../config/overrides.js';
+import { RolloutError } from '../../rollout/errors.js';
 import { ConfigRejectedError } from '../../server/control.js';
 import { ActiveRolloutExistsError, RevisionConflictError, StoreUnavailableError } from '../../store/errors.js';
 import { HttpError, type Handler } from '../router.js';
+
+const ROLLOUT_STATUS: Record<RolloutError['code'], number> = { 'bad-input': 400, 'not-found': 404, 'bad-state': 409 };
 
 export function toHttpError(err: unknown): unknown {
   if (err instanceof HttpError) return err;
@@ -15,6 +18,7 @@ export function toHttpError(err: unknown): unknown {
     return rejected('config rejected', err.diagnostics);
   }
   if (err instanceof OverrideError) return new HttpError(/^unknown route/.test(err.message) ? 404 : 400, err.message);
+  if (err instanceof RolloutError) return new HttpError(ROLLOUT_STATUS[err.code], err.message);
   if (err instanceof ActiveRolloutExistsError || err instanceof RevisionConflictError) return new HttpError(409, err.message);
   if (err instanceof StoreUnavailableError) {
     return new HttpError(503, `state store unavailable, nothing was changed: ${err.message}`, undefined, { 'retry-after': '5' });
