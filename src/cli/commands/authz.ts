@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import { runAuthz } from '../../authz/run.js';
+import { DEFAULT_AUTHZ_PORT } from '../../authz/server.js';
+import { logger } from '../../telemetry/logger.js';
+import { parseIntOption } from '../options.js';
+
+export function register(program: Command): void {
+  program
+    .command('authz')
+    .description("Run the ext_authz JWT service (envoy.service.auth.v3.Authorization) on its own")
+    .option('--port <port>', 'gRPC port', parseIntOption, DEFAULT_AUTHZ_PORT)
+    .option('--host <address>', 'address to bind', '0.0.0.0')
+    .option('--config <path>', "Banyan YAML file or directory; its auth.providers are served")
+    .option('--no-watch', 'do not reload providers when the config changes')
+    .option('--metrics-port <port>', 'Prometheus /metrics port', parseIntOption, 9192)
+    .option('--no-metrics', 'do not serve /metrics')
+    .option('--realm <realm>', 'realm in WWW-Authenticate challenges', 'banyan')
+    .action(async (o: { port: number; host: string; config?: string; watch: boolean; metricsPort: number; metrics: boolean; realm: string }) => {
+      const log = logger();
+      const running = await runAuthz({
+        port: o.port,
+        host: o.host,
+        config: o.config,
+        watch: o.watch,
+        metricsPort: o.metrics ? o.metricsPort : undefined,
+        realm: o.realm,
+        logger: log,
+      });
+      const shutdown = () => {
+        running.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+}
