@@ -1,6 +1,9 @@
+import * as grpc from '@grpc/grpc-js';
+import { rateLimitServiceDefinition } from '../../src/proto/grpc.js';
+import { ensureEnvoyApiAdditions } from '../../src/ratelimit/envoy-additions.js';
 import { parseRateLimitYaml } from '../../src/ratelimit/config.js';
 import { RateLimiter, type RateLimitServiceOptions } from '../../src/ratelimit/service.js';
-import type { RlsDescriptor, RlsRequest } from '../../src/ratelimit/types.js';
+import type { RlsDescriptor, RlsRequest, RlsResponse } from '../../src/ratelimit/types.js';
 
 /** A limiter on the memory backend with the clock pinned (mid-window unless told otherwise). */
 export function limiterFor(yaml: string, opts: RateLimitServiceOptions & { at?: number } = {}): { rl: RateLimiter; clock: { now: number } } {
@@ -28,4 +31,18 @@ export async function codes(rl: RateLimiter, request: RlsRequest, n: number): Pr
 export async function metricValue(rl: RateLimiter, name: string, key: string): Promise<number> {
   const m = await rl.metrics.registry.getSingleMetric(name)?.get();
   return m?.values.find((v) => v.labels.key === key)?.value ?? 0;
+}
+
+/** A grpc-js client acting as Envoy's ratelimit filter (rls.proto messages). */
+export function rlsClient(port: number): { call(r: RlsRequest, deadlineMs?: number): Promise<RlsResponse>; close(): void } {
+  ensureEnvoyApiAdditions();
+  const Ctor = grpc.makeGenericClientConstructor(rateLimitServiceDefinition(), 'RateLimitService');
+  const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    ShouldRateLimit(r: RlsRequest, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: RlsResponse) => void): void;
+  };
+  return {
+    call: (r, deadlineMs = 10_000) =>
+      new Promise((resolve, reject) => client.ShouldRateLimit(r, { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res)))),
+    close: () => client.close(),
+  };
 }

@@ -92,6 +92,12 @@ export class RedisBackend implements LimiterBackend {
     client.on('error', () => {});
   }
 
+  /** Resolves once connected (callers that must not fail open on their first request wait for it). */
+  ready(): Promise<void> {
+    if (this.client.status === 'ready') return Promise.resolve();
+    return new Promise((resolve) => this.client.once('ready', () => resolve()));
+  }
+
   async check(checks: LimitCheck[]): Promise<LimitResult[]> {
     if (this.client instanceof Cluster) {
       return Promise.all(checks.map((c) => this.single(c)));
