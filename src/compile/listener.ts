@@ -3,7 +3,7 @@ import type { CompileContext } from './context.js';
 import { corsFilter, listenerUsesCors } from './cors.js';
 import { FEATURES } from './features.js';
 import type { EnvoyResource } from './types.js';
-import { ADS_CONFIG_SOURCE, HCM_TYPE, socketAddress } from './util.js';
+import { ADS_CONFIG_SOURCE, HCM_TYPE, socketAddress, wrap } from './util.js';
 
 export const ROUTER_FILTER: EnvoyResource = {
   name: 'envoy.filters.http.router',
@@ -40,7 +40,16 @@ function socketListener(listener: Listener, ctx: CompileContext): EnvoyResource 
         filters: [
           {
             name: 'envoy.filters.network.http_connection_manager',
-            typed_config: { ...httpConnectionManager(listener, filters), codec_type: 'AUTO' },
+            typed_config: {
+              ...httpConnectionManager(listener, filters),
+              codec_type: 'AUTO',
+              // Envoy's edge best practices. The client address comes from the connection, not from a
+              // client-written X-Forwarded-For, so remote_address rate limits cannot be dodged; and paths
+              // are normalized before matching, so `/public/../admin` cannot take `/public`'s auth rule.
+              use_remote_address: wrap(true),
+              normalize_path: wrap(true),
+              merge_slashes: true,
+            },
           },
         ],
       },
