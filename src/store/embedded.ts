@@ -143,7 +143,7 @@ export class EmbeddedStore implements Store {
     return this.mutate(async (s) => {
       if (s.rollouts.some((r) => r.id === rollout.id)) throw new Error(`rollout ${rollout.id} already exists`);
       const active = s.rollouts.find((r) => r.route === rollout.route && ACTIVE_ROLLOUT_STATES.includes(r.state));
-      if (active && ACTIVE_ROLLOUT_STATES.includes(rollout.state)) throw new ActiveRolloutExistsError(rollout.route, active.id);
+      if (active) throw new ActiveRolloutExistsError(rollout.route, active.id);
       const stored: Rollout = { ...structuredClone(rollout), revision: 1 };
       s.rollouts.push(stored);
       this.applyEffect(s, effect);

@@ -32,6 +32,7 @@ import type {
 
 const CHANNEL = 'banyan_changes';
 const VERSION_LOCK = 0x62616e7a; // serialises version numbering across replicas
+const ROUTE_LOCK = 0x62616e72; // with hashtext(route): serialises rollout creation per route
 const ACTIVE = `state IN ('running', 'paused')`;
 
 export interface PostgresStoreOptions {
@@ -168,20 +169,17 @@ export class PostgresStore implements Store {
   createRollout(rollout: Omit<Rollout, 'revision'>, audit: AuditInput, effect?: WeightEffect): Promise<Rollout> {
     return this.tx('rollout not created', async (c) => {
       const stored: Rollout = { ...rollout, revision: 1 };
-      try {
-        await c.query('SAVEPOINT create_rollout');
-        await c.query('INSERT INTO banyan_rollouts (id, route, state, revision, record) VALUES ($1, $2, $3, 1, $4)', [
-          stored.id,
-          stored.route,
-          stored.state,
-          JSON.stringify(stored),
-        ]);
-      } catch (err) {
-        if ((err as { constraint?: string }).constraint !== 'banyan_rollouts_one_active') throw err;
-        await c.query('ROLLBACK TO SAVEPOINT create_rollout');
-        const { rows } = await c.query<{ id: string }>(`SELECT id FROM banyan_rollouts WHERE route = $1 AND ${ACTIVE}`, [rollout.route]);
-        throw new ActiveRolloutExistsError(rollout.route, rows[0]?.id ?? 'unknown');
-      }
+      // Serialise creates per route so the check below also covers a rollout created already completed;
+      // the partial unique index banyan_rollouts_one_active backs it up for running/paused ones.
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ROUTE_LOCK, rollout.route]);
+      const { rows } = await c.query<{ id: string }>(`SELECT id FROM banyan_rollouts WHERE route = $1 AND ${ACTIVE}`, [rollout.route]);
+      if (rows[0]) throw new ActiveRolloutExistsError(rollout.route, rows[0].id);
+      await c.query('INSERT INTO banyan_rollouts (id, route, state, revision, record) VALUES ($1, $2, $3, 1, $4)', [
+        stored.id,
+        stored.route,
+        stored.state,
+        JSON.stringify(stored),
+      ]);
       await this.applyEffect(c, effect);
       await this.audit(c, audit, rollout.route, { rollout: rollout.id });
       return { result: stored, change: { kind: 'rollout', target: rollout.id } };

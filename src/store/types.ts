@@ -121,7 +121,9 @@ export interface Store {
 
   /**
    * Stores a new rollout at revision 1. Throws ActiveRolloutExistsError when the route already has a
-   * running or paused rollout (checked atomically: concurrent creates on one route, exactly one wins).
+   * running or paused rollout, whatever the new one's state (a one-step rollout is created completed
+   * and must not overwrite a running one's weights). Checked atomically: of concurrent creates on one
+   * route, exactly one wins.
    */
   createRollout(rollout: Omit<Rollout, 'revision'>, audit: AuditInput, effect?: WeightEffect): Promise<Rollout>;
   /** Replaces the rollout if its stored revision is `expectedRevision`, else RevisionConflictError. */

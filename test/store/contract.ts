@@ -106,6 +106,10 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       const r1 = await store.createRollout(sampleRollout('r1', 'auth'), { actor: 'alice', action: 'rollout.start' });
       expect(r1.revision).toBe(1);
       await expect(store.createRollout(sampleRollout('r2', 'auth'), { actor: 'bob', action: 'rollout.start' })).rejects.toBeInstanceOf(ActiveRolloutExistsError);
+      // a one-step rollout is created already completed; it must not slip past a running one either
+      await expect(
+        store.createRollout(sampleRollout('r4', 'auth', { state: 'completed', nextStepAt: null }), { actor: 'bob', action: 'rollout.start' }),
+      ).rejects.toBeInstanceOf(ActiveRolloutExistsError);
       await store.createRollout(sampleRollout('r3', 'other'), { actor: 'bob', action: 'rollout.start' });
       expect((await store.activeRollout('auth'))?.id).toBe('r1');
       expect((await store.activeRollouts()).map((r) => r.id).sort()).toEqual(['r1', 'r3']);
