@@ -12,13 +12,30 @@ type AnySchema = { _zod: { def: Record<string, any> } };
  * knows where each path is, and the schema knows which keys would have been valid.
  */
 export function issuesToDiagnostics(issues: readonly Issue[], schema: AnySchema, locator: Locator): Diagnostic[] {
+  const flat = issues.flatMap((issue) => flatten(issue, []));
+  // A typo'd key also trips the object's "needs one of" and "only with" rules; the typo is the news.
+  const typoAt = new Set(flat.filter((f) => f.issue.code === 'unrecognized_keys').map((f) => formatPath(f.path)));
   const out: Diagnostic[] = [];
-  for (const issue of issues) explain(issue, [], schema, locator, out);
+  for (const { issue, path } of flat) {
+    const owner = issue.code === 'custom' && issue.params?.at === 'key' ? path.slice(0, -1) : path;
+    if (issue.code === 'custom' && typoAt.has(formatPath(owner))) continue;
+    explain(issue, path, schema, locator, out);
+  }
   return out;
 }
 
-function explain(issue: Issue, prefix: readonly PathSegment[], schema: AnySchema, locator: Locator, out: Diagnostic[]): void {
+/** Issues with absolute paths; a union's issues are replaced by those of the branch that was meant. */
+function flatten(issue: Issue, prefix: readonly PathSegment[]): { issue: Issue; path: PathSegment[] }[] {
   const path = [...prefix, ...(issue.path as PathSegment[])];
+  if (issue.code === 'invalid_union') {
+    // A branch whose problems are all below its root accepted the value's shape: it is what was meant.
+    const meant = issue.errors.find((branch) => branch.length > 0 && branch.every((i) => i.path.length > 0 || i.code === 'custom'));
+    if (meant) return meant.flatMap((inner) => flatten(inner, path));
+  }
+  return [{ issue, path }];
+}
+
+function explain(issue: Issue, path: PathSegment[], schema: AnySchema, locator: Locator, out: Diagnostic[]): void {
   const at = (where: readonly PathSegment[], message: string, keyOf?: string) => {
     const node = keyOf === undefined ? locator.nodeAt(where).node : locator.keyNode(where, keyOf);
     const { line, col } = locator.posOfNode(node);
@@ -49,12 +66,6 @@ function explain(issue: Issue, prefix: readonly PathSegment[], schema: AnySchema
       return;
     }
     case 'invalid_union': {
-      // A branch whose problems are all below its root accepted the value's shape: it is what was meant.
-      const meant = issue.errors.find((branch) => branch.length > 0 && branch.every((i) => i.path.length > 0 || i.code === 'custom'));
-      if (meant) {
-        for (const inner of meant) explain(inner, path, schema, locator, out);
-        return;
-      }
       const alternatives: string[] = [];
       const values: string[] = [];
       for (const branch of issue.errors) {
@@ -87,7 +98,8 @@ function explain(issue: Issue, prefix: readonly PathSegment[], schema: AnySchema
       at(path, `${subject}${issue.format === 'url' ? 'expected an http(s) URL' : `expected ${issue.format} format`}, got ${describe(input)}`);
       return;
     case 'custom':
-      at(path, issue.message);
+      if (issue.params?.at === 'key' && typeof path[path.length - 1] === 'string') at(path.slice(0, -1), issue.message, String(path[path.length - 1]));
+      else at(path, issue.message);
       return;
     default:
       at(path, `${subject}${issue.message}`);

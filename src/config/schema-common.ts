@@ -3,6 +3,9 @@ import { hostProblem, parseHostPort } from './address.js';
 import { DURATION_HINT, parseDuration } from './duration.js';
 import { regexProblem } from './regex.js';
 
+/** Marks a custom issue as being about a key's presence, so it is reported at the key, not its value. */
+export const AT_KEY = { at: 'key' } as const;
+
 /** Runs `problem` on a value and reports its answer as a custom issue at that value. */
 export function refineWith<T>(problem: (value: T) => string | undefined) {
   return (value: T, ctx: z.RefinementCtx<T>): void => {
@@ -19,7 +22,7 @@ export function exactlyOne<T extends object>(keys: readonly string[], required =
   return (value: T, ctx: z.RefinementCtx<T>): void => {
     const given = keys.filter((k) => (value as Record<string, unknown>)[k] !== undefined);
     if (given.length > 1) {
-      ctx.addIssue({ code: 'custom', path: [given[1]], message: `"${given[0]}" and "${given[1]}" are mutually exclusive; give exactly one of ${keys.join(', ')}`, input: value });
+      ctx.addIssue({ code: 'custom', path: [given[1]], params: AT_KEY, message: `"${given[0]}" and "${given[1]}" are mutually exclusive; give exactly one of ${keys.join(', ')}`, input: value });
     } else if (given.length === 0 && required) {
       ctx.addIssue({ code: 'custom', message: `needs exactly one of ${keys.join(', ')}`, input: value });
     }
@@ -32,7 +35,7 @@ export function onlyWith<T extends object>(keys: readonly string[], withKeys: re
     const v = value as Record<string, unknown>;
     if (withKeys.some((k) => v[k] !== undefined)) return;
     for (const k of keys) {
-      if (v[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `"${k}" is only allowed together with ${withKeys.map((w) => `"${w}"`).join(' or ')}`, input: value });
+      if (v[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], params: AT_KEY, message: `"${k}" is only allowed together with ${withKeys.map((w) => `"${w}"`).join(' or ')}`, input: value });
     }
   };
 }

@@ -48,7 +48,7 @@ const weightedBackend = z.strictObject({
 
 export const backends = z.union([name, z.array(weightedBackend).min(1)]).superRefine((v, ctx) => {
   if (typeof v === 'string') return;
-  if (v.every((b) => b.weight === 0)) ctx.addIssue({ code: 'custom', message: 'all weights are zero; at least one backend needs a positive weight', input: v });
+  if (v.length > 0 && v.every((b) => b.weight === 0)) ctx.addIssue({ code: 'custom', message: 'all weights are zero; at least one backend needs a positive weight', input: v });
   const seen = new Set<string>();
   v.forEach((b, i) => {
     if (seen.has(b.cluster)) ctx.addIssue({ code: 'custom', path: [i, 'cluster'], message: `cluster "${b.cluster}" is listed twice`, input: b.cluster });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isIpLiteral } from './address.js';
-import { duration, exactlyOne, host, hostPort, httpPath, name, onlyWith, port, refineWith, stringOrList } from './schema-common.js';
+import { AT_KEY, duration, exactlyOne, host, hostPort, httpPath, name, onlyWith, port, refineWith, stringOrList } from './schema-common.js';
 import { virtualHost, route } from './schema-route.js';
 
 /**
@@ -31,7 +31,7 @@ const listener = z
   .superRefine((v, ctx) => {
     if (v.kind === 'api') {
       for (const k of ['port', 'address'] as const) {
-        if (v[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `"${k}" is not allowed on an api listener (proxyless gRPC clients have no socket)`, input: v[k] });
+        if (v[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], params: AT_KEY, message: `"${k}" is not allowed on an api listener (proxyless gRPC clients have no socket)`, input: v[k] });
       }
     } else if (v.port === undefined) {
       ctx.addIssue({ code: 'custom', path: ['port'], message: `missing required key "port" (socket listeners bind a port)`, input: undefined });

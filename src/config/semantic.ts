@@ -16,8 +16,8 @@ export function checkConfig(config: Config, references: readonly Reference[], ra
   unique(config.auth.providers, 'auth provider', error);
   unique(config.groups, 'group', error);
   for (const l of config.listeners) {
-    unique(l.hosts, `virtual host in listener "${l.name}"`, error);
-    unique(l.hosts.flatMap((h) => h.routes), `route in listener "${l.name}"`, error);
+    unique(l.hosts, 'virtual host', error, ` in listener "${l.name}"`);
+    unique(l.hosts.flatMap((h) => h.routes), 'route', error, ` in listener "${l.name}"`);
     // Envoy NACKs a route configuration in which two virtual hosts claim one domain.
     const domains = new Map<string, string>();
     for (const h of l.hosts) {
@@ -55,11 +55,11 @@ export function checkConfig(config: Config, references: readonly Reference[], ra
   return out;
 }
 
-function unique(items: readonly { name: string; pos: SourcePos }[], what: string, error: (pos: SourcePos, message: string) => void): void {
+function unique(items: readonly { name: string; pos: SourcePos }[], what: string, error: (pos: SourcePos, message: string) => void, scope = ''): void {
   const seen = new Map<string, SourcePos>();
   for (const item of items) {
     const first = seen.get(item.name);
-    if (first) error(item.pos, `duplicate ${what} "${item.name}" (first defined at ${where(first)})`);
+    if (first) error(item.pos, `duplicate ${what} "${item.name}"${scope} (first defined at ${where(first)})`);
     else seen.set(item.name, item.pos);
   }
 }
