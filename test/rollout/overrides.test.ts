@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ForwardAction } from '../../src/config/model.js';
 import {
@@ -9,6 +12,8 @@ import {
   resolveRoute,
   routeBackendsHash,
 } from '../../src/config/overrides.js';
+import { effectiveConfig } from '../../src/store/effective.js';
+import { EmbeddedStore } from '../../src/store/embedded.js';
 import { sampleConfig } from './fixtures.js';
 
 const backendsOf = (config: ReturnType<typeof sampleConfig>, ref: string) =>
@@ -106,5 +111,30 @@ describe('applyOverrides', () => {
     expect(applied).toEqual([]);
     expect(stale.map((s) => s.reason)).toEqual(['route-removed', 'unknown-cluster']);
     expect(stale[1].message).toContain("cluster 'auth-v3' is not defined");
+  });
+});
+
+describe('effectiveConfig', () => {
+  it('serves the YAML with stored overrides and clears stale ones in the store with an audit entry', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-effective-'));
+    const store = await EmbeddedStore.open({ dir });
+    try {
+      const config = sampleConfig();
+      await store.setOverride({ ...prepareOverride(config, 'auth-login', [{ cluster: 'auth-v3', weight: 100 }]), author: 'alice', reason: 'shift' });
+      await store.setOverride({ ...prepareOverride(config, 'everything-else', [{ cluster: 'auth-v3', weight: 1 }]), author: 'alice', reason: 'shift' });
+      const first = await effectiveConfig(store, config);
+      expect(first.applied.map((a) => a.override.route)).toEqual(['auth-login', 'everything-else']);
+      expect(backendsOf(first.config, 'auth-login')).toEqual([['auth-v3', 100]]);
+
+      const edited = sampleConfig([['auth-v2', 50], ['monolith', 50]]);
+      const second = await effectiveConfig(store, edited, { actor: 'reloader' });
+      expect(second.stale.map((s) => s.override.route)).toEqual(['auth-login']);
+      expect(backendsOf(second.config, 'auth-login')).toEqual([['auth-v2', 50], ['monolith', 50]]);
+      expect((await store.listOverrides()).map((o) => o.route)).toEqual(['everything-else']);
+      expect((await store.listAudit({ limit: 1 }))[0]).toMatchObject({ action: 'override.clear', actor: 'reloader', target: 'auth-login' });
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

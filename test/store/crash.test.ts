@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../../src/store/embedded.js';
-import { StoreCorruptError } from '../../src/store/errors.js';
+import { StoreCorruptError, StoreLockedError } from '../../src/store/errors.js';
 import { hashConfigContent } from '../../src/store/hash.js';
 
 const writer = fileURLToPath(new URL('./fixtures/crash-writer.ts', import.meta.url));
@@ -59,6 +59,20 @@ describe('embedded store crash safety', () => {
         await store.close();
       }
       expect((await readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    }
+  });
+
+  it('refuses a directory that a live process holds, naming that process', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-crash-'));
+    dirs.push(dir);
+    const child = spawn(process.execPath, ['--import', 'tsx', writer, dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise((resolve) => child.stdout.once('data', resolve));
+      const err = await EmbeddedStore.open({ dir }).catch((e) => e);
+      expect(err).toBeInstanceOf(StoreLockedError);
+      expect(err.message).toContain(`in use by process ${child.pid}`);
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 
