@@ -1,9 +1,170 @@
-import type { HttpFeature } from './types.js';
+import net from 'node:net';
+import type { Config, HeaderMatch, Listener, RateLimitAction, RateLimitDescriptor, RateLimitDomain, RateLimitPolicy, Route, RouteRateLimit } from '../config/model.js';
+import { envoyRoot } from '../proto/envoy.js';
+import { ensureEnvoyApiAdditions } from '../ratelimit/envoy-additions.js';
+import { headerMatcher } from './route.js';
+import type { EnvoyResource, HttpFeature } from './types.js';
+import { duration, wrap } from './util.js';
 
-// Placeholder for the ratelimit feature; filled in by the ratelimit work (see HttpFeature).
+export const RATELIMIT_CLUSTER = 'banyan_ratelimit';
+export const RATELIMIT_FILTER = 'envoy.filters.http.ratelimit';
+export const LOCAL_RATELIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
+const RATELIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit';
+const LOCAL_RATELIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
+const HTTP_OPTIONS_TYPE = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+export const RATELIMIT_CONFIG_TYPE = 'type.googleapis.com/ratelimit.config.ratelimit.v3.RateLimitConfig';
+
+const hasLocalLimits = (listener: Listener): boolean => listener.hosts.some((h) => h.routes.some((r) => r.localRateLimit));
+
+/**
+ * The Envoy side of rate limiting: the global ratelimit filter and its cluster for listeners with a
+ * `ratelimit` setting, route rate_limits actions that build the descriptors, and the local (per-proxy)
+ * token bucket filter, enabled per route through typed_per_filter_config.
+ */
 export const ratelimitFeature: HttpFeature = {
   name: 'ratelimit',
-  httpFilters: () => [],
-  route: () => ({}),
-  clusters: () => [],
+
+  httpFilters(listener) {
+    const filters: EnvoyResource[] = [];
+    // Local buckets first: they are free to evaluate and shed load before a network round trip.
+    if (hasLocalLimits(listener)) {
+      // Empty bucket = no limit here; each route that sets localRateLimit turns it on for itself.
+      filters.push({ name: LOCAL_RATELIMIT_FILTER, typed_config: { '@type': LOCAL_RATELIMIT_TYPE, stat_prefix: 'local_rate_limit' } });
+    }
+    const rl = listener.ratelimit;
+    if (rl) {
+      filters.push({
+        name: RATELIMIT_FILTER,
+        typed_config: {
+          '@type': RATELIMIT_TYPE,
+          domain: rl.domain,
+          timeout: duration(rl.timeoutMs),
+          failure_mode_deny: rl.failureMode === 'deny',
+          enable_x_ratelimit_headers: rl.headers ? 'DRAFT_VERSION_03' : 'OFF',
+          rate_limit_service: { grpc_service: { envoy_grpc: { cluster_name: RATELIMIT_CLUSTER } }, transport_api_version: 'V3' },
+        },
+      });
+    }
+    return filters;
+  },
+
+  route(route) {
+    const out: ReturnType<HttpFeature['route']> = {};
+    if (route.ratelimit.length) out.routeAction = { rate_limits: route.ratelimit.map(rateLimitEntry) };
+    if (route.localRateLimit) out.typedPerFilterConfig = { [LOCAL_RATELIMIT_FILTER]: localRateLimit(route) };
+    return out;
+  },
+
+  clusters(config) {
+    if (!config.listeners.some((l) => l.ratelimit && l.kind === 'socket')) return [];
+    const { address, port } = config.services.ratelimit;
+    return [
+      {
+        name: RATELIMIT_CLUSTER,
+        type: net.isIP(address) ? 'STATIC' : 'STRICT_DNS',
+        connect_timeout: duration(1000),
+        lb_policy: 'ROUND_ROBIN',
+        // RateLimitService is gRPC: the upstream must speak HTTP/2.
+        typed_extension_protocol_options: {
+          'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': HTTP_OPTIONS_TYPE, explicit_http_config: { http2_protocol_options: {} } },
+        },
+        load_assignment: {
+          cluster_name: RATELIMIT_CLUSTER,
+          endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address, port_value: port } } } }] }],
+        },
+      },
+    ];
+  },
 };
+
+function rateLimitEntry(rl: RouteRateLimit): EnvoyResource {
+  const out: EnvoyResource = { actions: rl.actions.map(action) };
+  if (rl.stage) out.stage = wrap(rl.stage);
+  return out;
+}
+
+/** One descriptor entry source, as Envoy's RateLimit.Action. */
+export function action(a: RateLimitAction): EnvoyResource {
+  switch (a.type) {
+    case 'remote_address':
+      return { remote_address: {} };
+    case 'destination_cluster':
+      return { destination_cluster: {} };
+    case 'masked_remote_address':
+      return { masked_remote_address: { v4_prefix_mask_len: wrap(a.v4PrefixLen), v6_prefix_mask_len: wrap(a.v6PrefixLen) } };
+    case 'request_headers':
+      return { request_headers: { header_name: a.header, descriptor_key: a.key, skip_if_absent: a.skipIfAbsent } };
+    case 'generic_key':
+      return { generic_key: { descriptor_value: a.value, ...(a.key ? { descriptor_key: a.key } : {}) } };
+    case 'header_value_match':
+      return {
+        header_value_match: {
+          descriptor_value: a.value,
+          ...(a.key ? { descriptor_key: a.key } : {}),
+          expect_match: wrap(a.expectMatch),
+          headers: a.headers.map((h: HeaderMatch) => headerMatcher(h)),
+        },
+      };
+    case 'query_parameters':
+      // Newer than the Envoy API snapshot Banyan loads; declared with Envoy's field number.
+      ensureEnvoyApiAdditions();
+      return { query_parameters: { query_parameter_name: a.param, descriptor_key: a.key, skip_if_absent: a.skipIfAbsent } };
+  }
+}
+
+function localRateLimit(route: Route): EnvoyResource {
+  const l = route.localRateLimit!;
+  const always = { default_value: { numerator: 100, denominator: 'HUNDRED' } };
+  return {
+    '@type': LOCAL_RATELIMIT_TYPE,
+    stat_prefix: 'local_rate_limit',
+    token_bucket: { max_tokens: l.maxTokens, tokens_per_fill: wrap(l.tokensPerFill), fill_interval: duration(l.fillIntervalMs) },
+    filter_enabled: { ...always, runtime_key: 'local_rate_limit_enabled' },
+    filter_enforced: { ...always, runtime_key: 'local_rate_limit_enforced' },
+    ...(l.statusCode !== 429 ? { status: { code: statusCodeName(l.statusCode) } } : {}),
+  };
+}
+
+/** envoy.type.v3.StatusCode enum names (e.g. 503 → ServiceUnavailable); the values are the codes. */
+function statusCodeName(code: number): string {
+  const name = envoyRoot().lookupEnum('envoy.type.v3.StatusCode').valuesById[code];
+  if (!name) throw new Error(`HTTP status ${code} has no envoy.type.v3.StatusCode name`);
+  return name;
+}
+
+// ---------------------------------------------------------------- rate limit config over xDS
+
+/**
+ * Banyan's `ratelimit:` domains as RateLimitConfig resources (type URL RATELIMIT_CONFIG_TYPE), one
+ * per domain and named after it, for standalone rate limit replicas that subscribe over ADS.
+ */
+export function rateLimitConfigResources(config: Config): Map<string, EnvoyResource> {
+  const sorted = [...config.ratelimit].sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
+  return new Map(sorted.map((d) => [d.domain, toRateLimitConfig(d)]));
+}
+
+export function toRateLimitConfig(d: RateLimitDomain): EnvoyResource {
+  return { name: d.domain, domain: d.domain, descriptors: d.descriptors.map(descriptorResource) };
+}
+
+function descriptorResource(d: RateLimitDescriptor): EnvoyResource {
+  const out: EnvoyResource = { key: d.key };
+  if (d.value !== undefined) out.value = d.value;
+  if (d.rateLimit) out.rate_limit = policyResource(d.rateLimit);
+  if (d.descriptors.length) out.descriptors = d.descriptors.map(descriptorResource);
+  if (d.shadowMode) out.shadow_mode = true;
+  if (d.detailedMetric) out.detailed_metric = true;
+  if (d.quotaMode) out.quota_mode = true;
+  if (d.failOpen !== undefined) out.fail_open = wrap(d.failOpen);
+  if (d.extraLimits.length) out.extra_limits = d.extraLimits.map(policyResource);
+  return out;
+}
+
+function policyResource(p: RateLimitPolicy): EnvoyResource {
+  const out: EnvoyResource = p.unlimited ? { unlimited: true } : { unit: p.unit.toUpperCase(), requests_per_unit: p.requestsPerUnit };
+  if (p.name) out.name = p.name;
+  if (p.replaces.length) out.replaces = p.replaces.map((name) => ({ name }));
+  if (p.algorithm !== 'fixed') out.algorithm = p.algorithm.toUpperCase();
+  if (p.windowSeconds !== undefined) out.window = duration(p.windowSeconds * 1000);
+  return out;
+}

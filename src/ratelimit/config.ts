@@ -31,7 +31,9 @@ class Reader {
   ) {}
 
   pos(node: unknown): SourcePos {
-    return positionOf(node, this.lineCounter, this.file);
+    const p = positionOf(node, this.lineCounter, this.file);
+    // Documents built in code (xDS resources) have no source text: point at the start.
+    return p.line > 0 ? p : { file: this.file, line: 1, col: 1 };
   }
 
   error(node: unknown, message: string, at?: string): void {
