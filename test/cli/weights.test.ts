@@ -1,0 +1,125 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../../src/cli/admin-client.js';
+import { eventually } from '../support/eventually.js';
+import { RdsWatcher } from './ads.js';
+import { routesYaml } from './config.yaml.js';
+import { banyan } from './run.js';
+import { startOpsServer, type OpsServer } from './server.js';
+
+const TOKEN = 'cli-test-token';
+
+describe('banyan CLI: shift, routes, proxies, apply, diff, history, rollback', () => {
+  let dir: string;
+  let server: OpsServer;
+  let proxy: RdsWatcher;
+  let env: Record<string, string>;
+  const cli = (...args: string[]) => banyan(args, env);
+  const json = async (...args: string[]) => {
+    const r = await cli(...args, '-o', 'json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    return JSON.parse(r.stdout);
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-cli-'));
+    await writeFile(path.join(dir, 'routes.yaml'), routesYaml());
+    server = await startOpsServer({ config: path.join(dir, 'routes.yaml'), dataDir: path.join(dir, 'data'), token: TOKEN });
+    env = { BANYAN_SERVER: server.adminUrl, BANYAN_TOKEN: TOKEN, USER: 'ci' };
+    proxy = new RdsWatcher(server.xdsAddress, 'edge-proxy-1');
+    await eventually(async () => expect(await proxy.weights('checkout')).toEqual([90, 10]));
+  });
+  afterAll(async () => {
+    proxy?.close();
+    await server?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('shifts weights; a connected client receives them; routes and proxies show it; --clear restores the YAML', async () => {
+    const shift = await cli('shift', 'checkout', 'monolith=40', 'checkout-v2=60', '--reason', 'v2 healthy');
+    expect(shift).toMatchObject({ code: 0, stdout: 'checkout: monolith=40% checkout-v2=60%\n' });
+    await eventually(async () => expect(await proxy.weights('checkout')).toEqual([40, 60]));
+
+    const [routes, table, proxies] = await Promise.all([json('routes'), cli('routes'), cli('proxies')]);
+    const checkout = routes.routes.find((r: { ref: string }) => r.ref === 'checkout');
+    expect(checkout.percent).toEqual({ monolith: 40, 'checkout-v2': 60 });
+    expect(checkout.override).toMatchObject({ reason: 'v2 healthy' });
+    expect(checkout.override.author).toMatch(/^ci@/);
+    expect(table.stdout).toMatch(/^checkout\s+monolith=40% checkout-v2=60%\s+override\s+monolith=90 checkout-v2=10/m);
+    expect(proxies.code).toBe(0);
+    expect(proxies.stdout).toMatch(/^edge-proxy-1\s+default\s+RDS\s+\S+\s+\S+\s+SYNCED/m);
+
+    const relative = await cli('shift', 'checkout', 'monolith=1', 'checkout-v2=3', '--relative');
+    expect(relative.stdout).toBe('checkout: monolith=25% checkout-v2=75%\n');
+    await eventually(async () => expect(await proxy.weights('checkout')).toEqual([1, 3]));
+
+    const clear = await cli('shift', 'checkout', '--clear');
+    expect(clear).toMatchObject({ code: 0, stdout: 'checkout: override cleared; YAML weights apply\n' });
+    await eventually(async () => expect(await proxy.weights('checkout')).toEqual([90, 10]));
+  });
+
+  it('rejects bad input with a clear message and a non-zero exit, leaving state unchanged', async () => {
+    const auditBefore = await fetch(`${server.adminUrl}/api/v1/audit`).then((r) => r.json());
+    const [unknownRoute, unknownBackend, notHundred, noToken, wrongToken] = await Promise.all([
+      cli('shift', 'chekout', 'monolith=50', 'checkout-v2=50'),
+      cli('shift', 'checkout', 'monolith=50', 'checkout-v3=50'),
+      cli('shift', 'checkout', 'monolith=50', 'checkout-v2=40'),
+      banyan(['shift', 'checkout', 'monolith=50', 'checkout-v2=50'], { ...env, BANYAN_TOKEN: '' }),
+      cli('shift', 'checkout', 'monolith=50', 'checkout-v2=50', '--token', 'nope'),
+    ]);
+    expect(unknownRoute).toMatchObject({ code: EXIT.rejected, stderr: "banyan: unknown route 'chekout'; did you mean 'checkout'?\n" });
+    expect(unknownBackend.code).toBe(EXIT.rejected);
+    expect(unknownBackend.stderr).toMatch(/unknown backend 'checkout-v3': no cluster of that name; did you mean 'checkout-v2'\?/);
+    expect(notHundred.code).toBe(EXIT.usage);
+    expect(notHundred.stderr).toMatch(/percentages sum to 90, not 100; .*--relative/);
+    expect(noToken).toMatchObject({ code: EXIT.unauthorized });
+    expect(noToken.stderr).toMatch(/missing bearer token: pass --token or set BANYAN_TOKEN/);
+    expect(wrongToken).toMatchObject({ code: EXIT.unauthorized, stderr: 'banyan: invalid token\n' });
+
+    const auditAfter = await fetch(`${server.adminUrl}/api/v1/audit`).then((r) => r.json());
+    expect(auditAfter).toEqual(auditBefore);
+    expect(await proxy.weights('checkout')).toEqual([90, 10]);
+  });
+
+  it('diffs a candidate, applies it, refuses an invalid one with file:line:col, lists history, and rolls back', async () => {
+    const candidate = path.join(dir, 'candidate.yaml');
+    await writeFile(candidate, routesYaml({ checkout: [50, 50], searchV2: true }));
+    const broken = path.join(dir, 'broken.yaml');
+    await writeFile(broken, routesYaml().replace('cluster: checkout-v2, weight', 'cluster: checkout-v9, weight'));
+
+    const [diff, xdsDiff, invalid] = await Promise.all([
+      cli('diff', candidate),
+      cli('diff', candidate, '--xds'),
+      cli('apply', broken, '-m', 'typo'),
+    ]);
+    expect(diff.code).toBe(0);
+    expect(diff.stdout).toContain('~ checkout  weights: monolith 90%→50%, checkout-v2 10%→50%');
+    expect(diff.stdout).toContain('summary: 1 route changed, 1 cluster added; checkout: monolith 90→50, checkout-v2 10→50');
+    expect(xdsDiff.stdout).toMatch(/RouteConfiguration:\n\s+~ edge/);
+    expect(xdsDiff.stdout).toMatch(/summary: default: 1 RouteConfiguration changed\n$/);
+    expect(invalid.code).toBe(EXIT.rejected);
+    expect(invalid.stderr).toMatch(/^banyan: config rejected: 1 error\n {2}.*broken\.yaml:\d+:\d+: error: .*checkout-v9/);
+
+    const applied = await cli('apply', candidate, '-m', 'half of checkout to v2');
+    expect(applied).toMatchObject({ code: 0, stdout: `applied version 2: 1 route changed, 1 cluster added; checkout: monolith 90→50, checkout-v2 10→50\n` });
+    await eventually(async () => expect(await proxy.weights('checkout')).toEqual([50, 50]));
+
+    const [history, table, versions] = await Promise.all([json('history'), cli('history'), json('diff', '--from', '1', '--to', '2')]);
+    expect(history.versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
+    expect(history.versions[0]).toMatchObject({ message: 'half of checkout to v2', live: true });
+    expect(history.versions[0].author).toMatch(/^ci@/);
+    expect(table.stdout).toMatch(/^\*2\s+\S+\s+ci@\S+\s+half of checkout to v2\s+1 route changed/m);
+    expect(versions.diff.routes.changed[0]).toMatchObject({ ref: 'checkout', weights: [{ cluster: 'monolith', before: 90, after: 50 }, { cluster: 'checkout-v2', before: 10, after: 50 }] });
+
+    const rollback = await cli('rollback', '1', '-m', 'v2 not ready');
+    expect(rollback).toMatchObject({ code: 0, stdout: 'rolled back to version 1: now live as version 3\n' });
+    await eventually(async () => expect(await proxy.weights('checkout')).toEqual([90, 10]));
+    const missing = await cli('rollback', '9');
+    expect(missing).toMatchObject({ code: EXIT.rejected, stderr: 'banyan: no config version 9 (versions are 1..3)\n' });
+    const latest = await json('history', '-n', '1');
+    expect(latest.versions[0]).toMatchObject({ version: 3, message: 'v2 not ready', summary: expect.stringContaining('checkout: monolith 50→90') });
+  });
+});
