@@ -5,6 +5,8 @@
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   // Each entry is added by the work that owns the benchmark, e.g.
   // xds: () => import('./xds.js'),
+  authz: () => import('./authz.js'),
+  xds: () => import('./xds.js'),
 };
 
 async function main(): Promise<void> {

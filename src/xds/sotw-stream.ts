@@ -1,5 +1,4 @@
 import { TypeUrl } from '../proto/envoy.js';
-import type { EncodedResource } from './cache.js';
 import { setVersion } from './hash.js';
 import type { RawNode } from './node.js';
 import { pushOrder, ROUTING_TYPES } from './order.js';
@@ -23,7 +22,8 @@ interface Sent {
   version: string;
   /** The subscription the response answered. */
   subKey: string;
-  resources: ReadonlyMap<string, EncodedResource>;
+  /** What the client holds if it accepts the response (shared between streams, never copied). */
+  sel: Selection;
 }
 
 interface TypeState {
@@ -32,12 +32,16 @@ interface TypeState {
   /** Sent and neither ACKed nor NACKed yet. */
   inFlight: boolean;
   acked?: string;
+  /** The selection the client last ACKed: the base that partial RDS/EDS responses are relative to. */
+  accepted?: Selection;
   lastNack?: NackRecord;
   /** Versions this stream rejected: never sent to it again. */
   nacked: Set<string>;
   /** Clusters only: removed clusters are still being served until routes stop using them. */
   holding: boolean;
 }
+
+const PARTIAL_TYPES: ReadonlySet<string> = new Set([TypeUrl.RouteConfiguration, TypeUrl.ClusterLoadAssignment]);
 
 interface Plan {
   sel: Selection;
@@ -114,7 +118,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest> {
     if (!plan || !st?.sent) return;
     const routesMoving = [...ROUTING_TYPES].some((t) => plans.get(t)?.send || this.types.get(t)?.inFlight);
     const wanted = new Set(plan.sel.resources.map((r) => r.name));
-    const kept = routesMoving ? [...st.sent.resources.values()].filter((r) => !wanted.has(r.name) && st.sub.covers(r.name)) : [];
+    const kept = routesMoving ? st.sent.sel.resources.filter((r) => !wanted.has(r.name) && st.sub.covers(r.name)) : [];
     st.holding = kept.length > 0;
     if (!st.holding) return;
     const resources = [...plan.sel.resources, ...kept].sort(byName);
@@ -133,8 +137,12 @@ export class SotwStream extends XdsStream<DiscoveryRequest> {
   private send(typeUrl: string, sel: Selection, dirtiedAt: number | undefined): void {
     const st = this.types.get(typeUrl)!;
     const nonce = this.nextNonce();
-    const bytes = withSotwNonce(this.ctx.selector.sotwBody(typeUrl, sel), nonce);
-    st.sent = { nonce, version: sel.version, subKey: st.sub.key(), resources: new Map(sel.resources.map((r) => [r.name, r])) };
+    // RDS and EDS need not repeat unchanged resources (only LDS and CDS are full-state); a partial
+    // response is relative to what the client ACKed, so only when nothing else is unanswered.
+    const partial = PARTIAL_TYPES.has(typeUrl) && !st.inFlight && st.accepted;
+    const body = partial ? this.ctx.selector.sotwDiffBody(typeUrl, partial, sel) : this.ctx.selector.sotwBody(typeUrl, sel);
+    const bytes = withSotwNonce(body, nonce);
+    st.sent = { nonce, version: sel.version, subKey: st.sub.key(), sel };
     st.inFlight = true;
     this.write(typeUrl, bytes, dirtiedAt);
     this.log.debug({ typeUrl, version: sel.version, nonce, resources: sel.resources.length }, 'pushed');
@@ -142,6 +150,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest> {
 
   private acked(typeUrl: string, st: TypeState, version: string): void {
     st.acked = version;
+    st.accepted = st.sent!.sel;
     this.ctx.events.emit('ack', { streamId: this.id, nodeId: this.node?.id ?? '', typeUrl, version });
   }
 

@@ -116,6 +116,23 @@ export class Selector {
     return body;
   }
 
+  /**
+   * A partial SotW body (RDS/EDS): the resources of `sel` that are new or different from `base`. Both
+   * versions are content hashes, so (type, base version, version) identifies the bytes.
+   */
+  sotwDiffBody(typeUrl: string, base: Selection, sel: Selection): Buffer {
+    this.resetIfStale();
+    const key = `${typeUrl}\0${base.version}\0${sel.version}`;
+    let body = this.bodies.get(key);
+    if (!body) {
+      const had = new Map(base.resources.map((r) => [r.name, r.version]));
+      const changed = sel.resources.filter((r) => had.get(r.name) !== r.version);
+      body = encodeSotwBody(sel.version, typeUrl, changed.map((r) => r.any));
+      this.bodies.set(key, body);
+    }
+    return body;
+  }
+
   private resetIfStale(): void {
     if (this.generation !== this.cache.generation) {
       this.memo.clear();

@@ -116,6 +116,7 @@ describe('state of the world over ADS', () => {
     expect(namesOf(rds)).toEqual(['edge-routes']);
     c.ack(eds, ['a', 'c']);
     c.ack(rds, ['edge-routes', 'later-routes']);
+    expect(await c.barrier()).toEqual([]);
 
     h.cache.setSnapshot(
       snapshot({
@@ -126,8 +127,30 @@ describe('state of the world over ADS', () => {
         }),
       }),
     );
-    expect(namesOf(await c.next(EDS))).toEqual(['a', 'c']);
-    expect(namesOf(await c.next(RDS))).toEqual(['edge-routes', 'later-routes']);
+    // RDS and EDS are not full-state: only what the client lacks is sent.
+    expect(namesOf(await c.next(EDS))).toEqual(['c']);
+    expect(namesOf(await c.next(RDS))).toEqual(['later-routes']);
+  });
+
+  it('sends RDS/EDS updates relative to what the proxy ACKed, and everything after a NACK', async () => {
+    h.cache.setSnapshot(snapshot({ default: basicGroup() }));
+    const c = ads('partial');
+    c.request(EDS, ['a', 'b']);
+    const all = await c.next(EDS);
+    expect(namesOf(all)).toEqual(['a', 'b']);
+    c.ack(all, ['a', 'b']);
+    expect(await c.barrier()).toEqual([]);
+
+    h.cache.setSnapshot(snapshot({ default: basicGroup({ endpoints: [endpoints('a', '10.0.0.1:8080'), endpoints('b', '10.0.0.7:80')] }) }));
+    const onlyB = await c.next(EDS);
+    expect(namesOf(onlyB)).toEqual(['b']);
+    c.nack(onlyB, 'bad endpoints for b', all.version_info, ['a', 'b']);
+    expect(await c.barrier()).toEqual([]);
+
+    // a changes next; the proxy still runs the first version of b, so the update relative to what it
+    // ACKed carries both.
+    h.cache.setSnapshot(snapshot({ default: basicGroup({ endpoints: [endpoints('a', '10.0.0.5:8080'), endpoints('b', '10.0.0.7:80')] }) }));
+    expect(namesOf(await c.next(EDS))).toEqual(['a', 'b']);
   });
 
   it('sends the full state on wildcard CDS/LDS and keeps api listeners out of wildcard LDS', async () => {

@@ -1,0 +1,194 @@
+/**
+ * bench:xds — config change → every simulated proxy ACKed, at 100 and 1,000 ADS streams opened from
+ * a separate process (bench/xds-clients.ts), on 1,000 routes and 500 clusters built by the real
+ * loader and compiler. Baseline (same run): loading + compiling + encoding the whole snapshot once.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import pino from 'pino';
+import { compile } from '../src/compile/index.js';
+import type { CompiledSnapshot } from '../src/compile/types.js';
+import { loadConfigFromString } from '../src/config/load.js';
+import { createRegistry } from '../src/telemetry/metrics.js';
+import { SnapshotCache } from '../src/xds/cache.js';
+import { XdsServer } from '../src/xds/server.js';
+
+const LISTENERS = 10;
+const ROUTES_PER_LISTENER = 100;
+const CLUSTERS = 500;
+const CHANGES = 10;
+const PROXY_COUNTS = [100, 1000];
+
+/** The config after `change` edits: each edit shifts one route's weights and moves one cluster's endpoint. */
+function configYaml(change: number): string {
+  const out: string[] = ['listeners:'];
+  for (let l = 0; l < LISTENERS; l++) {
+    out.push(`  - name: edge-${l}`, `    port: ${10000 + l}`, '    hosts:', '      - domains: ["*"]', '        routes:');
+    for (let r = 0; r < ROUTES_PER_LISTENER; r++) {
+      const i = l * ROUTES_PER_LISTENER + r;
+      const shifted = change > 0 && i === (change * 97) % (LISTENERS * ROUTES_PER_LISTENER);
+      const w = shifted ? 90 - change : 90;
+      out.push(
+        `          - name: route-${i}`,
+        `            match: { prefix: /svc-${i}/ }`,
+        `            to: [{ cluster: c-${i % CLUSTERS}, weight: ${w} }, { cluster: c-${(i + 1) % CLUSTERS}, weight: ${100 - w} }]`,
+      );
+    }
+  }
+  out.push('clusters:');
+  for (let c = 0; c < CLUSTERS; c++) {
+    const moved = change > 0 && c === (change * 31) % CLUSTERS;
+    out.push(`  - name: c-${c}`, `    endpoints: [10.${(c >> 8) & 255}.${c & 255}.${moved ? 100 + change : 1}:8080]`);
+  }
+  return out.join('\n') + '\n';
+}
+
+function build(change: number): CompiledSnapshot {
+  const loaded = loadConfigFromString(configYaml(change), 'bench.yaml');
+  if (!loaded.config) throw new Error(`bench config invalid: ${loaded.diagnostics.map((d) => `${d.line}:${d.col} ${d.message}`).join('; ')}`);
+  return compile(loaded.config);
+}
+
+/** Resources whose content differs between two snapshots: the ground truth for "encodes per change". */
+function changedResources(a: CompiledSnapshot, b: CompiledSnapshot): number {
+  const seen = new Set<string>();
+  let n = 0;
+  for (const [group, set] of b.groups) {
+    for (const [type, resources] of set) {
+      for (const [name, r] of resources) {
+        const key = `${type}\0${name}\0${JSON.stringify(r)}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const before = a.groups.get(group)?.get(type)?.get(name);
+        if (JSON.stringify(before) !== JSON.stringify(r)) n++;
+      }
+    }
+  }
+  return n;
+}
+
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+
+async function bytesSent(registry: ReturnType<typeof createRegistry>): Promise<number> {
+  const m = await registry.getSingleMetric('banyan_xds_bytes_sent_total')!.get();
+  return m.values.reduce((s, v) => s + v.value, 0);
+}
+
+interface Row {
+  proxies: number;
+  p50: number;
+  p99: number;
+  max: number;
+  connectMs: number;
+  mbPerChange: number;
+  rssMb: number;
+  encodes: number;
+  changed: number;
+}
+
+async function runAt(proxies: number): Promise<Row> {
+  const registry = createRegistry();
+  const logger = pino({ level: 'silent' });
+  const cache = new SnapshotCache({ logger, registry });
+  const xds = new XdsServer({ cache, logger, registry });
+  const server = new grpc.Server();
+  xds.addToServer(server);
+  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  let current = build(0);
+  cache.setSnapshot(current);
+
+  let acks = 0;
+  let nacks = 0;
+  xds.on('ack', () => acks++);
+  xds.on('nack', () => nacks++);
+  const waitFor = (cond: () => boolean, what: string, timeoutMs = 120_000) =>
+    new Promise<void>((resolve, reject) => {
+      const deadline = Date.now() + timeoutMs;
+      const tick = () => {
+        if (nacks) return reject(new Error(`${nacks} NACKs while waiting for ${what}`));
+        if (cond()) return resolve();
+        if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
+        setImmediate(tick);
+      };
+      tick();
+    });
+
+  const group = [...current.groups.keys()][0];
+  const set = current.groups.get(group)!;
+  const subs = {
+    eds: [...set.get('type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment')!.keys()],
+    rds: [...set.get('type.googleapis.com/envoy.config.route.v3.RouteConfiguration')!.keys()],
+  };
+  const script = fileURLToPath(new URL('./xds-clients.js', import.meta.url));
+  const child: ChildProcess = spawn(process.execPath, [script, `127.0.0.1:${port}`, String(proxies)], { stdio: ['pipe', 'inherit', 'inherit'] });
+  child.stdin!.end(JSON.stringify(subs));
+  try {
+    const t0 = performance.now();
+    await waitFor(() => acks >= proxies * 4, `initial ACKs from ${proxies} proxies`);
+    const connectMs = performance.now() - t0;
+
+    const times: number[] = [];
+    let bytes = 0;
+    let encodes = 0;
+    let changed = 0;
+    for (let k = 1; k <= CHANGES; k++) {
+      const bytesBefore = await bytesSent(registry);
+      const start = performance.now();
+      const next = build(k);
+      const change = cache.setSnapshot(next);
+      const types = change.changed.get(group)?.size ?? 0;
+      const target = acks + proxies * types;
+      await waitFor(() => acks >= target, `ACKs of change ${k}`);
+      times.push(performance.now() - start);
+      bytes += (await bytesSent(registry)) - bytesBefore;
+      encodes += change.encoded;
+      changed += changedResources(current, next);
+      current = next;
+    }
+    return {
+      proxies,
+      p50: percentile(times, 50),
+      p99: percentile(times, 99),
+      max: Math.max(...times),
+      connectMs,
+      mbPerChange: bytes / CHANGES / 1e6,
+      rssMb: process.memoryUsage().rss / 1e6,
+      encodes: encodes / CHANGES,
+      changed: changed / CHANGES,
+    };
+  } finally {
+    child.kill('SIGTERM');
+    xds.close();
+    server.forceShutdown();
+  }
+}
+
+function baselineMs(): number {
+  const runs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const start = performance.now();
+    new SnapshotCache().setSnapshot(build(0));
+    runs.push(performance.now() - start);
+  }
+  return percentile(runs, 50);
+}
+
+export async function run(): Promise<void> {
+  const base = baselineMs();
+  const rows: Row[] = [];
+  for (const n of PROXY_COUNTS) rows.push(await runAt(n));
+  const f = (x: number, d = 1) => x.toFixed(d);
+  console.log(`config: ${LISTENERS} listeners, ${LISTENERS * ROUTES_PER_LISTENER} routes, ${CLUSTERS} clusters; ${CHANGES} changes per row`);
+  console.log(`baseline: load + compile + encode the whole snapshot once = ${f(base)} ms\n`);
+  console.log('| proxies | all connected+ACKed ms | change→all ACKs p50 ms | p99 ms | max ms | p99 / baseline | MB sent/change | server RSS MB | encodes/change | changed resources/change |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    console.log(
+      `| ${r.proxies} | ${f(r.connectMs, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.p99 / base, 2)}x | ${f(r.mbPerChange, 2)} | ${f(r.rssMb, 0)} | ${f(r.encodes)} | ${f(r.changed)} |`,
+    );
+  }
+}
