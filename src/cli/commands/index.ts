@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { register as bootstrap } from './bootstrap.js';
+import { register as authz } from './authz.js';
 
 /**
  * Every subcommand lives in its own module under src/cli/commands/ and exports `register(program)`.
@@ -7,4 +8,5 @@ import { register as bootstrap } from './bootstrap.js';
  */
 export function registerCommands(program: Command): void {
   bootstrap(program);
+  authz(program);
 }
