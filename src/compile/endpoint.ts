@@ -5,7 +5,8 @@ import { compareStrings, socketAddress, wrap } from './util.js';
 /**
  * A ClusterLoadAssignment: endpoints grouped by zone into LocalityLbEndpoints. Every locality gets a
  * load_balancing_weight (the sum of its endpoints' weights, so traffic splits as if the list were
- * flat): proxyless gRPC clients fail with "priority policy has empty priority list" without one.
+ * flat): proxyless gRPC clients fail with "priority policy has empty priority list" without one,
+ * and reject a ClusterLoadAssignment whose endpoints lack a locality ("endpoints[0].locality unset").
  */
 export function buildLoadAssignment(cluster: Cluster): EnvoyResource {
   const zones = new Map<string, Endpoint[]>();
@@ -17,7 +18,8 @@ export function buildLoadAssignment(cluster: Cluster): EnvoyResource {
   return {
     cluster_name: cluster.name,
     endpoints: localities.map(([zone, eps]) => ({
-      ...(zone ? { locality: { zone } } : {}),
+      // gRPC clients NACK a LocalityLbEndpoints without a locality, even an empty one.
+      locality: zone ? { zone } : {},
       lb_endpoints: eps.map(lbEndpoint),
       load_balancing_weight: wrap(eps.reduce((sum, ep) => sum + (ep.weight ?? 1), 0)),
     })),

@@ -6,6 +6,7 @@ import { buildLoadAssignment } from './endpoint.js';
 import { FEATURES } from './features.js';
 import { groupSelector, planGroups } from './groups.js';
 import { buildListener } from './listener.js';
+import { rateLimitConfigResources } from './ratelimit.js';
 import { buildRouteConfiguration } from './route.js';
 import type { CompiledSnapshot, EnvoyResource, ResourceSet } from './types.js';
 import { byName } from './util.js';
@@ -16,9 +17,8 @@ export { DEFAULT_GROUP } from './groups.js';
  * Config → what every proxy group is served. Pure and deterministic: no I/O, no clocks, resources
  * sorted by name, and equal input gives deep-equal output. A resource that several groups share is
  * the same object in each, so the xDS layer can encode it once.
- *
- * TODO(integrator): rate limit config resources (TypeUrl.RateLimitConfig) belong in every group once
- * src/compile/ratelimit.ts exports a function that builds them from config.ratelimit.
+ * Every group also carries the `ratelimit:` domains as RateLimitConfig resources, for rate limit
+ * service replicas that subscribe over ADS (whatever group their node lands in).
  */
 export function compile(config: Config): CompiledSnapshot {
   const { ctx, warnings } = createContext(config);
@@ -32,6 +32,7 @@ export function compile(config: Config): CompiledSnapshot {
   const clusterResources = new Map(config.clusters.map((c) => [c.name, buildCluster(c)]));
   const assignments = new Map(config.clusters.filter((c) => c.discovery === 'eds').map((c) => [c.name, buildLoadAssignment(c)]));
   const featureClusters = FEATURES.flatMap((f) => f.clusters(config));
+  const rateLimitConfigs = rateLimitConfigResources(config);
 
   checkClusters(config, clusters, ctx);
   for (const fc of featureClusters) {
@@ -47,6 +48,7 @@ export function compile(config: Config): CompiledSnapshot {
     set.set(TypeUrl.ClusterLoadAssignment, byName(used.flatMap((n): EnvoyResource[] => (assignments.has(n) ? [assignments.get(n)!] : [])), (a) => a.cluster_name!));
     set.set(TypeUrl.Listener, byName(plan.listeners.map((l) => listeners.get(l.name)!), (l) => l.name!));
     set.set(TypeUrl.RouteConfiguration, byName(plan.listeners.map((l) => routes.get(l.name)!), (r) => r.name!));
+    set.set(TypeUrl.RateLimitConfig, new Map(rateLimitConfigs));
     groups.set(plan.name, set);
   }
 

@@ -47,6 +47,14 @@ describe('compile', () => {
     ]);
   });
 
+  it('always sets a locality, empty without a zone (gRPC NACKs a LocalityLbEndpoints without one)', () => {
+    const snap = compile(config());
+    const cla = group(snap).get(TypeUrl.ClusterLoadAssignment)!.get('app')!;
+    const decoded = decodeMessage<any>(TypeUrl.ClusterLoadAssignment, encodeMessage(TypeUrl.ClusterLoadAssignment, cla));
+    expect(decoded.endpoints[0].locality).toEqual({});
+    expect(decoded.endpoints[0].load_balancing_weight).toEqual({ value: 1 });
+  });
+
   it('inlines DNS endpoints and sends no ClusterLoadAssignment for them', () => {
     const snap = compile(config({ clusters: [cluster({ discovery: 'strict_dns', endpoints: [{ host: 'app.internal', port: 80 }] })] }));
     const c = group(snap).get(TypeUrl.Cluster)!.get('app') as any;
