@@ -293,6 +293,15 @@ describe('diagnostics', () => {
     expect(result.diagnostics[0].message).toMatch(/route "api-v2" is unreachable: earlier route "api" \(.*shadowed\.yaml:8:13\)/);
   });
 
+  it('hands the ratelimit section to the rate limit config parser and keeps its positioned errors', () => {
+    const text = ['ratelimit:', '  - domain: edge', '    descriptors:', '      - key: k', '        rate_limit: { unit: fortnight, requests_per_unit: 5 }', ''].join('\n');
+    const bad = loadConfigFromString(text, 'rl.yaml');
+    expect(bad.config).toBeUndefined();
+    expect(bad.diagnostics.some((d) => d.file === 'rl.yaml' && d.line === 5 && d.severity === 'error')).toBe(true);
+    const good = loadConfigFromString(text.replace('fortnight', 'second'), 'rl.yaml');
+    expect(good.config!.ratelimit.map((d) => d.domain)).toEqual(['edge']);
+  });
+
   it('checks listener rate limit domains only when the config defines domains', () => {
     const listener = 'listeners:\n  - name: l\n    port: 1\n    ratelimit: { domain: other }\n    routes: []\n';
     expect(loadConfigFromString(listener, 'a.yaml').config).toBeDefined();
