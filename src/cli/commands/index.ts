@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { register as bootstrap } from './bootstrap.js';
-import { register as authz } from './authz.js';
+import { register as ratelimit } from './ratelimit.js';
 
 /**
  * Every subcommand lives in its own module under src/cli/commands/ and exports `register(program)`.
@@ -8,5 +8,5 @@ import { register as authz } from './authz.js';
  */
 export function registerCommands(program: Command): void {
   bootstrap(program);
-  authz(program);
+  ratelimit(program);
 }

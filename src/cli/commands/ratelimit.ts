@@ -1,0 +1,88 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { parseDuration } from '../../config/duration.js';
+import type { RedisConnectOptions } from '../../ratelimit/backend/redis.js';
+import { runRateLimit } from '../../ratelimit/run.js';
+import { logger } from '../../telemetry/logger.js';
+import { parseIntOption } from '../options.js';
+
+function hostPorts(value: string): { host: string; port: number }[] {
+  return value.split(',').map((hp) => {
+    const i = hp.lastIndexOf(':');
+    const port = Number(hp.slice(i + 1));
+    if (i <= 0 || !Number.isInteger(port)) throw new InvalidArgumentError(`"${hp}" is not host:port`);
+    return { host: hp.slice(0, i), port };
+  });
+}
+
+function durationMs(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError(`"${value}" is not a duration (e.g. 50ms, 1s)`);
+  return ms;
+}
+
+interface Flags {
+  port: number;
+  host: string;
+  config?: string;
+  xds?: string;
+  nodeId?: string;
+  redis?: string;
+  redisSentinel?: { host: string; port: number }[];
+  redisSentinelName: string;
+  redisCluster?: { host: string; port: number }[];
+  timeout: number;
+  failureMode: string;
+  shadow: boolean;
+  headers: boolean;
+  metricsPort?: number;
+}
+
+export function register(program: Command): void {
+  program
+    .command('ratelimit')
+    .description('Run the rate limit service (envoy.service.ratelimit.v3.RateLimitService, envoyproxy/ratelimit config format) on its own')
+    .option('--port <port>', 'gRPC port', parseIntOption, 8081)
+    .option('--host <address>', 'address to bind', '0.0.0.0')
+    .option('--config <dir-or-file>', 'envoyproxy/ratelimit domain files (a directory, one domain per file); hot-reloaded')
+    .option('--xds <host:port>', "take the config from Banyan's xDS server (RateLimitConfig over ADS)")
+    .option('--node-id <id>', 'xDS node id (default ratelimit-<pid>)')
+    .option('--redis <url>', 'Redis URL for shared counters (default: in-memory)')
+    .option('--redis-sentinel <host:port,...>', 'Redis Sentinel endpoints', hostPorts)
+    .option('--redis-sentinel-name <name>', 'Sentinel master name', 'mymaster')
+    .option('--redis-cluster <host:port,...>', 'Redis Cluster seed nodes', hostPorts)
+    .option('--timeout <duration>', 'answer within this bound when the backend is slow or down', durationMs, 50)
+    .option('--failure-mode <mode>', 'when the backend is unavailable: allow (OK) or deny (gRPC UNAVAILABLE)', 'allow')
+    .option('--shadow', 'global shadow mode: never answer OVER_LIMIT (still counted)', false)
+    .option('--headers', 'add RateLimit-Limit/-Remaining/-Reset response headers', false)
+    .option('--metrics-port <port>', 'Prometheus /metrics port', parseIntOption)
+    .action(async (f: Flags) => {
+      if (f.failureMode !== 'allow' && f.failureMode !== 'deny') throw new InvalidArgumentError('--failure-mode must be allow or deny');
+      if (!f.config && !f.xds) throw new InvalidArgumentError('give --config DIR_OR_FILE or --xds HOST:PORT');
+      let redis: RedisConnectOptions | undefined;
+      if (f.redisCluster) redis = { cluster: f.redisCluster };
+      else if (f.redisSentinel) redis = { sentinels: f.redisSentinel, sentinelName: f.redisSentinelName };
+      else if (f.redis) redis = { url: f.redis };
+      const running = await runRateLimit({
+        port: f.port,
+        host: f.host,
+        config: f.config,
+        xds: f.xds,
+        nodeId: f.nodeId,
+        redis,
+        timeoutMs: f.timeout,
+        failureMode: f.failureMode,
+        shadow: f.shadow,
+        responseHeaders: f.headers,
+        metricsPort: f.metricsPort,
+        log: logger().child({ component: 'ratelimit' }),
+      });
+      const shutdown = () => {
+        running.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+}

@@ -1,0 +1,115 @@
+import * as grpc from '@grpc/grpc-js';
+import type { RateLimitDomain } from '../config/model.js';
+import { decodeMessage, TypeUrl } from '../proto/envoy.js';
+import { methodDefinition } from '../proto/grpc.js';
+import type { Logger } from '../telemetry/logger.js';
+import { fromRateLimitConfigResources } from './resource.js';
+
+interface DiscoveryResponse {
+  version_info?: string;
+  nonce?: string;
+  type_url?: string;
+  resources?: Record<string, any>[];
+}
+
+export interface RateLimitXdsClientOptions {
+  /** host:port of Banyan's xDS server. */
+  address: string;
+  nodeId: string;
+  /** Node cluster the server may use to pick a group. */
+  nodeCluster?: string;
+  /** Applies a config; throwing makes the client NACK it (and the caller keeps its last good one). */
+  onConfig(domains: RateLimitDomain[], version: string): void;
+  log?: Logger;
+  /** Reconnect delay cap; doubles from 100 ms. */
+  maxBackoffMs?: number;
+}
+
+const ADS_METHOD = methodDefinition(
+  'envoy.service.discovery.v3.AggregatedDiscoveryService',
+  'StreamAggregatedResources',
+  'envoy.service.discovery.v3.DiscoveryRequest',
+  'envoy.service.discovery.v3.DiscoveryResponse',
+  { request: true, response: true },
+);
+
+/**
+ * A state-of-the-world ADS subscriber for RateLimitConfig (wildcard: every domain). Each response is
+ * applied whole; success ACKs its version and nonce, failure NACKs with the last good version and the
+ * reason. Reconnects with backoff and re-subscribes with the last applied version.
+ */
+export class RateLimitXdsClient {
+  private client?: grpc.Client;
+  private call?: grpc.ClientDuplexStream<object, DiscoveryResponse>;
+  private stopped = false;
+  private lastVersion = '';
+  private backoffMs = 100;
+  private retry?: NodeJS.Timeout;
+
+  constructor(private readonly opts: RateLimitXdsClientOptions) {}
+
+  start(): void {
+    this.client = new grpc.Client(this.opts.address, grpc.credentials.createInsecure());
+    this.connect();
+  }
+
+  private connect(): void {
+    if (this.stopped || !this.client) return;
+    const call = this.client.makeBidiStreamRequest(ADS_METHOD.path, ADS_METHOD.requestSerialize, ADS_METHOD.responseDeserialize) as grpc.ClientDuplexStream<object, DiscoveryResponse>;
+    this.call = call;
+    call.on('data', (res: DiscoveryResponse) => {
+      this.backoffMs = 100;
+      this.onResponse(call, res);
+    });
+    call.on('error', (err: grpc.ServiceError) => {
+      if (!this.stopped) this.opts.log?.warn({ err: err.message }, 'rate limit xDS stream failed; reconnecting');
+    });
+    call.on('close', () => this.scheduleReconnect(call));
+    call.on('end', () => this.scheduleReconnect(call));
+    call.write(this.request({ version_info: this.lastVersion }));
+  }
+
+  private scheduleReconnect(call: grpc.ClientDuplexStream<object, DiscoveryResponse>): void {
+    if (this.stopped || this.call !== call) return;
+    this.call = undefined;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs ?? 5000);
+    this.retry = setTimeout(() => this.connect(), delay);
+  }
+
+  private request(extra: Record<string, unknown>): object {
+    return { node: { id: this.opts.nodeId, cluster: this.opts.nodeCluster ?? 'banyan-ratelimit' }, type_url: TypeUrl.RateLimitConfig, resource_names: [], ...extra };
+  }
+
+  private onResponse(call: grpc.ClientDuplexStream<object, DiscoveryResponse>, res: DiscoveryResponse): void {
+    if (res.type_url !== TypeUrl.RateLimitConfig) return;
+    const version = res.version_info ?? '';
+    try {
+      const domains = fromRateLimitConfigResources((res.resources ?? []).map(resourceFields));
+      this.opts.onConfig(domains, version);
+      this.lastVersion = version;
+      call.write(this.request({ version_info: version, response_nonce: res.nonce ?? '' }));
+    } catch (err) {
+      const message = (err as Error).message;
+      this.opts.log?.error({ version, err: message }, 'rate limit config from xDS rejected (NACK)');
+      call.write(this.request({ version_info: this.lastVersion, response_nonce: res.nonce ?? '', error_detail: { code: grpc.status.INVALID_ARGUMENT, message } }));
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    this.call?.cancel();
+    this.client?.close();
+  }
+}
+
+/** An Any in object form: expanded ({'@type', ...fields}) when protobufjs knew the type, else raw bytes. */
+function resourceFields(any: Record<string, any>): Record<string, any> {
+  if (any['@type']) {
+    const { ['@type']: _url, ...fields } = any;
+    return fields;
+  }
+  const bytes = typeof any.value === 'string' ? Buffer.from(any.value, 'base64') : any.value;
+  return decodeMessage(TypeUrl.RateLimitConfig, bytes);
+}
