@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { register as bootstrap } from './bootstrap.js';
+import { register as authz } from './authz.js';
 import { register as ratelimit } from './ratelimit.js';
 
 /**
@@ -8,5 +9,6 @@ import { register as ratelimit } from './ratelimit.js';
  */
 export function registerCommands(program: Command): void {
   bootstrap(program);
+  authz(program);
   ratelimit(program);
 }
