@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** Exit codes scripts can rely on. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, unreachable: 3, rejected: 4, unauthorized: 5, timeout: 6 } as const;
+
+export interface AdminClientOptions {
+  server: string;
+  token?: string;
+}
+
+/** Adds --server/--token (with BANYAN_SERVER/BANYAN_TOKEN fallbacks) to a command that calls the admin API. */
+export function withServerOptions(cmd: Command): Command {
+  return cmd
+    .option('--server <url>', 'admin API base URL (or BANYAN_SERVER)', process.env.BANYAN_SERVER ?? 'http://127.0.0.1:18001')
+    .option('--token <token>', 'admin bearer token for changes (or BANYAN_TOKEN)', process.env.BANYAN_TOKEN);
+}
+
+/** A thin JSON client for the admin API; every failure becomes a CliError with a meaningful exit code. */
+export class AdminClient {
+  constructor(private readonly opts: AdminClientOptions) {}
+
+  get<T = unknown>(path: string): Promise<T> {
+    return this.request<T>('GET', path);
+  }
+  post<T = unknown>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>('POST', path, body);
+  }
+  put<T = unknown>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>('PUT', path, body);
+  }
+  delete<T = unknown>(path: string): Promise<T> {
+    return this.request<T>('DELETE', path);
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const url = new URL(path, this.opts.server.endsWith('/') ? this.opts.server : this.opts.server + '/');
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new CliError(`cannot reach the Banyan admin API at ${this.opts.server} (${cause}); is \`banyan serve\` running? set --server or BANYAN_SERVER`, EXIT.unreachable);
+    }
+    const text = await res.text();
+    let parsed: unknown = undefined;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = text;
+    }
+    if (!res.ok) {
+      const p = parsed as { error?: string; details?: unknown } | undefined;
+      const message = typeof p === 'object' && p?.error ? p.error : `${res.status} ${res.statusText}`;
+      const details = typeof p === 'object' && p?.details ? formatDetails(p.details) : '';
+      const code = res.status === 401 || res.status === 403 ? EXIT.unauthorized : res.status >= 500 ? EXIT.failure : EXIT.rejected;
+      throw new CliError(`${message}${details}`, code);
+    }
+    return parsed as T;
+  }
+}
+
+function formatDetails(details: unknown): string {
+  if (Array.isArray(details)) return '\n' + details.map((d) => `  ${typeof d === 'string' ? d : JSON.stringify(d)}`).join('\n');
+  return `\n  ${JSON.stringify(details)}`;
+}
+
+export function clientFrom(opts: { server: string; token?: string }): AdminClient {
+  return new AdminClient({ server: opts.server, token: opts.token });
+}

@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { DEFAULT_PORTS, startBanyan } from '../../server/banyan.js';
+import { resolveAdminToken } from '../../admin/auth.js';
+import { parseIntOption } from '../options.js';
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('Serve xDS to Envoy proxies and gRPC clients from a route YAML file or directory, with hot reload')
+    .argument('<config>', 'YAML file or directory of YAML files')
+    .option('--host <addr>', 'address for the gRPC servers', '0.0.0.0')
+    .option('--xds-port <port>', 'xDS (ADS) gRPC port', parseIntOption, DEFAULT_PORTS.xds)
+    .option('--admin-host <addr>', 'admin API address (loopback by default: it can change traffic)', '127.0.0.1')
+    .option('--admin-port <port>', 'admin API HTTP port', parseIntOption, DEFAULT_PORTS.admin)
+    .option('--admin-token <token>', 'bearer token required for changes (or BANYAN_ADMIN_TOKEN)')
+    .option('--admin-token-file <file>', 'read the admin token from a file')
+    .option('--debounce <ms>', 'coalesce bursts of config edits into one reload', parseIntOption, 100)
+    .option('--no-watch', 'do not watch the config path for changes')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ banyan serve examples/banyan.yaml
+  $ banyan serve ./routes/ --xds-port 18000 --admin-token-file /etc/banyan/token`,
+    )
+    .action(async (config: string, o) => {
+      const running = await startBanyan({
+        config,
+        host: o.host,
+        xdsPort: o.xdsPort,
+        adminHost: o.adminHost,
+        adminPort: o.adminPort,
+        adminToken: resolveAdminToken({ token: o.adminToken ?? process.env.BANYAN_ADMIN_TOKEN, tokenFile: o.adminTokenFile }),
+        debounceMs: o.debounce,
+        watch: o.watch,
+      });
+      const stop = async (): Promise<void> => {
+        await running.stop();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop());
+      process.once('SIGTERM', () => void stop());
+    });
+}

@@ -1,0 +1,150 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { AdminServer } from '../admin/server.js';
+import { Router } from '../admin/router.js';
+import { bearerAuthorizer } from '../admin/auth.js';
+import { mountCoreRoutes } from '../admin/routes/core.js';
+import { mountOpsRoutes } from '../admin/routes/ops.js';
+import { RolloutRunner } from '../rollout/runner.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/types.js';
+import { createLogger } from '../telemetry/logger.js';
+import { createRegistry, enableProcessMetrics, prom } from '../telemetry/metrics.js';
+import { addGrpcHealth } from '../telemetry/health.js';
+import { SnapshotCache } from '../xds/cache.js';
+import { XdsServer } from '../xds/server.js';
+import { ConfigRejectedError, ControlPlane } from './control.js';
+import { ConfigPipeline } from './pipeline.js';
+import { ConfigWatcher } from './watcher.js';
+import { readConfigFiles } from './source.js';
+import { bindGrpcServer, shutdownGrpcServer } from './grpc.js';
+import { formatDiagnostic } from '../config/diagnostics.js';
+
+export interface ServeOptions {
+  /** YAML file or directory. Optional with PostgreSQL: a replica may follow the store alone. */
+  config?: string;
+  /** Address the gRPC servers bind (xDS, rate limit, authz). */
+  host: string;
+  xdsPort: number;
+  /** Admin HTTP; loopback by default because it can change traffic. */
+  adminHost: string;
+  adminPort: number;
+  adminToken?: string;
+  /** Coalesce bursts of file edits into one reload. */
+  debounceMs: number;
+  watch: boolean;
+  /** Embedded store directory (default .banyan); ignored when postgresUrl or store is given. */
+  dataDir?: string;
+  postgresUrl?: string;
+  /** An already-open store (tests); closed by stop() only when Banyan opened it itself. */
+  store?: Store;
+  logger?: Logger;
+}
+
+export const DEFAULT_PORTS = { xds: 18000, admin: 18001, ratelimit: 8081, authz: 9191 } as const;
+
+export interface RunningBanyan {
+  ports: { xds: number; admin: number };
+  pipeline: ConfigPipeline;
+  control: ControlPlane;
+  store: Store;
+  runner: RolloutRunner;
+  xds: XdsServer;
+  cache: SnapshotCache;
+  registry: import('prom-client').Registry;
+  /** Re-reads the config path now (what the watcher does after a burst of edits). */
+  reload(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `banyan serve`: loads state (refusing to start with no valid config), then serves xDS and the admin
+ * API, follows edits of the config path, and drives rollouts.
+ */
+export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
+  const log = opts.logger ?? createLogger();
+  const registry = createRegistry();
+  enableProcessMetrics(registry);
+
+  const cache = new SnapshotCache({ logger: log, registry });
+  const xds = new XdsServer({ cache, logger: log, registry });
+  const pipeline = new ConfigPipeline({ snapshot: (s) => cache.setSnapshot(s) }, log, registry, prom);
+
+  const ownStore = !opts.store;
+  const store = opts.store ?? (await openStore({ postgresUrl: opts.postgresUrl, dataDir: opts.dataDir, logger: log }));
+  const control = new ControlPlane(store, pipeline, log);
+  const runner = new RolloutRunner({ store, logger: log });
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) await fn();
+    cleanups.length = 0;
+  };
+
+  try {
+    cleanups.push(async () => {
+      if (ownStore) await store.close();
+    });
+    try {
+      await control.start(opts.config ? await readConfigFiles(opts.config) : undefined);
+    } catch (err) {
+      if (err instanceof ConfigRejectedError) {
+        throw new Error(`config ${opts.config} is invalid; not starting:\n${err.diagnostics.map((d) => '  ' + formatDiagnostic(d)).join('\n')}`);
+      }
+      throw err;
+    }
+    cleanups.push(() => control.stop());
+    await runner.start();
+    cleanups.push(() => runner.stop());
+
+    const grpcServer = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+    xds.addToServer(grpcServer);
+    addGrpcHealth(grpcServer, ['envoy.service.discovery.v3.AggregatedDiscoveryService']);
+    const xdsPort = await bindGrpcServer(grpcServer, opts.host, opts.xdsPort);
+    cleanups.push(() => shutdownGrpcServer(grpcServer));
+
+    const router = new Router(bearerAuthorizer(opts.adminToken));
+    const proxies = () => xds.status();
+    mountCoreRoutes(router, { pipeline, registries: [registry], proxies, ready: () => !!pipeline.current }, prom);
+    mountOpsRoutes(router, { control, store, runner, pipeline, proxies });
+    const admin = new AdminServer(router);
+    const adminPort = await admin.listen(opts.adminPort, opts.adminHost);
+    cleanups.push(() => admin.close());
+
+    // A file edit is a change like any other: validated, written to the store, then served.
+    const reload = async (): Promise<void> => {
+      if (!opts.config) return;
+      try {
+        const files = await readConfigFiles(opts.config);
+        await control.apply(files, { author: 'file', message: `edited ${opts.config}` });
+      } catch (err) {
+        if (err instanceof ConfigRejectedError) {
+          pipeline.rejectFiles(await readConfigFiles(opts.config).catch(() => []), err.diagnostics);
+        } else {
+          log.error({ err }, `could not apply ${opts.config}; last good config keeps serving`);
+        }
+      }
+    };
+    if (opts.config && opts.watch) {
+      const watcher = new ConfigWatcher(opts.config, reload, opts.debounceMs);
+      await watcher.start();
+      cleanups.push(() => watcher.stop());
+    }
+
+    log.info({ xdsPort, adminPort, config: opts.config }, 'banyan serving');
+    return {
+      ports: { xds: xdsPort, admin: adminPort },
+      pipeline,
+      control,
+      store,
+      runner,
+      xds,
+      cache,
+      registry,
+      reload,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,25 @@
+import * as grpc from '@grpc/grpc-js';
+
+/** Starts a grpc-js server on host:port (0 = any free port) and returns the bound port. */
+export async function bindGrpcServer(server: grpc.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      if (err) reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`));
+      else resolve(bound);
+    });
+  });
+}
+
+/** Graceful shutdown with a deadline: streaming RPCs (ADS) never end on their own. */
+export async function shutdownGrpcServer(server: grpc.Server, graceMs = 1_000): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

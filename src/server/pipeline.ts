@@ -1,0 +1,156 @@
+import type { Logger } from 'pino';
+import type client from 'prom-client';
+import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostics.js';
+import { loadConfigFromFiles } from '../config/load.js';
+import type { Config } from '../config/model.js';
+import { compile } from '../compile/index.js';
+import type { CompiledSnapshot } from '../compile/types.js';
+import { applyOverrides, type OverrideLike, type StaleOverride } from '../config/overrides.js';
+import { hashConfigContent } from '../store/hash.js';
+import type { SourceFile } from './source.js';
+
+export interface AppliedConfig {
+  files: SourceFile[];
+  /** sha256 over file names and contents: identifies what the operator wrote. */
+  hash: string;
+  /** The YAML as loaded, before runtime overrides. */
+  base: Config;
+  /** What is served: base plus runtime overrides. */
+  effective: Config;
+  snapshot: CompiledSnapshot;
+  warnings: Diagnostic[];
+  /** Runtime overrides laid over `base`, and those that no longer apply. */
+  overrides: OverrideLike[];
+  stale: StaleOverride[];
+  appliedAt: string;
+}
+
+export interface RejectedConfig {
+  hash: string;
+  diagnostics: Diagnostic[];
+  at: string;
+}
+
+export type ApplyResult = { ok: true; applied: AppliedConfig } | { ok: false; rejected: RejectedConfig };
+
+export interface PipelineSinks {
+  /** Receives every new compiled snapshot (the xDS cache). */
+  snapshot(snapshot: CompiledSnapshot): void;
+  /** Receives every new effective config (rate limit and authz services). */
+  config?(config: Config): void;
+}
+
+export const hashFiles = hashConfigContent;
+
+/**
+ * source files → Config → (+ overrides) → compiled snapshot → servers. The only place where a new
+ * config becomes live; a config with any error is rejected whole and the last good one keeps serving.
+ */
+export class ConfigPipeline {
+  current?: AppliedConfig;
+  lastRejected?: RejectedConfig;
+  private readonly loadErrors: client.Counter;
+  private readonly reloads: client.Counter;
+
+  constructor(
+    private readonly sinks: PipelineSinks,
+    private readonly log: Logger,
+    registry: client.Registry,
+    prom: typeof client,
+  ) {
+    this.loadErrors = new prom.Counter({
+      name: 'banyan_config_load_errors_total',
+      help: 'Config loads rejected because of errors; the last good config kept serving',
+      registers: [registry],
+    });
+    this.reloads = new prom.Counter({
+      name: 'banyan_config_reloads_total',
+      help: 'Valid configs applied',
+      registers: [registry],
+    });
+  }
+
+  /** Validates without applying: what `validate`/`diff` endpoints use. */
+  check(files: SourceFile[]): { config?: Config; diagnostics: Diagnostic[] } {
+    const result = loadConfigFromFiles(files);
+    return { config: hasErrors(result.diagnostics) ? undefined : result.config, diagnostics: result.diagnostics };
+  }
+
+  apply(files: SourceFile[], overrides: readonly OverrideLike[] = []): ApplyResult {
+    const hash = hashFiles(files);
+    const at = new Date().toISOString();
+    let diagnostics: Diagnostic[];
+    let base: Config | undefined;
+    try {
+      const result = loadConfigFromFiles(files);
+      diagnostics = result.diagnostics;
+      base = result.config;
+    } catch (err) {
+      diagnostics = [internalDiagnostic(files, err)];
+    }
+    if (!base || hasErrors(diagnostics)) return this.reject(hash, diagnostics, at);
+    return this.publish(files, hash, base, diagnostics, overrides, at);
+  }
+
+  /** Lays a new set of runtime overrides over the current base config. */
+  applyOverrides(overrides: readonly OverrideLike[]): ApplyResult | undefined {
+    const cur = this.current;
+    if (!cur) return undefined;
+    return this.publish(cur.files, cur.hash, cur.base, cur.warnings, overrides, new Date().toISOString());
+  }
+
+  private publish(
+    files: SourceFile[],
+    hash: string,
+    base: Config,
+    warnings: Diagnostic[],
+    overrides: readonly OverrideLike[],
+    at: string,
+  ): ApplyResult {
+    let effective: Config;
+    let snapshot: CompiledSnapshot;
+    let stale: StaleOverride[];
+    try {
+      const laid = applyOverrides(base, overrides);
+      effective = laid.config;
+      stale = laid.stale;
+      snapshot = compile(effective);
+    } catch (err) {
+      return this.reject(hash, [internalDiagnostic(files, err)], at);
+    }
+    const allWarnings = [...warnings.filter((d) => d.severity === 'warning'), ...snapshot.warnings];
+    for (const st of stale) this.log.warn({ route: st.override.route, reason: st.reason }, st.message);
+    for (const w of allWarnings) this.log.warn({ diagnostic: w }, formatDiagnostic(w));
+    const appliedOverrides = overrides.filter((o) => !stale.some((st) => st.override === o));
+    this.current = { files, hash, base, effective, snapshot, warnings: allWarnings, overrides: appliedOverrides, stale, appliedAt: at };
+    this.lastRejected = undefined;
+    this.sinks.snapshot(snapshot);
+    this.sinks.config?.(effective);
+    this.reloads.inc();
+    this.log.info({ hash: hash.slice(0, 12), files: files.map((f) => f.file) }, 'config applied');
+    return { ok: true, applied: this.current };
+  }
+
+  /** Records files rejected elsewhere (e.g. by the control plane) so that status shows why. */
+  rejectFiles(files: SourceFile[], diagnostics: Diagnostic[]): void {
+    this.reject(hashFiles(files), diagnostics, new Date().toISOString());
+  }
+
+  private reject(hash: string, diagnostics: Diagnostic[], at: string): ApplyResult {
+    this.loadErrors.inc();
+    this.lastRejected = { hash, diagnostics, at };
+    for (const d of diagnostics) this.log.error({ diagnostic: d }, formatDiagnostic(d));
+    this.log.error({ errors: diagnostics.filter((d) => d.severity === 'error').length }, 'config rejected; last good config keeps serving');
+    return { ok: false, rejected: this.lastRejected };
+  }
+}
+
+function internalDiagnostic(files: SourceFile[], err: unknown): Diagnostic {
+  return {
+    severity: 'error',
+    file: files[0]?.file ?? '<config>',
+    line: 1,
+    col: 1,
+    message: `internal error while compiling: ${err instanceof Error ? err.message : String(err)}`,
+  };
+}
