@@ -110,7 +110,15 @@ export function loadConfigFromFiles(files: readonly SourceFile[]): LoadResult {
   diagnostics.push(...checkConfig(config, fragments.flatMap((f) => f.references), anyRateLimitSection ? domainNames : undefined));
   diagnostics.push(...findUnreachableRoutes(config));
 
-  return hasErrors(diagnostics) ? { diagnostics, files: files.map((f) => f.file) } : { config, diagnostics, files: files.map((f) => f.file) };
+  const sorted = sortDiagnostics(diagnostics, files);
+  const names = files.map((f) => f.file);
+  return hasErrors(sorted) ? { diagnostics: sorted, files: names } : { config, diagnostics: sorted, files: names };
+}
+
+/** Reading order: files as given, then line and column, whichever check found the problem. */
+function sortDiagnostics(diagnostics: Diagnostic[], files: readonly SourceFile[]): Diagnostic[] {
+  const order = new Map(files.map((f, i) => [f.file, i]));
+  return [...diagnostics].sort((a, b) => (order.get(a.file) ?? -1) - (order.get(b.file) ?? -1) || a.line - b.line || a.col - b.col);
 }
 
 /** `services` is a map, not a list: a key set in two files is a conflict, not a merge. */
