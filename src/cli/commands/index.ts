@@ -1,5 +1,17 @@
 import type { Command } from 'commander';
 import { register as bootstrap } from './bootstrap.js';
+import { register as proxies } from './proxies.js';
+import { register as routes } from './routes.js';
+import { register as shift } from './shift.js';
+import { register as history } from './history.js';
+import { register as diff } from './diff.js';
+import { register as apply } from './apply.js';
+import { register as rollback } from './rollback.js';
+import { register as status } from './status.js';
+import { register as rollout } from './rollout.js';
+import { register as serve } from './serve.js';
+import { register as validate } from './validate.js';
+import { register as schema } from './schema.js';
 import { register as authz } from './authz.js';
 import { register as ratelimit } from './ratelimit.js';
 
@@ -9,6 +21,18 @@ import { register as ratelimit } from './ratelimit.js';
  */
 export function registerCommands(program: Command): void {
   bootstrap(program);
+  proxies(program);
+  routes(program);
+  shift(program);
+  history(program);
+  diff(program);
+  apply(program);
+  rollback(program);
+  status(program);
+  rollout(program);
+  serve(program);
+  validate(program);
+  schema(program);
   authz(program);
   ratelimit(program);
 }
