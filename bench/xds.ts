@@ -86,6 +86,8 @@ interface Row {
   connectMs: number;
   mbPerChange: number;
   rssMb: number;
+  rssIdleMb: number;
+  heapMb: number;
   encodes: number;
   changed: number;
 }
@@ -124,6 +126,8 @@ async function runAt(proxies: number): Promise<Row> {
     rds: [...set.get('type.googleapis.com/envoy.config.route.v3.RouteConfiguration')!.keys()],
   };
   const script = fileURLToPath(new URL('./xds-clients.js', import.meta.url));
+  global.gc?.();
+  const rssIdleMb = process.memoryUsage().rss / 1e6;
   const child: ChildProcess = spawn(process.execPath, [script, `127.0.0.1:${port}`, String(proxies)], { stdio: ['pipe', 'inherit', 'inherit'] });
   child.stdin!.end(JSON.stringify(subs));
   try {
@@ -157,6 +161,8 @@ async function runAt(proxies: number): Promise<Row> {
       connectMs,
       mbPerChange: bytes / CHANGES / 1e6,
       rssMb: process.memoryUsage().rss / 1e6,
+      rssIdleMb,
+      heapMb: process.memoryUsage().heapUsed / 1e6,
       encodes: encodes / CHANGES,
       changed: changed / CHANGES,
     };
@@ -184,11 +190,11 @@ export async function run(): Promise<void> {
   const f = (x: number, d = 1) => x.toFixed(d);
   console.log(`config: ${LISTENERS} listeners, ${LISTENERS * ROUTES_PER_LISTENER} routes, ${CLUSTERS} clusters; ${CHANGES} changes per row`);
   console.log(`baseline: load + compile + encode the whole snapshot once = ${f(base)} ms\n`);
-  console.log('| proxies | all connected+ACKed ms | change→all ACKs p50 ms | p99 ms | max ms | p99 / baseline | MB sent/change | server RSS MB | encodes/change | changed resources/change |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| proxies | all connected+ACKed ms | change→all ACKs p50 ms | p99 ms | max ms | p99 / baseline | MB sent/change | server RSS MB (before proxies) | heap MB | encodes/change | changed resources/change |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     console.log(
-      `| ${r.proxies} | ${f(r.connectMs, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.p99 / base, 2)}x | ${f(r.mbPerChange, 2)} | ${f(r.rssMb, 0)} | ${f(r.encodes)} | ${f(r.changed)} |`,
+      `| ${r.proxies} | ${f(r.connectMs, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.p99 / base, 2)}x | ${f(r.mbPerChange, 2)} | ${f(r.rssMb, 0)} (${f(r.rssIdleMb, 0)}) | ${f(r.heapMb, 0)} | ${f(r.encodes)} | ${f(r.changed)} |`,
     );
   }
 }
