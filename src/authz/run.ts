@@ -35,8 +35,9 @@ async function loadProviders(path: string): Promise<AuthProvider[]> {
 /** The standalone authz service behind `banyan authz`: gRPC server, optional metrics, config watch. */
 export async function runAuthz(opts: RunAuthzOptions): Promise<RunningAuthz> {
   const providers = opts.config ? await loadProviders(opts.config) : [];
+  // Not waiting for first key loads: an unreachable issuer must not keep the port closed, and
+  // checks that arrive meanwhile wait for the in-flight load anyway.
   const server = createAuthzServer({ providers, realm: opts.realm, logger: opts.logger });
-  await server.authorizer.ready();
   const port = await server.start(opts.port, opts.host);
   const metrics = opts.metricsPort === undefined ? undefined : await serveMetrics(server.registry, opts.metricsPort, opts.host);
   const watcher =
