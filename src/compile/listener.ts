@@ -10,6 +10,12 @@ export const ROUTER_FILTER: EnvoyResource = {
   typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
 };
 
+/** Envoy's default access log format, one line per request on Envoy's stdout. */
+const STDOUT_ACCESS_LOG: EnvoyResource = {
+  name: 'envoy.access_loggers.stdout',
+  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog' },
+};
+
 export function buildListener(listener: Listener, ctx: CompileContext): EnvoyResource {
   return listener.kind === 'api' ? apiListener(listener, ctx) : socketListener(listener, ctx);
 }
@@ -25,10 +31,6 @@ function httpConnectionManager(listener: Listener, httpFilters: EnvoyResource[])
 }
 
 function socketListener(listener: Listener, ctx: CompileContext): EnvoyResource {
-  if (listener.accessLog) {
-    // StdoutAccessLog's proto is not in src/proto/envoy.ts's ENTRY_PROTOS yet, so it cannot be encoded.
-    ctx.warn(listener.pos, `accessLog on listener "${listener.name}" is not compiled yet (stdout access logger proto not loaded)`);
-  }
   const filters = FEATURES.flatMap((f) => f.httpFilters(listener, ctx.config));
   if (listenerUsesCors(listener)) filters.push(corsFilter());
   filters.push(ROUTER_FILTER);
@@ -49,6 +51,7 @@ function socketListener(listener: Listener, ctx: CompileContext): EnvoyResource 
               use_remote_address: wrap(true),
               normalize_path: wrap(true),
               merge_slashes: true,
+              ...(listener.accessLog ? { access_log: [STDOUT_ACCESS_LOG] } : {}),
             },
           },
         ],
