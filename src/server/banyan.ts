@@ -19,6 +19,9 @@ import { ConfigWatcher } from './watcher.js';
 import { readConfigFiles } from './source.js';
 import { bindGrpcServer, shutdownGrpcServer } from './grpc.js';
 import { formatDiagnostic } from '../config/diagnostics.js';
+import { createRateLimitServer, type RateLimitServer } from '../ratelimit/server.js';
+import { createRedisClient, RedisBackend } from '../ratelimit/backend/redis.js';
+import { createAuthzServer, type AuthzServer } from '../authz/server.js';
 
 export interface ServeOptions {
   /** YAML file or directory. Optional with PostgreSQL: a replica may follow the store alone. */
@@ -38,13 +41,23 @@ export interface ServeOptions {
   postgresUrl?: string;
   /** An already-open store (tests); closed by stop() only when Banyan opened it itself. */
   store?: Store;
+  /** In-process rate limit service port (0 = any free port); undefined = not started. */
+  ratelimitPort?: number;
+  /** Redis URL for shared rate-limit counters; in-memory when absent. */
+  redisUrl?: string;
+  ratelimitTimeoutMs?: number;
+  ratelimitFailureMode?: 'allow' | 'deny';
+  /** In-process authz service port (0 = any free port); undefined = not started. */
+  authzPort?: number;
   logger?: Logger;
 }
 
 export const DEFAULT_PORTS = { xds: 18000, admin: 18001, ratelimit: 8081, authz: 9191 } as const;
 
 export interface RunningBanyan {
-  ports: { xds: number; admin: number };
+  ports: { xds: number; admin: number; ratelimit?: number; authz?: number };
+  ratelimit?: RateLimitServer;
+  authz?: AuthzServer;
   pipeline: ConfigPipeline;
   control: ControlPlane;
   store: Store;
@@ -68,7 +81,34 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
 
   const cache = new SnapshotCache({ logger: log, registry });
   const xds = new XdsServer({ cache, logger: log, registry });
-  const pipeline = new ConfigPipeline({ snapshot: (s) => cache.setSnapshot(s) }, log, registry, prom);
+  // The services start before the first config so that they receive it with everything else.
+  const ratelimit =
+    opts.ratelimitPort === undefined
+      ? undefined
+      : createRateLimitServer({
+          backend: opts.redisUrl ? new RedisBackend(createRedisClient({ url: opts.redisUrl })) : undefined,
+          timeoutMs: opts.ratelimitTimeoutMs,
+          failureMode: opts.ratelimitFailureMode,
+          log: log.child({ component: 'ratelimit' }),
+        });
+  const authz = opts.authzPort === undefined ? undefined : createAuthzServer({ registry });
+  const pipeline = new ConfigPipeline(
+    {
+      snapshot: (s) => cache.setSnapshot(s),
+      config: (c) => {
+        // Both services validate again on their side; a rejection there keeps their last good config.
+        try {
+          ratelimit?.setConfig(c.ratelimit);
+        } catch {
+          /* logged and counted by the rate limit service */
+        }
+        authz?.setConfig(c.auth.providers);
+      },
+    },
+    log,
+    registry,
+    prom,
+  );
 
   const ownStore = !opts.store;
   const store = opts.store ?? (await openStore({ postgresUrl: opts.postgresUrl, dataDir: opts.dataDir, logger: log }));
@@ -102,9 +142,15 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     const xdsPort = await bindGrpcServer(grpcServer, opts.host, opts.xdsPort);
     cleanups.push(() => shutdownGrpcServer(grpcServer));
 
+    const ratelimitPort = ratelimit ? await ratelimit.start(opts.ratelimitPort, opts.host) : undefined;
+    if (ratelimit) cleanups.push(() => ratelimit.stop());
+    const authzPort = authz ? await authz.start(opts.authzPort, opts.host) : undefined;
+    if (authz) cleanups.push(() => authz.stop());
+
     const router = new Router(bearerAuthorizer(opts.adminToken));
     const proxies = () => xds.status();
-    mountCoreRoutes(router, { pipeline, registries: [registry], proxies, ready: () => !!pipeline.current }, prom);
+    const registries = [registry, ...(ratelimit ? [ratelimit.limiter.metrics.registry] : [])];
+    mountCoreRoutes(router, { pipeline, registries, proxies, ready: () => !!pipeline.current }, prom);
     mountOpsRoutes(router, { control, store, runner, pipeline, proxies });
     const admin = new AdminServer(router);
     const adminPort = await admin.listen(opts.adminPort, opts.adminHost);
@@ -130,9 +176,11 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
       cleanups.push(() => watcher.stop());
     }
 
-    log.info({ xdsPort, adminPort, config: opts.config }, 'banyan serving');
+    log.info({ xdsPort, adminPort, ratelimitPort, authzPort, config: opts.config }, 'banyan serving');
     return {
-      ports: { xds: xdsPort, admin: adminPort },
+      ports: { xds: xdsPort, admin: adminPort, ratelimit: ratelimitPort, authz: authzPort },
+      ratelimit,
+      authz,
       pipeline,
       control,
       store,

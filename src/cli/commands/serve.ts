@@ -7,7 +7,7 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('Serve xDS to Envoy proxies and gRPC clients from a route YAML file or directory, with hot reload')
-    .argument('<config>', 'YAML file or directory of YAML files')
+    .argument('[config]', 'YAML file or directory of YAML files (optional with --postgres: follow the shared store)')
     .option('--host <addr>', 'address for the gRPC servers', '0.0.0.0')
     .option('--xds-port <port>', 'xDS (ADS) gRPC port', parseIntOption, DEFAULT_PORTS.xds)
     .option('--admin-host <addr>', 'admin API address (loopback by default: it can change traffic)', '127.0.0.1')
@@ -16,6 +16,15 @@ export function register(program: Command): void {
     .option('--admin-token-file <file>', 'read the admin token from a file')
     .option('--debounce <ms>', 'coalesce bursts of config edits into one reload', parseIntOption, 100)
     .option('--no-watch', 'do not watch the config path for changes')
+    .option('--data-dir <dir>', 'embedded state directory', '.banyan')
+    .option('--postgres <url>', 'PostgreSQL URL for shared state between replicas (or BANYAN_POSTGRES_URL)')
+    .option('--ratelimit-port <port>', 'in-process rate limit service gRPC port', parseIntOption, DEFAULT_PORTS.ratelimit)
+    .option('--no-ratelimit', 'do not start the rate limit service in this process')
+    .option('--redis <url>', 'Redis URL for shared rate-limit counters (default: in memory)')
+    .option('--ratelimit-timeout <ms>', 'bound on each rate-limit backend call', parseIntOption, 50)
+    .option('--ratelimit-failure-mode <mode>', 'when the backend is down: allow or deny', 'allow')
+    .option('--authz-port <port>', 'in-process ext_authz service gRPC port', parseIntOption, DEFAULT_PORTS.authz)
+    .option('--no-authz', 'do not start the authz service in this process')
     .addHelpText(
       'after',
       `
@@ -23,7 +32,7 @@ Examples:
   $ banyan serve examples/banyan.yaml
   $ banyan serve ./routes/ --xds-port 18000 --admin-token-file /etc/banyan/token`,
     )
-    .action(async (config: string, o) => {
+    .action(async (config: string | undefined, o) => {
       const running = await startBanyan({
         config,
         host: o.host,
@@ -33,6 +42,13 @@ Examples:
         adminToken: resolveAdminToken({ token: o.adminToken ?? process.env.BANYAN_ADMIN_TOKEN, tokenFile: o.adminTokenFile }),
         debounceMs: o.debounce,
         watch: o.watch,
+        dataDir: o.dataDir,
+        postgresUrl: o.postgres ?? process.env.BANYAN_POSTGRES_URL,
+        ratelimitPort: o.ratelimit ? o.ratelimitPort : undefined,
+        redisUrl: o.redis,
+        ratelimitTimeoutMs: o.ratelimitTimeout,
+        ratelimitFailureMode: o.ratelimitFailureMode === 'deny' ? 'deny' : 'allow',
+        authzPort: o.authz ? o.authzPort : undefined,
       });
       const stop = async (): Promise<void> => {
         await running.stop();
