@@ -7,6 +7,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   // xds: () => import('./xds.js'),
   authz: () => import('./authz.js'),
   xds: () => import('./xds.js'),
+  ratelimit: () => import('./ratelimit.js'),
 };
 
 async function main(): Promise<void> {
