@@ -184,10 +184,20 @@ function paint(state: string): string {
   return state === 'running' || state === 'completed' ? color.green(state) : state === 'paused' ? color.yellow(state) : color.red(state);
 }
 
+/** 1.5s, 10m, 1h30m: the way --interval is written. */
+function duration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${Math.round(s * 10) / 10}s`;
+  const whole = Math.round(s);
+  if (whole < 3600) return `${Math.floor(whole / 60)}m${whole % 60 ? `${whole % 60}s` : ''}`;
+  const m = Math.floor((whole % 3600) / 60);
+  return `${Math.floor(whole / 3600)}h${m ? `${m}m` : ''}`;
+}
+
 function next(r: RolloutView): string {
   if (r.nextStepInMs === null) return '-';
-  const s = Math.ceil(r.nextStepInMs / 1000);
-  const text = s >= 3600 ? `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m${s % 60}s` : `${s}s`;
+  const text = duration(Math.ceil(r.nextStepInMs / 1000) * 1000);
   return r.state === 'paused' ? `${text} left (paused)` : `in ${text}`;
 }
 
@@ -195,7 +205,7 @@ function render(r: RolloutView): string {
   const lines = [
     `rollout    ${r.id}`,
     `route      ${r.route} → ${r.toBackend}   ${paint(r.state)}`,
-    `step       ${r.currentStep + 1}/${r.steps.length} (${r.percent}%)   steps ${r.steps.join(',')}   every ${Math.round(r.intervalMs / 1000)}s`,
+    `step       ${r.currentStep + 1}/${r.steps.length} (${r.percent}%)   steps ${r.steps.join(',')}   every ${duration(r.intervalMs)}`,
     `weights    ${Object.entries(r.percentages).map(([c, p]) => `${c}=${p}%`).join(' ')}`,
     `next step  ${next(r)}`,
   ];

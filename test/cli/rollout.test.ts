@@ -1,0 +1,115 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../../src/cli/admin-client.js';
+import { eventually } from '../support/eventually.js';
+import { RdsWatcher } from './ads.js';
+import { routesYaml } from './config.yaml.js';
+import { banyan } from './run.js';
+import { startOpsServer, type OpsServer } from './server.js';
+
+const TOKEN = 'rollout-token';
+
+describe('banyan rollout (CLI end to end)', () => {
+  let dir: string;
+  let server: OpsServer;
+  let proxy: RdsWatcher;
+  let env: Record<string, string>;
+  const cli = (...args: string[]) => banyan(args, env);
+  const rollout = async (ref: string) => (await fetch(`${server.adminUrl}/api/v1/rollouts/${ref}`)).json();
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-rollout-'));
+    await writeFile(path.join(dir, 'routes.yaml'), routesYaml());
+    server = await startOpsServer({ config: path.join(dir, 'routes.yaml'), dataDir: path.join(dir, 'data'), token: TOKEN });
+    env = { BANYAN_SERVER: server.adminUrl, BANYAN_TOKEN: TOKEN };
+    proxy = new RdsWatcher(server.xdsAddress, 'edge-proxy-1');
+    await eventually(async () => expect(await proxy.weights('checkout')).toEqual([90, 10]));
+  });
+  afterAll(async () => {
+    proxy?.close();
+    await server?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('advances on its own, holds while paused, resumes and completes; status --wait-for gives CI exit codes', async () => {
+    const start = await cli('rollout', 'start', 'checkout', '--to', 'checkout-v2', '--steps', '20,30,40,50,60,100', '--interval', '1500ms');
+    expect(start.code).toBe(0);
+    expect(start.stdout).toMatch(/^started rollout \S+\n/);
+    expect(start.stdout).toMatch(/^weights\s+monolith=80% checkout-v2=20%$/m);
+
+    // It advances by itself, and the connected proxy receives each step's weights.
+    await eventually(async () => expect((await proxy.weights('checkout'))[1]).toBeGreaterThanOrEqual(30), 15_000);
+
+    const paused = await cli('rollout', 'pause', 'checkout', '-o', 'json');
+    expect(paused.code).toBe(0);
+    const held = JSON.parse(paused.stdout);
+    expect(held.state).toBe('paused');
+    expect(held.percent).toBeLessThan(100);
+
+    // Waiting longer than an interval: a paused rollout does not move, and --wait-for times out (exit 6).
+    const timeout = await cli('rollout', 'status', 'checkout', '--wait-for', 'completed', '--timeout', '2s');
+    expect(timeout.code).toBe(EXIT.timeout);
+    expect(timeout.stderr).toMatch(`timed out waiting for the rollout to be completed (it is paused at ${held.percent}%)`);
+    expect((await rollout(held.id)).percent).toBe(held.percent);
+
+    // The scripted proxy ACKs what it has received; then the live view counts it as accepted.
+    await eventually(async () => {
+      expect(await proxy.weights('checkout')).toEqual([100 - held.percent, held.percent]);
+      expect((await rollout(held.id)).proxies).toEqual({ weightsServed: true, accepted: ['edge-proxy-1'], pending: [] });
+    });
+    const status = await cli('rollout', 'status', held.id);
+    expect(status.stdout).toMatch(/^step\s+\d\/6 \(\d+%\)\s+steps 20,30,40,50,60,100\s+every 1\.5s$/m);
+    expect(status.stdout).toMatch(/^route\s+checkout → checkout-v2\s+paused$/m);
+    expect(status.stdout).toMatch(/^next step\s+\d+s left \(paused\)$/m);
+    expect(status.stdout).toMatch(/^proxies\s+1\/1 accepted these weights$/m);
+    expect(status.stdout).toMatch(/^ {2}accepted: edge-proxy-1$/m);
+
+    expect((await cli('rollout', 'resume', 'checkout')).code).toBe(0);
+    const done = await cli('rollout', 'status', 'checkout', '--wait-for', 'completed', '--timeout', '30s', '-o', 'json');
+    expect(done.code).toBe(EXIT.ok);
+    expect(JSON.parse(done.stdout)).toMatchObject({ state: 'completed', percent: 100, percentages: { monolith: 0, 'checkout-v2': 100 } });
+    await eventually(async () => expect(await proxy.weights('checkout')).toEqual([0, 100]));
+
+    // Every step exactly once, in order: the timer's steps, then completion.
+    const audit = (await (await fetch(`${server.adminUrl}/api/v1/audit`)).json()).entries;
+    const steps = audit
+      .filter((e: { action: string; details: { to?: string } }) => e.details.to === 'checkout-v2' && /^rollout\.(start|step|complete)$/.test(e.action))
+      .reverse()
+      .map((e: { action: string; details: { percent: number } }) => `${e.action}:${e.details.percent}`);
+    expect(steps).toEqual(['rollout.start:20', 'rollout.step:30', 'rollout.step:40', 'rollout.step:50', 'rollout.step:60', 'rollout.complete:100']);
+  });
+
+  it('aborts mid-way back to the starting weights, and refuses a second rollout on a busy route', async () => {
+    const start = await cli('rollout', 'start', 'search', '--to', 'search-v2', '--step', '25', '--interval', '1h', '-o', 'json');
+    expect(start.code).toBe(0);
+    const id = JSON.parse(start.stdout).id;
+    expect(JSON.parse(start.stdout).steps).toEqual([25, 50, 75, 100]);
+    expect((await cli('rollout', 'promote', id)).code).toBe(0);
+    await eventually(async () => expect(await proxy.weights('search')).toEqual([50, 50]));
+
+    const [busy, badSteps, badTo] = await Promise.all([
+      cli('rollout', 'start', 'search', '--to', 'search-v2', '--steps', '50,100', '--interval', '1m'),
+      cli('rollout', 'start', 'checkout', '--to', 'monolith', '--steps', '50,20', '--interval', '1m'),
+      cli('rollout', 'start', 'checkout', '--to', 'nowhere', '--steps', '50', '--interval', '1m'),
+    ]);
+    expect(busy.code).toBe(EXIT.rejected);
+    expect(busy.stderr).toBe(`banyan: route search already has an active rollout (${id}); abort or finish it first\n`);
+    expect(badSteps).toMatchObject({ code: EXIT.usage, stderr: 'banyan: steps must increase: 50 is followed by 20\n' });
+    expect(badTo.code).toBe(EXIT.rejected);
+    expect(badTo.stderr).toMatch(/unknown backend 'nowhere'/);
+
+    const abort = await cli('rollout', 'abort', 'search', '-o', 'json');
+    expect(JSON.parse(abort.stdout)).toMatchObject({ id, state: 'aborted', percentages: { monolith: 100, 'search-v2': 0 } });
+    await eventually(async () => expect(await proxy.weights('search')).toEqual([100, 0]));
+
+    // An awaited state that can no longer happen: exit 1 at once, not a timeout.
+    const wait = await cli('rollout', 'status', id, '--wait-for', 'completed', '--timeout', '1m');
+    expect(wait.code).toBe(EXIT.failure);
+    expect(wait.stderr).toBe(`rollout ${id} ended aborted, not completed\n`);
+
+    const list = await cli('rollout', 'status');
+    expect(list.stdout).toMatch(new RegExp(`^${id}\\s+search\\s+search-v2\\s+aborted\\s+50%\\s+2/4`, 'm'));
+  });
+});
