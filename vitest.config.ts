@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: ['default'],
+    // Servers log JSON at info by default; tests keep quiet unless BANYAN_LOG_LEVEL asks otherwise.
+    env: { BANYAN_LOG_LEVEL: process.env.BANYAN_LOG_LEVEL ?? 'silent' },
   },
 });
