@@ -99,7 +99,7 @@ function explain(issue: Issue, path: PathSegment[], schema: AnySchema, locator: 
       return;
     case 'custom':
       if (issue.params?.at === 'key' && typeof path[path.length - 1] === 'string') at(path.slice(0, -1), issue.message, String(path[path.length - 1]));
-      else at(path, issue.message);
+      else at(path, issue.params?.subject ? `${subject}${issue.message}` : issue.message);
       return;
     default:
       at(path, `${subject}${issue.message}`);

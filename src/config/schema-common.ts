@@ -5,6 +5,8 @@ import { regexProblem } from './regex.js';
 
 /** Marks a custom issue as being about a key's presence, so it is reported at the key, not its value. */
 export const AT_KEY = { at: 'key' } as const;
+/** Marks a custom issue whose message should be prefixed with the key it is about (`"every": ...`). */
+export const WITH_SUBJECT = { subject: true } as const;
 
 /** Runs `problem` on a value and reports its answer as a custom issue at that value. */
 export function refineWith<T>(problem: (value: T) => string | undefined) {
@@ -51,7 +53,22 @@ export const duration = z
   .transform((v) => (typeof v === 'number' ? 0 : parseDuration(v)!))
   .meta({ description: `Duration: ${DURATION_HINT}` });
 
+/** A duration of at least `minMs` (Envoy rejects zero intervals and timeouts in many places). */
+export function durationAtLeast(minMs: number, label = `${minMs}ms`) {
+  return duration.refine((ms) => ms >= minMs, { error: `must be at least ${label}`, params: WITH_SUBJECT });
+}
+
 export const name = z.string().min(1);
+
+// RFC 9110 token characters: what Envoy accepts as a header name. Matchers may also name
+// pseudo-headers (:method, :authority); mutations may not, nor Host.
+const TOKEN = /^[0-9A-Za-z!#$%&'*+\-.^_`|~]+$/;
+const headerProblem = (v: string) => (TOKEN.test(v) ? undefined : `"${v}" is not a valid HTTP header name`);
+export const headerName = z.string().superRefine(refineWith(headerProblem));
+export const matchHeaderName = z.string().superRefine(refineWith((v: string) => headerProblem(v.startsWith(':') ? v.slice(1) : v)));
+export const mutableHeaderName = z
+  .string()
+  .superRefine(refineWith((v: string) => (v.toLowerCase() === 'host' || v.startsWith(':') ? `header "${v}" cannot be added or removed by a route; use hostRewrite or a rewrite` : headerProblem(v))));
 export const port = z.number().int().min(1).max(65535);
 export const regex = z.string().superRefine(refineWith(regexProblem));
 export const hostPort = z

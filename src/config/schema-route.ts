@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { regexProblem } from './regex.js';
-import { duration, exactlyOne, httpPath, name, onlyWith, port, refineWith, regex, scalarString } from './schema-common.js';
+import { AT_KEY, duration, durationAtLeast, exactlyOne, headerName, httpPath, matchHeaderName, mutableHeaderName, name, onlyWith, port, refineWith, regex, scalarString } from './schema-common.js';
 
 /** Operator YAML for routes and virtual hosts. Output feeds build-route.ts. */
 
@@ -8,7 +8,7 @@ const HEADER_MATCHERS = ['exact', 'prefix', 'suffix', 'regex', 'present'] as con
 
 export const headerMatch = z
   .strictObject({
-    name: name,
+    name: matchHeaderName,
     exact: z.string().optional(),
     prefix: z.string().optional(),
     suffix: z.string().optional(),
@@ -66,9 +66,9 @@ const RETRY_ON = [
 export const retry = z.strictObject({
   attempts: z.number().int().min(0).max(100).optional(),
   on: z.array(z.enum(RETRY_ON)).optional(),
-  perTryTimeout: duration.optional(),
+  perTryTimeout: durationAtLeast(1).optional(),
   retriableStatusCodes: z.array(z.number().int().min(100).max(599)).optional(),
-  backoff: z.strictObject({ base: duration, max: duration.optional() }).optional(),
+  backoff: z.strictObject({ base: durationAtLeast(1), max: durationAtLeast(1).optional() }).optional(),
 });
 
 export const mirror = z.strictObject({
@@ -78,12 +78,18 @@ export const mirror = z.strictObject({
 
 const headerAdd = z.union([
   z.record(z.string(), scalarString),
-  z.array(z.strictObject({ name: name, value: scalarString, append: z.boolean().optional() })),
-]);
+  z.array(z.strictObject({ name: mutableHeaderName, value: scalarString, append: z.boolean().optional() })),
+]).superRefine((v, ctx) => {
+  if (Array.isArray(v)) return;
+  for (const key of Object.keys(v)) {
+    const r = mutableHeaderName.safeParse(key);
+    if (!r.success) ctx.addIssue({ code: 'custom', path: [key], params: AT_KEY, message: r.error.issues[0].message, input: key });
+  }
+});
 
 const headerMutation = z.strictObject({
   add: headerAdd.optional().meta({ description: 'name: value (replaces), or a list of {name, value, append}' }),
-  remove: z.array(name).optional(),
+  remove: z.array(mutableHeaderName).optional(),
 });
 
 export const routeHeaders = z.strictObject({ request: headerMutation.optional(), response: headerMutation.optional() });
@@ -100,9 +106,15 @@ export const redirect = z
   })
   .superRefine(exactlyOne(['path', 'prefixRewrite'], false));
 
+// Envoy's default max_direct_response_body_size_bytes.
+const MAX_DIRECT_BODY = 4096;
+
 export const directResponse = z.strictObject({
   status: z.number().int().min(200).max(599),
-  body: z.string().optional(),
+  body: z
+    .string()
+    .superRefine(refineWith((v: string) => (Buffer.byteLength(v) > MAX_DIRECT_BODY ? `body is ${Buffer.byteLength(v)} bytes; Envoy allows at most ${MAX_DIRECT_BODY}` : undefined)))
+    .optional(),
 });
 
 export const cors = z.strictObject({
@@ -121,7 +133,7 @@ const RATE_LIMIT_KEYS = ['header', 'query', 'generic_key', 'masked_remote_addres
 
 const rateLimitActionObject = z
   .strictObject({
-    header: name.optional().meta({ description: 'request_headers: descriptor entry from this header' }),
+    header: headerName.optional().meta({ description: 'request_headers: descriptor entry from this header' }),
     query: name.optional().meta({ description: 'query_parameters: descriptor entry from this query parameter' }),
     generic_key: z.string().min(1).optional(),
     masked_remote_address: z.strictObject({ v4: z.number().int().min(0).max(32).optional(), v6: z.number().int().min(0).max(128).optional() }).optional(),
@@ -144,7 +156,8 @@ const rateLimitDescriptor = z.union([
 
 export const localRateLimit = z.strictObject({
   tokens: z.number().int().min(1).meta({ description: 'Bucket size' }),
-  fill: z.strictObject({ tokens: z.number().int().min(1).optional(), every: duration.optional() }).optional(),
+  // Envoy's local rate limit filter rejects fill intervals under 50ms.
+  fill: z.strictObject({ tokens: z.number().int().min(1).optional(), every: durationAtLeast(50).optional() }).optional(),
   status: z.number().int().min(400).max(599).optional(),
 });
 
@@ -153,7 +166,7 @@ const claimRule = z
     claim: name,
     equals: scalarString.optional(),
     in: z.array(scalarString).min(1).optional(),
-    equalsHeader: name.optional(),
+    equalsHeader: headerName.optional(),
   })
   .superRefine(exactlyOne(['equals', 'in', 'equalsHeader']));
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isIpLiteral } from './address.js';
-import { AT_KEY, duration, exactlyOne, host, hostPort, httpPath, name, onlyWith, port, refineWith, stringOrList } from './schema-common.js';
+import { AT_KEY, duration, durationAtLeast, exactlyOne, headerName, mutableHeaderName, host, hostPort, httpPath, name, onlyWith, port, refineWith, stringOrList } from './schema-common.js';
 import { virtualHost, route } from './schema-route.js';
 
 /**
@@ -29,6 +29,10 @@ const listener = z
   })
   .superRefine(exactlyOne(['hosts', 'routes'], false))
   .superRefine((v, ctx) => {
+    const uri = /^[a-z]+:\/\/\/?(.*)$/.exec(v.name);
+    if (v.kind === 'api' && uri) {
+      ctx.addIssue({ code: 'custom', path: ['name'], message: `api listener name is the target's authority, not its URI: use "${uri[1]}" for "${v.name}"`, input: v.name });
+    }
     if (v.kind === 'api') {
       for (const k of ['port', 'address'] as const) {
         if (v[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], params: AT_KEY, message: `"${k}" is not allowed on an api listener (proxyless gRPC clients have no socket)`, input: v[k] });
@@ -49,7 +53,7 @@ const cluster = z.strictObject({
   discovery: z.enum(['eds', 'strict_dns']).optional().meta({ description: 'Derived: eds when all endpoints are IPs, else strict_dns' }),
   protocol: z.enum(['http1', 'http2']).optional(),
   lb: z.enum(['round_robin', 'least_request', 'random', 'ring_hash', 'maglev']).optional(),
-  connectTimeout: duration.optional(),
+  connectTimeout: durationAtLeast(1).optional(),
   circuitBreaker: z
     .strictObject({
       maxConnections: z.number().int().min(0).optional(),
@@ -69,8 +73,8 @@ const cluster = z.strictObject({
   healthCheck: z
     .strictObject({
       http: httpPath.meta({ description: 'Path to GET' }),
-      interval: duration.optional(),
-      timeout: duration.optional(),
+      interval: durationAtLeast(1).optional(),
+      timeout: durationAtLeast(1).optional(),
       healthyThreshold: z.number().int().min(1).optional(),
       unhealthyThreshold: z.number().int().min(1).optional(),
       expectedStatuses: z.array(z.number().int().min(100).max(599)).min(1).optional(),
@@ -102,7 +106,7 @@ const group = z.strictObject({
 const JWS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512'] as const;
 
 const tokenSource = z
-  .strictObject({ header: name.optional(), prefix: z.string().optional(), cookie: name.optional(), query: name.optional() })
+  .strictObject({ header: headerName.optional(), prefix: z.string().optional(), cookie: name.optional(), query: name.optional() })
   .superRefine(exactlyOne(['header', 'cookie', 'query']))
   .superRefine(onlyWith(['prefix'], ['header']));
 
@@ -126,8 +130,8 @@ const provider = z
     requireExp: z.boolean().optional(),
     maxLifetime: duration.optional(),
     from: z.array(tokenSource).min(1).optional(),
-    claimsToHeaders: z.record(z.string(), name).optional().meta({ description: 'claim: header-name' }),
-    payloadHeader: name.optional(),
+    claimsToHeaders: z.record(z.string(), mutableHeaderName).optional().meta({ description: 'claim: header-name' }),
+    payloadHeader: mutableHeaderName.optional(),
     removeAuthorization: z.boolean().optional(),
   })
   .superRefine((v, ctx) => {
