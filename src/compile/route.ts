@@ -26,6 +26,11 @@ export function buildRouteConfiguration(listener: Listener, ctx: CompileContext)
 
 function buildVirtualHost(host: VirtualHost, listener: Listener, ctx: CompileContext): EnvoyResource {
   const proxyless = listener.kind === 'api';
+  if (proxyless) {
+    for (const d of host.domains.filter((d) => !validGrpcDomain(d))) {
+      ctx.warn(host.pos, `domain "${d}" of virtual host "${host.name}" has a "*" that is not at its start or end, which proxyless gRPC clients (listener "${listener.name}") reject`);
+    }
+  }
   if (proxyless && host.cors) ctx.warn(host.pos, `CORS on virtual host "${host.name}" is ignored: listener "${listener.name}" is a proxyless gRPC (api) listener`);
   return compact({
     name: host.name,
@@ -70,6 +75,12 @@ function buildRoute(route: Route, listener: Listener, ctx: CompileContext): Envo
   Object.assign(out, headerMutations(route.requestHeaders, 'request'), headerMutations(route.responseHeaders, 'response'));
   if (Object.keys(perFilter).length) out.typed_per_filter_config = perFilter;
   return out;
+}
+
+/** gRPC accepts `*`, `*.suffix`, `prefix.*` and exact names: one wildcard, only at an end. */
+function validGrpcDomain(domain: string): boolean {
+  const stars = domain.split('*').length - 1;
+  return stars === 0 || (stars === 1 && (domain.startsWith('*') || domain.endsWith('*')));
 }
 
 /** What grpc-js-xds 1.14's RDS validation NACKs (for the whole RouteConfiguration) in a route Banyan emits. */
