@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Diagnostic } from './diagnostics.js';
-import { didYouMean } from './suggest.js';
+import { closest, didYouMean } from './suggest.js';
 import { formatPath, type Locator, type PathSegment } from './yaml.js';
 
 type Issue = z.core.$ZodIssue;
@@ -13,12 +13,24 @@ type AnySchema = { _zod: { def: Record<string, any> } };
  */
 export function issuesToDiagnostics(issues: readonly Issue[], schema: AnySchema, locator: Locator): Diagnostic[] {
   const flat = issues.flatMap((issue) => flatten(issue, []));
-  // A typo'd key also trips the object's "needs one of" and "only with" rules; the typo is the news.
-  const typoAt = new Set(flat.filter((f) => f.issue.code === 'unrecognized_keys').map((f) => formatPath(f.path)));
+  // A typo'd key also trips the object's "needs one of" rules and leaves the intended key missing;
+  // the typo is the news, so those follow-on issues are dropped.
+  const typoAt = new Set<string>();
+  const missingBecauseOfTypo = new Set<string>();
+  for (const { issue, path } of flat) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    typoAt.add(formatPath(path));
+    const allowed = objectKeysAt(schema, path);
+    for (const key of issue.keys) {
+      const meant = closest(key, allowed);
+      if (meant !== undefined) missingBecauseOfTypo.add(formatPath([...path, meant]));
+    }
+  }
   const out: Diagnostic[] = [];
   for (const { issue, path } of flat) {
     const owner = issue.code === 'custom' && issue.params?.at === 'key' ? path.slice(0, -1) : path;
     if (issue.code === 'custom' && typoAt.has(formatPath(owner))) continue;
+    if (isMissing(issue, path, locator) && missingBecauseOfTypo.has(formatPath(path))) continue;
     explain(issue, path, schema, locator, out);
   }
   return out;
@@ -28,11 +40,16 @@ export function issuesToDiagnostics(issues: readonly Issue[], schema: AnySchema,
 function flatten(issue: Issue, prefix: readonly PathSegment[]): { issue: Issue; path: PathSegment[] }[] {
   const path = [...prefix, ...(issue.path as PathSegment[])];
   if (issue.code === 'invalid_union') {
-    // A branch whose problems are all below its root accepted the value's shape: it is what was meant.
-    const meant = issue.errors.find((branch) => branch.length > 0 && branch.every((i) => i.path.length > 0 || i.code === 'custom'));
+    // A branch that accepted the value's type (its problems are deeper, or about keys) is what was meant.
+    const meant = issue.errors.find((branch) => branch.length > 0 && branch.every((i) => i.path.length > 0 || (i.code !== 'invalid_type' && i.code !== 'invalid_value')));
     if (meant) return meant.flatMap((inner) => flatten(inner, path));
   }
   return [{ issue, path }];
+}
+
+function isMissing(issue: Issue, path: readonly PathSegment[], locator: Locator): boolean {
+  const input = (issue as { input?: unknown }).input;
+  return (issue.code === 'invalid_type' || issue.code === 'invalid_union') && input === undefined && path.length > 0 && !locator.nodeAt(path).found;
 }
 
 function explain(issue: Issue, path: PathSegment[], schema: AnySchema, locator: Locator, out: Diagnostic[]): void {
@@ -44,6 +61,10 @@ function explain(issue: Issue, path: PathSegment[], schema: AnySchema, locator: 
   };
   const subject = subjectOf(path);
   const input = (issue as { input?: unknown }).input;
+  if (isMissing(issue, path, locator)) {
+    at(path.slice(0, -1), `missing required key "${String(path[path.length - 1])}"`);
+    return;
+  }
 
   switch (issue.code) {
     case 'unrecognized_keys': {
@@ -51,14 +72,9 @@ function explain(issue: Issue, path: PathSegment[], schema: AnySchema, locator: 
       for (const key of issue.keys) at(path, `unknown key "${key}"${didYouMean(key, allowed)}`, key);
       return;
     }
-    case 'invalid_type': {
-      if (input === undefined && !locator.nodeAt(path).found) {
-        at(path.slice(0, -1), `missing required key "${String(path[path.length - 1])}"`);
-      } else {
-        at(path, `${subject}expected ${typeName(issue.expected)}, got ${describe(input)}`);
-      }
+    case 'invalid_type':
+      at(path, `${subject}expected ${typeName(issue.expected)}, got ${describe(input)}`);
       return;
-    }
     case 'invalid_value': {
       const values = issue.values.map((v) => JSON.stringify(v));
       const hint = typeof input === 'string' ? didYouMean(input, issue.values.map(String)) : '';
@@ -66,6 +82,11 @@ function explain(issue: Issue, path: PathSegment[], schema: AnySchema, locator: 
       return;
     }
     case 'invalid_union': {
+      // A union given its own message (`error:` in the schema) knows better than a list of types.
+      if (!issue.message.startsWith('Invalid input')) {
+        at(path, `${subject}${issue.message}, got ${describe(input)}`);
+        return;
+      }
       const alternatives: string[] = [];
       const values: string[] = [];
       for (const branch of issue.errors) {

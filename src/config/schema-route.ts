@@ -149,10 +149,13 @@ const rateLimitActionObject = z
 
 export const rateLimitAction = z.union([z.enum(['remote_address', 'destination_cluster']), rateLimitActionObject]);
 
-const rateLimitDescriptor = z.union([
-  z.array(rateLimitAction).min(1),
-  z.strictObject({ actions: z.array(rateLimitAction).min(1), stage: z.number().int().min(0).max(10).optional() }),
-]);
+const rateLimitDescriptor = z.union(
+  [
+    z.array(rateLimitAction).min(1),
+    z.strictObject({ actions: z.array(rateLimitAction).min(1), stage: z.number().int().min(0).max(10).optional() }),
+  ],
+  { error: 'expected a descriptor: a list of actions such as [remote_address] or [{ header: x-client-id, as: client }], or {actions, stage}' },
+);
 
 export const localRateLimit = z.strictObject({
   tokens: z.number().int().min(1).meta({ description: 'Bucket size' }),

@@ -266,6 +266,18 @@ describe('diagnostics', () => {
     expect(diagnostics.map((d) => `${d.line}:${d.col}`).sort()).toEqual(['3:11', '4:5', '7:17']);
   });
 
+  it('reports a typo once, not also as the missing key it was meant to be', () => {
+    const text = 'clusters:\n  - name: m\n    endpoints: [10.0.0.1:80]\nlisteners:\n  - name: e\n    port: 1\n    routes:\n      - match: { prefix: / }\n        to: [{ clustr: m, weight: 1 }]\n';
+    const { diagnostics } = loadConfigFromString(text, 't.yaml');
+    expect(diagnostics.map((d) => `${d.line}:${d.col} ${d.message}`)).toEqual(['9:16 unknown key "clustr"; did you mean "cluster"?']);
+  });
+
+  it('says which key is missing even where the value could take several forms', () => {
+    const text = 'listeners:\n  - name: e\n    port: 1\n    routes:\n      - match: { prefix: / }\n        direct: { status: 200 }\n        headers: { response: { add: [{ name: x-a }] } }\n';
+    const { diagnostics } = loadConfigFromString(text, 't.yaml');
+    expect(diagnostics.map((d) => `${d.line}:${d.col} ${d.message}`)).toEqual(['7:38 missing required key "value"']);
+  });
+
   it('resolves positions through YAML anchors and merge keys', () => {
     const text = [
       'x-defaults: &d',
