@@ -1,8 +1,8 @@
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, loadConfigFromFiles, loadConfigFromString } from '../../src/config/load.js';
 import type { Config, ForwardAction, Route } from '../../src/config/model.js';
 import { exportJsonSchema } from '../../src/config/schema.js';
@@ -276,6 +276,14 @@ describe('diagnostics', () => {
     const text = 'listeners:\n  - name: e\n    port: 1\n    routes:\n      - match: { prefix: / }\n        direct: { status: 200 }\n        headers: { response: { add: [{ name: x-a }] } }\n';
     const { diagnostics } = loadConfigFromString(text, 't.yaml');
     expect(diagnostics.map((d) => `${d.line}:${d.col} ${d.message}`)).toEqual(['7:38 missing required key "value"']);
+  });
+
+  it('refuses an alias bomb instead of expanding it', () => {
+    const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+    const { config, diagnostics } = loadConfigFromString(`${lines.join('\n')}\n`, 'bomb.yaml');
+    expect(config).toBeUndefined();
+    expect(diagnostics).toEqual([{ severity: 'error', file: 'bomb.yaml', line: 1, col: 1, message: expect.stringContaining('Excessive alias count') }]);
   });
 
   it('resolves positions through YAML anchors and merge keys', () => {
