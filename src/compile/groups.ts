@@ -11,7 +11,8 @@
  *   A proxy that matches no group joins the group `default`. Unless you define a group named
  *   `default` yourself, it serves every socket listener — and so does `default` when no groups are
  *   configured at all, which makes a single-file config with no `groups:` section just work.
- *   A group with an empty `listeners` list serves every socket listener.
+ *   A group with an empty `listeners` list serves every socket listener; a group that lists only api
+ *   listeners serves no socket listener (a group for proxyless gRPC clients alone).
  *   Api listeners (proxyless gRPC) are in every group: gRPC clients ask for them by name (their
  *   target authority), so they never reach a proxy that does not ask for them, and a gRPC client
  *   gets its listener whichever group its node lands in.

@@ -66,3 +66,16 @@ describe('proxy groups', () => {
     expect(globToRegExp('x(y)').test('x(y)')).toBe(true);
   });
 });
+
+describe('proxy groups: api-only', () => {
+  it('serves no socket listener to a group that lists only api listeners', () => {
+    const snap = compile(
+      config({
+        listeners: [listener({ name: 'edge' }), listener({ name: 'orders', kind: 'api', port: 0 })],
+        groups: [{ name: 'grpc', match: { cluster: [], id: [], metadata: { kind: 'grpc' } }, listeners: ['orders'], pos }],
+      }),
+    );
+    expect([...snap.groups.get('grpc')!.get(TypeUrl.Listener)!.keys()]).toEqual(['orders']);
+    expect([...snap.groups.get('default')!.get(TypeUrl.Listener)!.keys()]).toEqual(['edge', 'orders']);
+  });
+});
