@@ -57,6 +57,8 @@ export async function runRateLimit(o: RunRateLimitOptions): Promise<RunningRateL
     const watcher = chokidar.watch(path, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 20 } });
     watcher.on('all', load);
     stops.push(() => watcher.close());
+    // An edit made before the initial scan finishes would be missed: be watching before returning.
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   }
   if (o.xds) {
     const client = new RateLimitXdsClient({
