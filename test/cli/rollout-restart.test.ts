@@ -46,9 +46,13 @@ describe('a rollout across a control-plane restart', () => {
     const routes = await get('/api/v1/routes');
     expect(routes.routes.find((r: { ref: string }) => r.ref === 'checkout').percent['checkout-v2']).toBe(after.percent);
 
-    const done = await banyan(['rollout', 'status', id, '--wait-for', 'completed', '--timeout', '30s'], env());
+    // --watch prints the live view each time it changes, until the awaited state.
+    const done = await banyan(['rollout', 'status', id, '--watch', '--wait-for', 'completed', '--timeout', '30s'], env());
     expect(done.code).toBe(EXIT.ok);
-    expect(done.stdout).toMatch(/^weights\s+monolith=20% checkout-v2=80%$/m);
+    const views = done.stdout.split('\n\n').filter(Boolean);
+    expect(views.at(-1)).toMatch(/^route\s+checkout → checkout-v2\s+completed$/m);
+    expect(views.at(-1)).toMatch(/^weights\s+monolith=20% checkout-v2=80%$/m);
+    if (after.percent < 80) expect(views.length).toBeGreaterThan(1);
 
     const steps = (await get('/api/v1/audit')).entries
       .filter((e: { action: string }) => /^rollout\.(start|step|complete)$/.test(e.action))

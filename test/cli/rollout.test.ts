@@ -72,6 +72,10 @@ describe('banyan rollout (CLI end to end)', () => {
     expect(JSON.parse(done.stdout)).toMatchObject({ state: 'completed', percent: 100, percentages: { monolith: 0, 'checkout-v2': 100 } });
     await eventually(async () => expect(await proxy.weights('checkout')).toEqual([0, 100]));
 
+    const undo = await cli('rollout', 'undo', 'checkout', '-o', 'json');
+    expect(JSON.parse(undo.stdout)).toMatchObject({ state: 'undone', percentages: { monolith: 90, 'checkout-v2': 10 } });
+    await eventually(async () => expect(await proxy.weights('checkout')).toEqual([90, 10]));
+
     // Every step exactly once, in order: the timer's steps, then completion.
     const audit = (await (await fetch(`${server.adminUrl}/api/v1/audit`)).json()).entries;
     const steps = audit
@@ -79,6 +83,7 @@ describe('banyan rollout (CLI end to end)', () => {
       .reverse()
       .map((e: { action: string; details: { percent: number } }) => `${e.action}:${e.details.percent}`);
     expect(steps).toEqual(['rollout.start:20', 'rollout.step:30', 'rollout.step:40', 'rollout.step:50', 'rollout.step:60', 'rollout.complete:100']);
+    expect(audit[0].action).toBe('rollout.undo');
   });
 
   it('aborts mid-way back to the starting weights, and refuses a second rollout on a busy route', async () => {
