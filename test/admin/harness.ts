@@ -51,10 +51,11 @@ export interface Harness {
 }
 
 /** The ops routes over a real embedded store, pipeline and control plane, served on a free port. */
-export async function startHarness(): Promise<Harness> {
+/** `wrap` lets a test put a fault-injecting layer around the real store. */
+export async function startHarness(wrap: (s: Store) => Store = (s) => s): Promise<Harness> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-admin-'));
   const log = createLogger('test', 'silent');
-  const store = await EmbeddedStore.open({ dir: path.join(dir, 'data') });
+  const store = wrap(await EmbeddedStore.open({ dir: path.join(dir, 'data') }));
   const snapshots: CompiledSnapshot[] = [];
   const pipeline = new ConfigPipeline({ snapshot: (s) => snapshots.push(s) }, log, createRegistry(), prom);
   const control = new ControlPlane(store, pipeline, log);
