@@ -117,14 +117,27 @@ describe('ops admin API', () => {
 
     const again = await h.call('POST', '/api/v1/config/apply', { files: good, author, message: 'same' });
     expect(again.body.unchanged).toBe(true);
+
+    // An override on a route whose YAML backends the new version changes is cleared, with a warning.
+    const override = { backends: [{ cluster: 'monolith', weight: 70 }, { cluster: 'checkout-v2', weight: 30 }], author };
+    expect((await h.call('PUT', '/api/v1/routes/checkout/weights', override)).status).toBe(200);
+    const edited = [{ file: 'routes.yaml', text: routesYaml(60, 40, true) }];
+    const preview = await h.call('POST', '/api/v1/config/diff', { files: edited }, null);
+    expect(preview.body.staleOverrides).toEqual([expect.stringMatching(/override on route 'checkout' is stale/)]);
+    const third = await h.call('POST', '/api/v1/config/apply', { files: edited, author, message: 'yaml edit' });
+    expect(third.body.warnings).toEqual([expect.stringMatching(/override on route 'checkout' is stale/)]);
+    expect(routeWeights(h)).toEqual([60, 40]);
+    await eventually(async () => expect(await h.store.listOverrides()).toEqual([]));
+    const back = await h.call('POST', '/api/v1/config/apply', { files: good, author, message: 'half to v2' });
+    expect(back.body.version.version).toBe(4);
   });
 
   it('lists history with summaries, diffs versions, rolls back as a new version, and audits it all', async () => {
     const hist = await h.call('GET', '/api/v1/history');
-    expect(hist.body.versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
+    expect(hist.body.versions.map((v: { version: number }) => v.version)).toEqual([4, 3, 2, 1]);
     expect(hist.body.versions[0]).toMatchObject({ author, message: 'half to v2', live: true });
-    expect(hist.body.versions[0].summary).toMatch(/1 cluster added/);
-    expect(hist.body.versions[1].summary).toMatch(/^2 routes added/);
+    expect(hist.body.versions[0].summary).toBe('1 route changed; checkout: monolith 60→50, checkout-v2 40→50');
+    expect(hist.body.versions[3].summary).toMatch(/^2 routes added/);
 
     const diff = await h.call('GET', '/api/v1/diff?from=1&to=2');
     expect(diff.body.diff.routes.changed[0].weights).toEqual([
@@ -139,11 +152,11 @@ describe('ops admin API', () => {
 
     const missing = await h.call('POST', '/api/v1/rollback', { version: 42, author });
     expect(missing.status).toBe(404);
-    expect(missing.body.error).toBe('no config version 42 (versions are 1..2)');
+    expect(missing.body.error).toBe('no config version 42 (versions are 1..4)');
 
     const rb = await h.call('POST', '/api/v1/rollback', { version: 1, author, message: 'back' });
     expect(rb.status).toBe(200);
-    expect(rb.body.version.version).toBe(3);
+    expect(rb.body.version.version).toBe(5);
     expect(routeWeights(h)).toEqual([90, 10]);
 
     const audit = await h.call('GET', '/api/v1/audit');

@@ -46,14 +46,17 @@ export function mountConfigOpsRoutes(router: Router, deps: OpsDeps): void {
     '/api/v1/config/apply',
     guard(async (ctx) => {
       const body = await parseBody(ctx, z.object({ files, author, message: z.string().default('') }));
-      const before = deps.pipeline.current?.base;
+      const before = deps.pipeline.current;
       const result = await deps.control.apply(body.files, { author: body.author, message: body.message });
       const after = deps.pipeline.current?.base;
+      // Overrides on routes whose YAML backends this version changed: the YAML wins, loudly. (Computed
+      // here because the control plane clears them asynchronously, through the store's watch.)
+      const cleared = result.unchanged || !after ? [] : applyOverrides(after, before?.overrides ?? []).stale.map((s) => s.message);
       return {
         version: summaryOf(result.version),
         unchanged: result.unchanged,
-        warnings: result.warnings.map(formatDiagnostic),
-        summary: result.unchanged || !after ? 'no changes' : diffConfigs(before, after).summary,
+        warnings: [...result.warnings.map(formatDiagnostic), ...cleared],
+        summary: result.unchanged || !after ? 'no changes' : diffConfigs(before?.base, after).summary,
       };
     }),
   );
