@@ -7,7 +7,6 @@ import { buildLoadAssignment } from './endpoint.js';
 import { FEATURES } from './features.js';
 import { groupSelector, planGroups } from './groups.js';
 import { buildListener } from './listener.js';
-import { ensureCompilerProtos } from './protos.js';
 import { rateLimitConfigResources } from './ratelimit.js';
 import { buildRouteConfiguration } from './route.js';
 import type { CompiledSnapshot, EnvoyResource, ResourceSet } from './types.js';
@@ -21,7 +20,6 @@ import { byName } from './util.js';
  * service replicas that subscribe over ADS (whatever group their node lands in).
  */
 export function compile(config: Config): CompiledSnapshot {
-  ensureCompilerProtos();
   const { ctx, warnings } = createContext(config);
   const clusters = new Map(config.clusters.map((c) => [c.name, c]));
   const listeners = new Map<string, EnvoyResource>();

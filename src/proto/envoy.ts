@@ -27,6 +27,7 @@ const ENTRY_PROTOS = [
   'envoy/service/ratelimit/v3/rls.proto',
   'envoy/service/auth/v3/external_auth.proto',
   'envoy/config/bootstrap/v3/bootstrap.proto',
+  'envoy/extensions/access_loggers/stream/v3/stream.proto',
 ];
 
 /** Banyan's own protos under protos/, loaded when present. */
