@@ -51,6 +51,12 @@ describe('banyan validate', () => {
     expect(JSON.parse(good.stdout)).toMatchObject({ valid: true, summary: { errors: 0, listeners: 2, clusters: 2 } });
     expect(good.code).toBe(0);
   });
+
+  it('refuses an unknown output format as a usage error', async () => {
+    const r = await banyan('validate', 'examples/banyan.yaml', '--output', 'yaml');
+    expect(r.stderr).toContain('Allowed choices are text, json');
+    expect(r.code).toBe(2);
+  });
 });
 
 describe('banyan schema', () => {

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { formatDiagnostic } from '../../config/diagnostics.js';
 import { loadConfig, type LoadResult } from '../../config/load.js';
 
@@ -7,10 +7,9 @@ export function register(program: Command): void {
     .command('validate')
     .description('Check a route YAML file or directory: schema, references, duplicates, unreachable routes')
     .argument('<path>', 'YAML file or directory of YAML files')
-    .option('--output <format>', 'text or json', 'text')
+    .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
     .addHelpText('after', '\nExit status: 0 when valid (warnings allowed), 1 on any error.')
     .action(async (path: string, o: { output: string }) => {
-      if (o.output !== 'text' && o.output !== 'json') throw Object.assign(new Error(`--output must be text or json, got "${o.output}"`), { exitCode: 2 });
       const result = await loadConfig(path);
       const summary = summarize(result);
       if (o.output === 'json') {
