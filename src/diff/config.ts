@@ -87,7 +87,7 @@ function routeFields(a: Route, b: Route): string[] {
 }
 
 /** Share of each backend in percent; zero for a route that does not forward. */
-export function shares(route: Route): Map<string, number> {
+function shares(route: Route): Map<string, number> {
   if (route.action.kind !== 'forward') return new Map();
   return percentages(route.action.backends);
 }

@@ -82,7 +82,7 @@ function base(deps: OpsDeps): Config {
 }
 
 /** A rollout as operators watch it: weights now, time to the next step, and which proxies run them. */
-export function view(deps: OpsDeps, r: Rollout, now = Date.now()) {
+function view(deps: OpsDeps, r: Rollout, now = Date.now()) {
   const weights = rolloutWeights(r);
   const active = r.state === 'running' || r.state === 'paused';
   return {

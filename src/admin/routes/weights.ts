@@ -62,7 +62,7 @@ export function mountWeightRoutes(router: Router, deps: OpsDeps): void {
 }
 
 /** The route's canonical reference, or 404 (with a did-you-mean) when the live config has no such route. */
-export function canonicalRef(deps: OpsDeps, ref: string): string {
+function canonicalRef(deps: OpsDeps, ref: string): string {
   const cur = deps.pipeline.current;
   if (!cur) throw new HttpError(503, 'no valid config applied yet');
   return resolveRoute(cur.base, ref).ref;

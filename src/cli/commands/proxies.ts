@@ -12,12 +12,12 @@ const SHORT: Record<string, string> = {
 };
 
 /** LDS/RDS/CDS/EDS for the usual types, the message name otherwise. */
-export function xdsTypeName(typeUrl: string): string {
+function xdsTypeName(typeUrl: string): string {
   const name = typeUrl.slice(typeUrl.indexOf('/') + 1);
   return SHORT[name] ?? name.slice(name.lastIndexOf('.') + 1);
 }
 
-export function paintState(state: SyncState): string {
+function paintState(state: SyncState): string {
   return state === 'SYNCED' ? color.green(state) : state === 'NACKED' ? color.red(state) : color.yellow(state);
 }
 
