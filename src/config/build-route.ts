@@ -12,19 +12,20 @@ export class RouteBuilder {
     private readonly references: Reference[],
   ) {}
 
-  virtualHost(input: VirtualHostInput, path: PathSegment[]): VirtualHost {
+  /** `proxyless`: the host belongs to an api listener, whose clients only speak gRPC. */
+  virtualHost(input: VirtualHostInput, path: PathSegment[], proxyless: boolean): VirtualHost {
     const domains = input.domains ?? ['*'];
     const name = input.name ?? domains[0];
     return {
       name,
       domains,
-      routes: (input.routes ?? []).map((r, i) => this.route(r, [...path, 'routes', i], `${name}/${i}`)),
+      routes: (input.routes ?? []).map((r, i) => this.route(r, [...path, 'routes', i], `${name}/${i}`, proxyless)),
       ...(input.cors ? { cors: cors(input.cors) } : {}),
       pos: this.locator.pos(path),
     };
   }
 
-  route(input: RouteInput, path: PathSegment[], defaultName: string): Route {
+  route(input: RouteInput, path: PathSegment[], defaultName: string, proxyless: boolean): Route {
     const name = input.name ?? defaultName;
     const from = `route "${name}"`;
     const m = input.match;
@@ -39,7 +40,7 @@ export class RouteBuilder {
         query: (m.query ?? []).map((q) => ({ ...q, ...(noMatcher(q) ? { present: true } : {}) })),
         grpc: m.grpc ?? false,
       },
-      action: this.action(input, path, from),
+      action: this.action(input, path, from, proxyless || (m.grpc ?? false)),
       requestHeaders: mutation(input.headers?.request),
       responseHeaders: mutation(input.headers?.response),
       ...(input.cors ? { cors: cors(input.cors) } : {}),
@@ -62,7 +63,7 @@ export class RouteBuilder {
     };
   }
 
-  private action(input: RouteInput, path: PathSegment[], from: string): Route['action'] {
+  private action(input: RouteInput, path: PathSegment[], from: string, grpc: boolean): Route['action'] {
     if (input.redirect) {
       const r = input.redirect;
       return { kind: 'redirect', ...defined({ scheme: r.scheme, host: r.host, port: r.port, path: r.path, prefixRewrite: r.prefixRewrite }), status: r.status ?? 301, stripQuery: r.stripQuery ?? false };
@@ -84,7 +85,8 @@ export class RouteBuilder {
         ? {
             retry: {
               attempts: retry.attempts ?? 1,
-              on: retryOn(retry.on ?? ['5xx'], retry.retriableStatusCodes ?? []),
+              // gRPC failures arrive as statuses in trailers, which 5xx never sees.
+              on: retryOn(retry.on ?? (grpc ? ['unavailable'] : ['5xx']), retry.retriableStatusCodes ?? []),
               ...defined({ perTryTimeoutMs: retry.perTryTimeout }),
               retriableStatusCodes: retry.retriableStatusCodes ?? [],
               // Envoy's own default max interval is ten times the base interval.
