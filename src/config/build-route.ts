@@ -12,20 +12,19 @@ export class RouteBuilder {
     private readonly references: Reference[],
   ) {}
 
-  /** `proxyless`: the host belongs to an api listener, whose clients only speak gRPC. */
-  virtualHost(input: VirtualHostInput, path: PathSegment[], proxyless: boolean): VirtualHost {
+  virtualHost(input: VirtualHostInput, path: PathSegment[]): VirtualHost {
     const domains = input.domains ?? ['*'];
     const name = input.name ?? domains[0];
     return {
       name,
       domains,
-      routes: (input.routes ?? []).map((r, i) => this.route(r, [...path, 'routes', i], `${name}/${i}`, proxyless)),
+      routes: (input.routes ?? []).map((r, i) => this.route(r, [...path, 'routes', i], `${name}/${i}`)),
       ...(input.cors ? { cors: cors(input.cors) } : {}),
       pos: this.locator.pos(path),
     };
   }
 
-  route(input: RouteInput, path: PathSegment[], defaultName: string, proxyless: boolean): Route {
+  route(input: RouteInput, path: PathSegment[], defaultName: string): Route {
     const name = input.name ?? defaultName;
     const from = `route "${name}"`;
     const m = input.match;
@@ -40,7 +39,7 @@ export class RouteBuilder {
         query: (m.query ?? []).map((q) => ({ ...q, ...(noMatcher(q) ? { present: true } : {}) })),
         grpc: m.grpc ?? false,
       },
-      action: this.action(input, path, from, proxyless || (m.grpc ?? false)),
+      action: this.action(input, path, from),
       requestHeaders: mutation(input.headers?.request),
       responseHeaders: mutation(input.headers?.response),
       ...(input.cors ? { cors: cors(input.cors) } : {}),
@@ -63,7 +62,7 @@ export class RouteBuilder {
     };
   }
 
-  private action(input: RouteInput, path: PathSegment[], from: string, grpc: boolean): Route['action'] {
+  private action(input: RouteInput, path: PathSegment[], from: string): Route['action'] {
     if (input.redirect) {
       const r = input.redirect;
       return { kind: 'redirect', ...defined({ scheme: r.scheme, host: r.host, port: r.port, path: r.path, prefixRewrite: r.prefixRewrite }), status: r.status ?? 301, stripQuery: r.stripQuery ?? false };
@@ -85,8 +84,7 @@ export class RouteBuilder {
         ? {
             retry: {
               attempts: retry.attempts ?? 1,
-              // gRPC failures arrive as statuses in trailers, which 5xx never sees.
-              on: retryOn(retry.on ?? (grpc ? ['unavailable'] : ['5xx']), retry.retriableStatusCodes ?? []),
+              on: retryOn(retry.on ?? ['5xx'], retry.retriableStatusCodes ?? []),
               ...defined({ perTryTimeoutMs: retry.perTryTimeout }),
               retriableStatusCodes: retry.retriableStatusCodes ?? [],
               // Envoy's own default max interval is ten times the base interval.

@@ -41,8 +41,8 @@ export function buildFragment(input: ConfigInput, locator: Locator): Fragment {
 function listener(input: ListenerInput, path: PathSegment[], locator: Locator, routes: RouteBuilder, references: Reference[]): Listener {
   const kind = input.kind ?? 'socket';
   const hosts = input.routes
-    ? [{ name: '*', domains: ['*'], routes: input.routes.map((r, i) => routes.route(r, [...path, 'routes', i], `*/${i}`, kind === 'api')), pos: locator.pos([...path, 'routes']) }]
-    : (input.hosts ?? []).map((h, i) => routes.virtualHost(h, [...path, 'hosts', i], kind === 'api'));
+    ? [{ name: '*', domains: ['*'], routes: input.routes.map((r, i) => routes.route(r, [...path, 'routes', i], `*/${i}`)), pos: locator.pos([...path, 'routes']) }]
+    : (input.hosts ?? []).map((h, i) => routes.virtualHost(h, [...path, 'hosts', i]));
   if (input.ratelimit) {
     const where = [...path, 'ratelimit', 'domain'];
     references.push({ kind: 'domain', name: input.ratelimit.domain, from: `listener "${input.name}"`, pos: locator.pos(where), path: formatPath(where) });

@@ -42,8 +42,6 @@ describe('loading the full valid fixture', () => {
     expect(orders.hosts).toHaveLength(1);
     expect(orders.hosts[0]).toMatchObject({ name: '*', domains: ['*'] });
     expect(orders.hosts[0].routes[0].match).toMatchObject({ prefix: '/orders.Orders/', grpc: true });
-    // gRPC failures are statuses, not 5xx: the default retry condition follows.
-    expect(orders.hosts[0].routes[0].action).toMatchObject({ retry: { attempts: 3, on: ['unavailable'] } });
   });
 
   it('derives virtual host names from the first domain and route names from their position', () => {
