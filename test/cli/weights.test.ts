@@ -121,7 +121,14 @@ describe('banyan CLI: shift, routes, proxies, apply, diff, history, rollback', (
     await eventually(async () => expect(await proxy.weights('checkout')).toEqual([90, 10]));
     const missing = await cli('rollback', '9');
     expect(missing).toMatchObject({ code: EXIT.rejected, stderr: 'banyan: no config version 9 (versions are 1..3)\n' });
-    const latest = await json('history', '-n', '1');
+    const [latest, changed, same] = await Promise.all([
+      json('history', '-n', '1'),
+      cli('diff', '--from', '2', '--exit-code'),
+      cli('diff', '--from', '1', '--to', '3', '--exit-code'),
+    ]);
+    expect(changed.code).toBe(EXIT.failure);
+    expect(changed.stdout).toMatch(/^summary: 1 route changed, 1 cluster removed; checkout: monolith 50→90, checkout-v2 50→10$/m);
+    expect(same).toMatchObject({ code: 0, stdout: 'no changes\n' });
     expect(latest.versions[0]).toMatchObject({ version: 3, message: 'v2 not ready', summary: expect.stringContaining('checkout: monolith 50→90') });
   });
 });
