@@ -17,14 +17,14 @@ export function refineWith<T>(problem: (value: T) => string | undefined) {
 }
 
 /**
- * Keys that exclude each other. `required` demands one of them. The issue lands on the second key
+ * Keys that exclude each other; `required` also demands one of them. The issue lands on the second key
  * given (that is the one to delete), or on the object when none is.
  */
 export function exactlyOne<T extends object>(keys: readonly string[], required = true) {
   return (value: T, ctx: z.RefinementCtx<T>): void => {
     const given = keys.filter((k) => (value as Record<string, unknown>)[k] !== undefined);
     if (given.length > 1) {
-      ctx.addIssue({ code: 'custom', path: [given[1]], params: AT_KEY, message: `"${given[0]}" and "${given[1]}" are mutually exclusive; give exactly one of ${keys.join(', ')}`, input: value });
+      ctx.addIssue({ code: 'custom', path: [given[1]], params: AT_KEY, message: `"${given[0]}" and "${given[1]}" are mutually exclusive; give ${required ? 'exactly' : 'at most'} one of ${keys.join(', ')}`, input: value });
     } else if (given.length === 0 && required) {
       ctx.addIssue({ code: 'custom', message: `needs exactly one of ${keys.join(', ')}`, input: value });
     }
