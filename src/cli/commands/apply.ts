@@ -39,7 +39,7 @@ export function register(program: Command): void {
     .command('apply')
     .description('Validate a config file or directory and make it live as a new version (recorded in history)')
     .argument('<file-or-dir>', 'YAML file, or a directory of *.yaml files')
-    .option('-m, --message <text>', 'why: shown in `banyan history`', '');
+    .option('-m, --message <text>', 'why: shown in `banyan history`');
   outputOption(withAuthor(withServerOptions(cmd)))
     .addHelpText(
       'after',
@@ -56,7 +56,7 @@ Examples:
       const reply = await clientFrom(o).post<ApplyReply>('/api/v1/config/apply', {
         files,
         author: o.author ?? defaultAuthor(),
-        message: o.message,
+        message: o.message ?? '',
       });
       if (o.output === 'json') return printJson(reply);
       for (const w of reply.warnings) process.stderr.write(`${color.yellow('warning')}: ${w}\n`);

@@ -9,7 +9,7 @@ export function register(program: Command): void {
     .command('rollback')
     .description('Make an old config version live again, as a new version (history is never rewritten)')
     .argument('<version>', 'version number from `banyan history`', parseIntOption)
-    .option('-m, --message <text>', 'why (default: "rollback to version N")', '');
+    .option('-m, --message <text>', 'why (default: "rollback to version N")');
   outputOption(withAuthor(withServerOptions(cmd)))
     .addHelpText(
       'after',
@@ -24,7 +24,7 @@ Examples:
       const reply = await clientFrom(o).post<{ version: { version: number }; rolledBackTo: number }>('/api/v1/rollback', {
         version,
         author: o.author ?? defaultAuthor(),
-        message: o.message,
+        message: o.message ?? '',
       });
       if (o.output === 'json') return printJson(reply);
       process.stdout.write(`rolled back to version ${reply.rolledBackTo}: now live as version ${reply.version.version}\n`);

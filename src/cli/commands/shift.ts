@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .argument('[weights...]', 'BACKEND=WEIGHT pairs; percentages that sum to 100 unless --relative')
     .option('--relative', 'weights are proportions (e.g. a=3 b=1), not percentages')
     .option('--clear', "remove the override: the route goes back to its YAML weights")
-    .option('--reason <text>', 'why: recorded in the audit log', '');
+    .option('--reason <text>', 'why: recorded in the audit log');
   outputOption(withAuthor(withServerOptions(cmd)))
     .addHelpText(
       'after',
@@ -31,7 +31,7 @@ Examples:
     .action(async (route: string, args: string[], o) => {
       const client = clientFrom(o);
       const path = `/api/v1/routes/${encodeURIComponent(route)}/weights`;
-      const meta = { author: o.author ?? defaultAuthor(), reason: o.reason };
+      const meta = { author: o.author ?? defaultAuthor(), reason: o.reason ?? '' };
       if (o.clear) {
         if (args.length > 0) throw new CliError('--clear takes no BACKEND=WEIGHT arguments', EXIT.usage);
         const reply = await client.request<{ route: string; cleared: boolean }>('DELETE', path, meta);
