@@ -26,12 +26,14 @@ describe('a rollout across a control-plane restart', () => {
     const env = () => ({ BANYAN_SERVER: server!.adminUrl, BANYAN_TOKEN: TOKEN });
     const get = async (p: string) => (await fetch(`${server!.adminUrl}${p}`)).json();
 
-    const start = await banyan(['rollout', 'start', 'checkout', '--to', 'checkout-v2', '--steps', '20,40,60,80', '--interval', '1s', '-o', 'json'], env());
+    const start = await banyan(['rollout', 'start', 'checkout', '--to', 'checkout-v2', '--steps', '20,40,60,80', '--interval', '2s', '-o', 'json'], env());
     expect(start.code).toBe(0);
     const id = JSON.parse(start.stdout).id;
     const before = await eventually(async () => {
       const r = await get(`/api/v1/rollouts/${id}`);
-      expect(r.percent).toBe(40);
+      // Past the first timed step and not finished: the restart lands mid-rollout.
+      expect(r.percent).toBeGreaterThanOrEqual(40);
+      expect(r.state).toBe('running');
       return r;
     }, 15_000);
 

@@ -34,7 +34,7 @@ describe('banyan rollout (CLI end to end)', () => {
   });
 
   it('advances on its own, holds while paused, resumes and completes; status --wait-for gives CI exit codes', async () => {
-    const start = await cli('rollout', 'start', 'checkout', '--to', 'checkout-v2', '--steps', '20,30,40,50,60,100', '--interval', '1500ms');
+    const start = await cli('rollout', 'start', 'checkout', '--to', 'checkout-v2', '--steps', '20,30,40,50,60,70,100', '--interval', '2s');
     expect(start.code).toBe(0);
     expect(start.stdout).toMatch(/^started rollout \S+\n/);
     expect(start.stdout).toMatch(/^weights\s+monolith=80% checkout-v2=20%$/m);
@@ -49,7 +49,7 @@ describe('banyan rollout (CLI end to end)', () => {
     expect(held.percent).toBeLessThan(100);
 
     // Waiting longer than an interval: a paused rollout does not move, and --wait-for times out (exit 6).
-    const timeout = await cli('rollout', 'status', 'checkout', '--wait-for', 'completed', '--timeout', '2s');
+    const timeout = await cli('rollout', 'status', 'checkout', '--wait-for', 'completed', '--timeout', '2500ms');
     expect(timeout.code).toBe(EXIT.timeout);
     expect(timeout.stderr).toMatch(`timed out waiting for the rollout to be completed (it is paused at ${held.percent}%)`);
     expect((await rollout(held.id)).percent).toBe(held.percent);
@@ -60,7 +60,7 @@ describe('banyan rollout (CLI end to end)', () => {
       expect((await rollout(held.id)).proxies).toEqual({ weightsServed: true, accepted: ['edge-proxy-1'], pending: [] });
     });
     const status = await cli('rollout', 'status', held.id);
-    expect(status.stdout).toMatch(/^step\s+\d\/6 \(\d+%\)\s+steps 20,30,40,50,60,100\s+every 1\.5s$/m);
+    expect(status.stdout).toMatch(/^step\s+\d\/7 \(\d+%\)\s+steps 20,30,40,50,60,70,100\s+every 2s$/m);
     expect(status.stdout).toMatch(/^route\s+checkout → checkout-v2\s+paused$/m);
     expect(status.stdout).toMatch(/^next step\s+\d+s left \(paused\)$/m);
     expect(status.stdout).toMatch(/^proxies\s+1\/1 accepted these weights$/m);
@@ -82,7 +82,7 @@ describe('banyan rollout (CLI end to end)', () => {
       .filter((e: { action: string; details: { to?: string } }) => e.details.to === 'checkout-v2' && /^rollout\.(start|step|complete)$/.test(e.action))
       .reverse()
       .map((e: { action: string; details: { percent: number } }) => `${e.action}:${e.details.percent}`);
-    expect(steps).toEqual(['rollout.start:20', 'rollout.step:30', 'rollout.step:40', 'rollout.step:50', 'rollout.step:60', 'rollout.complete:100']);
+    expect(steps).toEqual(['rollout.start:20', 'rollout.step:30', 'rollout.step:40', 'rollout.step:50', 'rollout.step:60', 'rollout.step:70', 'rollout.complete:100']);
     expect(audit[0].action).toBe('rollout.undo');
   });
 
