@@ -1,0 +1,77 @@
+/**
+ * Hot reload through the file watcher: a burst of edits becomes one reload and one push; an invalid
+ * edit is counted, shown in status and changes nothing; the next valid edit is served.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
+import { TypeUrl } from '../../src/proto/envoy.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { eventually } from '../support/eventually.js';
+import { routesYaml } from '../admin/harness.js';
+
+async function metric(b: RunningBanyan, name: string): Promise<number> {
+  const m = (await b.registry.getMetricsAsJSON()).find((x) => x.name === name);
+  return (m?.values ?? []).reduce((s, v) => s + Number(v.value), 0);
+}
+
+function weights(b: RunningBanyan): string {
+  const rc = b.pipeline.current!.snapshot.groups.get('default')!.get(TypeUrl.RouteConfiguration)!.get('edge') as {
+    virtual_hosts: { routes: { name: string; route: { weighted_clusters?: { clusters: { name: string; weight: { value: number } }[] } } }[] }[];
+  };
+  const r = rc.virtual_hosts[0].routes.find((x) => x.name === 'checkout')!;
+  return r.route.weighted_clusters!.clusters.map((c) => `${c.name}=${c.weight.value}`).join(',');
+}
+
+describe('hot reload', () => {
+  let dir: string;
+  let file: string;
+  let banyan: RunningBanyan;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'banyan-reload-'));
+    file = path.join(dir, 'routes.yaml');
+    fs.writeFileSync(file, routesYaml(90, 10));
+    banyan = await startBanyan({
+      config: file,
+      host: '127.0.0.1',
+      xdsPort: 0,
+      adminHost: '127.0.0.1',
+      adminPort: 0,
+      debounceMs: 150,
+      watch: true,
+      dataDir: path.join(dir, 'state'),
+      logger: createLogger('test', 'silent'),
+    });
+  });
+
+  afterAll(async () => {
+    await banyan?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('debounces a burst of edits into one reload that serves the last one', async () => {
+    const reloadsBefore = await metric(banyan, 'banyan_config_reloads_total');
+    const versionsBefore = (await banyan.store.listConfigVersions()).length;
+    for (const w of [80, 70, 60, 50, 40]) fs.writeFileSync(file, routesYaml(w, 100 - w));
+    await eventually(() => expect(weights(banyan)).toBe('monolith=40,checkout-v2=60'), 5_000);
+    expect(await metric(banyan, 'banyan_config_reloads_total')).toBe(reloadsBefore + 1);
+    expect((await banyan.store.listConfigVersions()).length).toBe(versionsBefore + 1);
+  });
+
+  it('keeps serving through an invalid edit, reports it, and serves the next valid one', async () => {
+    const errorsBefore = await metric(banyan, 'banyan_config_load_errors_total');
+    const served = weights(banyan);
+    fs.writeFileSync(file, routesYaml(30, 70).replace('clusters:', 'clustres:'));
+    await eventually(async () => expect(await metric(banyan, 'banyan_config_load_errors_total')).toBe(errorsBefore + 1), 5_000);
+    expect(weights(banyan)).toBe(served);
+    const status = await (await fetch(`http://127.0.0.1:${banyan.ports.admin}/api/v1/status`)).json();
+    expect(status.lastRejected.errors.join('\n')).toMatch(new RegExp(`${file}:\\d+:\\d+: error: unknown key "clustres"`));
+    fs.writeFileSync(file, routesYaml(30, 70));
+    await eventually(() => expect(weights(banyan)).toBe('monolith=30,checkout-v2=70'), 5_000);
+    const after = await (await fetch(`http://127.0.0.1:${banyan.ports.admin}/api/v1/status`)).json();
+    expect(after.lastRejected).toBeNull();
+  });
+});
