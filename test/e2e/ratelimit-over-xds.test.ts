@@ -1,0 +1,85 @@
+/**
+ * `banyan ratelimit --xds`: a standalone rate limit replica takes its config from `banyan serve` over
+ * ADS (RateLimitConfig resources compiled from the YAML's ratelimit section) and follows edits.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rateLimitServiceDefinition } from '../../src/proto/grpc.js';
+import { runRateLimit, type RunningRateLimit } from '../../src/ratelimit/run.js';
+import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { eventually } from '../support/eventually.js';
+
+const yaml = (limit: number) => `
+listeners:
+  - name: edge
+    port: 10000
+    ratelimit: { domain: edge }
+    routes:
+      - name: all
+        match: { prefix: / }
+        to: app
+        ratelimit: [[{ generic_key: all }]]
+clusters:
+  - name: app
+    endpoints: [127.0.0.1:9]
+ratelimit:
+  - domain: edge
+    descriptors:
+      - key: generic_key
+        value: all
+        rate_limit: { unit: hour, requests_per_unit: ${limit} }
+`;
+
+const Rls = grpc.makeGenericClientConstructor(rateLimitServiceDefinition(), 'RateLimitService');
+
+describe('rate limit replica fed over xDS by banyan serve', () => {
+  let dir: string;
+  let file: string;
+  let banyan: RunningBanyan;
+  let replica: RunningRateLimit;
+  let client: grpc.Client;
+  const log = createLogger('test', 'silent');
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'banyan-rlxds-'));
+    file = path.join(dir, 'routes.yaml');
+    fs.writeFileSync(file, yaml(3));
+    banyan = await startBanyan({
+      config: file, host: '127.0.0.1', xdsPort: 0, adminHost: '127.0.0.1', adminPort: 0,
+      debounceMs: 20, watch: true, dataDir: path.join(dir, 'state'), logger: log,
+    });
+    replica = await runRateLimit({
+      port: 0, host: '127.0.0.1', xds: `127.0.0.1:${banyan.ports.xds}`, nodeId: 'rl-replica-1',
+      timeoutMs: 50, failureMode: 'allow', shadow: false, responseHeaders: false, log,
+    });
+    client = new Rls(`127.0.0.1:${replica.port}`, grpc.credentials.createInsecure());
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await replica?.stop();
+    await banyan?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const limit = () =>
+    new Promise<number | undefined>((resolve, reject) =>
+      (client as unknown as Record<string, Function>).ShouldRateLimit(
+        { domain: 'edge', descriptors: [{ entries: [{ key: 'generic_key', value: 'all' }] }], hits_addend: 0 },
+        (err: Error | null, res: { statuses: { current_limit?: { requests_per_unit: number } }[] }) =>
+          err ? reject(err) : resolve(res.statuses[0]?.current_limit?.requests_per_unit),
+      ),
+    );
+
+  it('receives the compiled config, ACKs it, and follows a YAML edit', async () => {
+    await eventually(async () => expect(await limit()).toBe(3), 10_000);
+    const proxy = banyan.xds.status().find((p) => p.nodeId === 'rl-replica-1');
+    expect(proxy?.types.find((t) => t.typeUrl.endsWith('RateLimitConfig'))?.state).toBe('SYNCED');
+    fs.writeFileSync(file, yaml(9));
+    await eventually(async () => expect(await limit()).toBe(9), 10_000);
+  });
+});
