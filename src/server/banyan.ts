@@ -112,8 +112,14 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
 
   const ownStore = !opts.store;
   const store = opts.store ?? (await openStore({ postgresUrl: opts.postgresUrl, dataDir: opts.dataDir, logger: log }));
-  const control = new ControlPlane(store, pipeline, log);
   const runner = new RolloutRunner({ store, logger: log });
+  // A rollout whose route the YAML re-pointed would keep writing overrides the YAML has outdated: stop it.
+  const control = new ControlPlane(store, pipeline, log, async (route, reason) => {
+    const active = await store.activeRollout(route);
+    if (!active) return;
+    log.warn({ route, rollout: active.id }, `aborting rollout: ${reason}`);
+    await runner.abort(active.id, 'banyan (YAML changed the route)');
+  });
   const cleanups: (() => Promise<void> | void)[] = [];
   const stopAll = async (): Promise<void> => {
     for (const fn of cleanups.reverse()) await fn();

@@ -46,6 +46,8 @@ export class ControlPlane {
     readonly store: Store,
     readonly pipeline: ConfigPipeline,
     private readonly log: Logger,
+    /** Called after a stale override was cleared (the YAML changed that route's backends). */
+    private readonly onStale: (route: string, reason: string) => Promise<void> = async () => undefined,
   ) {}
 
   /**
@@ -88,6 +90,7 @@ export class ControlPlane {
       for (const st of result.applied.stale) {
         // The YAML changed this route's backends: the YAML wins and the override goes, loudly.
         await this.store.clearOverride(st.override.route, 'banyan', st.message).catch((err) => this.log.error({ err }, 'could not clear stale override'));
+        await this.onStale(st.override.route, st.message).catch((err) => this.log.error({ err, route: st.override.route }, 'could not act on stale override'));
       }
     });
     this.queue = run.catch(() => undefined);
