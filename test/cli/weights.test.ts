@@ -44,7 +44,7 @@ describe('banyan CLI: shift, routes, proxies, apply, diff, history, rollback', (
     await eventually(async () => expect(await proxy.weights('checkout')).toEqual([40, 60]));
 
     const [routes, table, proxies, status] = await Promise.all([json('routes'), cli('routes'), cli('proxies'), cli('status')]);
-    expect(status.stdout).toMatch(/^overrides: \n {2}checkout: monolith=40% checkout-v2=60% \(by ci@\S+: v2 healthy\)$/m);
+    expect(status.stdout).toMatch(/^overrides:\n {2}checkout: monolith=40% checkout-v2=60% \(by ci@\S+: v2 healthy\)$/m);
     expect(status.stdout).toMatch(/^proxies:\s+1 connected: 1 synced, 0 stale, 0 nacked$/m);
     const checkout = routes.routes.find((r: { ref: string }) => r.ref === 'checkout');
     expect(checkout.percent).toEqual({ monolith: 40, 'checkout-v2': 60 });

@@ -38,7 +38,8 @@ Examples:
         Object.entries(r.percent).map(([c, p]) => `${c}=${p}%`).join(' '),
         r.override ? color.yellow('override') : 'yaml',
         weights(r.yamlBackends),
-        r.rollout ? `${r.rollout.id} ${r.rollout.state} → ${r.rollout.toBackend} ${r.rollout.percent}%` : '-',
+        // The short id is enough to recognise it; rollout commands take the route anyway.
+        r.rollout ? `${r.rollout.id.slice(0, 8)} ${r.rollout.state} → ${r.rollout.toBackend} ${r.rollout.percent}%` : '-',
       ]);
       process.stdout.write(table(['ROUTE', 'WEIGHTS', 'SOURCE', 'YAML', 'ROLLOUT'], rows));
     });

@@ -44,12 +44,12 @@ Examples:
       const c = status.config;
       out.push(c ? `config:    ${c.hash.slice(0, 12)} from ${c.files.join(', ')}, applied ${c.appliedAt}` : color.red('config:    none applied'));
       out.push(`groups:    ${status.groups.join(', ') || '-'}`);
-      for (const w of c?.warnings ?? []) out.push(`${color.yellow('warning')}: ${w}`);
+      for (const w of c?.warnings ?? []) out.push(color.yellow(w));
       if (status.lastRejected) {
         out.push(color.red(`last edit rejected at ${status.lastRejected.at}; still serving the config above:`));
         out.push(...status.lastRejected.errors.map((e) => `  ${e}`));
       }
-      out.push(`overrides: ${overrides.length ? '' : 'none'}`);
+      out.push(overrides.length ? 'overrides:' : 'overrides: none');
       for (const r of overrides) {
         const shares = Object.entries(r.percent).map(([k, v]) => `${k}=${v}%`).join(' ');
         out.push(`  ${r.ref}: ${shares} (by ${r.override!.author}${r.override!.reason ? `: ${r.override!.reason}` : ''})`);
