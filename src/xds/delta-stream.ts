@@ -5,7 +5,7 @@ import { pushOrder, ROUTING_TYPES } from './order.js';
 import type { NackRecord, TypeStatus } from './status.js';
 import { XdsStream } from './stream.js';
 import { Subscription } from './subscription.js';
-import { encodeDeltaResponse } from './wire.js';
+import { DeltaResponse } from './wire.js';
 
 /** envoy.service.discovery.v3.DeltaDiscoveryRequest in object form (the fields the server reads). */
 export interface DeltaDiscoveryRequest {
@@ -149,8 +149,8 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
     st.answered = true;
     st.lastNonce = nonce;
     st.versionSent = plan.systemVersion;
-    const bytes = encodeDeltaResponse(plan.systemVersion, typeUrl, plan.updates.map((r) => r.deltaResource), plan.removals, nonce);
-    this.write(typeUrl, bytes, dirtiedAt);
+    const response = new DeltaResponse(plan.systemVersion, typeUrl, plan.updates.map((r) => r.deltaResource), plan.removals, nonce);
+    this.write(typeUrl, response, dirtiedAt);
     this.log.debug({ typeUrl, nonce, updates: plan.updates.length, removals: plan.removals.length }, 'pushed (delta)');
   }
 

@@ -11,6 +11,7 @@ import { SotwStream, type DiscoveryRequest } from './sotw-stream.js';
 import type { ProxyStatus } from './status.js';
 import type { StreamContext, XdsEvents, XdsStream } from './stream.js';
 import { Selector } from './subscription.js';
+import type { XdsResponse } from './wire.js';
 
 export interface XdsServerOptions {
   cache: SnapshotCache;
@@ -41,9 +42,9 @@ export class XdsServer extends EventEmitter<XdsEvents> {
     for (const spec of XDS_SERVICES) {
       const kinds = spec.typeUrl ? (['sotw', 'delta'] as const) : (['ads-sotw', 'ads-delta'] as const);
       server.addService(xdsServiceDefinition(spec), {
-        [spec.sotw]: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) =>
+        [spec.sotw]: (call: grpc.ServerDuplexStream<DiscoveryRequest, XdsResponse>) =>
           this.track(new SotwStream(this.ctx, call, kinds[0], spec.service, spec.typeUrl, (s) => this.streams.delete(s))),
-        [spec.delta]: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) =>
+        [spec.delta]: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, XdsResponse>) =>
           this.track(new DeltaStream(this.ctx, call, kinds[1], spec.service, spec.typeUrl, (s) => this.streams.delete(s))),
       });
     }

@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { TypeUrl } from '../proto/envoy.js';
 import { methodDefinition } from '../proto/grpc.js';
+import type { XdsResponse } from './wire.js';
 
 const DISCOVERY = 'envoy.service.discovery.v3';
 const REQ = `${DISCOVERY}.DiscoveryRequest`;
@@ -31,19 +32,17 @@ export const XDS_SERVICES: readonly XdsServiceSpec[] = [
   },
 ];
 
-/** Responses leave the server already encoded; grpc-js writes the bytes as they are. */
+/** Responses are assembled from pre-encoded parts when grpc-js serializes them (see XdsResponse). */
+const assemble = (response: XdsResponse) => response.encode();
 const passThrough = (bytes: Buffer) => bytes;
 
 /**
- * The grpc-js service definition for one xDS service. The server side passes pre-encoded responses
- * through; clients (tests, benchmarks) decode responses into objects unless `rawResponses` is set.
+ * The grpc-js service definition for one xDS service. The server side assembles responses from
+ * pre-encoded parts; clients (tests, benchmarks) decode responses into objects unless `rawResponses` is set.
  */
 export function xdsServiceDefinition(spec: XdsServiceSpec, opts: { rawResponses?: boolean } = {}): grpc.ServiceDefinition {
-  const sotw = methodDefinition(spec.service, spec.sotw, REQ, RES, BIDI, { responseSerialize: passThrough });
-  const delta = methodDefinition(spec.service, spec.delta, DREQ, DRES, BIDI, { responseSerialize: passThrough });
-  if (opts.rawResponses) {
-    sotw.responseDeserialize = passThrough;
-    delta.responseDeserialize = passThrough;
-  }
-  return { [spec.sotw]: sotw, [spec.delta]: delta };
+  const sotw = methodDefinition(spec.service, spec.sotw, REQ, RES, BIDI, { responseSerialize: assemble });
+  const delta = methodDefinition(spec.service, spec.delta, DREQ, DRES, BIDI, { responseSerialize: assemble });
+  if (!opts.rawResponses) return { [spec.sotw]: sotw, [spec.delta]: delta };
+  return { [spec.sotw]: { ...sotw, responseDeserialize: passThrough }, [spec.delta]: { ...delta, responseDeserialize: passThrough } };
 }

@@ -5,7 +5,7 @@ import { pushOrder, ROUTING_TYPES } from './order.js';
 import type { NackRecord, TypeStatus } from './status.js';
 import { XdsStream } from './stream.js';
 import { byName, Subscription, type Selection } from './subscription.js';
-import { withSotwNonce } from './wire.js';
+import { SotwResponse } from './wire.js';
 
 /** envoy.service.discovery.v3.DiscoveryRequest in object form (the fields the server reads). */
 export interface DiscoveryRequest {
@@ -141,10 +141,9 @@ export class SotwStream extends XdsStream<DiscoveryRequest> {
     // response is relative to what the client ACKed, so only when nothing else is unanswered.
     const partial = PARTIAL_TYPES.has(typeUrl) && !st.inFlight && st.accepted;
     const body = partial ? this.ctx.selector.sotwDiffBody(typeUrl, partial, sel) : this.ctx.selector.sotwBody(typeUrl, sel);
-    const bytes = withSotwNonce(body, nonce);
     st.sent = { nonce, version: sel.version, subKey: st.sub.key(), sel };
     st.inFlight = true;
-    this.write(typeUrl, bytes, dirtiedAt);
+    this.write(typeUrl, new SotwResponse(body, nonce), dirtiedAt);
     this.log.debug({ typeUrl, version: sel.version, nonce, resources: sel.resources.length }, 'pushed');
   }
 

@@ -7,6 +7,7 @@ import type { XdsMetrics } from './metrics.js';
 import { nodeInfo, type RawNode } from './node.js';
 import type { ProxyStatus, StreamKind, TypeStatus } from './status.js';
 import type { Selector } from './subscription.js';
+import type { XdsResponse } from './wire.js';
 
 /** Events the server emits as proxies answer: what rollouts and benchmarks wait on. */
 export interface XdsEvents {
@@ -43,7 +44,7 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
 
   constructor(
     protected readonly ctx: StreamContext,
-    protected readonly call: grpc.ServerDuplexStream<Req, Buffer>,
+    protected readonly call: grpc.ServerDuplexStream<Req, XdsResponse>,
     readonly kind: StreamKind,
     readonly service: string,
     /** Per-type services serve only this type; aggregated streams leave it undefined. */
@@ -126,9 +127,9 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     return (++this.nonceSeq).toString(36);
   }
 
-  protected write(typeUrl: string, bytes: Buffer, dirtiedAt: number | undefined): void {
-    this.call.write(bytes);
-    this.ctx.metrics.pushed(typeUrl, bytes.length, dirtiedAt === undefined ? undefined : performance.now() - dirtiedAt);
+  protected write(typeUrl: string, response: XdsResponse, dirtiedAt: number | undefined): void {
+    this.call.write(response);
+    this.ctx.metrics.pushed(typeUrl, response.size, dirtiedAt === undefined ? undefined : performance.now() - dirtiedAt);
   }
 
   private receive(req: Req): void {

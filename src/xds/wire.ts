@@ -69,22 +69,65 @@ export function encodeSotwBody(version: string, typeUrl: string, anys: Iterable<
   return Buffer.from(w.finish());
 }
 
-/** Shared body + this stream's nonce: the bytes grpc-js writes as-is. */
-export function withSotwNonce(body: Buffer, nonce: string): Buffer {
-  return Buffer.concat([body, protobuf.Writer.create().uint32(t().respNonce).string(nonce).finish()]);
+/**
+ * A response as it waits on a grpc-js call: references to shared, already-encoded parts plus what is
+ * this stream's own. grpc-js serializes one message per call at a time (the next after the previous
+ * has been written to the socket), so a stream's queued responses hold no bytes of their own until
+ * their turn comes: a thousand proxies connecting at once cost one copy each of the response being
+ * written, not of every response queued for them.
+ */
+export interface XdsResponse {
+  /** Encoded length, known without encoding (what metrics count when the response is queued). */
+  readonly size: number;
+  encode(): Buffer;
 }
 
-export function encodeDeltaResponse(
-  systemVersion: string,
-  typeUrl: string,
-  resources: Iterable<Uint8Array>,
-  removed: Iterable<string>,
-  nonce: string,
-): Buffer {
-  const w = protobuf.Writer.create().uint32(t().deltaSystemVersion).string(systemVersion);
-  for (const r of resources) w.uint32(t().deltaResources).bytes(r);
-  w.uint32(t().deltaTypeUrl).string(typeUrl);
-  for (const name of removed) w.uint32(t().deltaRemoved).string(name);
-  w.uint32(t().deltaNonce).string(nonce);
-  return Buffer.from(w.finish());
+/** varint length of n (n < 2^32). */
+function varintLen(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
+}
+/** Length of a length-delimited field with `tagValue` and a payload of `n` bytes. */
+const fieldLen = (tagValue: number, n: number) => varintLen(tagValue) + varintLen(n) + n;
+
+/** Shared SotW body + this stream's nonce. */
+export class SotwResponse implements XdsResponse {
+  readonly size: number;
+  constructor(
+    private readonly body: Buffer,
+    private readonly nonce: string,
+  ) {
+    this.size = body.length + fieldLen(t().respNonce, Buffer.byteLength(nonce));
+  }
+
+  encode(): Buffer {
+    return Buffer.concat([this.body, protobuf.Writer.create().uint32(t().respNonce).string(this.nonce).finish()], this.size);
+  }
+}
+
+/** A DeltaDiscoveryResponse: shared Resource wrappers, this stream's removals and nonce. */
+export class DeltaResponse implements XdsResponse {
+  readonly size: number;
+  constructor(
+    private readonly systemVersion: string,
+    private readonly typeUrl: string,
+    private readonly resources: readonly Uint8Array[],
+    private readonly removed: readonly string[],
+    private readonly nonce: string,
+  ) {
+    const tg = t();
+    let n = fieldLen(tg.deltaSystemVersion, Buffer.byteLength(systemVersion)) + fieldLen(tg.deltaTypeUrl, Buffer.byteLength(typeUrl));
+    for (const r of resources) n += fieldLen(tg.deltaResources, r.length);
+    for (const name of removed) n += fieldLen(tg.deltaRemoved, Buffer.byteLength(name));
+    this.size = n + fieldLen(tg.deltaNonce, Buffer.byteLength(nonce));
+  }
+
+  encode(): Buffer {
+    const tg = t();
+    const w = protobuf.Writer.create().uint32(tg.deltaSystemVersion).string(this.systemVersion);
+    for (const r of this.resources) w.uint32(tg.deltaResources).bytes(r);
+    w.uint32(tg.deltaTypeUrl).string(this.typeUrl);
+    for (const name of this.removed) w.uint32(tg.deltaRemoved).string(name);
+    w.uint32(tg.deltaNonce).string(this.nonce);
+    return Buffer.from(w.finish());
+  }
 }
