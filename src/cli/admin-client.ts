@@ -20,8 +20,9 @@ export interface AdminClientOptions {
 /** Adds --server/--token (with BANYAN_SERVER/BANYAN_TOKEN fallbacks) to a command that calls the admin API. */
 export function withServerOptions(cmd: Command): Command {
   return cmd
-    .option('--server <url>', 'admin API base URL (or BANYAN_SERVER)', process.env.BANYAN_SERVER ?? 'http://127.0.0.1:18001')
-    .option('--token <token>', 'admin bearer token for changes (or BANYAN_TOKEN)', process.env.BANYAN_TOKEN);
+    .option('--server <url>', 'admin API base URL (or BANYAN_SERVER; default http://127.0.0.1:18001)')
+    // No default value here: commander prints defaults in --help, and a token must never be shown.
+    .option('--token <token>', 'admin bearer token for changes (or BANYAN_TOKEN)');
 }
 
 /** A thin JSON client for the admin API; every failure becomes a CliError with a meaningful exit code. */
@@ -50,7 +51,8 @@ export class AdminClient {
     try {
       res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      const c = (err as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+      const cause = c?.code ?? c?.errors?.[0]?.code ?? c?.message ?? (err as Error).message;
       throw new CliError(`cannot reach the Banyan admin API at ${this.opts.server} (${cause}); is \`banyan serve\` running? set --server or BANYAN_SERVER`, EXIT.unreachable);
     }
     const text = await res.text();
@@ -76,6 +78,9 @@ function formatDetails(details: unknown): string {
   return `\n  ${JSON.stringify(details)}`;
 }
 
-export function clientFrom(opts: { server: string; token?: string }): AdminClient {
-  return new AdminClient({ server: opts.server, token: opts.token });
+export function clientFrom(opts: { server?: string; token?: string }): AdminClient {
+  return new AdminClient({
+    server: opts.server ?? process.env.BANYAN_SERVER ?? 'http://127.0.0.1:18001',
+    token: opts.token ?? process.env.BANYAN_TOKEN,
+  });
 }

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { runAuthz } from '../../authz/run.js';
-import { DEFAULT_AUTHZ_PORT } from '../../authz/server.js';
 import { logger } from '../../telemetry/logger.js';
 import { parseIntOption } from '../options.js';
 
@@ -8,7 +6,7 @@ export function register(program: Command): void {
   program
     .command('authz')
     .description("Run the ext_authz JWT service (envoy.service.auth.v3.Authorization) on its own")
-    .option('--port <port>', 'gRPC port', parseIntOption, DEFAULT_AUTHZ_PORT)
+    .option('--port <port>', 'gRPC port', parseIntOption, 9191)
     .option('--host <address>', 'address to bind', '0.0.0.0')
     .option('--config <path>', "Banyan YAML file or directory; its auth.providers are served")
     .option('--no-watch', 'do not reload providers when the config changes')
@@ -17,6 +15,8 @@ export function register(program: Command): void {
     .option('--realm <realm>', 'realm in WWW-Authenticate challenges', 'banyan')
     .action(async (o: { port: number; host: string; config?: string; watch: boolean; metricsPort: number; metrics: boolean; realm: string }) => {
       const log = logger();
+      // Loaded on demand so that other commands do not pay for jose and gRPC at start-up.
+      const { runAuthz } = await import('../../authz/run.js');
       const running = await runAuthz({
         port: o.port,
         host: o.host,

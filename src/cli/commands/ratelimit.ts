@@ -1,7 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDuration } from '../../config/duration.js';
 import type { RedisConnectOptions } from '../../ratelimit/backend/redis.js';
-import { runRateLimit } from '../../ratelimit/run.js';
 import { logger } from '../../telemetry/logger.js';
 import { parseIntOption } from '../options.js';
 
@@ -62,6 +61,8 @@ export function register(program: Command): void {
       if (f.redisCluster) redis = { cluster: f.redisCluster };
       else if (f.redisSentinel) redis = { sentinels: f.redisSentinel, sentinelName: f.redisSentinelName };
       else if (f.redis) redis = { url: f.redis };
+      // Loaded on demand so that other commands do not pay for ioredis and gRPC at start-up.
+      const { runRateLimit } = await import('../../ratelimit/run.js');
       const running = await runRateLimit({
         port: f.port,
         host: f.host,

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
-import { DEFAULT_PORTS, startBanyan } from '../../server/banyan.js';
 import { resolveAdminToken } from '../../admin/auth.js';
 import { parseIntOption } from '../options.js';
+
+/** Same values as server/banyan.ts DEFAULT_PORTS, kept here so `--help` does not load the server. */
+const DEFAULT_PORTS = { xds: 18000, admin: 18001, ratelimit: 8081, authz: 9191 } as const;
 
 export function register(program: Command): void {
   program
@@ -33,6 +35,8 @@ Examples:
   $ banyan serve ./routes/ --xds-port 18000 --admin-token-file /etc/banyan/token`,
     )
     .action(async (config: string | undefined, o) => {
+      // Loaded on demand: the server graph (protos, gRPC, stores) would slow every other CLI command.
+      const { startBanyan } = await import('../../server/banyan.js');
       const running = await startBanyan({
         config,
         host: o.host,
