@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
 import type { Registry } from 'prom-client';
 import type { AuthProvider } from '../config/model.js';
 import { authorizationServiceDefinition } from '../proto/grpc.js';
@@ -51,9 +52,7 @@ export class AuthzServer {
       },
     });
     addGrpcHealth(server, [SERVICE_NAME]);
-    const bound = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-    );
+    const bound = await bindGrpcServer(server, host, port);
     this.server = server;
     return bound;
   }
@@ -61,16 +60,8 @@ export class AuthzServer {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server) {
-      await new Promise<void>((resolve) => {
-        // Give in-flight checks a moment, then cut the rest: a stuck client must not block shutdown.
-        const force = setTimeout(() => server.forceShutdown(), 2000);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      });
-    }
+    // In-flight calls get a moment; a stuck client must not block shutdown.
+    if (server) await shutdownGrpcServer(server, 2000);
     await this.authorizer.close();
   }
 }

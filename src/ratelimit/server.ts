@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
 import type { RateLimitDomain } from '../config/model.js';
 import { rateLimitServiceDefinition } from '../proto/grpc.js';
 import { addGrpcHealth, type GrpcHealth } from '../telemetry/health.js';
@@ -34,9 +35,7 @@ export class RateLimitServer {
     const server = new grpc.Server();
     server.addService(rateLimitServiceDefinition(), { ShouldRateLimit: this.handle });
     this.health = addGrpcHealth(server, [RATELIMIT_SERVICE_NAME]);
-    const bound = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-    );
+    const bound = await bindGrpcServer(server, host, port);
     this.server = server;
     this.log.info({ port: bound, backend: this.limiter.backend.name }, 'rate limit service listening');
     return bound;
@@ -74,15 +73,8 @@ export class RateLimitServer {
     const server = this.server;
     this.server = undefined;
     this.health?.setStatus('', 'NOT_SERVING');
-    if (server) {
-      await new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.forceShutdown(), 2000);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      });
-    }
+    // In-flight calls get a moment; a stuck client must not block shutdown.
+    if (server) await shutdownGrpcServer(server, 2000);
     await this.limiter.close();
   }
 }

@@ -17,7 +17,7 @@ import { ConfigRejectedError, ControlPlane } from './control.js';
 import { ConfigPipeline } from './pipeline.js';
 import { ConfigWatcher } from './watcher.js';
 import { readConfigFiles } from './source.js';
-import { bindGrpcServer, shutdownGrpcServer } from './grpc.js';
+import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
 import { formatDiagnostic } from '../config/diagnostics.js';
 import { createRateLimitServer, type RateLimitServer } from '../ratelimit/server.js';
 import { createRedisClient, RedisBackend } from '../ratelimit/backend/redis.js';

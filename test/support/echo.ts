@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { bindGrpcServer, shutdownGrpcServer } from '../../src/server/grpc.js';
+import { bindGrpcServer, shutdownGrpcServer } from '../../src/grpc/lifecycle.js';
 
 /**
  * A tiny gRPC service for end-to-end tests: `Who` answers with the backend's name, so a test can
