@@ -5,12 +5,11 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
-import { createLogger } from '../../src/telemetry/logger.js';
+import type { RunningBanyan } from '../../src/server/banyan.js';
+import { startTestBanyan, type TestBanyan } from '../support/banyan.js';
 
 const run = promisify(execFile);
 const repo = path.resolve(import.meta.dirname, '../..');
@@ -61,33 +60,18 @@ describe('broken configs', () => {
   }, 120_000);
 
   describe('loaded into a running server', () => {
-    let dir: string;
+    let t: TestBanyan;
     let file: string;
     let banyan: RunningBanyan;
     const served = () =>
       [...banyan.pipeline.current!.snapshot.groups].flatMap(([g, set]) => [...set.keys()].map((t) => `${g} ${t} ${banyan.cache.get(g, t).version}`));
 
     beforeAll(async () => {
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'banyan-broken-'));
-      file = path.join(dir, 'routes.yaml');
-      fs.copyFileSync(path.join(repo, 'examples/banyan.yaml'), file);
-      banyan = await startBanyan({
-        config: file,
-        host: '127.0.0.1',
-        xdsPort: 0,
-        adminHost: '127.0.0.1',
-        adminPort: 0,
-        debounceMs: 20,
-        watch: false,
-        dataDir: path.join(dir, 'state'),
-        logger: createLogger('test', 'silent'),
-      });
+      t = await startTestBanyan(fs.readFileSync(path.join(repo, 'examples/banyan.yaml'), 'utf8'), { watch: false });
+      ({ file, banyan } = t);
     });
 
-    afterAll(async () => {
-      await banyan?.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    });
+    afterAll(() => t?.stop());
 
     it('none changes what it serves or stores; each is reported with its position', async () => {
       const before = served();

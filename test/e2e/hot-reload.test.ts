@@ -3,13 +3,10 @@
  * edit is counted, shown in status and changes nothing; the next valid edit is served.
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
-import { TypeUrl } from '../../src/proto/envoy.js';
-import { createLogger } from '../../src/telemetry/logger.js';
+import type { RunningBanyan } from '../../src/server/banyan.js';
 import { eventually } from '../support/eventually.js';
+import { servedWeights, startTestBanyan, type TestBanyan } from '../support/banyan.js';
 import { routesYaml } from '../admin/harness.js';
 
 async function metric(b: RunningBanyan, name: string): Promise<number> {
@@ -17,40 +14,19 @@ async function metric(b: RunningBanyan, name: string): Promise<number> {
   return (m?.values ?? []).reduce((s, v) => s + Number(v.value), 0);
 }
 
-function weights(b: RunningBanyan): string {
-  const rc = b.pipeline.current!.snapshot.groups.get('default')!.get(TypeUrl.RouteConfiguration)!.get('edge') as {
-    virtual_hosts: { routes: { name: string; route: { weighted_clusters?: { clusters: { name: string; weight: { value: number } }[] } } }[] }[];
-  };
-  const r = rc.virtual_hosts[0].routes.find((x) => x.name === 'checkout')!;
-  return r.route.weighted_clusters!.clusters.map((c) => `${c.name}=${c.weight.value}`).join(',');
-}
+const weights = (b: RunningBanyan) => servedWeights(b, 'checkout');
 
 describe('hot reload', () => {
-  let dir: string;
+  let t: TestBanyan;
   let file: string;
   let banyan: RunningBanyan;
 
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'banyan-reload-'));
-    file = path.join(dir, 'routes.yaml');
-    fs.writeFileSync(file, routesYaml(90, 10));
-    banyan = await startBanyan({
-      config: file,
-      host: '127.0.0.1',
-      xdsPort: 0,
-      adminHost: '127.0.0.1',
-      adminPort: 0,
-      debounceMs: 150,
-      watch: true,
-      dataDir: path.join(dir, 'state'),
-      logger: createLogger('test', 'silent'),
-    });
+    t = await startTestBanyan(routesYaml(90, 10), { debounceMs: 150 });
+    ({ file, banyan } = t);
   });
 
-  afterAll(async () => {
-    await banyan?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => t?.stop());
 
   it('debounces a burst of edits into one reload that serves the last one', async () => {
     const reloadsBefore = await metric(banyan, 'banyan_config_reloads_total');

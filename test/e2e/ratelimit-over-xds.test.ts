@@ -3,13 +3,12 @@
  * ADS (RateLimitConfig resources compiled from the YAML's ratelimit section) and follows edits.
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rateLimitServiceDefinition } from '../../src/proto/grpc.js';
 import { runRateLimit, type RunningRateLimit } from '../../src/ratelimit/run.js';
-import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
+import type { RunningBanyan } from '../../src/server/banyan.js';
+import { startTestBanyan, type TestBanyan } from '../support/banyan.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { eventually } from '../support/eventually.js';
 
@@ -37,7 +36,7 @@ ratelimit:
 const Rls = grpc.makeGenericClientConstructor(rateLimitServiceDefinition(), 'RateLimitService');
 
 describe('rate limit replica fed over xDS by banyan serve', () => {
-  let dir: string;
+  let t: TestBanyan;
   let file: string;
   let banyan: RunningBanyan;
   let replica: RunningRateLimit;
@@ -45,13 +44,8 @@ describe('rate limit replica fed over xDS by banyan serve', () => {
   const log = createLogger('test', 'silent');
 
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'banyan-rlxds-'));
-    file = path.join(dir, 'routes.yaml');
-    fs.writeFileSync(file, yaml(3));
-    banyan = await startBanyan({
-      config: file, host: '127.0.0.1', xdsPort: 0, adminHost: '127.0.0.1', adminPort: 0,
-      debounceMs: 20, watch: true, dataDir: path.join(dir, 'state'), logger: log,
-    });
+    t = await startTestBanyan(yaml(3));
+    ({ file, banyan } = t);
     replica = await runRateLimit({
       port: 0, host: '127.0.0.1', xds: `127.0.0.1:${banyan.ports.xds}`, nodeId: 'rl-replica-1',
       timeoutMs: 50, failureMode: 'allow', shadow: false, responseHeaders: false, log,
@@ -62,8 +56,7 @@ describe('rate limit replica fed over xDS by banyan serve', () => {
   afterAll(async () => {
     client?.close();
     await replica?.stop();
-    await banyan?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await t?.stop();
   });
 
   const limit = () =>

@@ -3,13 +3,12 @@
  * compiles for the proxies: a hot edit of the YAML changes their decisions too.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizationServiceDefinition, rateLimitServiceDefinition } from '../../src/proto/grpc.js';
-import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
-import { createLogger } from '../../src/telemetry/logger.js';
+import type { RunningBanyan } from '../../src/server/banyan.js';
+import { startTestBanyan, type TestBanyan } from '../support/banyan.js';
 import { eventually } from '../support/eventually.js';
 import { makeKey, sign, type TestKey } from '../authz/helpers.js';
 
@@ -58,7 +57,7 @@ function unary<T>(client: grpc.Client, method: string, req: unknown): Promise<T>
 }
 
 describe('serve with in-process rate limit and authz services', () => {
-  let dir: string;
+  let t: TestBanyan;
   let configFile: string;
   let banyan: RunningBanyan;
   let rls: grpc.Client;
@@ -66,25 +65,16 @@ describe('serve with in-process rate limit and authz services', () => {
   let key: TestKey;
 
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'banyan-serve-'));
     key = await makeKey('ES256', 'k1');
-    const jwksFile = path.join(dir, 'jwks.json');
-    fs.writeFileSync(jwksFile, JSON.stringify({ keys: [key.jwk] }));
-    configFile = path.join(dir, 'banyan.yaml');
-    fs.writeFileSync(configFile, yaml(2, jwksFile));
-    banyan = await startBanyan({
-      config: configFile,
-      host: '127.0.0.1',
-      xdsPort: 0,
-      adminHost: '127.0.0.1',
-      adminPort: 0,
-      debounceMs: 20,
-      watch: true,
-      dataDir: path.join(dir, 'state'),
-      ratelimitPort: 0,
-      authzPort: 0,
-      logger: createLogger('test', 'silent'),
-    });
+    t = await startTestBanyan(
+      (dir) => {
+        fs.writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [key.jwk] }));
+        return yaml(2, path.join(dir, 'jwks.json'));
+      },
+      { ratelimitPort: 0, authzPort: 0 },
+    );
+    ({ banyan } = t);
+    configFile = t.file;
     rls = new Rls(`127.0.0.1:${banyan.ports.ratelimit}`, grpc.credentials.createInsecure());
     authz = new Authz(`127.0.0.1:${banyan.ports.authz}`, grpc.credentials.createInsecure());
   });
@@ -92,8 +82,7 @@ describe('serve with in-process rate limit and authz services', () => {
   afterAll(async () => {
     rls?.close();
     authz?.close();
-    await banyan?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await t?.stop();
   });
 
   const hit = (ip: string) =>
@@ -103,7 +92,7 @@ describe('serve with in-process rate limit and authz services', () => {
     expect((await hit('10.0.0.1')).overall_code).toBe('OK');
     expect((await hit('10.0.0.1')).overall_code).toBe('OK');
     expect((await hit('10.0.0.1')).overall_code).toBe('OVER_LIMIT');
-    fs.writeFileSync(configFile, yaml(100, path.join(dir, 'jwks.json')));
+    fs.writeFileSync(configFile, yaml(100, path.join(t.dir, 'jwks.json')));
     await eventually(async () => expect((await hit('10.0.0.1')).overall_code).toBe('OK'), 5_000);
   });
 

@@ -12,16 +12,13 @@ import { TypeUrl } from '../../src/proto/envoy.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { eventually } from '../support/eventually.js';
 import { routesYaml } from '../admin/harness.js';
+import { servedWeights as served } from '../support/banyan.js';
 
 const TOKEN = 'replica-token';
 
-/** The weights each replica's compiled snapshot sends for route `checkout`. */
+/** The weights a replica's compiled snapshot sends for route `checkout`. */
 function servedWeights(b: RunningBanyan): Record<string, number> {
-  const rc = b.pipeline.current!.snapshot.groups.get('default')!.get(TypeUrl.RouteConfiguration)!.get('edge') as {
-    virtual_hosts: { routes: { name: string; route: { weighted_clusters: { clusters: { name: string; weight: { value: number } }[] } } }[] }[];
-  };
-  const route = rc.virtual_hosts[0].routes.find((r) => r.name === 'checkout')!;
-  return Object.fromEntries(route.route.weighted_clusters.clusters.map((c) => [c.name, c.weight.value]));
+  return Object.fromEntries(served(b, 'checkout').split(',').map((kv) => [kv.split('=')[0], Number(kv.split('=')[1])]));
 }
 
 async function shift(b: RunningBanyan, backends: { cluster: string; weight: number }[]): Promise<{ status: number; body: any }> {
