@@ -1,7 +1,7 @@
-import net from 'node:net';
 import { z } from 'zod';
 import type { AuthRequirement, Config, Listener, Route } from '../config/model.js';
 import type { EnvoyResource, HttpFeature } from './types.js';
+import { duration, grpcServiceCluster } from './util.js';
 
 /**
  * ext_authz: listeners that use Banyan's authz service get the ext_authz filter (gRPC to the
@@ -27,7 +27,6 @@ export const CONTEXT_AUTH = 'banyan.auth';
 
 const EXT_AUTHZ_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz';
 const PER_ROUTE_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute';
-const HTTP_OPTIONS_TYPE = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const IMPLICIT_AUTHZ = { failureMode: 'deny', timeoutMs: 250 } as const;
 
 type JwtRequirement = Extract<AuthRequirement, { kind: 'jwt' }>;
@@ -84,10 +83,6 @@ export function effectiveAuthz(listener: Listener): { failureMode: 'allow' | 'de
   return listener.hosts.some((h) => h.routes.some(requiresAuth)) ? { ...IMPLICIT_AUTHZ, implicit: true } : undefined;
 }
 
-function duration(ms: number): { seconds: number; nanos: number } {
-  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
-}
-
 export const authzFeature: HttpFeature = {
   name: 'authz',
 
@@ -122,24 +117,6 @@ export const authzFeature: HttpFeature = {
   clusters(config: Config): EnvoyResource[] {
     if (!config.listeners.some((l) => effectiveAuthz(l))) return [];
     const { address, port } = config.services.authz;
-    return [
-      {
-        name: AUTHZ_CLUSTER,
-        type: net.isIP(address) ? 'STATIC' : 'STRICT_DNS',
-        connect_timeout: duration(1000),
-        lb_policy: 'ROUND_ROBIN',
-        // The Authorization service is gRPC, so the upstream must speak HTTP/2.
-        typed_extension_protocol_options: {
-          'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-            '@type': HTTP_OPTIONS_TYPE,
-            explicit_http_config: { http2_protocol_options: {} },
-          },
-        },
-        load_assignment: {
-          cluster_name: AUTHZ_CLUSTER,
-          endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address, port_value: port } } } }] }],
-        },
-      },
-    ];
+    return [grpcServiceCluster(AUTHZ_CLUSTER, address, port)];
   },
 };

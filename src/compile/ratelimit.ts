@@ -1,17 +1,15 @@
-import net from 'node:net';
 import type { Config, HeaderMatch, Listener, RateLimitAction, RateLimitDescriptor, RateLimitDomain, RateLimitPolicy, Route, RouteRateLimit } from '../config/model.js';
 import { envoyRoot } from '../proto/envoy.js';
 import { ensureEnvoyApiAdditions } from '../ratelimit/envoy-additions.js';
 import { headerMatcher } from './route.js';
 import type { EnvoyResource, HttpFeature } from './types.js';
-import { duration, wrap } from './util.js';
+import { duration, grpcServiceCluster, wrap } from './util.js';
 
 export const RATELIMIT_CLUSTER = 'banyan_ratelimit';
 export const RATELIMIT_FILTER = 'envoy.filters.http.ratelimit';
 export const LOCAL_RATELIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
 const RATELIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit';
 const LOCAL_RATELIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
-const HTTP_OPTIONS_TYPE = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 export const RATELIMIT_CONFIG_TYPE = 'type.googleapis.com/ratelimit.config.ratelimit.v3.RateLimitConfig';
 
 const hasLocalLimits = (listener: Listener): boolean => listener.hosts.some((h) => h.routes.some((r) => r.localRateLimit));
@@ -58,22 +56,7 @@ export const ratelimitFeature: HttpFeature = {
   clusters(config) {
     if (!config.listeners.some((l) => l.ratelimit && l.kind === 'socket')) return [];
     const { address, port } = config.services.ratelimit;
-    return [
-      {
-        name: RATELIMIT_CLUSTER,
-        type: net.isIP(address) ? 'STATIC' : 'STRICT_DNS',
-        connect_timeout: duration(1000),
-        lb_policy: 'ROUND_ROBIN',
-        // RateLimitService is gRPC: the upstream must speak HTTP/2.
-        typed_extension_protocol_options: {
-          'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': HTTP_OPTIONS_TYPE, explicit_http_config: { http2_protocol_options: {} } },
-        },
-        load_assignment: {
-          cluster_name: RATELIMIT_CLUSTER,
-          endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address, port_value: port } } } }] }],
-        },
-      },
-    ];
+    return [grpcServiceCluster(RATELIMIT_CLUSTER, address, port)];
   },
 };
 

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import type { EnvoyResource } from './types.js';
 
 /** Envoy resources are protobufjs object form: a Duration is { seconds, nanos }, never a "2s" string. */
@@ -35,4 +36,29 @@ export function byName<T>(items: Iterable<T>, nameOf: (item: T) => string): Map<
 /** Code-unit order, independent of the process locale (localeCompare is not). */
 export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const HTTP_OPTIONS_TYPE = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+/**
+ * A cluster for one of Banyan's own gRPC services (rate limit, authz) at address:port: static for an
+ * IP, STRICT_DNS for a name, and HTTP/2 upstream because gRPC needs it.
+ */
+export function grpcServiceCluster(name: string, address: string, port: number): EnvoyResource {
+  return {
+    name,
+    type: net.isIP(address) ? 'STATIC' : 'STRICT_DNS',
+    connect_timeout: duration(1000),
+    lb_policy: 'ROUND_ROBIN',
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': HTTP_OPTIONS_TYPE,
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    load_assignment: {
+      cluster_name: name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(address, port) } }] }],
+    },
+  };
 }
