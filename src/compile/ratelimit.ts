@@ -1,7 +1,7 @@
 import type { Config, HeaderMatch, Listener, RateLimitAction, RateLimitDescriptor, RateLimitDomain, RateLimitPolicy, Route, RouteRateLimit } from '../config/model.js';
 import { envoyRoot } from '../proto/envoy.js';
 import { ensureEnvoyApiAdditions } from '../ratelimit/envoy-additions.js';
-import { headerMatcher } from './route.js';
+import { headerMatcher } from './matchers.js';
 import type { EnvoyResource, HttpFeature } from './types.js';
 import { duration, grpcServiceCluster, wrap } from './util.js';
 

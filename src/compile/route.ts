@@ -1,10 +1,8 @@
 import type {
   DirectResponseAction,
   ForwardAction,
-  HeaderMatch,
   HeaderMutation,
   Listener,
-  QueryMatch,
   RedirectAction,
   Route,
   RouteMatch,
@@ -14,6 +12,7 @@ import type { CompileContext } from './context.js';
 import { CORS_FILTER, corsPolicy } from './cors.js';
 import { FEATURES } from './features.js';
 import type { EnvoyResource } from './types.js';
+import { headerMatcher, queryMatcher } from './matchers.js';
 import { compact, duration, wrap } from './util.js';
 
 /** One RouteConfiguration per listener, named after it (the listener's RDS route_config_name). */
@@ -101,28 +100,6 @@ export function buildMatch(match: RouteMatch): EnvoyResource {
   if (match.query.length) out.query_parameters = match.query.map(queryMatcher);
   if (match.grpc) out.grpc = {};
   return out;
-}
-
-export function headerMatcher(h: HeaderMatch): EnvoyResource {
-  const out: EnvoyResource = { name: h.name };
-  const sm = stringMatch(h);
-  if (sm) out.string_match = sm;
-  else out.present_match = h.present ?? true;
-  if (h.invert) out.invert_match = true;
-  return out;
-}
-
-function queryMatcher(q: QueryMatch): EnvoyResource {
-  const sm = stringMatch(q);
-  return sm ? { name: q.name, string_match: sm } : { name: q.name, present_match: q.present ?? true };
-}
-
-function stringMatch(m: { exact?: string; prefix?: string; suffix?: string; regex?: string }): Record<string, unknown> | undefined {
-  if (m.exact !== undefined) return { exact: m.exact };
-  if (m.prefix !== undefined) return { prefix: m.prefix };
-  if (m.suffix !== undefined) return { suffix: m.suffix };
-  if (m.regex !== undefined) return { safe_regex: { regex: m.regex } };
-  return undefined;
 }
 
 function forwardAction(a: ForwardAction, proxyless: boolean): EnvoyResource {
