@@ -8,7 +8,7 @@ import type { Config } from '../../src/config/model.js';
 import { TypeUrl } from '../../src/proto/envoy.js';
 import { methodDefinition } from '../../src/proto/grpc.js';
 import { parseRateLimitYaml } from '../../src/ratelimit/config.js';
-import { runRateLimit, type RunningRateLimit } from '../../src/ratelimit/run.js';
+import { runRateLimit } from '../../src/ratelimit/run.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { eventually } from '../support/eventually.js';
 import { req, rlsClient } from './helpers.js';
