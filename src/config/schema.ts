@@ -103,7 +103,9 @@ const group = z.strictObject({
   listeners: z.array(name).optional().meta({ description: 'Listener names (default: all)' }),
 });
 
-const JWS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512'] as const;
+// Asymmetric only: keys come from a public JWKS, and an HMAC "key" there would let anyone who can read
+// the JWKS mint tokens (the classic RS256→HS256 confusion). `none` is never an option.
+const JWS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
 const tokenSource = z
   .strictObject({ header: headerName.optional(), prefix: z.string().optional(), cookie: name.optional(), query: name.optional() })
