@@ -2,8 +2,9 @@
  * bench:xds — config change → every simulated proxy ACKed, at 100 and 1,000 ADS streams opened from
  * a separate process (bench/xds-clients.ts), on 1,000 routes and 500 clusters built by the real
  * loader and compiler. Baseline (same run): loading + compiling + encoding the whole snapshot once.
+ * Each row runs in its own forked `node --expose-gc` server process, so memory figures are per row.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
@@ -19,6 +20,8 @@ const ROUTES_PER_LISTENER = 100;
 const CLUSTERS = 500;
 const CHANGES = 10;
 const PROXY_COUNTS = [100, 1000];
+/** argv[2] of a forked row process. */
+const ROW_ARG = '--bench-xds-row';
 
 /** The config after `change` edits: each edit shifts one route's weights and moves one cluster's endpoint. */
 function configYaml(change: number): string {
@@ -85,13 +88,30 @@ interface Row {
   max: number;
   connectMs: number;
   mbPerChange: number;
-  rssMb: number;
+  /** After gc(), snapshot set, before any proxy connects. */
   rssIdleMb: number;
-  heapMb: number;
+  /** Highest RSS sampled every SAMPLE_MS from the first proxy connecting to the last change ACKed. */
+  rssPeakMb: number;
+  /** The kernel's high-water mark for the whole row process (includes start-up and compiles). */
+  rssHwmMb: number;
+  /** Right after the last change was ACKed everywhere and gc(). */
+  rssEndMb: number;
+  /** SETTLE_MS later, gc() again, proxies still connected: the steady state between changes. */
+  rssSteadyMb: number;
+  heapIdleMb: number;
+  heapSteadyMb: number;
   encodes: number;
-  changed: number;
 }
 
+const SAMPLE_MS = 10;
+const SETTLE_MS = 2000;
+const gc = () => {
+  if (!global.gc) throw new Error('bench:xds rows need --expose-gc (they are forked with it)');
+  global.gc();
+};
+const mb = (bytes: number) => bytes / 1e6;
+
+/** One row, in a fresh process: nothing left over from another row inflates its memory. */
 async function runAt(proxies: number): Promise<Row> {
   const registry = createRegistry();
   const logger = pino({ level: 'silent' });
@@ -100,8 +120,8 @@ async function runAt(proxies: number): Promise<Row> {
   const server = new grpc.Server();
   xds.addToServer(server);
   const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
-  let current = build(0);
-  cache.setSnapshot(current);
+  const first = build(0);
+  cache.setSnapshot(first);
 
   let acks = 0;
   let nacks = 0;
@@ -119,15 +139,17 @@ async function runAt(proxies: number): Promise<Row> {
       tick();
     });
 
-  const group = [...current.groups.keys()][0];
-  const set = current.groups.get(group)!;
+  const group = [...first.groups.keys()][0];
+  const set = first.groups.get(group)!;
   const subs = {
     eds: [...set.get('type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment')!.keys()],
     rds: [...set.get('type.googleapis.com/envoy.config.route.v3.RouteConfiguration')!.keys()],
   };
   const script = fileURLToPath(new URL('./xds-clients.js', import.meta.url));
-  global.gc?.();
-  const rssIdleMb = process.memoryUsage().rss / 1e6;
+  gc();
+  const idle = process.memoryUsage();
+  let peak = idle.rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), SAMPLE_MS);
   const child: ChildProcess = spawn(process.execPath, [script, `127.0.0.1:${port}`, String(proxies)], { stdio: ['pipe', 'inherit', 'inherit'] });
   child.stdin!.end(JSON.stringify(subs));
   try {
@@ -138,21 +160,26 @@ async function runAt(proxies: number): Promise<Row> {
     const times: number[] = [];
     let bytes = 0;
     let encodes = 0;
-    let changed = 0;
     for (let k = 1; k <= CHANGES; k++) {
       const bytesBefore = await bytesSent(registry);
       const start = performance.now();
-      const next = build(k);
-      const change = cache.setSnapshot(next);
+      const change = cache.setSnapshot(build(k));
       const types = change.changed.get(group)?.size ?? 0;
       const target = acks + proxies * types;
       await waitFor(() => acks >= target, `ACKs of change ${k}`);
       times.push(performance.now() - start);
       bytes += (await bytesSent(registry)) - bytesBefore;
       encodes += change.encoded;
-      changed += changedResources(current, next);
-      current = next;
     }
+    clearInterval(sampler);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    gc();
+    const end = process.memoryUsage();
+    // V8 and the allocator hand freed pages back over the next moments, as they do between changes.
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    gc();
+    const steady = process.memoryUsage();
+    if (xds.streamCount !== proxies) throw new Error(`${xds.streamCount} streams open at the end, expected ${proxies}`);
     return {
       proxies,
       p50: percentile(times, 50),
@@ -160,17 +187,32 @@ async function runAt(proxies: number): Promise<Row> {
       max: Math.max(...times),
       connectMs,
       mbPerChange: bytes / CHANGES / 1e6,
-      rssMb: process.memoryUsage().rss / 1e6,
-      rssIdleMb,
-      heapMb: process.memoryUsage().heapUsed / 1e6,
+      rssIdleMb: mb(idle.rss),
+      rssPeakMb: mb(peak),
+      rssHwmMb: mb(process.resourceUsage().maxRSS * 1024),
+      rssEndMb: mb(end.rss),
+      rssSteadyMb: mb(steady.rss),
+      heapIdleMb: mb(idle.heapUsed),
+      heapSteadyMb: mb(steady.heapUsed),
       encodes: encodes / CHANGES,
-      changed: changed / CHANGES,
     };
   } finally {
+    clearInterval(sampler);
     child.kill('SIGTERM');
     xds.close();
     server.forceShutdown();
   }
+}
+
+/** Runs runAt(proxies) in a forked `node --expose-gc` of this module and returns its row. */
+function forkRow(proxies: number): Promise<Row> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), [ROW_ARG, String(proxies)], { execArgv: ['--expose-gc'], stdio: 'inherit' });
+    let row: Row | undefined;
+    child.on('message', (m) => (row = m as Row));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => (row ? resolve(row) : reject(new Error(`bench:xds row ${proxies} exited (${signal ?? code}) without a result`))));
+  });
 }
 
 function baselineMs(): number {
@@ -183,18 +225,43 @@ function baselineMs(): number {
   return percentile(runs, 50);
 }
 
+/** Ground truth for "encodes per change", computed here rather than in the measured server process. */
+function changedPerChange(): number {
+  let n = 0;
+  let prev = build(0);
+  for (let k = 1; k <= CHANGES; k++) {
+    const next = build(k);
+    n += changedResources(prev, next);
+    prev = next;
+  }
+  return n / CHANGES;
+}
+
 export async function run(): Promise<void> {
   const base = baselineMs();
+  const changed = changedPerChange();
   const rows: Row[] = [];
-  for (const n of PROXY_COUNTS) rows.push(await runAt(n));
+  for (const n of PROXY_COUNTS) rows.push(await forkRow(n));
   const f = (x: number, d = 1) => x.toFixed(d);
-  console.log(`config: ${LISTENERS} listeners, ${LISTENERS * ROUTES_PER_LISTENER} routes, ${CLUSTERS} clusters; ${CHANGES} changes per row`);
-  console.log(`baseline: load + compile + encode the whole snapshot once = ${f(base)} ms\n`);
-  console.log('| proxies | all connected+ACKed ms | change→all ACKs p50 ms | p99 ms | max ms | p99 / baseline | MB sent/change | server RSS MB (before proxies) | heap MB | encodes/change | changed resources/change |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log(`config: ${LISTENERS} listeners, ${LISTENERS * ROUTES_PER_LISTENER} routes, ${CLUSTERS} clusters; ${CHANGES} changes per row; one fresh server process per row`);
+  console.log(`baseline: load + compile + encode the whole snapshot once = ${f(base)} ms`);
+  console.log(`RSS idle: after gc(), snapshot set, no proxies. peak: sampled every ${SAMPLE_MS} ms while proxies connect and changes run (kernel high-water mark of the row process in brackets). end: right after the last change was ACKed, gc(). steady: ${SETTLE_MS} ms later, gc() again, proxies still connected.\n`);
+  console.log('| proxies | all connected+ACKed ms | change→all ACKs p50 ms | p99 ms | max ms | p99 / baseline | MB sent/change | RSS MB idle | RSS MB peak (HWM) | RSS MB end | RSS MB steady | RSS KB/stream (steady−idle) | heap MB idle → steady | encodes/change | changed resources/change |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     console.log(
-      `| ${r.proxies} | ${f(r.connectMs, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.p99 / base, 2)}x | ${f(r.mbPerChange, 2)} | ${f(r.rssMb, 0)} (${f(r.rssIdleMb, 0)}) | ${f(r.heapMb, 0)} | ${f(r.encodes)} | ${f(r.changed)} |`,
+      `| ${r.proxies} | ${f(r.connectMs, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.p99 / base, 2)}x | ${f(r.mbPerChange, 2)} | ${f(r.rssIdleMb, 0)} | ${f(r.rssPeakMb, 0)} (${f(r.rssHwmMb, 0)}) | ${f(r.rssEndMb, 0)} | ${f(r.rssSteadyMb, 0)} | ${f(((r.rssSteadyMb - r.rssIdleMb) * 1000) / r.proxies, 0)} | ${f(r.heapIdleMb, 0)} → ${f(r.heapSteadyMb, 0)} | ${f(r.encodes)} | ${f(changed)} |`,
     );
   }
+}
+
+if (process.argv[2] === ROW_ARG) {
+  runAt(Number(process.argv[3])).then(
+    // Run by hand (not forked), the row is printed.
+    (row) => (process.send ? process.send(row, () => process.exit(0)) : (console.log(row), process.exit(0))),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }

@@ -4,7 +4,7 @@ import type { RawNode } from './node.js';
 import { pushOrder, ROUTING_TYPES } from './order.js';
 import type { NackRecord, TypeStatus } from './status.js';
 import { XdsStream } from './stream.js';
-import { byName, Subscription, type Selection } from './subscription.js';
+import { byName, Subscription, type NameSet, type Selection } from './subscription.js';
 import { SotwResponse } from './wire.js';
 
 /** envoy.service.discovery.v3.DiscoveryRequest in object form (the fields the server reads). */
@@ -20,8 +20,8 @@ export interface DiscoveryRequest {
 interface Sent {
   nonce: string;
   version: string;
-  /** The subscription the response answered. */
-  subKey: string;
+  /** The subscription the response answered (interned: compared by identity). */
+  sub: NameSet;
   /** What the client holds if it accepts the response (shared between streams, never copied). */
   sel: Selection;
 }
@@ -81,7 +81,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest> {
     }
     st.sub.replace(req.resource_names ?? []);
     // A new subscription is answered even when the selected resources (and so the version) are unchanged.
-    if (!st.sent || st.sub.key() !== st.sent.subKey) this.markDirty(typeUrl);
+    if (!st.sent || st.sub.set !== st.sent.sub) this.markDirty(typeUrl);
   }
 
   protected flush(): void {
@@ -99,13 +99,13 @@ export class SotwStream extends XdsStream<DiscoveryRequest> {
 
   private plan(typeUrl: string): Plan {
     const st = this.types.get(typeUrl)!;
-    const sel = this.ctx.selector.select(this.group!, typeUrl, st.sub);
+    const sel = this.ctx.selector.select(this.group!, typeUrl, st.sub.set);
     return { sel, send: this.shouldSend(st, sel.version) };
   }
 
   private shouldSend(st: TypeState, version: string): boolean {
     if (st.nacked.has(version)) return false;
-    return !st.sent || st.sub.key() !== st.sent.subKey || version !== st.sent.version;
+    return !st.sent || st.sub.set !== st.sent.sub || version !== st.sent.version;
   }
 
   /**
@@ -141,7 +141,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest> {
     // response is relative to what the client ACKed, so only when nothing else is unanswered.
     const partial = PARTIAL_TYPES.has(typeUrl) && !st.inFlight && st.accepted;
     const body = partial ? this.ctx.selector.sotwDiffBody(typeUrl, partial, sel) : this.ctx.selector.sotwBody(typeUrl, sel);
-    st.sent = { nonce, version: sel.version, subKey: st.sub.key(), sel };
+    st.sent = { nonce, version: sel.version, sub: st.sub.set, sel };
     st.inFlight = true;
     this.write(typeUrl, new SotwResponse(body, nonce), dirtiedAt);
     this.log.debug({ typeUrl, version: sel.version, nonce, resources: sel.resources.length }, 'pushed');
@@ -165,7 +165,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest> {
   protected typeStatuses(): TypeStatus[] {
     return pushOrder(this.types.keys()).map((typeUrl) => {
       const st = this.types.get(typeUrl)!;
-      const current = this.group ? this.ctx.selector.select(this.group, typeUrl, st.sub).version : undefined;
+      const current = this.group ? this.ctx.selector.select(this.group, typeUrl, st.sub.set).version : undefined;
       const rejectedLatest = !!st.lastNack && st.lastNack.nonce === st.sent?.nonce;
       return {
         typeUrl,

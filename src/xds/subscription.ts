@@ -5,60 +5,110 @@ import { encodeSotwBody } from './wire.js';
 export const WILDCARD = '*';
 
 /**
+ * An immutable set of subscribed names, interned by content: the thousand streams that ask for the
+ * same 500 endpoints share one set (and one canonical key) instead of holding a copy each. Identity
+ * is equality: two live NameSets with the same content are the same object.
+ */
+export class NameSet {
+  private constructor(
+    readonly wildcard: boolean,
+    readonly names: ReadonlySet<string>,
+    /** Canonical form, the intern key. */
+    readonly key: string,
+  ) {}
+
+  private static readonly interned = new Map<string, WeakRef<NameSet>>();
+  /** Forgets a key once no stream holds its set (unless it was interned again since). */
+  private static readonly reaper = new FinalizationRegistry<string>((key) => {
+    if (!NameSet.interned.get(key)?.deref()) NameSet.interned.delete(key);
+  });
+
+  static readonly NONE = NameSet.of(false, []);
+
+  static of(wildcard: boolean, names: Iterable<string>): NameSet {
+    const sorted = [...new Set(names)].sort();
+    const key = (wildcard ? '*\0' : '\0') + sorted.join('\0');
+    const live = NameSet.interned.get(key)?.deref();
+    if (live) return live;
+    const set = new NameSet(wildcard, new Set(sorted), key);
+    NameSet.interned.set(key, new WeakRef(set));
+    NameSet.reaper.register(set, key);
+    return set;
+  }
+
+  /** Does `names` (a request's list, "*" excluded) hold exactly this set's names? */
+  sameNames(names: ReadonlySet<string>): boolean {
+    if (names.size !== this.names.size) return false;
+    for (const n of names) if (!this.names.has(n)) return false;
+    return true;
+  }
+}
+
+/**
  * What one stream asked for of one type: the wildcard and/or explicit names, with the protocol's
- * legacy rule that a stream that has never named a resource is a wildcard subscriber.
+ * legacy rule that a stream that has never named a resource is a wildcard subscriber. The names are
+ * an interned NameSet; a request repeating the current names (every ACK) leaves it untouched.
  */
 export class Subscription {
-  wildcard = false;
-  readonly names = new Set<string>();
+  private current = NameSet.NONE;
   /** Has any request for this type ever carried a name (then an empty list means "nothing"). */
   private explicitEver = false;
-  private cachedKey?: string;
+
+  /** The current names, shared with every stream subscribed to the same. */
+  get set(): NameSet {
+    return this.current;
+  }
+
+  get wildcard(): boolean {
+    return this.current.wildcard;
+  }
+
+  get names(): ReadonlySet<string> {
+    return this.current.names;
+  }
 
   /** SotW: the request carries the full list. Returns true when the subscription changed. */
   replace(names: readonly string[]): boolean {
-    const before = this.key();
     if (names.length) this.explicitEver = true;
-    this.wildcard = names.includes(WILDCARD) || (!names.length && !this.explicitEver);
-    this.names.clear();
-    for (const n of names) if (n !== WILDCARD) this.names.add(n);
-    this.cachedKey = undefined;
-    return this.key() !== before;
+    const requested = new Set(names);
+    const wildcard = requested.delete(WILDCARD) || (!names.length && !this.explicitEver);
+    if (wildcard === this.current.wildcard && this.current.sameNames(requested)) return false;
+    this.current = NameSet.of(wildcard, requested);
+    return true;
   }
 
   /** Delta: the request carries additions and removals; returns names newly subscribed. */
   apply(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean): string[] {
-    if (first && !subscribe.length) this.wildcard = true;
+    let wildcard = this.current.wildcard || (first && !subscribe.length);
     if (subscribe.length) this.explicitEver = true;
+    if (!subscribe.length && !unsubscribe.length) {
+      if (wildcard !== this.current.wildcard) this.current = NameSet.of(wildcard, this.current.names);
+      return [];
+    }
+    const names = new Set(this.current.names);
     const added: string[] = [];
     for (const n of subscribe) {
-      if (n === WILDCARD) this.wildcard = true;
-      else if (!this.names.has(n)) {
-        this.names.add(n);
+      if (n === WILDCARD) wildcard = true;
+      else if (!names.has(n)) {
+        names.add(n);
         added.push(n);
       }
     }
     for (const n of unsubscribe) {
-      if (n === WILDCARD) this.wildcard = false;
-      else this.names.delete(n);
+      if (n === WILDCARD) wildcard = false;
+      else names.delete(n);
     }
-    this.cachedKey = undefined;
+    this.current = NameSet.of(wildcard, names);
     return added;
   }
 
   /** Does this subscription cover `name`? Api listeners are only ever covered by name. */
   covers(name: string, apiListener = false): boolean {
-    return this.names.has(name) || (this.wildcard && !apiListener);
-  }
-
-  /** Canonical form: equal keys mean equal subscriptions. */
-  key(): string {
-    this.cachedKey ??= (this.wildcard ? '*\0' : '\0') + [...this.names].sort().join('\0');
-    return this.cachedKey;
+    return this.current.names.has(name) || (this.current.wildcard && !apiListener);
   }
 
   toJSON(): string[] {
-    return [...(this.wildcard ? [WILDCARD] : []), ...[...this.names].sort()];
+    return [...(this.current.wildcard ? [WILDCARD] : []), ...this.current.names];
   }
 }
 
@@ -73,16 +123,19 @@ export interface Selection {
  * version hash and one encode.
  */
 export class Selector {
-  private memo = new Map<string, Selection>();
+  /** Per interned subscription (identity is content), per group and type. */
+  private memo = new Map<NameSet, Map<string, Selection>>();
   private bodies = new Map<string, Buffer>();
   private generation = -1;
 
   constructor(private readonly cache: SnapshotCache) {}
 
-  select(group: string, typeUrl: string, sub: Subscription): Selection {
+  select(group: string, typeUrl: string, sub: NameSet): Selection {
     this.resetIfStale();
-    const memoKey = `${group}\0${typeUrl}\0${sub.key()}`;
-    let sel = this.memo.get(memoKey);
+    let bySub = this.memo.get(sub);
+    if (!bySub) this.memo.set(sub, (bySub = new Map()));
+    const memoKey = `${group}\0${typeUrl}`;
+    let sel = bySub.get(memoKey);
     if (!sel) {
       const all = this.cache.get(group, typeUrl).resources;
       const resources: EncodedResource[] = [];
@@ -96,7 +149,7 @@ export class Selector {
       }
       resources.sort(byName);
       sel = { resources, version: setVersion(resources) };
-      this.memo.set(memoKey, sel);
+      bySub.set(memoKey, sel);
     }
     return sel;
   }

@@ -44,6 +44,33 @@ describe('Subscription (xDS "how the client specifies what resources to return")
   });
 });
 
+describe('interned subscriptions', () => {
+  it('share one name set between streams asking for the same names, in any order', () => {
+    const a = new Subscription();
+    const b = new Subscription();
+    a.replace(['x', 'y', 'z']);
+    b.replace(['z', 'x', 'y', 'x']);
+    expect(b.set).toBe(a.set);
+    const held = a.set;
+    expect(a.replace(['y', 'z', 'x'])).toBe(false); // an ACK repeating the names keeps the set
+    expect(a.set).toBe(held);
+    b.apply([], ['y'], false);
+    expect(b.set).not.toBe(a.set);
+    expect(b.toJSON()).toEqual(['x', 'z']);
+    expect(a.toJSON()).toEqual(['x', 'y', 'z']); // sharing never lets one stream change another's
+  });
+
+  it('tell a wildcard subscription from the same names without it', () => {
+    const a = new Subscription();
+    const b = new Subscription();
+    a.replace(['*', 'x']);
+    b.replace(['x']);
+    expect(a.set).not.toBe(b.set);
+    expect(b.replace(['x', '*'])).toBe(true);
+    expect(b.set).toBe(a.set);
+  });
+});
+
 describe('versions', () => {
   it('are content hashes: independent of order, sensitive to any member', () => {
     const a = { name: 'a', version: contentVersion(Buffer.from('1')) };
