@@ -41,7 +41,13 @@ const TICK_MS = 1;
 function h2load(args: string[]): Promise<string> {
   return new Promise((resolve, reject) =>
     execFile(H2LOAD, args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`h2load ${args.join(' ')}: ${err.message}\n${stderr}${stdout}`)) : resolve(stdout),
+      err
+        ? reject(
+            (err as NodeJS.ErrnoException).code === 'ENOENT'
+              ? new Error(`h2load not found: install Debian's nghttp2-client (apt-get install nghttp2-client) or set H2LOAD`)
+              : new Error(`h2load ${args.join(' ')}: ${err.message}\n${stderr}${stdout}`),
+          )
+        : resolve(stdout),
     ),
   );
 }
