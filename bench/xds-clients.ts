@@ -1,8 +1,9 @@
 /**
  * Simulated proxies for bench:xds, run as a separate process so that client work does not share the
- * server's event loop: `node dist/bench/xds-clients.js <address> <count>` with the subscriptions on
- * stdin as JSON { eds: string[], rds: string[] }. Each stream subscribes to CDS and LDS (wildcard),
- * EDS and RDS by name, and ACKs every response, reading only version, type and nonce.
+ * server's event loop: `node dist/bench/xds-clients.js <address> <count> [sotw|delta]` with the
+ * subscriptions on stdin as JSON { eds: string[], rds: string[] }. Each stream (SotW or delta ADS)
+ * subscribes to CDS and LDS (wildcard), EDS and RDS by name, and ACKs every response, reading only
+ * version, type and nonce.
  */
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
@@ -15,7 +16,10 @@ interface Head {
   nonce: string;
 }
 
-/** Reads DiscoveryResponse fields 1 (version_info), 4 (type_url), 5 (nonce); skips the resources. */
+/**
+ * Reads fields 1 (version_info / system_version_info), 4 (type_url), 5 (nonce), which are the same in
+ * DiscoveryResponse and DeltaDiscoveryResponse; skips the resources.
+ */
 function head(bytes: Buffer): Head {
   const r = protobuf.Reader.create(bytes);
   const out: Head = { version: '', typeUrl: '', nonce: '' };
@@ -37,8 +41,9 @@ async function readStdin(): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const [address, countArg] = process.argv.slice(2);
+  const [address, countArg, mode = 'sotw'] = process.argv.slice(2);
   const count = Number(countArg);
+  if (mode !== 'sotw' && mode !== 'delta') throw new Error(`mode must be sotw or delta, not ${mode}`);
   const subs = JSON.parse(await readStdin()) as { eds: string[]; rds: string[] };
   const names: Record<string, string[]> = {
     [TypeUrl.Cluster]: [],
@@ -53,17 +58,18 @@ async function main(): Promise<void> {
     // One connection per proxy, as real proxies have.
     const client = new Client(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
     clients.push(client);
-    const call = (client as unknown as Record<string, () => grpc.ClientDuplexStream<object, Buffer>>)[ads.sotw]();
+    const call = (client as unknown as Record<string, () => grpc.ClientDuplexStream<object, Buffer>>)[mode === 'sotw' ? ads.sotw : ads.delta]();
     call.on('data', (bytes: Buffer) => {
       const h = head(bytes);
-      call.write({ type_url: h.typeUrl, version_info: h.version, response_nonce: h.nonce, resource_names: names[h.typeUrl] ?? [] });
+      if (mode === 'sotw') call.write({ type_url: h.typeUrl, version_info: h.version, response_nonce: h.nonce, resource_names: names[h.typeUrl] ?? [] });
+      else call.write({ type_url: h.typeUrl, response_nonce: h.nonce });
     });
     call.on('error', (err) => {
       if ((err as grpc.ServiceError).code !== grpc.status.CANCELLED) console.error(`stream ${i}: ${err.message}`);
     });
     const node = { id: `bench-proxy-${i}`, cluster: 'bench' };
     for (const typeUrl of [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration]) {
-      call.write({ node, type_url: typeUrl, resource_names: names[typeUrl] });
+      call.write(mode === 'sotw' ? { node, type_url: typeUrl, resource_names: names[typeUrl] } : { node, type_url: typeUrl, resource_names_subscribe: names[typeUrl] });
     }
   }
   process.on('SIGTERM', () => {

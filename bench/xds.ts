@@ -1,5 +1,5 @@
 /**
- * bench:xds — config change → every simulated proxy ACKed, at 100 and 1,000 ADS streams opened from
+ * bench:xds — config change → every simulated proxy ACKed, at 100 and 1,000 SotW and 1,000 delta ADS streams opened from
  * a separate process (bench/xds-clients.ts), on 1,000 routes and 500 clusters built by the real
  * loader and compiler. Baseline (same run): loading + compiling + encoding the whole snapshot once.
  * Each row runs in its own forked `node --expose-gc` server process, so memory figures are per row.
@@ -19,7 +19,12 @@ const LISTENERS = 10;
 const ROUTES_PER_LISTENER = 100;
 const CLUSTERS = 500;
 const CHANGES = 10;
-const PROXY_COUNTS = [100, 1000];
+type Mode = 'sotw' | 'delta';
+const ROWS: { proxies: number; mode: Mode }[] = [
+  { proxies: 100, mode: 'sotw' },
+  { proxies: 1000, mode: 'sotw' },
+  { proxies: 1000, mode: 'delta' },
+];
 /** argv[2] of a forked row process. */
 const ROW_ARG = '--bench-xds-row';
 
@@ -83,6 +88,7 @@ async function bytesSent(registry: ReturnType<typeof createRegistry>): Promise<n
 
 interface Row {
   proxies: number;
+  mode: Mode;
   p50: number;
   p99: number;
   max: number;
@@ -112,7 +118,7 @@ const gc = () => {
 const mb = (bytes: number) => bytes / 1e6;
 
 /** One row, in a fresh process: nothing left over from another row inflates its memory. */
-async function runAt(proxies: number): Promise<Row> {
+async function runAt(proxies: number, mode: Mode): Promise<Row> {
   const registry = createRegistry();
   const logger = pino({ level: 'silent' });
   const cache = new SnapshotCache({ logger, registry });
@@ -150,7 +156,7 @@ async function runAt(proxies: number): Promise<Row> {
   const idle = process.memoryUsage();
   let peak = idle.rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), SAMPLE_MS);
-  const child: ChildProcess = spawn(process.execPath, [script, `127.0.0.1:${port}`, String(proxies)], { stdio: ['pipe', 'inherit', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [script, `127.0.0.1:${port}`, String(proxies), mode], { stdio: ['pipe', 'inherit', 'inherit'] });
   child.stdin!.end(JSON.stringify(subs));
   try {
     const t0 = performance.now();
@@ -182,6 +188,7 @@ async function runAt(proxies: number): Promise<Row> {
     if (xds.streamCount !== proxies) throw new Error(`${xds.streamCount} streams open at the end, expected ${proxies}`);
     return {
       proxies,
+      mode,
       p50: percentile(times, 50),
       p99: percentile(times, 99),
       max: Math.max(...times),
@@ -204,10 +211,10 @@ async function runAt(proxies: number): Promise<Row> {
   }
 }
 
-/** Runs runAt(proxies) in a forked `node --expose-gc` of this module and returns its row. */
-function forkRow(proxies: number): Promise<Row> {
+/** Runs runAt() in a forked `node --expose-gc` of this module and returns its row. */
+function forkRow(proxies: number, mode: Mode): Promise<Row> {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), [ROW_ARG, String(proxies)], { execArgv: ['--expose-gc'], stdio: 'inherit' });
+    const child = fork(fileURLToPath(import.meta.url), [ROW_ARG, String(proxies), mode], { execArgv: ['--expose-gc'], stdio: 'inherit' });
     let row: Row | undefined;
     child.on('message', (m) => (row = m as Row));
     child.on('error', reject);
@@ -241,7 +248,7 @@ export async function run(): Promise<void> {
   const base = baselineMs();
   const changed = changedPerChange();
   const rows: Row[] = [];
-  for (const n of PROXY_COUNTS) rows.push(await forkRow(n));
+  for (const r of ROWS) rows.push(await forkRow(r.proxies, r.mode));
   const f = (x: number, d = 1) => x.toFixed(d);
   console.log(`config: ${LISTENERS} listeners, ${LISTENERS * ROUTES_PER_LISTENER} routes, ${CLUSTERS} clusters; ${CHANGES} changes per row; one fresh server process per row`);
   console.log(`baseline: load + compile + encode the whole snapshot once = ${f(base)} ms`);
@@ -250,13 +257,13 @@ export async function run(): Promise<void> {
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     console.log(
-      `| ${r.proxies} | ${f(r.connectMs, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.p99 / base, 2)}x | ${f(r.mbPerChange, 2)} | ${f(r.rssIdleMb, 0)} | ${f(r.rssPeakMb, 0)} (${f(r.rssHwmMb, 0)}) | ${f(r.rssEndMb, 0)} | ${f(r.rssSteadyMb, 0)} | ${f(((r.rssSteadyMb - r.rssIdleMb) * 1000) / r.proxies, 0)} | ${f(r.heapIdleMb, 0)} → ${f(r.heapSteadyMb, 0)} | ${f(r.encodes)} | ${f(changed)} |`,
+      `| ${r.proxies} ${r.mode} | ${f(r.connectMs, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.p99 / base, 2)}x | ${f(r.mbPerChange, 2)} | ${f(r.rssIdleMb, 0)} | ${f(r.rssPeakMb, 0)} (${f(r.rssHwmMb, 0)}) | ${f(r.rssEndMb, 0)} | ${f(r.rssSteadyMb, 0)} | ${f(((r.rssSteadyMb - r.rssIdleMb) * 1000) / r.proxies, 0)} | ${f(r.heapIdleMb, 0)} → ${f(r.heapSteadyMb, 0)} | ${f(r.encodes)} | ${f(changed)} |`,
     );
   }
 }
 
 if (process.argv[2] === ROW_ARG) {
-  runAt(Number(process.argv[3])).then(
+  runAt(Number(process.argv[3]), process.argv[4] as Mode).then(
     // Run by hand (not forked), the row is printed.
     (row) => (process.send ? process.send(row, () => process.exit(0)) : (console.log(row), process.exit(0))),
     (err) => {

@@ -4,8 +4,9 @@ import type { RawNode } from './node.js';
 import { pushOrder, ROUTING_TYPES } from './order.js';
 import type { NackRecord, TypeStatus } from './status.js';
 import { XdsStream } from './stream.js';
-import { Subscription } from './subscription.js';
+import { Subscription, type Selection } from './subscription.js';
 import { DeltaResponse } from './wire.js';
+import { HeldVersions, versionsOf } from './held.js';
 
 /** envoy.service.discovery.v3.DeltaDiscoveryRequest in object form (the fields the server reads). */
 export interface DeltaDiscoveryRequest {
@@ -29,7 +30,7 @@ interface Pending {
 interface TypeState {
   sub: Subscription;
   /** What the client holds, as far as the server knows: name → resource version. */
-  has: Map<string, string>;
+  has: HeldVersions;
   pending: Map<string, Pending>;
   /** Per name, the resource version this stream rejected: not sent to it again. */
   nacked: Map<string, string>;
@@ -44,6 +45,8 @@ interface TypeState {
 }
 
 interface Plan {
+  /** What the stream should hold: the shared selection its held versions are kept relative to. */
+  sel: Selection;
   systemVersion: string;
   updates: EncodedResource[];
   removals: string[];
@@ -64,7 +67,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
     let st = this.types.get(typeUrl);
     const first = !st;
     if (!st) {
-      st = { sub: new Subscription(), has: new Map(), pending: new Map(), nacked: new Map(), answered: false, lastWasNack: false, holding: false };
+      st = { sub: new Subscription(), has: new HeldVersions(), pending: new Map(), nacked: new Map(), answered: false, lastWasNack: false, holding: false };
       this.types.set(typeUrl, st);
       for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) st.has.set(name, version);
     }
@@ -77,10 +80,13 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
       if (ROUTING_TYPES.has(typeUrl)) this.releaseClustersWhenRoutesSettled();
     }
     const unsubscribe = req.resource_names_unsubscribe ?? [];
+    const before = st.sub.set;
     const added = st.sub.apply(req.resource_names_subscribe ?? [], unsubscribe, first);
     // The client drops what it unsubscribes from; no removal is owed for those.
-    for (const name of [...st.has.keys()]) {
-      if (!st.sub.covers(name, this.ctx.cache.isApiListener(typeUrl, name))) st.has.delete(name);
+    if (first || st.sub.set !== before) {
+      for (const name of [...st.has.names()]) {
+        if (!st.sub.covers(name, this.ctx.cache.isApiListener(typeUrl, name))) st.has.delete(name);
+      }
     }
     if (first || added.length || unsubscribe.length) this.markDirty(typeUrl);
   }
@@ -108,8 +114,8 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
       present.add(r.name);
       if (st.has.get(r.name) !== r.version && st.nacked.get(r.name) !== r.version) updates.push(r);
     }
-    const removals = [...st.has.keys()].filter((name) => !present.has(name)).sort();
-    return { systemVersion: sel.version, updates, removals };
+    const removals = [...st.has.names()].filter((name) => !present.has(name)).sort();
+    return { sel, systemVersion: sel.version, updates, removals };
   }
 
   /** As in SotW: cluster removals wait while listener/route updates are outstanding on this stream. */
@@ -145,6 +151,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
       pending.sent.set(name, undefined);
       st.has.delete(name);
     }
+    st.has.rebase(versionsOf(plan.sel));
     st.pending.set(nonce, pending);
     st.answered = true;
     st.lastNonce = nonce;

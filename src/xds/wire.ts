@@ -44,6 +44,11 @@ function t() {
   return tags;
 }
 
+/** protobufjs's Node writer already returns a Buffer: a view, not a second copy. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** google.protobuf.Any { type_url, value } around already-encoded message bytes. */
 export function encodeAnyBytes(typeUrl: string, value: Uint8Array): Uint8Array {
   return protobuf.Writer.create().uint32(t().anyTypeUrl).string(typeUrl).uint32(t().anyValue).bytes(value).finish();
@@ -66,7 +71,7 @@ export function encodeSotwBody(version: string, typeUrl: string, anys: Iterable<
   const w = protobuf.Writer.create().uint32(t().respVersion).string(version);
   for (const a of anys) w.uint32(t().respResources).bytes(a);
   w.uint32(t().respTypeUrl).string(typeUrl);
-  return Buffer.from(w.finish());
+  return asBuffer(w.finish());
 }
 
 /**
@@ -128,6 +133,6 @@ export class DeltaResponse implements XdsResponse {
     w.uint32(tg.deltaTypeUrl).string(this.typeUrl);
     for (const name of this.removed) w.uint32(tg.deltaRemoved).string(name);
     w.uint32(tg.deltaNonce).string(this.nonce);
-    return Buffer.from(w.finish());
+    return asBuffer(w.finish());
   }
 }
