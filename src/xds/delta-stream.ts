@@ -21,10 +21,11 @@ export interface DeltaDiscoveryRequest {
 
 interface Pending {
   systemVersion: string;
-  /** Per name, what the client held before this response (undefined: nothing). */
-  previous: Map<string, string | undefined>;
-  /** Per name, the version this response sent (undefined: removed). */
-  sent: Map<string, string | undefined>;
+  /** What the client held before this response (shares the base version map; no per-name copy). */
+  before: HeldVersions;
+  /** What this response sent (shared encodings) and removed. */
+  updates: readonly EncodedResource[];
+  removals: readonly string[];
 }
 
 interface TypeState {
@@ -140,17 +141,9 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
   private send(typeUrl: string, plan: Plan, dirtiedAt: number | undefined): void {
     const st = this.types.get(typeUrl)!;
     const nonce = this.nextNonce();
-    const pending: Pending = { systemVersion: plan.systemVersion, previous: new Map(), sent: new Map() };
-    for (const r of plan.updates) {
-      pending.previous.set(r.name, st.has.get(r.name));
-      pending.sent.set(r.name, r.version);
-      st.has.set(r.name, r.version);
-    }
-    for (const name of plan.removals) {
-      pending.previous.set(name, st.has.get(name));
-      pending.sent.set(name, undefined);
-      st.has.delete(name);
-    }
+    const pending: Pending = { systemVersion: plan.systemVersion, before: st.has.clone(), updates: plan.updates, removals: plan.removals };
+    for (const r of plan.updates) st.has.set(r.name, r.version);
+    for (const name of plan.removals) st.has.delete(name);
     st.has.rebase(versionsOf(plan.sel));
     st.pending.set(nonce, pending);
     st.answered = true;
@@ -169,12 +162,16 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
 
   /** The client kept what it had: roll our view of it back, and remember what it refused. */
   private nacked(typeUrl: string, st: TypeState, nonce: string, pending: Pending, detail: { code?: number; message?: string }): void {
-    for (const [name, prev] of pending.previous) {
+    const restore = (name: string) => {
+      const prev = pending.before.get(name);
       if (prev === undefined) st.has.delete(name);
       else st.has.set(name, prev);
-      const sent = pending.sent.get(name);
-      if (sent !== undefined) st.nacked.set(name, sent);
+    };
+    for (const r of pending.updates) {
+      restore(r.name);
+      st.nacked.set(r.name, r.version);
     }
+    for (const name of pending.removals) restore(name);
     st.lastWasNack = true;
     st.lastNack = { version: pending.systemVersion, nonce, message: detail.message ?? '', code: detail.code, at: new Date().toISOString() };
     this.ctx.metrics.nacked(typeUrl);

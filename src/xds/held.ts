@@ -45,6 +45,14 @@ export class HeldVersions {
     for (const [name, version] of this.diff) if (version !== undefined && !this.base.has(name)) yield name;
   }
 
+  /** A copy that later changes to this one do not affect (the base is immutable and shared). */
+  clone(): HeldVersions {
+    const copy = new HeldVersions();
+    copy.base = this.base;
+    copy.diff = new Map(this.diff);
+    return copy;
+  }
+
   /** Re-expresses the same content relative to `base`, which should be close to it (what was just sent). */
   rebase(base: ReadonlyMap<string, string>): void {
     if (base === this.base) return;

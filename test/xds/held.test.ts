@@ -15,7 +15,7 @@ describe('HeldVersions (delta: what a client holds, relative to a shared selecti
     const held = new HeldVersions();
     const model = new Map<string, string>();
     for (let step = 0; step < 3000; step++) {
-      const op = pick(10);
+      const op = pick(11);
       if (op < 4) {
         const name = names[pick(names.length)];
         const version = `v${pick(3)}`;
@@ -25,6 +25,11 @@ describe('HeldVersions (delta: what a client holds, relative to a shared selecti
         const name = names[pick(names.length)];
         held.delete(name);
         model.delete(name);
+      } else if (op < 8) {
+        // A clone is an independent snapshot: changing the clone leaves the original alone.
+        const copy = held.clone();
+        copy.set(names[0], 'other');
+        copy.delete(names[1]);
       } else {
         const base = new Map(names.filter(() => rand() < 0.5).map((n) => [n, `v${pick(3)}`]));
         held.rebase(base);
