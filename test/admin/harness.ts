@@ -11,6 +11,7 @@ import { ControlPlane } from '../../src/server/control.js';
 import { ConfigPipeline } from '../../src/server/pipeline.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
 import type { Store } from '../../src/store/types.js';
+import type { ProxyStatus } from '../../src/xds/status.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { createRegistry, prom } from '../../src/telemetry/metrics.js';
 
@@ -46,6 +47,8 @@ export interface Harness {
   control: ControlPlane;
   pipeline: ConfigPipeline;
   snapshots: CompiledSnapshot[];
+  /** What the ops routes see as connected proxies (the xDS server's status in production). */
+  proxies: ProxyStatus[];
   call(method: string, p: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
 }
@@ -63,7 +66,8 @@ export async function startHarness(wrap: (s: Store) => Store = (s) => s): Promis
   const runner = new RolloutRunner({ store, logger: log });
   await runner.start();
   const router = new Router(bearerAuthorizer(TOKEN));
-  const deps: OpsDeps = { control, store, runner, pipeline, proxies: () => [] };
+  const proxies: ProxyStatus[] = [];
+  const deps: OpsDeps = { control, store, runner, pipeline, proxies: () => proxies };
   mountOpsRoutes(router, deps);
   const admin = new AdminServer(router);
   const port = await admin.listen(0);
@@ -74,6 +78,7 @@ export async function startHarness(wrap: (s: Store) => Store = (s) => s): Promis
     control,
     pipeline,
     snapshots,
+    proxies,
     async call(method, p, body, token = TOKEN) {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (token) headers.authorization = `Bearer ${token}`;

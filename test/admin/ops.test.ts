@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProxyStatus } from '../../src/xds/status.js';
 import { eventually } from '../support/eventually.js';
 import { routesYaml, startHarness, type Harness } from './harness.js';
 
@@ -207,6 +208,32 @@ describe('rollout admin API', () => {
     const byRoute = await h.call('GET', '/api/v1/rollouts/checkout');
     expect(byRoute.body.id).toBe(id);
     expect(byRoute.body.proxies).toEqual({ weightsServed: true, accepted: [], pending: [] });
+
+    // Only proxies that receive the route's RouteConfiguration (`edge`) count towards progress.
+    const rds = (subscribed: string[], state: 'SYNCED' | 'STALE' | 'NACKED') => ({
+      typeUrl: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration', state, subscribed,
+      ...(state === 'NACKED' ? { lastNack: { version: 'v2', nonce: '3', message: 'bad route', at: '' } } : {}),
+    });
+    const proxy = (nodeId: string, group: string, types: ReturnType<typeof rds>[]) =>
+      ({ streamId: nodeId, nodeId, nodeCluster: group, group, kind: 'ads-sotw', service: 'ads', peer: '', connectedSince: '', types }) as unknown as ProxyStatus;
+    h.proxies.push(
+      proxy('synced', 'default', [rds(['edge'], 'SYNCED')]),
+      proxy('behind', 'default', [rds(['edge'], 'STALE')]),
+      proxy('rejected', 'default', [rds(['edge'], 'NACKED')]),
+      proxy('other-route-config', 'default', [rds(['orders'], 'SYNCED')]),
+      proxy('other-group', 'no-such-group', [rds(['edge'], 'STALE')]),
+      proxy('no-rds', 'default', []),
+    );
+    const progress = (await h.call('GET', '/api/v1/rollouts/checkout')).body.proxies;
+    expect(progress).toEqual({
+      weightsServed: true,
+      accepted: ['synced'],
+      pending: [
+        { nodeId: 'behind', state: 'STALE' },
+        { nodeId: 'rejected', state: 'NACKED', error: 'bad route' },
+      ],
+    });
+    h.proxies.length = 0;
 
     const paused = await h.call('POST', `/api/v1/rollouts/${id}/pause`, { author });
     expect(paused.body.state).toBe('paused');

@@ -97,17 +97,22 @@ function view(deps: OpsDeps, r: Rollout, now = Date.now()) {
 /**
  * Which proxies have ACKed the RDS version that carries the rollout's current weights. Until this
  * replica serves those weights (the store change is still being applied) every proxy is pending.
+ * Only proxies that receive the route count: their group serves the route's RouteConfiguration
+ * (named after its listener) and they subscribe to it.
  */
 function proxyProgress(deps: OpsDeps, route: string, weights: BackendWeight[]) {
-  const effective = deps.pipeline.current?.effective;
-  const served = effective ? listRoutes(effective).find((l) => l.ref === route) : undefined;
+  const current = deps.pipeline.current;
+  const served = current ? listRoutes(current.effective).find((l) => l.ref === route) : undefined;
   const servedWeights = served?.route.action.kind === 'forward' ? served.route.action.backends.map((b) => ({ cluster: b.cluster, weight: b.weight })) : [];
   const live = JSON.stringify(servedWeights) === JSON.stringify(weights);
+  const routeConfig = served?.listener.name;
   const accepted: string[] = [];
   const pending: { nodeId: string; state: string; error?: string }[] = [];
   for (const p of deps.proxies()) {
     const rds = p.types.find((t) => t.typeUrl === TypeUrl.RouteConfiguration);
-    if (!rds) continue;
+    if (!rds || routeConfig === undefined) continue;
+    const groupServes = p.group !== undefined && current!.snapshot.groups.get(p.group)?.get(TypeUrl.RouteConfiguration)?.has(routeConfig);
+    if (!groupServes || !(rds.subscribed.includes(routeConfig) || rds.subscribed.includes('*'))) continue;
     if (live && rds.state === 'SYNCED') accepted.push(p.nodeId);
     else pending.push({ nodeId: p.nodeId, state: live ? rds.state : 'STALE', ...(rds.lastNack ? { error: rds.lastNack.message } : {}) });
   }
