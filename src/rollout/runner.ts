@@ -84,6 +84,11 @@ export class RolloutRunner {
     let location;
     try {
       location = resolveRoute(req.config, req.route);
+    } catch (err) {
+      // Same answer as for a shift: a route that does not exist is "not found", not bad input.
+      throw new RolloutError(/^unknown route/.test((err as Error).message) ? 'not-found' : 'bad-input', (err as Error).message);
+    }
+    try {
       checkClusters(req.config, [req.to]);
     } catch (err) {
       throw new RolloutError('bad-input', (err as Error).message);

@@ -260,7 +260,7 @@ describe('rollout admin API', () => {
       expect(res.status).toBe(status);
       expect(res.body.error).toMatch(message);
     };
-    await bad({ route: 'chekout', steps: [50] }, 400, /unknown route 'chekout'; did you mean 'checkout'/);
+    await bad({ route: 'chekout', steps: [50] }, 404, /unknown route 'chekout'; did you mean 'checkout'/);
     await bad({ to: 'v3', steps: [50] }, 400, /unknown backend 'v3'/);
     await bad({ steps: [50, 20] }, 400, /steps must increase/);
     await bad({}, 400, /give either steps or step/);
