@@ -2,8 +2,8 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { registerCommands } from '../../src/cli/commands/index.js';
 
-const OPS = ['proxies', 'routes', 'shift', 'history', 'diff', 'apply', 'rollback', 'status', 'rollout'];
-const READS = ['proxies', 'routes', 'history', 'diff', 'status', 'rollout status'];
+const OPS = ['proxies', 'routes', 'shift', 'history', 'diff', 'apply', 'rollback', 'status', 'rollout', 'audit'];
+const READS = ['proxies', 'routes', 'history', 'diff', 'status', 'rollout status', 'audit'];
 
 /** Every command and subcommand under the ops commands, with its full name. */
 function walk(cmd: Command, prefix = ''): [string, Command][] {

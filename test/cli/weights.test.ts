@@ -130,5 +130,10 @@ describe('banyan CLI: shift, routes, proxies, apply, diff, history, rollback', (
     expect(changed.stdout).toMatch(/^summary: 1 route changed, 1 cluster removed; checkout: monolith 50→90, checkout-v2 50→10$/m);
     expect(same).toMatchObject({ code: 0, stdout: 'no changes\n' });
     expect(latest.versions[0]).toMatchObject({ version: 3, message: 'v2 not ready', summary: expect.stringContaining('checkout: monolith 50→90') });
+
+    const [audit, auditTable] = await Promise.all([json('audit', '-n', '3'), cli('audit', '-n', '1')]);
+    expect(audit.entries.map((e: { action: string }) => e.action)).toEqual(['config.rollback', 'config.apply', expect.any(String)]);
+    expect(audit.entries[0].details).toMatchObject({ to: 1 });
+    expect(auditTable.stdout).toMatch(/^TIME\s+ACTOR\s+ACTION\s+TARGET\s+DETAILS\n\S+\s+ci@\S+\s+config\.rollback\s/);
   });
 });

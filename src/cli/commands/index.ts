@@ -4,6 +4,7 @@ import { register as proxies } from './proxies.js';
 import { register as routes } from './routes.js';
 import { register as shift } from './shift.js';
 import { register as history } from './history.js';
+import { register as audit } from './audit.js';
 import { register as diff } from './diff.js';
 import { register as apply } from './apply.js';
 import { register as rollback } from './rollback.js';
@@ -25,6 +26,7 @@ export function registerCommands(program: Command): void {
   routes(program);
   shift(program);
   history(program);
+  audit(program);
   diff(program);
   apply(program);
   rollback(program);
