@@ -1,5 +1,3 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseRateLimitDomains } from '../ratelimit/config.js';
 import { buildFragment, rateLimitItems } from './build.js';
 import { hasErrors, type Diagnostic } from './diagnostics.js';
@@ -10,6 +8,7 @@ import { configSchema } from './schema.js';
 import { checkConfig, where } from './semantic.js';
 import { findUnreachableRoutes } from './shadow.js';
 import { Locator, parseYaml } from './yaml.js';
+import { readConfigFiles, type SourceFile } from './source.js';
 
 export interface LoadResult {
   /** Set only when there is no error (warnings allowed). */
@@ -18,41 +17,23 @@ export interface LoadResult {
   files: string[];
 }
 
-export interface SourceFile {
-  file: string;
-  text: string;
-}
+export type { SourceFile };
 
 const DEFAULT_SERVICES = {
   ratelimit: { address: '127.0.0.1', port: 8081 },
   authz: { address: '127.0.0.1', port: 9191 },
 };
 
-/** One file, or every *.yaml / *.yml directly in a directory (sorted by name; dot-files skipped). */
+/** One file, or every *.yaml / *.yml directly in a directory (see readConfigFiles). */
 export async function loadConfig(path: string): Promise<LoadResult> {
-  let files: string[];
+  let sources: SourceFile[];
   try {
-    files = (await stat(path)).isDirectory()
-      ? (await readdir(path))
-          .filter((f) => /\.ya?ml$/.test(f) && !f.startsWith('.'))
-          .sort()
-          .map((f) => join(path, f))
-      : [path];
+    sources = await readConfigFiles(path);
   } catch (err) {
     return { diagnostics: [fileError(path, `cannot read config: ${(err as Error).message}`)], files: [] };
   }
-  if (files.length === 0) return { diagnostics: [fileError(path, 'no *.yaml or *.yml files in this directory')], files: [] };
-  const sources: SourceFile[] = [];
-  const diagnostics: Diagnostic[] = [];
-  for (const file of files) {
-    try {
-      sources.push({ file, text: await readFile(file, 'utf8') });
-    } catch (err) {
-      diagnostics.push(fileError(file, `cannot read config: ${(err as Error).message}`));
-    }
-  }
-  const result = loadConfigFromFiles(sources);
-  return diagnostics.length ? { diagnostics: [...diagnostics, ...result.diagnostics], files } : { ...result, files };
+  if (sources.length === 0) return { diagnostics: [fileError(path, 'no *.yaml or *.yml files in this directory')], files: [] };
+  return { ...loadConfigFromFiles(sources), files: sources.map((s) => s.file) };
 }
 
 export function loadConfigFromString(text: string, file: string): LoadResult {

@@ -16,7 +16,7 @@ import { XdsServer } from '../xds/server.js';
 import { ConfigRejectedError, ControlPlane } from './control.js';
 import { ConfigPipeline } from './pipeline.js';
 import { ConfigWatcher } from './watcher.js';
-import { readConfigFiles } from './source.js';
+import { readConfigFiles } from '../config/source.js';
 import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
 import { formatDiagnostic } from '../config/diagnostics.js';
 import { createRateLimitServer, type RateLimitServer } from '../ratelimit/server.js';

@@ -7,7 +7,7 @@ import { compile } from '../compile/index.js';
 import type { CompiledSnapshot } from '../compile/types.js';
 import { applyOverrides, type OverrideLike, type StaleOverride } from '../config/overrides.js';
 import { hashConfigContent } from '../store/hash.js';
-import type { SourceFile } from './source.js';
+import type { SourceFile } from '../config/source.js';
 
 export interface AppliedConfig {
   files: SourceFile[];

@@ -7,13 +7,12 @@
  * on an injected clock. Every method returns copies: mutating a result never changes the store.
  */
 import type { BackendWeight } from '../config/overrides.js';
+import type { SourceFile } from '../config/source.js';
 
 export type { BackendWeight };
 
-export interface ConfigFile {
-  file: string;
-  text: string;
-}
+/** One YAML file of a config version, as read from disk (config/source.ts). */
+export type ConfigFile = SourceFile;
 
 export interface ConfigVersion {
   /** 1, 2, 3, ...: assigned by the store, never reused. */

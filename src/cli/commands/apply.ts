@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { Command } from 'commander';
 import { clientFrom, CliError, EXIT, withServerOptions } from '../admin-client.js';
 import { color, outputOption, printJson } from '../output.js';
-import { readConfigFiles, type SourceFile } from '../../server/source.js';
+import { readConfigFiles, type SourceFile } from '../../config/source.js';
 
 /** Who a change is recorded as: $USER@hostname unless --author says otherwise. */
 export function defaultAuthor(): string {
