@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { AdminServer } from '../admin/server.js';
 import { Router } from '../admin/router.js';
 import { bearerAuthorizer } from '../admin/auth.js';
@@ -9,7 +10,7 @@ import { RolloutRunner } from '../rollout/runner.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { createLogger } from '../telemetry/logger.js';
-import { createRegistry, enableProcessMetrics, prom } from '../telemetry/metrics.js';
+import { createRegistry, enableProcessMetrics } from '../telemetry/metrics.js';
 import { addGrpcHealth } from '../telemetry/health.js';
 import { SnapshotCache } from '../xds/cache.js';
 import { XdsServer } from '../xds/server.js';
@@ -64,7 +65,7 @@ export interface RunningBanyan {
   runner: RolloutRunner;
   xds: XdsServer;
   cache: SnapshotCache;
-  registry: import('prom-client').Registry;
+  registry: Registry;
   /** Re-reads the config path now (what the watcher does after a burst of edits). */
   reload(): Promise<void>;
   stop(): Promise<void>;
@@ -107,7 +108,6 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     },
     log,
     registry,
-    prom,
   );
 
   const ownStore = !opts.store;
@@ -156,7 +156,7 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     const router = new Router(bearerAuthorizer(opts.adminToken));
     const proxies = () => xds.status();
     const registries = [registry, ...(ratelimit ? [ratelimit.limiter.metrics.registry] : [])];
-    mountCoreRoutes(router, { pipeline, registries, proxies, ready: () => !!pipeline.current }, prom);
+    mountCoreRoutes(router, { pipeline, registries, proxies, ready: () => !!pipeline.current });
     mountOpsRoutes(router, { control, store, runner, pipeline, proxies });
     const admin = new AdminServer(router);
     const adminPort = await admin.listen(opts.adminPort, opts.adminHost);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type client from 'prom-client';
+import { prom } from '../telemetry/metrics.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostics.js';
 import { loadConfigFromFiles } from '../config/load.js';
 import type { Config } from '../config/model.js';
@@ -40,8 +41,6 @@ export interface PipelineSinks {
   config?(config: Config): void;
 }
 
-export const hashFiles = hashConfigContent;
-
 /**
  * source files → Config → (+ overrides) → compiled snapshot → servers. The only place where a new
  * config becomes live; a config with any error is rejected whole and the last good one keeps serving.
@@ -56,7 +55,6 @@ export class ConfigPipeline {
     private readonly sinks: PipelineSinks,
     private readonly log: Logger,
     registry: client.Registry,
-    prom: typeof client,
   ) {
     this.loadErrors = new prom.Counter({
       name: 'banyan_config_load_errors_total',
@@ -77,7 +75,7 @@ export class ConfigPipeline {
   }
 
   apply(files: SourceFile[], overrides: readonly OverrideLike[] = []): ApplyResult {
-    const hash = hashFiles(files);
+    const hash = hashConfigContent(files);
     const at = new Date().toISOString();
     let diagnostics: Diagnostic[];
     let base: Config | undefined;
@@ -133,7 +131,7 @@ export class ConfigPipeline {
 
   /** Records files rejected elsewhere (e.g. by the control plane) so that status shows why. */
   rejectFiles(files: SourceFile[], diagnostics: Diagnostic[]): void {
-    this.reject(hashFiles(files), diagnostics, new Date().toISOString());
+    this.reject(hashConfigContent(files), diagnostics, new Date().toISOString());
   }
 
   private reject(hash: string, diagnostics: Diagnostic[], at: string): ApplyResult {

@@ -13,7 +13,7 @@ import { EmbeddedStore } from '../../src/store/embedded.js';
 import type { Store } from '../../src/store/types.js';
 import type { ProxyStatus } from '../../src/xds/status.js';
 import { createLogger } from '../../src/telemetry/logger.js';
-import { createRegistry, prom } from '../../src/telemetry/metrics.js';
+import { createRegistry } from '../../src/telemetry/metrics.js';
 
 export const TOKEN = 'test-token';
 
@@ -60,7 +60,7 @@ export async function startHarness(wrap: (s: Store) => Store = (s) => s): Promis
   const log = createLogger('test', 'silent');
   const store = wrap(await EmbeddedStore.open({ dir: path.join(dir, 'data') }));
   const snapshots: CompiledSnapshot[] = [];
-  const pipeline = new ConfigPipeline({ snapshot: (s) => snapshots.push(s) }, log, createRegistry(), prom);
+  const pipeline = new ConfigPipeline({ snapshot: (s) => snapshots.push(s) }, log, createRegistry());
   const control = new ControlPlane(store, pipeline, log);
   await control.start([{ file: 'routes.yaml', text: routesYaml() }]);
   const runner = new RolloutRunner({ store, logger: log });

@@ -1,4 +1,5 @@
 import type client from 'prom-client';
+import { prom } from '../../telemetry/metrics.js';
 import { formatDiagnostic } from '../../config/diagnostics.js';
 import type { ConfigPipeline } from '../../server/pipeline.js';
 import { HttpError, RawReply, type Router } from '../router.js';
@@ -11,7 +12,7 @@ export interface CoreDeps {
 }
 
 /** Health, metrics, proxy status and what is being served: the read side every operator needs first. */
-export function mountCoreRoutes(router: Router, deps: CoreDeps, prom: typeof client): void {
+export function mountCoreRoutes(router: Router, deps: CoreDeps): void {
   router.get('/healthz', () => new RawReply(200, 'ok\n'));
   router.get('/readyz', () =>
     deps.ready() ? new RawReply(200, 'ready\n') : new RawReply(503, 'not ready: no valid config applied yet\n'),
