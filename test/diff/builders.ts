@@ -1,4 +1,5 @@
 import type { Cluster, Config, Route } from '../../src/config/model.js';
+import { cluster as baseCluster } from '../compile/fixtures.js';
 
 const pos = { file: 'routes.yaml', line: 1, col: 1 };
 
@@ -17,16 +18,7 @@ export function route(name: string, to: Record<string, number>, over: Partial<Ro
 }
 
 export function cluster(name: string, over: Partial<Cluster> = {}): Cluster {
-  return {
-    name,
-    endpoints: [{ host: '10.0.0.1', port: 8080 }],
-    discovery: 'eds',
-    protocol: 'http1',
-    lbPolicy: 'round_robin',
-    connectTimeoutMs: 5000,
-    pos,
-    ...over,
-  };
+  return baseCluster({ name, pos, ...over });
 }
 
 export function config(routes: Route[], clusters: Cluster[]): Config {

@@ -2,15 +2,8 @@ import type { Command } from 'commander';
 import { parseIntOption } from '../options.js';
 import { clientFrom, withServerOptions } from '../admin-client.js';
 import { color, outputOption, printJson, table } from '../output.js';
+import type { AuditEntry } from '../../store/types.js';
 
-interface AuditRow {
-  id: number;
-  at: number;
-  actor: string;
-  action: string;
-  target: string;
-  details: Record<string, unknown>;
-}
 
 export function register(program: Command): void {
   const cmd = program
@@ -29,7 +22,7 @@ Examples:
     .action(async (o) => {
       const query = new URLSearchParams({ limit: String(Math.max(1, o.limit)) });
       if (o.since) query.set('since', o.since);
-      const reply = await clientFrom(o).get<{ entries: AuditRow[] }>(`/api/v1/audit?${query}`);
+      const reply = await clientFrom(o).get<{ entries: AuditEntry[] }>(`/api/v1/audit?${query}`);
       if (o.output === 'json') return printJson(reply);
       const rows = reply.entries.map((e) => [
         new Date(e.at).toISOString().replace(/\.\d+Z$/, 'Z'),
