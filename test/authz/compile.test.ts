@@ -8,22 +8,14 @@ import {
 } from '../../src/compile/authz.js';
 import type { AuthRequirement, Config, Listener, Route } from '../../src/config/model.js';
 import { decodeMessage, encodeMessage } from '../../src/proto/envoy.js';
+import { route as baseRoute } from '../compile/fixtures.js';
 
 const pos = { file: 'banyan.yaml', line: 1, col: 1 };
 const FILTER = 'envoy.filters.http.ext_authz';
 const PER_ROUTE = 'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute';
 
 function route(name: string, auth?: AuthRequirement): Route {
-  return {
-    name,
-    match: { prefix: '/', caseSensitive: true, headers: [], query: [], grpc: false },
-    action: { kind: 'forward', backends: [{ cluster: 'app', weight: 1, pos }], mirrors: [] },
-    requestHeaders: { add: [], remove: [] },
-    responseHeaders: { add: [], remove: [] },
-    ratelimit: [],
-    auth,
-    pos,
-  };
+  return baseRoute({ name, auth, pos });
 }
 
 function listener(routes: Route[], extra: Partial<Listener> = {}): Listener {

@@ -6,6 +6,7 @@ import { authzFeature } from '../../src/compile/authz.js';
 import type { Config, Listener, Route } from '../../src/config/model.js';
 import { decodeMessage, encodeMessage } from '../../src/proto/envoy.js';
 import { authorizationServiceDefinition } from '../../src/proto/grpc.js';
+import { route as baseRoute } from '../compile/fixtures.js';
 import { JwksServer, makeKey, provider, sign, type TestKey } from './helpers.js';
 
 const require = createRequire(import.meta.url);
@@ -13,16 +14,7 @@ const health = require('grpc-health-check') as { service: grpc.ServiceDefinition
 const pos = { file: 'banyan.yaml', line: 1, col: 1 };
 
 function route(name: string, auth?: Route['auth']): Route {
-  return {
-    name,
-    match: { prefix: `/${name}`, caseSensitive: true, headers: [], query: [], grpc: false },
-    action: { kind: 'forward', backends: [{ cluster: 'app', weight: 1, pos }], mirrors: [] },
-    requestHeaders: { add: [], remove: [] },
-    responseHeaders: { add: [], remove: [] },
-    ratelimit: [],
-    auth,
-    pos,
-  };
+  return baseRoute({ name, auth, pos, match: { prefix: `/${name}`, caseSensitive: true, headers: [], query: [], grpc: false } });
 }
 
 /** What Envoy would send for `r`: context_extensions from the compiled route, after an encode/decode trip. */

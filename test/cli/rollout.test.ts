@@ -1,37 +1,27 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/admin-client.js';
 import { eventually } from '../support/eventually.js';
 import { RdsWatcher } from './ads.js';
-import { routesYaml } from './config.yaml.js';
 import { banyan } from './run.js';
-import { startOpsServer, type OpsServer } from './server.js';
+import { startCliFixture, type CliFixture, type OpsServer } from './server.js';
 
 const TOKEN = 'rollout-token';
 
 describe('banyan rollout (CLI end to end)', () => {
-  let dir: string;
   let server: OpsServer;
   let proxy: RdsWatcher;
   let env: Record<string, string>;
   const cli = (...args: string[]) => banyan(args, env);
   const rollout = async (ref: string) => (await fetch(`${server.adminUrl}/api/v1/rollouts/${ref}`)).json();
 
+  let fixture: CliFixture;
+
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-rollout-'));
-    await writeFile(path.join(dir, 'routes.yaml'), routesYaml());
-    server = await startOpsServer({ config: path.join(dir, 'routes.yaml'), dataDir: path.join(dir, 'data'), token: TOKEN });
+    fixture = await startCliFixture(TOKEN);
+    ({ server, proxy } = fixture);
     env = { BANYAN_SERVER: server.adminUrl, BANYAN_TOKEN: TOKEN };
-    proxy = new RdsWatcher(server.xdsAddress, 'edge-proxy-1');
-    await eventually(async () => expect(await proxy.weights('checkout')).toEqual([90, 10]));
   });
-  afterAll(async () => {
-    proxy?.close();
-    await server?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => fixture?.stop());
 
   it('advances on its own, holds while paused, resumes and completes; status --wait-for gives CI exit codes', async () => {
     const start = await cli('rollout', 'start', 'checkout', '--to', 'checkout-v2', '--steps', '20,30,40,50,60,70,100', '--interval', '2s');

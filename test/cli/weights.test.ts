@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/admin-client.js';
@@ -7,7 +6,7 @@ import { eventually } from '../support/eventually.js';
 import { RdsWatcher } from './ads.js';
 import { routesYaml } from './config.yaml.js';
 import { banyan } from './run.js';
-import { startOpsServer, type OpsServer } from './server.js';
+import { startCliFixture, type CliFixture, type OpsServer } from './server.js';
 
 const TOKEN = 'cli-test-token';
 
@@ -24,19 +23,14 @@ describe('banyan CLI: shift, routes, proxies, apply, diff, history, rollback', (
     return JSON.parse(r.stdout);
   };
 
+  let fixture: CliFixture;
+
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-cli-'));
-    await writeFile(path.join(dir, 'routes.yaml'), routesYaml());
-    server = await startOpsServer({ config: path.join(dir, 'routes.yaml'), dataDir: path.join(dir, 'data'), token: TOKEN });
+    fixture = await startCliFixture(TOKEN);
+    ({ dir, server, proxy } = fixture);
     env = { BANYAN_SERVER: server.adminUrl, BANYAN_TOKEN: TOKEN, USER: 'ci' };
-    proxy = new RdsWatcher(server.xdsAddress, 'edge-proxy-1');
-    await eventually(async () => expect(await proxy.weights('checkout')).toEqual([90, 10]));
   });
-  afterAll(async () => {
-    proxy?.close();
-    await server?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => fixture?.stop());
 
   it('shifts weights; a connected client receives them; routes and proxies show it; --clear restores the YAML', async () => {
     const shift = await cli('shift', 'checkout', 'monolith=40', 'checkout-v2=60', '--reason', 'v2 healthy');
