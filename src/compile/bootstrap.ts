@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import { toEnvoyJson } from './envoy-json.js';
 import type { EnvoyResource } from './types.js';
-import { ADS_CONFIG_SOURCE, duration, socketAddress } from './util.js';
+import { ADS_CONFIG_SOURCE, duration, http2ProtocolOptions, socketAddress } from './util.js';
 
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
 /** The static cluster through which Envoy reaches Banyan's xDS server. */
@@ -60,13 +60,8 @@ function xdsCluster(host: string, port: number): EnvoyResource {
     type: 'STRICT_DNS',
     dns_lookup_family: 'V4_PREFERRED',
     connect_timeout: duration(1000),
-    typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        // gRPC needs HTTP/2; keepalives notice a dead control plane instead of waiting on a silent socket.
-        explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: duration(30_000), timeout: duration(5_000) } } },
-      },
-    },
+    // gRPC needs HTTP/2; keepalives notice a dead control plane instead of waiting on a silent socket.
+    typed_extension_protocol_options: http2ProtocolOptions({ connection_keepalive: { interval: duration(30_000), timeout: duration(5_000) } }),
     load_assignment: {
       cluster_name: XDS_CLUSTER,
       endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(host, port) } }] }],

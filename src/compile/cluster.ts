@@ -1,7 +1,7 @@
 import type { Cluster } from '../config/model.js';
 import { buildLoadAssignment } from './endpoint.js';
 import type { EnvoyResource } from './types.js';
-import { ADS_CONFIG_SOURCE, compact, duration, wrap } from './util.js';
+import { ADS_CONFIG_SOURCE, compact, duration, http2ProtocolOptions, wrap } from './util.js';
 
 const LB_POLICY: Record<Cluster['lbPolicy'], string> = {
   round_robin: 'ROUND_ROBIN',
@@ -10,8 +10,6 @@ const LB_POLICY: Record<Cluster['lbPolicy'], string> = {
   ring_hash: 'RING_HASH',
   maglev: 'MAGLEV',
 };
-
-export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
 export function buildCluster(c: Cluster): EnvoyResource {
   const out: EnvoyResource = {
@@ -27,7 +25,7 @@ export function buildCluster(c: Cluster): EnvoyResource {
     out.dns_lookup_family = 'V4_PREFERRED';
     out.load_assignment = buildLoadAssignment(c);
   }
-  if (c.protocol === 'http2') out.typed_extension_protocol_options = { [HTTP_PROTOCOL_OPTIONS]: http2Options() };
+  if (c.protocol === 'http2') out.typed_extension_protocol_options = http2ProtocolOptions();
   if (c.circuitBreaker) {
     const cb = c.circuitBreaker;
     out.circuit_breakers = {
@@ -68,10 +66,6 @@ export function buildCluster(c: Cluster): EnvoyResource {
   }
   if (c.tls) out.transport_socket = upstreamTls(c.tls);
   return out;
-}
-
-function http2Options(): EnvoyResource {
-  return { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http2_protocol_options: {} } };
 }
 
 function upstreamTls(tls: NonNullable<Cluster['tls']>): EnvoyResource {

@@ -38,7 +38,15 @@ export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-const HTTP_OPTIONS_TYPE = 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+/** Key of typed_extension_protocol_options that selects the upstream HTTP protocol. */
+export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+/** typed_extension_protocol_options forcing HTTP/2 upstream (gRPC backends need it), with optional Http2ProtocolOptions. */
+export function http2ProtocolOptions(http2: EnvoyResource = {}): Record<string, EnvoyResource> {
+  return {
+    [HTTP_PROTOCOL_OPTIONS]: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http2_protocol_options: http2 } },
+  };
+}
 
 /**
  * A cluster for one of Banyan's own gRPC services (rate limit, authz) at address:port: static for an
@@ -50,12 +58,7 @@ export function grpcServiceCluster(name: string, address: string, port: number):
     type: net.isIP(address) ? 'STATIC' : 'STRICT_DNS',
     connect_timeout: duration(1000),
     lb_policy: 'ROUND_ROBIN',
-    typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': HTTP_OPTIONS_TYPE,
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    },
+    typed_extension_protocol_options: http2ProtocolOptions(),
     load_assignment: {
       cluster_name: name,
       endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(address, port) } }] }],
