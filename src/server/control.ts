@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { hasErrors, type Diagnostic } from '../config/diagnostics.js';
 import type { Config } from '../config/model.js';
-import { listRoutes, prepareOverride, yamlBackends, type BackendWeight } from '../config/overrides.js';
+import { listRoutes, prepareOverride, resolveRoute, yamlBackends, type BackendWeight } from '../config/overrides.js';
 import { hashConfigContent } from '../store/hash.js';
 import type { ConfigFile, ConfigVersion, Override, Store } from '../store/types.js';
 import type { ConfigPipeline } from './pipeline.js';
@@ -142,7 +142,7 @@ export class ControlPlane {
   }
 
   async clearWeights(ref: string, meta: { author: string; reason: string }): Promise<boolean> {
-    const route = listRoutes(this.base()).find((l) => l.ref === ref || l.route.name === ref)?.ref ?? ref;
+    const route = resolveRoute(this.base(), ref).ref;
     const cleared = await this.store.clearOverride(route, meta.author, meta.reason);
     await this.reconcile();
     return cleared;
