@@ -48,6 +48,7 @@ export interface PipelineSinks {
 export class ConfigPipeline {
   current?: AppliedConfig;
   lastRejected?: RejectedConfig;
+  private readonly loaded = new Map<string, { config?: Config; diagnostics: Diagnostic[] }>();
   private readonly loadErrors: client.Counter;
   private readonly reloads: client.Counter;
 
@@ -70,31 +71,36 @@ export class ConfigPipeline {
 
   /** Validates without applying: what `validate`/`diff` endpoints use. */
   check(files: SourceFile[]): { config?: Config; diagnostics: Diagnostic[] } {
-    const result = loadConfigFromFiles(files);
+    const result = this.load(files, hashConfigContent(files));
     return { config: hasErrors(result.diagnostics) ? undefined : result.config, diagnostics: result.diagnostics };
   }
 
   apply(files: SourceFile[], overrides: readonly OverrideLike[] = []): ApplyResult {
     const hash = hashConfigContent(files);
     const at = new Date().toISOString();
-    let diagnostics: Diagnostic[];
-    let base: Config | undefined;
-    try {
-      const result = loadConfigFromFiles(files);
-      diagnostics = result.diagnostics;
-      base = result.config;
-    } catch (err) {
-      diagnostics = [internalDiagnostic(files, err)];
-    }
+    const { config: base, diagnostics } = this.load(files, hash);
     if (!base || hasErrors(diagnostics)) return this.reject(hash, diagnostics, at);
     return this.publish(files, hash, base, diagnostics, overrides, at);
   }
 
-  /** Lays a new set of runtime overrides over the current base config. */
-  applyOverrides(overrides: readonly OverrideLike[]): ApplyResult | undefined {
-    const cur = this.current;
-    if (!cur) return undefined;
-    return this.publish(cur.files, cur.hash, cur.base, cur.warnings, overrides, new Date().toISOString());
+  /**
+   * Parses and validates, remembering the last two results by content hash: a change is checked
+   * before it is stored and applied after, and an override change re-applies the same YAML, so
+   * without this every change would parse the same files two or three times. Configs are never
+   * mutated after loading (overrides are laid on a copy), so sharing them is safe.
+   */
+  private load(files: SourceFile[], hash: string): { config?: Config; diagnostics: Diagnostic[] } {
+    const hit = this.loaded.get(hash);
+    if (hit) return hit;
+    let result: { config?: Config; diagnostics: Diagnostic[] };
+    try {
+      result = loadConfigFromFiles(files);
+    } catch (err) {
+      result = { diagnostics: [internalDiagnostic(files, err)] };
+    }
+    this.loaded.set(hash, result);
+    if (this.loaded.size > 2) this.loaded.delete(this.loaded.keys().next().value!);
+    return result;
   }
 
   private publish(
