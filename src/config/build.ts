@@ -1,3 +1,4 @@
+import nodePath from 'node:path';
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { isIpLiteral, parseHostPort } from './address.js';
 import { defined, RouteBuilder } from './build-route.js';
@@ -136,7 +137,8 @@ function provider(input: ProviderInput, path: PathSegment[], locator: Locator): 
       ? { kind: 'uri', uri: j.uri, cacheMs: j.cache ?? JWKS_CACHE_MS, cooldownMs: j.cooldown ?? JWKS_COOLDOWN_MS }
       : j.oidc
         ? { kind: 'oidc', cacheMs: j.cache ?? JWKS_CACHE_MS, cooldownMs: j.cooldown ?? JWKS_COOLDOWN_MS }
-        : { kind: 'file', path: j.file! };
+        : // Relative to the YAML file that names it, as an operator reads it — not to wherever serve was started.
+          { kind: 'file', path: nodePath.resolve(nodePath.dirname(locator.pos(path).file), j.file!) };
   return {
     name: input.name,
     issuer: input.issuer,

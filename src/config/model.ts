@@ -262,7 +262,7 @@ export interface AuthProvider {
   jwks:
     | { kind: 'uri'; uri: string; cacheMs: number; cooldownMs: number }
     | { kind: 'oidc'; cacheMs: number; cooldownMs: number } // issuer + /.well-known/openid-configuration
-    | { kind: 'file'; path: string };
+    | { kind: 'file'; path: string }; // absolute: a relative path in YAML is resolved beside its file
   algorithms: string[]; // default RS256, ES256, EdDSA, PS256
   clockSkewMs: number; // default 60000
   requireExp: boolean; // default true

@@ -92,7 +92,7 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
           failureMode: opts.ratelimitFailureMode,
           log: log.child({ component: 'ratelimit' }),
         });
-  const authz = opts.authzPort === undefined ? undefined : createAuthzServer({ registry });
+  const authz = opts.authzPort === undefined ? undefined : createAuthzServer({ registry, logger: log.child({ component: 'authz' }) });
   const pipeline = new ConfigPipeline(
     {
       snapshot: (s) => cache.setSnapshot(s),
@@ -149,9 +149,15 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     cleanups.push(() => shutdownGrpcServer(grpcServer));
 
     const ratelimitPort = ratelimit ? await ratelimit.start(opts.ratelimitPort, opts.host) : undefined;
-    if (ratelimit) cleanups.push(() => ratelimit.stop());
+    if (ratelimit) {
+      cleanups.push(() => ratelimit.stop());
+      log.info({ component: 'ratelimit', port: ratelimitPort, backend: opts.redisUrl ? 'redis' : 'memory' }, 'rate limit service listening');
+    }
     const authzPort = authz ? await authz.start(opts.authzPort, opts.host) : undefined;
-    if (authz) cleanups.push(() => authz.stop());
+    if (authz) {
+      cleanups.push(() => authz.stop());
+      log.info({ component: 'authz', port: authzPort }, 'authz service listening');
+    }
 
     const router = new Router(bearerAuthorizer(opts.adminToken));
     const proxies = () => xds.status();

@@ -4,28 +4,15 @@
  * server per test file and use createDatabase() for isolation between tests.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './ports.js';
+import { toolPath } from './provision.js';
 
 const run = promisify(execFile);
-
-/**
- * Debian's postgresql package keeps initdb and pg_ctl in /usr/lib/postgresql/<major>/bin, off PATH;
- * use the newest there when PATH has none.
- */
-function pgBinary(name: string): string {
-  const onPath = (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && existsSync(path.join(dir, name)));
-  if (onPath) return name;
-  const root = '/usr/lib/postgresql';
-  const majors = existsSync(root) ? readdirSync(root).filter((v) => existsSync(path.join(root, v, 'bin', name))) : [];
-  majors.sort((a, b) => Number(b) - Number(a));
-  return majors.length ? path.join(root, majors[0], 'bin', name) : name;
-}
 
 export interface PostgresServer {
   /** URL of the `postgres` database (superuser, trust auth). */
@@ -46,7 +33,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   const dataDir = path.join(base, 'data');
   const asRoot = process.getuid?.() === 0;
   const pgCmd = async (cmd: string, args: string[]) => {
-    const bin = pgBinary(cmd);
+    const bin = toolPath(cmd);
     const [file, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
     try {
       return await run(file, argv, { cwd: base });

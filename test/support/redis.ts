@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { eventually } from './eventually.js';
 import { freePort } from './ports.js';
+import { toolPath } from './provision.js';
 
 /**
  * A real redis-server for a test file: no persistence, on a free port, ready when it answers PING.
@@ -23,9 +24,13 @@ export class RedisServer {
   }
 
   async start(): Promise<void> {
-    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const proc = spawn(toolPath('redis-server'), ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     this.proc = proc;
-    const exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`))));
+    // 'error' too: a spawn that fails never emits 'exit', and waiting for PING would only time out.
+    const exited = new Promise<never>((_, reject) => {
+      proc.once('error', (err) => reject(new Error(`redis-server could not start: ${err.message}`)));
+      proc.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`)));
+    });
     exited.catch(() => {});
     await Promise.race([exited, eventually(() => this.ping(), 10_000, 50)]);
   }
