@@ -19,6 +19,13 @@ export interface LoadResult {
 
 export type { SourceFile };
 
+/**
+ * A file with nothing in it is far more often a truncated or half-saved file than an operator's wish to
+ * remove everything it held, so it is refused; `{}` says "empty on purpose".
+ */
+export const EMPTY_FILE_MESSAGE =
+  'file is empty (no YAML document with content): a truncated or half-written file would remove everything it held; delete the file, or write `{}` to keep it empty on purpose';
+
 const DEFAULT_SERVICES = {
   ratelimit: { address: '127.0.0.1', port: 8081 },
   authz: { address: '127.0.0.1', port: 9191 },
@@ -50,6 +57,7 @@ export function loadConfigFromFiles(files: readonly SourceFile[]): LoadResult {
   for (const { file, text } of files) {
     const parsed = parseYaml(file, text);
     diagnostics.push(...parsed.diagnostics);
+    let contributes = false;
     for (const source of parsed.docs) {
       const locator = new Locator(source);
       let plain: unknown;
@@ -58,9 +66,11 @@ export function loadConfigFromFiles(files: readonly SourceFile[]): LoadResult {
       } catch (err) {
         // e.g. an alias bomb beyond yaml's maxAliasCount
         diagnostics.push({ severity: 'error', file, ...lineCol(locator), message: `YAML error: ${(err as Error).message}` });
+        contributes = true;
         continue;
       }
       if (plain === null || plain === undefined) continue; // an empty document contributes nothing
+      contributes = true;
       const result = configSchema.safeParse(plain, { reportInput: true });
       if (!result.success) {
         diagnostics.push(...issuesToDiagnostics(result.error.issues, configSchema, locator));
@@ -73,6 +83,7 @@ export function loadConfigFromFiles(files: readonly SourceFile[]): LoadResult {
       diagnostics.push(...fragment.diagnostics);
       fragments.push(fragment);
     }
+    if (!contributes && parsed.diagnostics.length === 0) diagnostics.push(fileError(file, EMPTY_FILE_MESSAGE));
   }
 
   const rateLimit = parseRateLimitDomains(fragments.flatMap((f) => f.rateLimitNodes.map(({ source, node }) => ({ file: source.file, lineCounter: source.lineCounter, node }))));

@@ -214,8 +214,20 @@ describe('defaults', () => {
     });
   });
 
-  it('treats an empty file as an empty config', () => {
-    expect(loadConfigFromString('# nothing yet\n', 'empty.yaml').config?.listeners).toEqual([]);
+  it.each([
+    ['empty', ''],
+    ['whitespace-only', '  \n\t\n'],
+    ['comment-only', '# nothing yet\n'],
+    ['null', 'null\n'],
+    ['only empty documents', '---\n---\n~\n'],
+  ])('refuses an %s file at file:1:1 (a truncated file must not remove everything)', (_kind, text) => {
+    const r = loadConfigFromString(text, 'empty.yaml');
+    expect(r.config).toBeUndefined();
+    expect(r.diagnostics).toEqual([expect.objectContaining({ severity: 'error', file: 'empty.yaml', line: 1, col: 1, message: expect.stringContaining('file is empty') })]);
+  });
+
+  it('accepts `{}` as a file that is empty on purpose', () => {
+    expect(loadConfigFromString('{}\n', 'empty.yaml').config?.listeners).toEqual([]);
   });
 });
 
