@@ -1,5 +1,6 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { RateLimitDomain, RateLimitPolicy } from '../config/model.js';
+import { plainToStruct } from '../proto/struct.js';
 import { MemoryBackend } from './backend/memory.js';
 import type { LimitCheck, LimiterBackend, LimitResult } from './backend/types.js';
 import { OverLimitCache } from './local-cache.js';
@@ -187,12 +188,8 @@ export class RateLimiter {
     const response: RlsResponse = { overall_code: overall, statuses };
     if (this.headers && closest?.current_limit) response.response_headers_to_add = this.headerValues(closest);
     if (limited.some((r) => r?.quotaMode)) {
-      response.dynamic_metadata = {
-        fields: {
-          quotaModeEnabled: { bool_value: true },
-          quotaModeViolations: { list_value: { values: quotaViolations.map((n) => ({ number_value: n })) } },
-        },
-      };
+      // As envoyproxy/ratelimit: quota mode is reported to Envoy in the response's dynamic metadata.
+      response.dynamic_metadata = plainToStruct({ quotaModeEnabled: true, quotaModeViolations: quotaViolations });
     }
     return response;
   }

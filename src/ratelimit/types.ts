@@ -25,5 +25,6 @@ export interface RlsResponse {
   overall_code: RlsCode;
   statuses: RlsDescriptorStatus[];
   response_headers_to_add?: { key: string; value: string }[];
-  dynamic_metadata?: { fields: Record<string, unknown> };
+  /** A google.protobuf.Struct in the loaded root's object form: build it with proto/struct.ts. */
+  dynamic_metadata?: Record<string, unknown>;
 }

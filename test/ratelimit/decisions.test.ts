@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { structToPlain } from '../../src/proto/struct.js';
 import { codes, limiterFor, metricValue, req } from './helpers.js';
 
 // Each case: a config, a request, and the decision envoyproxy/ratelimit gives for it
@@ -205,7 +206,7 @@ descriptors:
     await rl.shouldRateLimit(req('q', [['k', 'v']]));
     const res = await rl.shouldRateLimit(req('q', [['x', 'y']], [['k', 'v']]));
     expect(res.overall_code).toBe('OK');
-    expect(res.dynamic_metadata?.fields.quotaModeViolations).toEqual({ list_value: { values: [{ number_value: 1 }] } });
+    expect(structToPlain(res.dynamic_metadata)).toEqual({ quotaModeEnabled: true, quotaModeViolations: [1] });
   });
 
   it('response headers come from the descriptor closest to its limit', async () => {
