@@ -17,7 +17,7 @@ import { XdsServer } from '../xds/server.js';
 import { ConfigRejectedError, ControlPlane } from './control.js';
 import { ConfigPipeline } from './pipeline.js';
 import { ConfigWatcher } from './watcher.js';
-import { readConfigFiles } from '../config/source.js';
+import { readConfigFiles, type SourceFile } from '../config/source.js';
 import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
 import { formatDiagnostic } from '../config/diagnostics.js';
 import { createRateLimitServer, type RateLimitServer } from '../ratelimit/server.js';
@@ -36,6 +36,8 @@ export interface ServeOptions {
   adminToken?: string;
   /** Coalesce bursts of file edits into one reload. */
   debounceMs: number;
+  /** A file change still being written (open for writing, empty) is applied anyway after this long; default 10 s. */
+  watchMaxWaitMs?: number;
   watch: boolean;
   /** Embedded store directory (default .banyan); ignored when postgresUrl or store is given. */
   dataDir?: string;
@@ -169,21 +171,26 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     cleanups.push(() => admin.close());
 
     // A file edit is a change like any other: validated, written to the store, then served.
-    const reload = async (): Promise<void> => {
-      if (!opts.config) return;
+    // The watcher hands over files it read whole; a rejection reports exactly those, not a re-read.
+    const applyFiles = async (files: SourceFile[]): Promise<void> => {
       try {
-        const files = await readConfigFiles(opts.config);
         await control.apply(files, { author: 'file', message: `edited ${opts.config}` });
       } catch (err) {
-        if (err instanceof ConfigRejectedError) {
-          pipeline.rejectFiles(await readConfigFiles(opts.config).catch(() => []), err.diagnostics);
-        } else {
-          log.error({ err }, `could not apply ${opts.config}; last good config keeps serving`);
-        }
+        if (err instanceof ConfigRejectedError) pipeline.rejectFiles(files, err.diagnostics);
+        else log.error({ err }, `could not apply ${opts.config}; last good config keeps serving`);
       }
     };
+    const reload = async (): Promise<void> => {
+      if (!opts.config) return;
+      const files = await readConfigFiles(opts.config).catch((err: Error) => void log.error({ err }, `could not read ${opts.config}; last good config keeps serving`));
+      if (files) await applyFiles(files);
+    };
     if (opts.config && opts.watch) {
-      const watcher = new ConfigWatcher(opts.config, reload, opts.debounceMs);
+      const watcher = new ConfigWatcher(opts.config, applyFiles, {
+        debounceMs: opts.debounceMs,
+        maxWaitMs: opts.watchMaxWaitMs,
+        logger: log.child({ component: 'watcher' }),
+      });
       await watcher.start();
       cleanups.push(() => watcher.stop());
     }

@@ -1,45 +1,226 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
+import type { Logger } from 'pino';
+import { readConfigFiles, statConfigFiles, type SourceFile, type SourceFileStat } from '../config/source.js';
+import { findWriters, identityKey } from './writers.js';
+
+export interface WatcherOptions {
+  /** How long the files must stay unchanged (and how long a burst of events is coalesced). */
+  debounceMs?: number;
+  /** Apply anyway, with a warning, once a change has been pending this long (a writer that never closes). */
+  maxWaitMs?: number;
+  logger?: Logger;
+  /** Where to look for writers (tests); undefined → /proc. */
+  procRoot?: string;
+}
+
+export const DEFAULT_DEBOUNCE_MS = 100;
+export const DEFAULT_MAX_WAIT_MS = 10_000;
+/** Longest pause between two checks while waiting for a writer to close. */
+const MAX_POLL_MS = 1_000;
 
 /**
- * Watches the config path and calls `onChange` once per burst of edits: editors and `git checkout`
- * write several files (or one file several times) in quick succession, and each intermediate state
- * may be invalid, so we wait for the burst to settle before reloading.
+ * Editors' scratch files beside the config (vim's `*.swp` family and its `4913` probe, backup `*~`,
+ * Emacs' `#autosave#` and `.#lock`): never config, and vim rewrites its swap file every few seconds.
+ * Other dot-files are not ignored: Kubernetes updates a mounted ConfigMap by swapping `..data`.
+ */
+const EDITOR_SCRATCH = /(~|\.sw[a-p])$|^#.*#$|^\.#|^4913$/;
+
+/** The config files as one comparable value: the same key means the same files with the same stats. */
+interface Sample {
+  key: string;
+  files: SourceFileStat[];
+  /** Why these files cannot be whole yet (empty file, missing file), if so. */
+  unfinished?: string;
+}
+
+/**
+ * Watches the config path and calls `onChange` with the files once per change, when they are written
+ * whole. Editors and `git checkout` write several files (or one file several times) in quick
+ * succession, and each intermediate state may be invalid or — worse — valid and smaller (the first half
+ * of a file, a truncated file in a directory). So a change is applied only when
+ * - the files' list, inode, size, mtime and ctime have not changed for `debounceMs`,
+ * - no process has one of them open for writing (Linux /proc, see writers.ts; elsewhere the stability
+ *   rule alone), and none is empty or missing (most writers truncate first),
+ * - and they did not change while being read (stats equal before and after the read; else retried);
+ * after `maxWaitMs` pending, the first two rules give way with a warning, so a writer that never
+ * closes cannot hold the config back forever. Reloads never overlap: a change that lands during a
+ * reload is applied after it. Nothing is scanned or read until an event arrives.
  */
 export class ConfigWatcher {
   private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
-  private running = Promise.resolve();
+  private running: Promise<void> = Promise.resolve();
+  private queued = false;
+  private stopped = false;
+  private readonly debounceMs: number;
+  private readonly maxWaitMs: number;
+  private readonly log?: Logger;
+  private readonly procRoot?: string;
+  private isDir = false;
+  /** The files last handed to onChange (or read at start): an event that leaves them as they are is a no-op. */
+  private appliedKey?: string;
+  /** When the pending change began, for maxWaitMs; undefined when nothing is pending. */
+  private pendingSince?: number;
+  /** Counts events, so that a settle can tell whether one arrived while it worked. */
+  private events = 0;
+  /** A sample taken after the latest event: what the files must still be when the timer fires. */
+  private baseline?: Promise<Sample>;
+  private sampling = false;
+  private resample = false;
+  /** Consecutive checks that found a writer or an empty file: the poll backs off. */
+  private waits = 0;
 
   constructor(
     private readonly configPath: string,
-    private readonly onChange: () => Promise<void>,
-    private readonly debounceMs = 100,
-  ) {}
+    private readonly onChange: (files: SourceFile[]) => Promise<void>,
+    opts: WatcherOptions = {},
+  ) {
+    this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+    this.maxWaitMs = opts.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+    this.log = opts.logger;
+    this.procRoot = opts.procRoot;
+  }
 
   async start(): Promise<void> {
+    this.isDir = fs.statSync(this.configPath, { throwIfNoEntry: false })?.isDirectory() ?? false;
+    this.appliedKey = (await this.sample()).key;
     this.watcher = chokidar.watch(this.configPath, {
       ignoreInitial: true,
       depth: 0,
       // Atomic saves (write temp + rename) otherwise show up as unlink + add.
       atomic: true,
       awaitWriteFinish: false,
+      ignored: (p) => p !== this.configPath && EDITOR_SCRATCH.test(path.basename(p)),
     });
-    this.watcher.on('all', () => this.schedule());
+    this.watcher.on('all', () => this.onEvent());
+    this.watcher.on('error', (err) => this.log?.error({ err }, `watching ${this.configPath} failed`));
     await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
   }
 
-  private schedule(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      // Reloads never overlap: a burst that lands during a reload is applied after it.
-      this.running = this.running.then(() => this.onChange()).catch(() => undefined);
-    }, this.debounceMs);
-  }
-
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.watcher?.close();
     await this.running;
+  }
+
+  private onEvent(): void {
+    if (this.stopped) return;
+    this.events++;
+    this.pendingSince ??= Date.now();
+    this.takeBaseline();
+    this.arm(this.debounceMs);
+  }
+
+  /** One sample in flight at most; one more after it if events arrived meanwhile. */
+  private takeBaseline(): void {
+    if (this.sampling) {
+      this.resample = true;
+      return;
+    }
+    this.sampling = true;
+    this.baseline = (async () => {
+      try {
+        let s: Sample;
+        do {
+          this.resample = false;
+          s = await this.sample();
+        } while (this.resample);
+        return s;
+      } finally {
+        this.sampling = false;
+      }
+    })();
+  }
+
+  private arm(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    const untilDeadline = (this.pendingSince ?? Date.now()) + this.maxWaitMs - Date.now();
+    this.timer = setTimeout(() => this.fire(), Math.max(0, Math.min(delayMs, untilDeadline)));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    if (this.queued) return;
+    this.queued = true;
+    this.running = this.running
+      .then(() => {
+        this.queued = false;
+        return this.settle();
+      })
+      .catch((err: unknown) => this.log?.error({ err }, 'config watcher failed; waiting for the next edit'));
+  }
+
+  private async settle(): Promise<void> {
+    if (this.stopped) return;
+    const since = (this.pendingSince ??= Date.now());
+    const eventsAtStart = this.events;
+    const overdue = Date.now() - since >= this.maxWaitMs;
+    const before = await this.baseline;
+    const now = await this.sample();
+    if (now.key === this.appliedKey) return this.done(eventsAtStart);
+
+    if (!overdue) {
+      if (before?.key !== now.key) return this.retry(now, this.debounceMs);
+      const busy = now.unfinished ?? (await this.openForWriting(now));
+      if (busy) return this.retry(now, Math.min(this.debounceMs * 2 ** this.waits++, MAX_POLL_MS));
+    } else {
+      const why = now.unfinished ?? (await this.openForWriting(now)) ?? (before?.key !== now.key ? 'still changing' : undefined);
+      if (why) this.log?.warn({ config: this.configPath, waitedMs: Date.now() - since }, `applying config although ${why}`);
+    }
+
+    let files: SourceFile[] | undefined;
+    let readError: unknown;
+    try {
+      files = await readConfigFiles(this.configPath);
+    } catch (err) {
+      readError = err;
+    }
+    // A change during the read (or a file removed under it) means what we hold may mix two versions.
+    const after = await this.sample();
+    if (after.key !== now.key) return this.retry(after, this.debounceMs);
+    this.appliedKey = now.key;
+    this.done(eventsAtStart);
+    if (files) await this.onChange(files);
+    else this.log?.error({ err: readError }, `could not read ${this.configPath}; last good config keeps serving`);
+  }
+
+  /** Not now: check again after `delayMs`, requiring the files to stay as `seen` meanwhile. */
+  private retry(seen: Sample, delayMs: number): void {
+    this.baseline = Promise.resolve(seen);
+    this.arm(delayMs);
+  }
+
+  private done(eventsAtStart: number): void {
+    this.waits = 0;
+    // An event during this settle is a newer change: its wait starts now, its timer is already armed.
+    this.pendingSince = this.events === eventsAtStart ? undefined : Date.now();
+  }
+
+  private async sample(): Promise<Sample> {
+    let files: SourceFileStat[];
+    try {
+      files = await statConfigFiles(this.configPath);
+    } catch (err) {
+      return { key: `error ${(err as Error).message}`, files: [], unfinished: (err as Error).message };
+    }
+    const key = files.map((f) => `${f.file}\0${f.dev}:${f.ino}:${f.size}:${f.mtimeNs}:${f.ctimeNs}`).join('\n');
+    const empty = files.find((f) => f.size === 0n);
+    const unfinished = empty ? `${empty.file} is empty` : !this.isDir && files.length === 0 ? `${this.configPath} is missing` : undefined;
+    return { key, files, unfinished };
+  }
+
+  /** Why the files are not whole yet because some process is writing one, or undefined. */
+  private async openForWriting(s: Sample): Promise<string | undefined> {
+    const scan = await findWriters(s.files, { procRoot: this.procRoot });
+    if (!scan) return undefined;
+    for (const f of s.files) {
+      const pids = scan.writers.get(identityKey(f));
+      if (pids) return `${f.file} is open for writing (pid ${pids.join(', ')})`;
+    }
+    return undefined;
   }
 }
