@@ -1,7 +1,7 @@
 // Command protojson is the suite's oracle for canonical xDS JSON: it reads one
-// {"type_url": "...", "value": "<base64>"} object per line on stdin and prints, per line, what Go's
-// protojson (UseProtoNames, as Envoy's config_dump spells fields) makes of those bytes, or
-// {"error": "..."} when Go cannot decode or print them. Blank imports register every Envoy type
+// {"type_url": "...", "value": "<base64>"} object per line on stdin and prints, per line,
+// {"json": <what Go's protojson makes of those bytes>} (UseProtoNames, as Envoy's config_dump spells
+// fields), or {"error": "..."} when Go cannot decode or print them. Blank imports register every Envoy type
 // Banyan emits, so Anys nested inside resources resolve.
 package main
 
@@ -77,8 +77,13 @@ func main() {
 		text, err := convert(in.Bytes())
 		if err != nil {
 			text, _ = json.Marshal(map[string]string{"error": err.Error()})
+			out.Write(text)
+		} else {
+			// protojson's own bytes, wrapped rather than re-encoded, so its key order survives.
+			out.WriteString(`{"json":`)
+			out.Write(text)
+			out.WriteByte('}')
 		}
-		out.Write(text)
 		out.WriteByte('\n')
 	}
 	if err := in.Err(); err != nil {
