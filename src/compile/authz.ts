@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AuthRequirement, Config, Listener, Route } from '../config/model.js';
-import type { EnvoyResource, HttpFeature } from './types.js';
+import { defineHttpFeature, type HttpFilterName } from './filters.js';
+import type { EnvoyResource } from './types.js';
 import { duration, grpcServiceCluster } from './util.js';
 
 /**
@@ -20,7 +21,7 @@ import { duration, grpcServiceCluster } from './util.js';
  * Proxyless gRPC (api) listeners are skipped: gRPC's xDS client does not implement ext_authz.
  */
 
-export const EXT_AUTHZ_FILTER = 'envoy.filters.http.ext_authz';
+export const EXT_AUTHZ_FILTER: HttpFilterName = 'envoy.filters.http.ext_authz';
 export const AUTHZ_CLUSTER = 'banyan_authz';
 export const CONTEXT_ROUTE = 'banyan.route';
 export const CONTEXT_AUTH = 'banyan.auth';
@@ -83,8 +84,9 @@ export function effectiveAuthz(listener: Listener): { failureMode: 'allow' | 'de
   return listener.hosts.some((h) => h.routes.some(requiresAuth)) ? { ...IMPLICIT_AUTHZ, implicit: true } : undefined;
 }
 
-export const authzFeature: HttpFeature = {
+export const authzFeature = defineHttpFeature({
   name: 'authz',
+  protos: ['envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto'],
 
   httpFilters(listener) {
     const authz = effectiveAuthz(listener);
@@ -119,4 +121,4 @@ export const authzFeature: HttpFeature = {
     const { address, port } = config.services.authz;
     return [grpcServiceCluster(AUTHZ_CLUSTER, address, port)];
   },
-};
+});

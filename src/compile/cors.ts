@@ -1,19 +1,37 @@
 import type { Cors, Listener } from '../config/model.js';
+import { defineHttpFeature, type HttpFilterName } from './filters.js';
 import type { EnvoyResource } from './types.js';
 import { compact, wrap } from './util.js';
 
-export const CORS_FILTER = 'envoy.filters.http.cors';
+export const CORS_FILTER: HttpFilterName = 'envoy.filters.http.cors';
 const CORS_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors';
 const CORS_POLICY_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy';
 
 export function listenerUsesCors(listener: Listener): boolean {
-  return listener.hosts.some((h) => h.cors || h.routes.some((r) => r.cors));
+  return listener.kind === 'socket' && listener.hosts.some((h) => h.cors || h.routes.some((r) => r.cors));
 }
 
-/** The CORS filter itself carries no settings: policies come per vhost/route via typed_per_filter_config. */
-export function corsFilter(): EnvoyResource {
-  return { name: CORS_FILTER, typed_config: { '@type': CORS_TYPE } };
-}
+/**
+ * CORS: the filter on every socket listener with a `cors:` policy on any of its hosts or routes. The
+ * filter itself carries no settings; policies travel per virtual host and per route in
+ * typed_per_filter_config (corsPolicy, placed by route.ts). Proxyless gRPC listeners never get it.
+ */
+export const corsFeature = defineHttpFeature({
+  name: 'cors',
+  protos: ['envoy/extensions/filters/http/cors/v3/cors.proto'],
+
+  httpFilters(listener) {
+    return listenerUsesCors(listener) ? [{ name: CORS_FILTER, typed_config: { '@type': CORS_TYPE } }] : [];
+  },
+
+  route() {
+    return {};
+  },
+
+  clusters() {
+    return [];
+  },
+});
 
 /** A CorsPolicy for typed_per_filter_config. Origins: exact, `*` for any, `~regex` for a regex. */
 export function corsPolicy(cors: Cors): EnvoyResource {

@@ -1,6 +1,10 @@
 import { authzFeature } from './authz.js';
+import { corsFeature } from './cors.js';
 import { ratelimitFeature } from './ratelimit.js';
 import type { HttpFeature } from './types.js';
 
-/** Cross-cutting HTTP features in filter-chain order: authorize first, then spend rate-limit budget. */
-export const FEATURES: readonly HttpFeature[] = [authzFeature, ratelimitFeature];
+/**
+ * Every cross-cutting HTTP feature. Order here does not order filters (HTTP_FILTER_TABLE in
+ * filters.ts does); it is only the order in which features add per-route config and clusters.
+ */
+export const FEATURES: readonly HttpFeature[] = [corsFeature, authzFeature, ratelimitFeature];

@@ -1,12 +1,13 @@
 import type { Listener } from '../config/model.js';
 import type { CompileContext } from './context.js';
-import { corsFilter, listenerUsesCors } from './cors.js';
 import { FEATURES } from './features.js';
+import { orderHttpFilters, type HttpFilterName } from './filters.js';
 import type { EnvoyResource } from './types.js';
 import { ADS_CONFIG_SOURCE, HCM_TYPE, socketAddress, wrap } from './util.js';
 
+const ROUTER: HttpFilterName = 'envoy.filters.http.router';
 export const ROUTER_FILTER: EnvoyResource = {
-  name: 'envoy.filters.http.router',
+  name: ROUTER,
   typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
 };
 
@@ -31,9 +32,7 @@ function httpConnectionManager(listener: Listener, httpFilters: EnvoyResource[])
 }
 
 function socketListener(listener: Listener, ctx: CompileContext): EnvoyResource {
-  const filters = FEATURES.flatMap((f) => f.httpFilters(listener, ctx.config));
-  if (listenerUsesCors(listener)) filters.push(corsFilter());
-  filters.push(ROUTER_FILTER);
+  const filters = orderHttpFilters([...FEATURES.flatMap((f) => f.httpFilters(listener, ctx.config)), ROUTER_FILTER]);
   return {
     name: listener.name,
     address: socketAddress(listener.address, listener.port),

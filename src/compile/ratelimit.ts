@@ -2,12 +2,13 @@ import type { Config, HeaderMatch, Listener, RateLimitAction, RateLimitDescripto
 import { envoyRoot } from '../proto/envoy.js';
 import { ensureEnvoyApiAdditions } from '../ratelimit/envoy-additions.js';
 import { headerMatcher } from './matchers.js';
+import { defineHttpFeature, type HttpFilterName } from './filters.js';
 import type { EnvoyResource, HttpFeature } from './types.js';
 import { duration, grpcServiceCluster, wrap } from './util.js';
 
 export const RATELIMIT_CLUSTER = 'banyan_ratelimit';
-export const RATELIMIT_FILTER = 'envoy.filters.http.ratelimit';
-export const LOCAL_RATELIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
+export const RATELIMIT_FILTER: HttpFilterName = 'envoy.filters.http.ratelimit';
+export const LOCAL_RATELIMIT_FILTER: HttpFilterName = 'envoy.filters.http.local_ratelimit';
 const RATELIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit';
 const LOCAL_RATELIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
 export const RATELIMIT_CONFIG_TYPE = 'type.googleapis.com/ratelimit.config.ratelimit.v3.RateLimitConfig';
@@ -19,12 +20,12 @@ const hasLocalLimits = (listener: Listener): boolean => listener.hosts.some((h) 
  * `ratelimit` setting, route rate_limits actions that build the descriptors, and the local (per-proxy)
  * token bucket filter, enabled per route through typed_per_filter_config.
  */
-export const ratelimitFeature: HttpFeature = {
+export const ratelimitFeature = defineHttpFeature({
   name: 'ratelimit',
+  protos: ['envoy/extensions/filters/http/ratelimit/v3/rate_limit.proto', 'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto'],
 
   httpFilters(listener) {
     const filters: EnvoyResource[] = [];
-    // Local buckets first: they are free to evaluate and shed load before a network round trip.
     if (hasLocalLimits(listener)) {
       // Empty bucket = no limit here; each route that sets localRateLimit turns it on for itself.
       filters.push({ name: LOCAL_RATELIMIT_FILTER, typed_config: { '@type': LOCAL_RATELIMIT_TYPE, stat_prefix: 'local_rate_limit' } });
@@ -58,7 +59,7 @@ export const ratelimitFeature: HttpFeature = {
     const { address, port } = config.services.ratelimit;
     return [grpcServiceCluster(RATELIMIT_CLUSTER, address, port)];
   },
-};
+});
 
 function rateLimitEntry(rl: RouteRateLimit): EnvoyResource {
   const out: EnvoyResource = { actions: rl.actions.map(action) };

@@ -33,13 +33,19 @@ export interface CompiledSnapshot {
 }
 
 /**
- * A cross-cutting HTTP feature (ext_authz, rate limiting, ...) that contributes to listeners, routes
- * and clusters, in the style of envoyproxy/gateway's translator. The core compiler asks each feature
- * in a fixed order; a feature that does not apply returns nothing.
+ * A cross-cutting HTTP feature (CORS, ext_authz, rate limiting, ...) that contributes to listeners,
+ * routes and clusters, in the style of envoyproxy/gateway's translator. A feature that does not apply
+ * returns nothing. Where its filters go is not the feature's business: each filter names a slot of
+ * HTTP_FILTER_TABLE (src/compile/filters.ts), which orders every chain.
  */
 export interface HttpFeature {
   name: string;
-  /** HTTP filters to put before the router, in order. */
+  /**
+   * Envoy API .proto files (relative to the API tree) defining the filter and per-route configs this
+   * feature emits; loaded into the protobufjs root with everything else, imports followed.
+   */
+  protos: readonly string[];
+  /** HTTP filters for this listener; each `name` is a slot of HTTP_FILTER_TABLE. */
   httpFilters(listener: import('../config/model.js').Listener, config: import('../config/model.js').Config): EnvoyResource[];
   /** Per-route additions: entries for typed_per_filter_config and fields merged into the RouteAction. */
   route(

@@ -3,7 +3,13 @@ import path from 'node:path';
 import protobuf from 'protobufjs';
 import { PROTO_INCLUDE_DIRS } from './paths.js';
 
-/** Every Envoy proto Banyan encodes or decodes. Imports are followed, so only entry points are listed. */
+/**
+ * The Envoy protos every Banyan process needs: the xDS services and resources, the core filters
+ * (connection manager, router, access log), the bootstrap, and the two services Banyan itself serves
+ * (rls.proto, external_auth.proto). Imports are followed, so only entry points are listed. HTTP
+ * features bring their own filter protos (HttpFeature.protos, loaded through `loadProtos`), so adding
+ * a feature never means editing this list.
+ */
 const ENTRY_PROTOS = [
   'envoy/service/discovery/v3/ads.proto',
   'envoy/service/discovery/v3/discovery.proto',
@@ -17,10 +23,6 @@ const ENTRY_PROTOS = [
   'envoy/config/endpoint/v3/endpoint.proto',
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
-  'envoy/extensions/filters/http/ratelimit/v3/rate_limit.proto',
-  'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
-  'envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto',
-  'envoy/extensions/filters/http/cors/v3/cors.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
   'envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto',
@@ -29,6 +31,22 @@ const ENTRY_PROTOS = [
   'envoy/config/bootstrap/v3/bootstrap.proto',
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
 ];
+
+/** Protos added by `loadProtos` (feature modules), loaded with ENTRY_PROTOS or into the loaded root. */
+const addedProtos = new Set<string>();
+
+/**
+ * Makes `files` part of the root. Feature modules call it when they are defined, which may be before
+ * or after the root is first loaded; either way their types are there before anything encodes them.
+ */
+export function loadProtos(files: readonly string[]): void {
+  const fresh = files.filter((f) => !addedProtos.has(f));
+  for (const f of fresh) addedProtos.add(f);
+  if (cachedRoot && fresh.length) {
+    cachedRoot.loadSync(fresh, { keepCase: true });
+    cachedRoot.resolveAll();
+  }
+}
 
 /** Banyan's own protos under protos/, loaded when present. */
 const BANYAN_PROTOS = ['ratelimit/config/ratelimit/v3/rls_conf.proto'];
@@ -64,7 +82,7 @@ export function envoyRoot(): protobuf.Root {
   if (cachedRoot) return cachedRoot;
   const root = new protobuf.Root();
   root.resolvePath = resolveInclude;
-  const files = [...ENTRY_PROTOS];
+  const files = [...ENTRY_PROTOS, ...addedProtos];
   for (const own of BANYAN_PROTOS) if (resolveInclude('', own) && fs.existsSync(resolveInclude('', own)!)) files.push(own);
   root.loadSync(files, { keepCase: true });
   root.resolveAll();
