@@ -1,6 +1,7 @@
 import type client from 'prom-client';
 import { prom } from '../../telemetry/metrics.js';
 import { formatDiagnostic } from '../../config/diagnostics.js';
+import { canonicalJsonOf } from '../../proto/json.js';
 import type { ConfigPipeline } from '../../server/pipeline.js';
 import { HttpError, RawReply, type Router } from '../router.js';
 
@@ -42,6 +43,8 @@ export function mountCoreRoutes(router: Router, deps: CoreDeps): void {
     return url.searchParams.get('base') === 'true' ? cur.base : cur.effective;
   });
 
+  // What each group is served, as the canonical JSON of the wire bytes (Envoy's config_dump form),
+  // so that Envoy tooling and Go's protojson read it as is.
   router.get('/api/v1/xds', ({ url }) => {
     const cur = deps.pipeline.current;
     if (!cur) throw new HttpError(503, 'no valid config applied yet');
@@ -50,7 +53,9 @@ export function mountCoreRoutes(router: Router, deps: CoreDeps): void {
     for (const [group, resources] of cur.snapshot.groups) {
       if (wanted && group !== wanted) continue;
       const byType: Record<string, Record<string, unknown>> = {};
-      for (const [typeUrl, named] of resources) byType[typeUrl] = Object.fromEntries(named);
+      for (const [typeUrl, named] of resources) {
+        byType[typeUrl] = Object.fromEntries([...named].map(([name, r]) => [name, canonicalJsonOf(typeUrl, r)]));
+      }
       out[group] = byType;
     }
     if (wanted && !out[wanted]) throw new HttpError(404, `no proxy group "${wanted}"; have: ${[...cur.snapshot.groups.keys()].join(', ')}`);
