@@ -15,6 +15,7 @@ import { register as validate } from './validate.js';
 import { register as schema } from './schema.js';
 import { register as authz } from './authz.js';
 import { register as ratelimit } from './ratelimit.js';
+import { register as xds } from './xds.js';
 
 /**
  * Every subcommand lives in its own module under src/cli/commands/ and exports `register(program)`.
@@ -37,4 +38,5 @@ export function registerCommands(program: Command): void {
   schema(program);
   authz(program);
   ratelimit(program);
+  xds(program);
 }
