@@ -7,9 +7,13 @@ const WRAPPERS = new Set(
 
 /**
  * Converts a resource from protobufjs object form (what the compiler builds and `encodeMessage`
- * takes) to the proto3 JSON form Envoy reads from YAML/JSON files and prints in config dumps:
- * Durations become "1.5s", wrappers their bare value, Structs plain maps. Everything else is already
- * the same in both forms (snake_case names, enums by name, Any with "@type").
+ * takes) to the proto3 JSON form Envoy reads from YAML/JSON files: Durations become "1.5s",
+ * wrappers their bare value, Structs plain maps.
+ *
+ * Only the bootstrap file (compile/bootstrap.ts) still uses this. Anything that shows xDS uses
+ * proto/json.ts, which prints the wire bytes exactly as Go's protojson does; the bootstrap can follow
+ * once its Struct values are spelled as the loaded root spells them (Value's fields are camelCase
+ * there, so `string_value` is dropped by the encoder and the wire carries an empty Value).
  */
 export function toEnvoyJson(typeName: string, value: unknown): unknown {
   return convert(messageType(typeName), value);
