@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
@@ -31,7 +30,7 @@ const EDITOR_SCRATCH = /(~|\.sw[a-p])$|^#.*#$|^\.#|^4913$/;
 interface Sample {
   key: string;
   files: SourceFileStat[];
-  /** Why these files cannot be whole yet (empty file, missing file), if so. */
+  /** Why these files cannot be whole yet (an empty file, no file), if so. */
   unfinished?: string;
 }
 
@@ -42,11 +41,12 @@ interface Sample {
  * of a file, a truncated file in a directory). So a change is applied only when
  * - the files' list, inode, size, mtime and ctime have not changed for `debounceMs`,
  * - no process has one of them open for writing (Linux /proc, see writers.ts; elsewhere the stability
- *   rule alone), and none is empty or missing (most writers truncate first),
- * - and they did not change while being read (stats equal before and after the read; else retried);
- * after `maxWaitMs` pending, the first two rules give way with a warning, so a writer that never
- * closes cannot hold the config back forever. Reloads never overlap: a change that lands during a
- * reload is applied after it. Nothing is scanned or read until an event arrives.
+ *   rule alone), and none is empty and there is at least one (most writers truncate first),
+ * - and they did not change while being read (stats equal before and after the read; else retried).
+ * After `maxWaitMs` pending, the second rule gives way with a warning, so that a writer that never
+ * closes cannot hold the config back forever (and an empty file does reach validation, which rejects
+ * it). Reloads never overlap: a change that lands during a reload is applied after it. Nothing is
+ * sampled, scanned or read until chokidar reports an event.
  */
 export class ConfigWatcher {
   private watcher?: FSWatcher;
@@ -58,7 +58,6 @@ export class ConfigWatcher {
   private readonly maxWaitMs: number;
   private readonly log?: Logger;
   private readonly procRoot?: string;
-  private isDir = false;
   /** The files last handed to onChange (or read at start): an event that leaves them as they are is a no-op. */
   private appliedKey?: string;
   /** When the pending change began, for maxWaitMs; undefined when nothing is pending. */
@@ -84,7 +83,6 @@ export class ConfigWatcher {
   }
 
   async start(): Promise<void> {
-    this.isDir = fs.statSync(this.configPath, { throwIfNoEntry: false })?.isDirectory() ?? false;
     this.appliedKey = (await this.sample()).key;
     this.watcher = chokidar.watch(this.configPath, {
       ignoreInitial: true,
@@ -138,8 +136,9 @@ export class ConfigWatcher {
   private arm(delayMs: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
+    // Wake up at the max-wait deadline if it comes first; past it, the debounce alone paces checks.
     const untilDeadline = (this.pendingSince ?? Date.now()) + this.maxWaitMs - Date.now();
-    this.timer = setTimeout(() => this.fire(), Math.max(0, Math.min(delayMs, untilDeadline)));
+    this.timer = setTimeout(() => this.fire(), untilDeadline > 0 ? Math.min(delayMs, untilDeadline) : delayMs);
   }
 
   private fire(): void {
@@ -158,19 +157,16 @@ export class ConfigWatcher {
     if (this.stopped) return;
     const since = (this.pendingSince ??= Date.now());
     const eventsAtStart = this.events;
-    const overdue = Date.now() - since >= this.maxWaitMs;
     const before = await this.baseline;
     const now = await this.sample();
     if (now.key === this.appliedKey) return this.done(eventsAtStart);
-
-    if (!overdue) {
-      if (before?.key !== now.key) return this.retry(now, this.debounceMs);
-      const busy = now.unfinished ?? (await this.openForWriting(now));
-      if (busy) return this.retry(now, Math.min(this.debounceMs * 2 ** this.waits++, MAX_POLL_MS));
-    } else {
-      const why = now.unfinished ?? (await this.openForWriting(now)) ?? (before?.key !== now.key ? 'still changing' : undefined);
-      if (why) this.log?.warn({ config: this.configPath, waitedMs: Date.now() - since }, `applying config although ${why}`);
+    if (before?.key !== now.key) return this.retry(now, this.debounceMs);
+    const busy = now.unfinished ?? (await this.openForWriting(now));
+    if (busy) {
+      if (Date.now() - since < this.maxWaitMs) return this.retry(now, Math.min(this.debounceMs * 2 ** this.waits++, MAX_POLL_MS));
+      this.log?.warn({ config: this.configPath, waitedMs: Date.now() - since }, `applying config although ${busy}`);
     }
+    if (this.stopped) return;
 
     let files: SourceFile[] | undefined;
     let readError: unknown;
@@ -184,6 +180,7 @@ export class ConfigWatcher {
     if (after.key !== now.key) return this.retry(after, this.debounceMs);
     this.appliedKey = now.key;
     this.done(eventsAtStart);
+    if (this.stopped) return;
     if (files) await this.onChange(files);
     else this.log?.error({ err: readError }, `could not read ${this.configPath}; last good config keeps serving`);
   }
@@ -209,7 +206,8 @@ export class ConfigWatcher {
     }
     const key = files.map((f) => `${f.file}\0${f.dev}:${f.ino}:${f.size}:${f.mtimeNs}:${f.ctimeNs}`).join('\n');
     const empty = files.find((f) => f.size === 0n);
-    const unfinished = empty ? `${empty.file} is empty` : !this.isDir && files.length === 0 ? `${this.configPath} is missing` : undefined;
+    // No file at all is a copy or checkout in progress far more often than a wish to serve nothing.
+    const unfinished = empty ? `${empty.file} is empty` : files.length === 0 ? `${this.configPath} has no config file` : undefined;
     return { key, files, unfinished };
   }
 
