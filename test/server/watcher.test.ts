@@ -134,6 +134,24 @@ describe('ConfigWatcher', () => {
     expect(calls[1].files).toEqual({ 'a.yaml': 'a: 2\n', 'b.yaml': 'b: 2\n' });
   });
 
+  it('follows a Kubernetes ConfigMap update (the ..data symlink swapped to a new directory)', async () => {
+    // The layout the kubelet writes: routes.yaml -> ..data/routes.yaml, ..data -> ..<timestamp>/.
+    const volume = (name: string, text: string) => {
+      fs.mkdirSync(path.join(dir, name));
+      fs.writeFileSync(path.join(dir, name, 'routes.yaml'), text);
+    };
+    volume('..2024_01', 'v: 1\n');
+    fs.symlinkSync('..2024_01', path.join(dir, '..data'));
+    fs.symlinkSync('..data/routes.yaml', path.join(dir, 'routes.yaml'));
+    await watch(dir);
+    volume('..2024_02', 'v: 2\n');
+    fs.symlinkSync('..2024_02', path.join(dir, '..data_tmp'));
+    fs.renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+    fs.rmSync(path.join(dir, '..2024_01'), { recursive: true });
+    await eventually(() => expect(calls.length).toBeGreaterThan(0));
+    expect(calls.map((c) => c.files)).toEqual([{ 'routes.yaml': 'v: 2\n' }]);
+  });
+
   it('never overlaps reloads, and applies an edit made during one after it', async () => {
     const file = path.join(dir, 'routes.yaml');
     fs.writeFileSync(file, 'v: 0\n');
