@@ -21,11 +21,12 @@ const golden = (name: string): Groups => (JSON.parse(fs.readFileSync(join(root, 
 
 describe('banyan xds', () => {
   it("prints a group's resources exactly as the golden file holds them", async () => {
-    const r = await banyan('xds', 'test/golden/in/features.yaml', '--group', 'default');
+    const r = await banyan('xds', 'test/golden/in/timeouts.yaml', '--group', 'default');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     // Text equality: same content, same key order (protojson's), same layout.
-    expect(r.stdout).toBe(`${JSON.stringify(golden('features').default, null, 2)}\n`);
+    expect(r.stdout).toBe(`${JSON.stringify(golden('timeouts').default, null, 2)}\n`);
+    expect(r.stdout).toContain('"connect_timeout": "0.250s"');
   });
 
   it('picks the group a node would join from --cluster / --node', async () => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import protobuf from 'protobufjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/index.js';
+import { formatDiagnostic } from '../../src/config/diagnostics.js';
 import { loadConfigFromString } from '../../src/config/load.js';
 import { encodeAny, encodeMessage, messageType, TypeUrl } from '../../src/proto/envoy.js';
 import { canonicalJson, canonicalJsonOf, ProtoJsonError } from '../../src/proto/json.js';
@@ -28,6 +29,7 @@ function goldenResources(): GoldenResource[] {
   const out: GoldenResource[] = [];
   for (const file of fs.readdirSync(GOLDEN_IN).filter((f) => f.endsWith('.yaml')).sort()) {
     const loaded = loadConfigFromString(fs.readFileSync(path.join(GOLDEN_IN, file), 'utf8'), `in/${file}`);
+    expect(loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), `${file} loads`).toEqual([]);
     const snapshot = compile(loaded.config!);
     for (const [group, set] of snapshot.groups) {
       for (const [typeUrl, resources] of set) {
