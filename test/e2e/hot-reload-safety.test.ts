@@ -61,6 +61,7 @@ function rdsSeen(r: Resp): string {
   const split = routes.find((x) => x.name === 'checkout')?.route?.weighted_clusters?.clusters ?? [];
   return `${routes.map((x) => x.name).join(',')} checkout=${split.map((c) => `${c.name}:${typeof c.weight === 'number' ? c.weight : c.weight.value}`).join(',')}`;
 }
+const summary = (r: Resp) => (r.type_url === RDS ? `RDS ${rdsSeen(r)}` : r.type_url === CDS ? `CDS ${cdsSeen(r)}` : `${r.type_url} ${r.names}`);
 /** The checkout split in servedWeights' terms (what Banyan's compiled RouteConfiguration holds now). */
 const splitOf = (v: Version) => `monolith=${v.monolith},checkout-v2=${v.v2}`;
 
@@ -96,17 +97,15 @@ describe('hot reload serves only configs written whole', () => {
    */
   async function serve(files: Record<string, string>, initial: Version, overrides: Partial<ServeOptions> = {}): Promise<Served> {
     const names = Object.keys(files);
-    let target: string;
-    let config: string | undefined;
-    if (names.length > 1) {
-      target = fs.mkdtempSync(path.join(os.tmpdir(), 'banyan-reload-dir-'));
-      cleanups.push(() => fs.rmSync(target, { recursive: true, force: true }));
-      for (const n of names) fs.writeFileSync(path.join(target, n), files[n]);
-      config = target;
+    const dir = names.length > 1 ? fs.mkdtempSync(path.join(os.tmpdir(), 'banyan-reload-dir-')) : undefined;
+    if (dir) {
+      cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+      for (const n of names) fs.writeFileSync(path.join(dir, n), files[n]);
     }
-    const t = await startTestBanyan(config ? '{}\n' : files[names[0]], { debounceMs: 100, ...(config ? { config } : {}), ...overrides });
+    // With a directory, the test Banyan's own routes.yaml is not served.
+    const t = await startTestBanyan(dir ? '{}\n' : files[names[0]], { debounceMs: 100, ...(dir ? { config: dir } : {}), ...overrides });
     cleanups.push(() => t.stop());
-    target = config ?? t.file;
+    const target = dir ?? t.file;
     const recorder = new AdsRecorder(`127.0.0.1:${t.banyan.ports.xds}`, { id: `recorder-${cleanups.length}` }, { [CDS]: [], [LDS]: [], [RDS]: ['edge'] });
     cleanups.push(() => recorder.close());
     await eventually(() => {
@@ -143,7 +142,7 @@ describe('hot reload serves only configs written whole', () => {
     // The positive marker: the next version written whole is the very next push, nothing before it.
     fs.writeFileSync(s.target, fileYaml(v2));
     await eventually(() => expect(rdsSeen(s.recorder.latest(RDS))).toBe(rdsOf(v2)));
-    expect(s.recorder.received.slice(mark).map((r) => `${r.type_url === RDS ? 'RDS' : r.type_url} ${r.type_url === RDS ? rdsSeen(r) : r.names}`)).toEqual([`RDS ${rdsOf(v2)}`]);
+    expect(s.recorder.received.slice(mark).map(summary)).toEqual([`RDS ${rdsOf(v2)}`]);
     expect((await status(s.banyan)).lastRejected).toBeNull();
   });
 
