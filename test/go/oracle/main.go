@@ -14,6 +14,14 @@
 // unpacks each Any it finds (singular, repeated, map value) with the global registry, validates the
 // unpacked message too and walks into it. Violation paths use proto field names; an Any's content
 // is written as `field(ShortTypeName).inner_field`. Violations are sorted by path, then reason.
+// unknown_fields lists messages holding fields these protos do not know (Banyan wrote something the
+// validator never saw).
+//
+// Version: go-control-plane/envoy v1.32.4, the oldest release of the envoy submodule, because it is
+// the closest to the Envoy API tree Banyan encodes with (@grpc/grpc-js-xds 1.14.1's deps/envoy-api,
+// about Envoy 1.31): the planted corpus is built from that tree's annotations, and newer releases
+// dropped some of them (v1.40.0 no longer has TokenBucket.max_tokens gt 0, Rds.config_source
+// required, ExtAuthzPerRoute.disabled const true, nor QuicProtocolOptions.idle_network_timeout <= 600s).
 package main
 
 import (
