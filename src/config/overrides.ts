@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Config, ForwardAction, Listener, Route, VirtualHost, WeightedBackend } from './model.js';
+import { backendWeightProblem, backendWeightSetProblem } from './bounds.js';
 
 export interface BackendWeight {
   cluster: string;
@@ -133,11 +134,11 @@ function checkWeights(backends: readonly BackendWeight[]): void {
   for (const b of backends) {
     if (seen.has(b.cluster)) throw new OverrideError(`backend '${b.cluster}' is given twice`);
     seen.add(b.cluster);
-    if (!Number.isInteger(b.weight) || b.weight < 0) {
-      throw new OverrideError(`weight for '${b.cluster}' must be a whole number >= 0, got ${b.weight}`);
-    }
+    const problem = backendWeightProblem(b);
+    if (problem) throw new OverrideError(problem);
   }
-  if (backends.every((b) => b.weight === 0)) throw new OverrideError('all weights are zero: at least one backend must get traffic');
+  const problem = backendWeightSetProblem(backends);
+  if (problem) throw new OverrideError(problem);
 }
 
 /**

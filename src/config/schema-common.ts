@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { hostProblem, parseHostPort } from './address.js';
+import { headerValueProblem, MAX_DURATION_MS, UINT32_MAX } from './bounds.js';
 import { DURATION_HINT, parseDuration } from './duration.js';
 import { regexProblem } from './regex.js';
 
@@ -47,7 +48,15 @@ export const duration = z
   .union([z.string(), z.number()])
   .superRefine((v, ctx) => {
     if (v === 0) return;
-    const bad = typeof v === 'number' ? `invalid duration ${v}: a unit is required; ${DURATION_HINT}` : parseDuration(v) === undefined ? `invalid duration "${v}": ${DURATION_HINT}` : undefined;
+    const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+    const bad =
+      typeof v === 'number'
+        ? `invalid duration ${v}: a unit is required; ${DURATION_HINT}`
+        : ms === undefined
+          ? `invalid duration "${v}": ${DURATION_HINT}`
+          : ms > MAX_DURATION_MS
+            ? `duration "${v}" is longer than protobuf's Duration allows (${MAX_DURATION_MS / 3_600_000}h)`
+            : undefined;
     if (bad) ctx.addIssue({ code: 'custom', message: bad, input: v });
   })
   .transform((v) => (typeof v === 'number' ? 0 : parseDuration(v)!))
@@ -59,6 +68,12 @@ export function durationAtLeast(minMs: number, label = `${minMs}ms`) {
 }
 
 export const name = z.string().min(1);
+
+/** An integer that lands in a protobuf uint32 (`min` usually 0 or 1). */
+export const uint32 = (min = 0) => z.number().int().min(min).max(UINT32_MAX);
+
+/** Text Envoy puts in a header, authority or path: no NUL, CR or LF. */
+export const headerSafe = z.string().superRefine(refineWith(headerValueProblem));
 
 // RFC 9110 token characters: what Envoy accepts as a header name. Matchers may also name
 // pseudo-headers (:method, :authority); mutations may not, nor Host.
@@ -81,5 +96,5 @@ export const hostPort = z
 export const host = z.string().superRefine(refineWith(hostProblem));
 export const stringOrList = z.union([z.string(), z.array(z.string())]);
 /** Header values written as YAML scalars (`x-version: 2`) are strings to Envoy. */
-export const scalarString = z.union([z.string(), z.number(), z.boolean()]).transform(String);
-export const httpPath = z.string().superRefine(refineWith((v: string) => (v.startsWith('/') ? undefined : `path "${v}" must start with "/"`)));
+export const scalarString = z.union([z.string(), z.number(), z.boolean()]).transform(String).superRefine(refineWith(headerValueProblem));
+export const httpPath = z.string().superRefine(refineWith((v: string) => (v.startsWith('/') ? headerValueProblem(v) : `path "${v}" must start with "/"`)));

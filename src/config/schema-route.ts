@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { regexProblem } from './regex.js';
-import { AT_KEY, duration, durationAtLeast, exactlyOne, headerName, httpPath, matchHeaderName, mutableHeaderName, name, onlyWith, port, refineWith, regex, scalarString } from './schema-common.js';
+import { backendWeightSetProblem, ENVOY_STATUS_CODES, headerValueProblem } from './bounds.js';
+import { AT_KEY, duration, durationAtLeast, exactlyOne, headerName, headerSafe, httpPath, matchHeaderName, mutableHeaderName, name, onlyWith, port, refineWith, regex, scalarString, uint32 } from './schema-common.js';
 
 /** Operator YAML for routes and virtual hosts. Output feeds build-route.ts. */
 
@@ -31,7 +32,7 @@ export const queryMatch = z
 
 export const routeMatch = z
   .strictObject({
-    prefix: z.string().superRefine(refineWith((v: string) => (v === '' || v.startsWith('/') ? undefined : `prefix "${v}" must start with "/"`))).optional(),
+    prefix: z.string().superRefine(refineWith((v: string) => (v === '' || v.startsWith('/') ? headerValueProblem(v) : `prefix "${v}" must start with "/"`))).optional(),
     path: httpPath.optional(),
     regex: regex.optional(),
     caseSensitive: z.boolean().optional(),
@@ -43,12 +44,13 @@ export const routeMatch = z
 
 const weightedBackend = z.strictObject({
   cluster: name,
-  weight: z.number().int().min(0).meta({ description: 'Relative weight (integer >= 0)' }),
+  weight: uint32(0).meta({ description: 'Relative weight (integer >= 0; the sum must fit uint32)' }),
 });
 
 export const backends = z.union([name, z.array(weightedBackend).min(1)]).superRefine((v, ctx) => {
   if (typeof v === 'string') return;
-  if (v.length > 0 && v.every((b) => b.weight === 0)) ctx.addIssue({ code: 'custom', message: 'all weights are zero; at least one backend needs a positive weight', input: v });
+  const problem = backendWeightSetProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem, input: v });
   const seen = new Set<string>();
   v.forEach((b, i) => {
     if (seen.has(b.cluster)) ctx.addIssue({ code: 'custom', path: [i, 'cluster'], message: `cluster "${b.cluster}" is listed twice`, input: b.cluster });
@@ -97,10 +99,10 @@ export const routeHeaders = z.strictObject({ request: headerMutation.optional(),
 export const redirect = z
   .strictObject({
     scheme: z.enum(['http', 'https']).optional(),
-    host: z.string().min(1).optional(),
+    host: headerSafe.min(1).optional(),
     port: port.optional(),
     path: httpPath.optional(),
-    prefixRewrite: z.string().optional(),
+    prefixRewrite: headerSafe.optional(),
     status: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).optional(),
     stripQuery: z.boolean().optional(),
   })
@@ -158,10 +160,16 @@ const rateLimitDescriptor = z.union(
 );
 
 export const localRateLimit = z.strictObject({
-  tokens: z.number().int().min(1).meta({ description: 'Bucket size' }),
+  tokens: uint32(1).meta({ description: 'Bucket size' }),
   // Envoy's local rate limit filter rejects fill intervals under 50ms.
-  fill: z.strictObject({ tokens: z.number().int().min(1).optional(), every: durationAtLeast(50).optional() }).optional(),
-  status: z.number().int().min(400).max(599).optional(),
+  fill: z.strictObject({ tokens: uint32(1).optional(), every: durationAtLeast(50).optional() }).optional(),
+  status: z
+    .number()
+    .int()
+    .min(400)
+    .max(599)
+    .superRefine(refineWith((v: number) => (ENVOY_STATUS_CODES.includes(v) ? undefined : `status ${v} is not one Envoy can answer with (envoy.type.v3.StatusCode); use e.g. 429 or 503`)))
+    .optional(),
 });
 
 const claimRule = z
@@ -201,8 +209,8 @@ export const route = z
     retry: retry.optional(),
     mirror: mirror.optional(),
     mirrors: z.array(mirror).optional(),
-    prefixRewrite: z.string().optional(),
-    hostRewrite: z.string().min(1).optional(),
+    prefixRewrite: headerSafe.optional(),
+    hostRewrite: headerSafe.min(1).optional(),
     headers: routeHeaders.optional(),
     cors: cors.optional(),
     ratelimit: z.array(rateLimitDescriptor).optional().meta({ description: 'Descriptor action lists, e.g. [[remote_address], [{header: x-client-id, as: client}]]' }),
@@ -215,7 +223,7 @@ export const route = z
 
 export const virtualHost = z.strictObject({
   name: name.optional(),
-  domains: z.array(z.string().min(1)).min(1).optional().meta({ description: 'Host header values (default ["*"])' }),
+  domains: z.array(headerSafe.min(1)).min(1).optional().meta({ description: 'Host header values (default ["*"])' }),
   routes: z.array(route).optional(),
   cors: cors.optional(),
 });

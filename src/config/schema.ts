@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isIpLiteral } from './address.js';
-import { AT_KEY, duration, durationAtLeast, exactlyOne, headerName, mutableHeaderName, host, hostPort, httpPath, name, onlyWith, port, refineWith, stringOrList } from './schema-common.js';
+import { AT_KEY, duration, durationAtLeast, exactlyOne, headerName, mutableHeaderName, host, hostPort, httpPath, name, onlyWith, port, refineWith, stringOrList, uint32 } from './schema-common.js';
 import { virtualHost, route } from './schema-route.js';
 
 /**
@@ -44,7 +44,7 @@ const listener = z
 
 const endpoint = z.union([
   hostPort,
-  z.strictObject({ address: host, port: port, weight: z.number().int().min(1).optional(), zone: z.string().min(1).optional() }),
+  z.strictObject({ address: host, port: port, weight: uint32(1).optional(), zone: z.string().min(1).optional() }),
 ]);
 
 const cluster = z.strictObject({
@@ -56,15 +56,15 @@ const cluster = z.strictObject({
   connectTimeout: durationAtLeast(1).optional(),
   circuitBreaker: z
     .strictObject({
-      maxConnections: z.number().int().min(0).optional(),
-      maxPendingRequests: z.number().int().min(0).optional(),
-      maxRequests: z.number().int().min(0).optional(),
-      maxRetries: z.number().int().min(0).optional(),
+      maxConnections: uint32(0).optional(),
+      maxPendingRequests: uint32(0).optional(),
+      maxRequests: uint32(0).optional(),
+      maxRetries: uint32(0).optional(),
     })
     .optional(),
   outlierDetection: z
     .strictObject({
-      consecutive5xx: z.number().int().min(1).optional(),
+      consecutive5xx: uint32(1).optional(),
       interval: duration.optional(),
       baseEjectionTime: duration.optional(),
       maxEjectionPercent: z.number().int().min(0).max(100).optional(),
@@ -82,7 +82,12 @@ const cluster = z.strictObject({
     .optional(),
   tls: z
     .strictObject({
-      sni: z.string().min(1).optional(),
+      // Envoy's UpstreamTlsContext.sni: max_bytes 255 (a DNS name's limit).
+      sni: z
+        .string()
+        .min(1)
+        .superRefine(refineWith((v: string) => (Buffer.byteLength(v) > 255 ? `sni is ${Buffer.byteLength(v)} bytes; Envoy allows at most 255` : undefined)))
+        .optional(),
       ca: z.string().min(1).optional().meta({ description: 'CA bundle file' }),
       insecureSkipVerify: z.boolean().optional(),
       alpn: z.array(z.string().min(1)).optional(),

@@ -14,7 +14,7 @@ import { createRegistry, enableProcessMetrics } from '../telemetry/metrics.js';
 import { addGrpcHealth } from '../telemetry/health.js';
 import { SnapshotCache } from '../xds/cache.js';
 import { XdsServer } from '../xds/server.js';
-import { ConfigRejectedError, ControlPlane } from './control.js';
+import { ChangeHeldError, ConfigRejectedError, ControlPlane } from './control.js';
 import { ConfigPipeline } from './pipeline.js';
 import { ConfigWatcher } from './watcher.js';
 import { readConfigFiles, type SourceFile } from '../config/source.js';
@@ -177,6 +177,7 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
         await control.apply(files, { author: 'file', message: `edited ${opts.config}` });
       } catch (err) {
         if (err instanceof ConfigRejectedError) pipeline.rejectFiles(files, err.diagnostics);
+        else if (err instanceof ChangeHeldError) pipeline.holdFiles(files, err.findings);
         else log.error({ err }, `could not apply ${opts.config}; last good config keeps serving`);
       }
     };

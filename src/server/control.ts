@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { firstFilePos } from '../admission/index.js';
+import { DEFAULT_MAX_REMOVAL_SHARE, removalFindings } from '../admission/safety.js';
 import { hasErrors, type Diagnostic } from '../config/diagnostics.js';
 import type { Config } from '../config/model.js';
 import { listRoutes, prepareOverride, resolveRoute, yamlBackends, type BackendWeight } from '../config/overrides.js';
@@ -14,9 +16,19 @@ export class ConfigRejectedError extends Error {
   }
 }
 
+/** A valid change that removes much of what is served: held until the operator confirms it. */
+export class ChangeHeldError extends Error {
+  constructor(readonly findings: Diagnostic[]) {
+    super(`change held: ${findings.map((f) => f.message).join('; ')}`);
+    this.name = 'ChangeHeldError';
+  }
+}
+
 export interface ChangeMeta {
   author: string;
   message: string;
+  /** Apply even when the change removes more than the allowed share (see admission/safety.ts). */
+  confirmRemoval?: boolean;
 }
 
 export interface RouteView {
@@ -48,6 +60,7 @@ export class ControlPlane {
     private readonly log: Logger,
     /** Called after a stale override was cleared (the YAML changed that route's backends). */
     private readonly onStale: (route: string, reason: string) => Promise<void> = async () => undefined,
+    private readonly maxRemovalShare = DEFAULT_MAX_REMOVAL_SHARE,
   ) {}
 
   /**
@@ -55,22 +68,44 @@ export class ControlPlane {
    * version they become a new version; an invalid file never replaces a valid stored version.
    */
   async start(files?: ConfigFile[], source = 'file'): Promise<void> {
+    let held: Diagnostic[] = [];
     if (files) {
       const latest = await this.store.latestConfigVersion();
       if (latest?.hash !== hashConfigContent(files)) {
-        const check = this.pipeline.check(files);
-        if (hasErrors(check.diagnostics)) {
+        const overrides = await this.store.listOverrides();
+        const check = this.pipeline.check(files, overrides);
+        if (hasErrors(check.diagnostics) || !check.config) {
           if (!latest) throw new ConfigRejectedError(check.diagnostics);
           // Record the rejection (status shows it) and keep serving what the store holds.
-          this.pipeline.apply(files);
+          this.pipeline.apply(files, overrides);
         } else {
-          await this.store.appendConfigVersion({ content: files, author: source, message: `loaded from ${files.map((f) => f.file).join(', ')}` });
+          // A file that shrank while Banyan was down is held like a live edit would be.
+          const stored = latest ? this.pipeline.check(latest.content, overrides).config : undefined;
+          held = stored ? removalFindings(stored, check.config, firstFilePos(files), this.maxRemovalShare) : [];
+          if (!held.length) await this.store.appendConfigVersion({ content: files, author: source, message: `loaded from ${files.map((f) => f.file).join(', ')}` });
         }
       }
     }
     this.unwatch = this.store.watch(() => void this.reconcile().catch((err) => this.log.error({ err }, 'reconcile failed')));
     await this.reconcile();
+    if (!this.pipeline.current) await this.serveLastGood();
     if (!this.pipeline.current) throw new Error('no config: give a config path, or apply one to the store first');
+    if (held.length && files) this.pipeline.holdFiles(files, held);
+  }
+
+  /**
+   * The latest stored version does not pass today's admission (stored by an older Banyan, or the
+   * rules got stricter): serve the newest version that does, loudly, rather than refuse to start.
+   */
+  private async serveLastGood(): Promise<void> {
+    const overrides = await this.store.listOverrides();
+    for (const version of await this.store.listConfigVersions({ limit: 50 })) {
+      const result = this.pipeline.apply(version.content, overrides);
+      if (result.ok) {
+        this.log.error({ version: version.version }, `the latest config version is rejected; serving version ${version.version}, the newest that is accepted`);
+        return;
+      }
+    }
   }
 
   stop(): void {
@@ -105,11 +140,16 @@ export class ControlPlane {
 
   /** Validates and stores a new config version, then serves it. Throws ConfigRejectedError on any error. */
   async apply(files: ConfigFile[], meta: ChangeMeta): Promise<{ version: ConfigVersion; unchanged: boolean; warnings: Diagnostic[] }> {
-    const check = this.pipeline.check(files);
-    if (hasErrors(check.diagnostics)) throw new ConfigRejectedError(check.diagnostics);
-    const warnings = check.diagnostics.filter((d) => d.severity === 'warning');
+    const check = this.pipeline.check(files, await this.store.listOverrides());
+    if (hasErrors(check.diagnostics) || !check.config) throw new ConfigRejectedError(check.diagnostics);
+    const warnings = check.diagnostics.filter((d) => d.severity !== 'error');
     const latest = await this.store.latestConfigVersion();
     if (latest && latest.hash === hashConfigContent(files)) return { version: latest, unchanged: true, warnings };
+    const live = this.pipeline.current?.base;
+    if (live && !meta.confirmRemoval) {
+      const held = removalFindings(live, check.config, firstFilePos(files), this.maxRemovalShare);
+      if (held.length) throw new ChangeHeldError(held);
+    }
     const version = await this.store.appendConfigVersion({ content: files, author: meta.author, message: meta.message });
     await this.reconcile();
     return { version, unchanged: false, warnings };
@@ -136,6 +176,10 @@ export class ControlPlane {
     const prepared = prepareOverride(this.base(), ref, backends);
     const active = await this.store.activeRollout(prepared.route);
     if (active) throw new RangeError(`route ${prepared.route} has an active rollout (${active.id}); pause/abort it before shifting by hand`);
+    // Admitted before it is stored: an override the proxies could not be sent exactly must never become live.
+    const others = (await this.store.listOverrides()).filter((o) => o.route !== prepared.route);
+    const check = this.pipeline.check(this.pipeline.current!.files, [...others, prepared]);
+    if (hasErrors(check.diagnostics)) throw new ConfigRejectedError(check.diagnostics);
     const saved = await this.store.setOverride({ ...prepared, author: meta.author, reason: meta.reason });
     await this.reconcile();
     return saved;

@@ -4,7 +4,7 @@ import { prom } from '../telemetry/metrics.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostics.js';
 import { loadConfigFromFiles } from '../config/load.js';
 import type { Config } from '../config/model.js';
-import { compile } from '../compile/index.js';
+import { Admission, firstFilePos } from '../admission/index.js';
 import type { CompiledSnapshot } from '../compile/types.js';
 import { applyOverrides, type OverrideLike, type StaleOverride } from '../config/overrides.js';
 import { hashConfigContent } from '../store/hash.js';
@@ -32,6 +32,18 @@ export interface RejectedConfig {
   at: string;
 }
 
+interface PreparedOk {
+  ok: true;
+  base: Config;
+  effective: Config;
+  stale: StaleOverride[];
+  snapshot: CompiledSnapshot;
+  /** Warnings (and infos) only. */
+  diagnostics: Diagnostic[];
+}
+
+type Prepared = PreparedOk | { ok: false; diagnostics: Diagnostic[] };
+
 export type ApplyResult = { ok: true; applied: AppliedConfig } | { ok: false; rejected: RejectedConfig };
 
 export interface PipelineSinks {
@@ -48,7 +60,11 @@ export interface PipelineSinks {
 export class ConfigPipeline {
   current?: AppliedConfig;
   lastRejected?: RejectedConfig;
+  /** The last valid change held for confirmation because of how much it removes; cleared by the next publish. */
+  lastHeld?: RejectedConfig;
   private readonly loaded = new Map<string, { config?: Config; diagnostics: Diagnostic[] }>();
+  private readonly prepared = new Map<string, Prepared>();
+  private readonly admission = new Admission();
   private readonly loadErrors: client.Counter;
   private readonly reloads: client.Counter;
 
@@ -69,26 +85,55 @@ export class ConfigPipeline {
     });
   }
 
-  /** Validates without applying: what `validate`/`diff` endpoints use. */
-  check(files: SourceFile[]): { config?: Config; diagnostics: Diagnostic[] } {
-    const result = this.load(files, hashConfigContent(files));
-    return { config: hasErrors(result.diagnostics) ? undefined : result.config, diagnostics: result.diagnostics };
+  /**
+   * Everything apply would do short of publishing: load, lay `overrides` on, compile and admit. The
+   * control plane calls this before it stores a change, so a change the pipeline would refuse is
+   * never stored as live.
+   */
+  check(files: SourceFile[], overrides: readonly OverrideLike[] = []): { config?: Config; diagnostics: Diagnostic[] } {
+    const prepared = this.prepare(files, hashConfigContent(files), overrides);
+    return { config: prepared.ok ? prepared.base : undefined, diagnostics: prepared.diagnostics };
   }
 
   apply(files: SourceFile[], overrides: readonly OverrideLike[] = []): ApplyResult {
     const hash = hashConfigContent(files);
     const at = new Date().toISOString();
-    const { config: base, diagnostics } = this.load(files, hash);
-    if (!base || hasErrors(diagnostics)) return this.reject(hash, diagnostics, at);
-    return this.publish(files, hash, base, diagnostics, overrides, at);
+    const prepared = this.prepare(files, hash, overrides);
+    if (!prepared.ok) return this.reject(hash, prepared.diagnostics, at);
+    return this.publish(files, hash, prepared, overrides, at);
   }
 
   /**
-   * Parses and validates, remembering the last two results by content hash: a change is checked
-   * before it is stored and applied after, and an override change re-applies the same YAML, so
-   * without this every change would parse the same files two or three times. Configs are never
-   * mutated after loading (overrides are laid on a copy), so sharing them is safe.
+   * Load, overrides, compile and admission, remembering the last two results by content and
+   * overrides: a change is checked before it is stored and applied after, and an override change
+   * re-applies the same YAML, so without this every change would do the work two or three times.
+   * Configs and snapshots are never mutated after they are made, so sharing them is safe.
    */
+  private prepare(files: SourceFile[], hash: string, overrides: readonly OverrideLike[]): Prepared {
+    const key = `${hash}|${JSON.stringify(overrides.map((o) => [o.route, o.backends, o.baseHash]))}`;
+    const hit = this.prepared.get(key);
+    if (hit) return hit;
+    const result = this.compute(files, hash, overrides);
+    this.prepared.set(key, result);
+    if (this.prepared.size > 2) this.prepared.delete(this.prepared.keys().next().value!);
+    return result;
+  }
+
+  private compute(files: SourceFile[], hash: string, overrides: readonly OverrideLike[]): Prepared {
+    const { config: base, diagnostics } = this.load(files, hash);
+    if (!base || hasErrors(diagnostics)) return { ok: false, diagnostics };
+    let laid: { config: Config; stale: StaleOverride[] };
+    try {
+      laid = applyOverrides(base, overrides);
+    } catch (err) {
+      return { ok: false, diagnostics: [internalDiagnostic(files, err)] };
+    }
+    const admitted = this.admission.admit(laid.config, firstFilePos(files));
+    const all = [...diagnostics, ...admitted.diagnostics];
+    if (!admitted.snapshot) return { ok: false, diagnostics: all };
+    return { ok: true, base, effective: laid.config, stale: laid.stale, snapshot: admitted.snapshot, diagnostics: all };
+  }
+
   private load(files: SourceFile[], hash: string): { config?: Config; diagnostics: Diagnostic[] } {
     const hit = this.loaded.get(hash);
     if (hit) return hit;
@@ -103,36 +148,27 @@ export class ConfigPipeline {
     return result;
   }
 
-  private publish(
-    files: SourceFile[],
-    hash: string,
-    base: Config,
-    warnings: Diagnostic[],
-    overrides: readonly OverrideLike[],
-    at: string,
-  ): ApplyResult {
-    let effective: Config;
-    let snapshot: CompiledSnapshot;
-    let stale: StaleOverride[];
-    try {
-      const laid = applyOverrides(base, overrides);
-      effective = laid.config;
-      stale = laid.stale;
-      snapshot = compile(effective);
-    } catch (err) {
-      return this.reject(hash, [internalDiagnostic(files, err)], at);
-    }
-    const allWarnings = [...warnings.filter((d) => d.severity === 'warning'), ...snapshot.warnings];
+  private publish(files: SourceFile[], hash: string, prepared: PreparedOk, overrides: readonly OverrideLike[], at: string): ApplyResult {
+    const { base, effective, snapshot, stale } = prepared;
+    const allWarnings = prepared.diagnostics.filter((d) => d.severity !== 'error');
     for (const st of stale) this.log.warn({ route: st.override.route, reason: st.reason }, st.message);
     for (const w of allWarnings) this.log.warn({ diagnostic: w }, formatDiagnostic(w));
     const appliedOverrides = overrides.filter((o) => !stale.some((st) => st.override === o));
     this.current = { files, hash, base, effective, snapshot, warnings: allWarnings, overrides: appliedOverrides, stale, appliedAt: at };
     this.lastRejected = undefined;
+    this.lastHeld = undefined;
     this.sinks.snapshot(snapshot);
     this.sinks.config?.(effective);
     this.reloads.inc();
     this.log.info({ hash: hash.slice(0, 12), files: files.map((f) => f.file) }, 'config applied');
     return { ok: true, applied: this.current };
+  }
+
+  /** Records a valid change the control plane held for confirmation (status shows it; nothing is served). */
+  holdFiles(files: SourceFile[], findings: Diagnostic[]): void {
+    this.lastHeld = { hash: hashConfigContent(files), diagnostics: findings, at: new Date().toISOString() };
+    for (const d of findings) this.log.warn({ diagnostic: d }, formatDiagnostic(d));
+    this.log.warn({ files: files.map((f) => f.file) }, 'change held for confirmation (banyan apply --confirm-removal); last good config keeps serving');
   }
 
   /** Records files rejected elsewhere (e.g. by the control plane) so that status shows why. */

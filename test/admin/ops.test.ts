@@ -126,7 +126,8 @@ describe('ops admin API', () => {
     const preview = await h.call('POST', '/api/v1/config/diff', { files: edited }, null);
     expect(preview.body.staleOverrides).toEqual([expect.stringMatching(/override on route 'checkout' is stale/)]);
     const third = await h.call('POST', '/api/v1/config/apply', { files: edited, author, message: 'yaml edit' });
-    expect(third.body.warnings).toEqual([expect.stringMatching(/override on route 'checkout' is stale/)]);
+    // Apply reports what serve would: compile warnings too (validate ≡ serve), then the cleared override.
+    expect(third.body.warnings).toEqual([expect.stringMatching(/cluster "search-v2" is not used/), expect.stringMatching(/override on route 'checkout' is stale/)]);
     expect(routeWeights(h)).toEqual([60, 40]);
     await eventually(async () => expect(await h.store.listOverrides()).toEqual([]));
     const back = await h.call('POST', '/api/v1/config/apply', { files: good, author, message: 'half to v2' });

@@ -45,9 +45,9 @@ export function mountConfigOpsRoutes(router: Router, deps: OpsDeps): void {
   router.post(
     '/api/v1/config/apply',
     guard(async (ctx) => {
-      const body = await parseBody(ctx, z.object({ files, author, message: z.string().default('') }));
+      const body = await parseBody(ctx, z.object({ files, author, message: z.string().default(''), confirmRemoval: z.boolean().default(false) }));
       const before = deps.pipeline.current;
-      const result = await deps.control.apply(body.files, { author: body.author, message: body.message });
+      const result = await deps.control.apply(body.files, { author: body.author, message: body.message, confirmRemoval: body.confirmRemoval });
       const after = deps.pipeline.current?.base;
       // Overrides on routes whose YAML backends this version changed: the YAML wins, loudly. (Computed
       // here because the control plane clears them asynchronously, through the store's watch.)

@@ -6,7 +6,7 @@ import { formatDiagnostic, type Diagnostic } from '../../config/diagnostics.js';
 import { plural } from '../../diff/canonical.js';
 import { OverrideError } from '../../config/overrides.js';
 import { RolloutError } from '../../rollout/errors.js';
-import { ConfigRejectedError } from '../../server/control.js';
+import { ChangeHeldError, ConfigRejectedError } from '../../server/control.js';
 import { ActiveRolloutExistsError, RevisionConflictError, StoreUnavailableError } from '../../store/errors.js';
 import { HttpError, type Handler } from '../router.js';
 
@@ -16,6 +16,9 @@ export function toHttpError(err: unknown): unknown {
   if (err instanceof HttpError) return err;
   if (err instanceof ConfigRejectedError) {
     return rejected('config rejected', err.diagnostics);
+  }
+  if (err instanceof ChangeHeldError) {
+    return new HttpError(409, 'change held, nothing was changed: it removes much of what is served; repeat with confirmRemoval (banyan apply --confirm-removal) if that is intended', err.findings.map(formatDiagnostic));
   }
   if (err instanceof OverrideError) return new HttpError(/^unknown route/.test(err.message) ? 404 : 400, err.message);
   if (err instanceof RolloutError) return new HttpError(ROLLOUT_STATUS[err.code], err.message);

@@ -39,12 +39,15 @@ export function register(program: Command): void {
     .command('apply')
     .description('Validate a config file or directory and make it live as a new version (recorded in history)')
     .argument('<file-or-dir>', 'YAML file, or a directory of *.yaml files')
-    .option('-m, --message <text>', 'why: shown in `banyan history`');
+    .option('-m, --message <text>', 'why: shown in `banyan history`')
+    .option('--confirm-removal', 'apply even though the change removes most listeners, routes or clusters (otherwise held)');
   outputOption(withAuthor(withServerOptions(cmd)))
     .addHelpText(
       'after',
       `
-An invalid config is rejected whole, with file:line:col for every error; nothing changes.
+An invalid config is rejected whole, with file:line:col for every error; nothing changes. A change
+that removes more than half of the listeners, routes or clusters is held (exit 4) until repeated
+with --confirm-removal.
 
 Examples:
   $ banyan apply routes/ -m "checkout: add v2 cluster"
@@ -57,6 +60,7 @@ Examples:
         files,
         author: o.author ?? defaultAuthor(),
         message: o.message ?? '',
+        confirmRemoval: o.confirmRemoval === true,
       });
       if (o.output === 'json') return printJson(reply);
       for (const w of reply.warnings) process.stderr.write(`${color.yellow('warning')}: ${w}\n`);

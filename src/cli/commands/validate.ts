@@ -5,12 +5,12 @@ import { loadConfig, type LoadResult } from '../../config/load.js';
 export function register(program: Command): void {
   program
     .command('validate')
-    .description('Check a route YAML file or directory: schema, references, duplicates, unreachable routes')
+    .description('Check a route YAML file or directory exactly as serve would: schema, references, Envoy\'s own rules, gRPC client capabilities')
     .argument('<path>', 'YAML file or directory of YAML files')
     .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
     .addHelpText('after', '\nExit status: 0 when valid (warnings allowed), 1 on any error.')
     .action(async (path: string, o: { output: string }) => {
-      const result = await loadConfig(path);
+      const result = await admitted(await loadConfig(path));
       const summary = summarize(result);
       if (o.output === 'json') {
         process.stdout.write(`${JSON.stringify({ valid: summary.errors === 0, files: result.files, summary, diagnostics: result.diagnostics }, null, 2)}\n`);
@@ -20,6 +20,16 @@ export function register(program: Command): void {
       }
       if (summary.errors > 0) process.exitCode = 1;
     });
+}
+
+/**
+ * The same admission serve runs before anything is stored or pushed (validate ≡ serve): compile, then
+ * Envoy's validation rules, the wire round-trip and the gRPC capability rules. Loaded lazily: it
+ * brings in the protos.
+ */
+async function admitted(result: LoadResult): Promise<LoadResult> {
+  const { validateLoaded } = await import('../../admission/index.js');
+  return validateLoaded(result);
 }
 
 interface Summary {

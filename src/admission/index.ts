@@ -1,0 +1,62 @@
+/**
+ * The gate between compile and publish, and the same code behind `banyan validate`: a config is
+ * admitted only if every proxy group's snapshot can be delivered exactly as compiled and accepted by
+ * the clients that group serves. Pure: no I/O, no clocks; the only state is a memo of verdicts.
+ */
+import { hasErrors, type Diagnostic } from '../config/diagnostics.js';
+import { loadConfigFromFiles, type LoadResult } from '../config/load.js';
+import type { Config, SourcePos } from '../config/model.js';
+import type { SourceFile } from '../config/source.js';
+import { compile } from '../compile/index.js';
+import type { CompiledSnapshot } from '../compile/types.js';
+import { grpcCapabilityDiagnostics } from './grpc.js';
+import { ResourceAdmission } from './resources.js';
+
+export interface AdmissionResult {
+  /** Set only when nothing is an error. */
+  snapshot?: CompiledSnapshot;
+  /** Capability errors, compile warnings and resource findings, positioned. */
+  diagnostics: Diagnostic[];
+}
+
+export class Admission {
+  private readonly resources = new ResourceAdmission();
+
+  /**
+   * Compiles `config` and admits the result. `fallback` positions findings that no YAML element
+   * produced (it should name the config's first file).
+   */
+  admit(config: Config, fallback: SourcePos): AdmissionResult {
+    const diagnostics = grpcCapabilityDiagnostics(config);
+    let snapshot: CompiledSnapshot;
+    try {
+      snapshot = compile(config);
+    } catch (err) {
+      // A compiler exception is a Banyan bug, but still the operator's config must not go out.
+      diagnostics.push({ severity: 'error', ...fallback, message: `internal error while compiling: ${err instanceof Error ? err.message : String(err)}` });
+      return { diagnostics };
+    }
+    diagnostics.push(...snapshot.warnings, ...this.resources.check(config, snapshot, fallback));
+    return hasErrors(diagnostics) ? { diagnostics } : { snapshot, diagnostics };
+  }
+}
+
+/** Where findings without a YAML origin are reported: the start of the first file. */
+export function firstFilePos(files: readonly { file: string }[]): SourcePos {
+  return { file: files[0]?.file ?? '<config>', line: 1, col: 1 };
+}
+
+/**
+ * `banyan validate`'s whole judgement over files: load, then admission, as serve does (serve lays
+ * runtime overrides between the two). The config comes back only when nothing is an error.
+ */
+export function validateLoaded(result: LoadResult, admission = new Admission()): LoadResult & { snapshot?: CompiledSnapshot } {
+  if (!result.config) return result;
+  const admitted = admission.admit(result.config, firstFilePos(result.files.map((file) => ({ file }))));
+  const diagnostics = [...result.diagnostics, ...admitted.diagnostics];
+  return admitted.snapshot ? { ...result, diagnostics, snapshot: admitted.snapshot } : { diagnostics, files: result.files };
+}
+
+export function validateFiles(files: readonly SourceFile[], admission = new Admission()): LoadResult & { snapshot?: CompiledSnapshot } {
+  return validateLoaded(loadConfigFromFiles(files), admission);
+}
