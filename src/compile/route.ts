@@ -8,6 +8,7 @@ import type {
   RouteMatch,
   VirtualHost,
 } from '../config/model.js';
+import { percentInMillionths, SMALLEST_PERCENT } from '../config/semantic.js';
 import type { CompileContext } from './context.js';
 import { CORS_FILTER, corsPolicy } from './cors.js';
 import { FEATURES } from './features.js';
@@ -129,13 +130,18 @@ function forwardAction(a: ForwardAction, proxyless: boolean): EnvoyResource {
   return out;
 }
 
-/** The coarsest FractionalPercent denominator that represents `percent` exactly (MILLION rounds). */
+/**
+ * The coarsest FractionalPercent denominator that represents `percent` exactly; MILLION, Envoy's
+ * finest, rounds (percentInMillionths). A non-zero percent that would round to 0 is refused by config
+ * validation; reaching here with one is a bug, and throwing beats a mirror that silently never fires.
+ */
 export function fractionalPercent(percent: number): { numerator: number; denominator: string } {
+  if (percent > 0 && percentInMillionths(percent) === 0) throw new Error(`${percent}% rounds to 0 in millionths; the smallest is ${SMALLEST_PERCENT}%`);
   for (const [denominator, scale] of [['HUNDRED', 1], ['TEN_THOUSAND', 100]] as const) {
     const n = percent * scale;
     if (Math.abs(n - Math.round(n)) < 1e-9) return { numerator: Math.round(n), denominator };
   }
-  return { numerator: Math.round(percent * 10_000), denominator: 'MILLION' };
+  return { numerator: percentInMillionths(percent), denominator: 'MILLION' };
 }
 
 const REDIRECT_CODES: Record<number, string> = {

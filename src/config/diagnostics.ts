@@ -1,6 +1,10 @@
-/** A problem found in operator input, always tied to a place in a file. */
+/**
+ * A finding about operator input, always tied to a place in a file. Only errors reject a config;
+ * warnings point at likely mistakes; info states a consequence worth knowing (e.g. how many routes a
+ * listener's authz puts behind a token).
+ */
 export interface Diagnostic {
-  severity: 'error' | 'warning';
+  severity: 'error' | 'warning' | 'info';
   file: string;
   /** 1-based line and column of the offending node. */
   line: number;

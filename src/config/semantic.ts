@@ -1,6 +1,7 @@
+import { RuleTable } from '../ratelimit/rules.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Reference } from './fragment.js';
-import type { Config, SourcePos } from './model.js';
+import type { Config, RateLimitAction, RateLimitDescriptor, Route, RouteRateLimit, SourcePos } from './model.js';
 import { didYouMean } from './suggest.js';
 
 /**
@@ -52,7 +53,182 @@ export function checkConfig(config: Config, references: readonly Reference[], ra
     if (!known || known.has(ref.name)) continue;
     out.push({ severity: 'error', ...ref.pos, path: ref.path, message: `${ref.from} refers to unknown ${noun[ref.kind]} "${ref.name}"${didYouMean(ref.name, defined[ref.kind]!)}` });
   }
+  out.push(...checkRouteRateLimits(config), ...checkMirrorPercents(config), ...reportAuthzDefaults(config));
   return out;
+}
+
+// ---------------------------------------------------------------- settings that would silently do nothing
+
+/**
+ * Route rate limits that can never be enforced: on a listener without the rate limit filter, or
+ * building a descriptor that no entry of the listener's domain matches (the rate limit service
+ * answers OK for it, forever).
+ */
+function checkRouteRateLimits(config: Config): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const domains = new Map(config.ratelimit.map((d) => [d.domain, d]));
+  const table = new RuleTable(config.ratelimit);
+  for (const l of config.listeners) {
+    for (const route of l.hosts.flatMap((h) => h.routes)) {
+      if (!route.ratelimit.length) continue;
+      if (l.kind === 'api') {
+        out.push({
+          severity: 'error',
+          ...route.ratelimit[0].pos,
+          message: `route "${route.name}" has rate limit descriptors, but listener "${l.name}" is a proxyless gRPC (api) listener, which runs only the router filter, so they are never enforced`,
+        });
+        continue;
+      }
+      if (!l.ratelimit) {
+        out.push({
+          severity: 'error',
+          ...route.ratelimit[0].pos,
+          message: `route "${route.name}" has rate limit descriptors, but listener "${l.name}" has no \`ratelimit:\` (no rate limit filter), so they are never enforced; add \`ratelimit: { domain: ... }\` to the listener`,
+        });
+        continue;
+      }
+      const domain = domains.get(l.ratelimit.domain);
+      for (const rl of route.ratelimit) {
+        // An unknown domain is reported as a reference; domains defined elsewhere cannot be checked.
+        if (domain && !reachable(table, domain.domain, possibleEntries(rl, route), domain.descriptors)) {
+          out.push({ severity: 'error', ...rl.pos, message: unmatchedMessage(route, rl, domain.domain, domain.descriptors) });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** The descriptor entry an action makes: its key, and its value when fixed by the config (else any). */
+interface PossibleEntry {
+  key: string;
+  /** undefined: the value is the request's (a header, the client address). */
+  values?: string[];
+}
+
+/** Envoy's descriptor keys per action (RateLimit.Action in route_components.proto, defaults included). */
+function possibleEntry(a: RateLimitAction, route: Route): PossibleEntry {
+  switch (a.type) {
+    case 'remote_address':
+    case 'masked_remote_address':
+      return { key: a.type };
+    case 'destination_cluster':
+      return { key: a.type, values: route.action.kind === 'forward' ? route.action.backends.map((b) => b.cluster) : undefined };
+    case 'request_headers':
+    case 'query_parameters':
+      return { key: a.key };
+    case 'generic_key':
+      return { key: a.key ?? 'generic_key', values: [a.value] };
+    case 'header_value_match':
+      return { key: a.key ?? 'header_match', values: [a.value] };
+  }
+}
+
+function possibleEntries(rl: RouteRateLimit, route: Route): PossibleEntry[] {
+  return rl.actions.map((a) => possibleEntry(a, route));
+}
+
+/** Past this many value combinations a descriptor is assumed to match rather than enumerated. */
+const MAX_COMBINATIONS = 4096;
+/** A request value equal to no configured value: it takes a wildcard or the bare key, if any. */
+const OTHER_VALUE = '\u0000';
+
+/**
+ * Whether some request can make `entries` match a limit, decided by the rate limit service's own
+ * matcher (RuleTable.lookup: exact value, then wildcards, then the bare key, level by level, the
+ * limit at the last entry). A request-dependent value is tried as every value the domain names for
+ * its key (wildcards made concrete) and as a value it names nowhere, so value-specific entries
+ * count: `plan: free` is reached by an x-plan header, as in envoyproxy/ratelimit's own examples.
+ */
+function reachable(table: RuleTable, domain: string, entries: PossibleEntry[], descriptors: readonly RateLimitDescriptor[]): boolean {
+  const named = valuesByKey(descriptors);
+  const choices = entries.map((e) => e.values ?? [...(named.get(e.key) ?? []), OTHER_VALUE]);
+  if (choices.reduce((n, c) => n * c.length, 1) > MAX_COMBINATIONS) return true;
+  const walk = (i: number, picked: { key: string; value: string }[]): boolean =>
+    i === entries.length
+      ? table.lookup(domain, picked) !== undefined
+      : choices[i].some((value) => walk(i + 1, [...picked, { key: entries[i].key, value }]));
+  return entries.length > 0 && walk(0, []);
+}
+
+function valuesByKey(descriptors: readonly RateLimitDescriptor[], out = new Map<string, Set<string>>()): Map<string, Set<string>> {
+  for (const d of descriptors) {
+    if (d.value !== undefined) {
+      if (!out.has(d.key)) out.set(d.key, new Set());
+      out.get(d.key)!.add(d.value.replaceAll('*', ''));
+    }
+    valuesByKey(d.descriptors, out);
+  }
+  return out;
+}
+
+function unmatchedMessage(route: Route, rl: RouteRateLimit, domain: string, descriptors: readonly RateLimitDescriptor[]): string {
+  const entries = possibleEntries(rl, route);
+  const shown = entries.map((e) => (e.values?.length === 1 ? `${e.key}=${e.values[0]}` : e.key)).join(', ');
+  const keys = [...new Set(allKeys(descriptors))];
+  const unknown = entries.find((e) => !keys.includes(e.key));
+  const hint = unknown
+    ? `: domain "${domain}" has no descriptor key "${unknown.key}"${didYouMean(unknown.key, keys)}`
+    : `: its keys exist in domain "${domain}", but not nested in this order with these values`;
+  return `rate limit descriptor [${shown}] of route "${route.name}" matches no descriptor of domain "${domain}", so it is never limited${hint}`;
+}
+
+function allKeys(descriptors: readonly RateLimitDescriptor[]): string[] {
+  return descriptors.flatMap((d) => [d.key, ...allKeys(d.descriptors)]);
+}
+
+/**
+ * A percent as Envoy's finest FractionalPercent (denominator MILLION) carries it: in millionths,
+ * rounded. The one rounding rule; compile/route.ts encodes with it, and a mirror it would turn into 0
+ * is refused here rather than silently never mirroring.
+ */
+export function percentInMillionths(percent: number): number {
+  return Math.round(percent * 10_000);
+}
+
+/** The smallest percent that survives percentInMillionths: one in a million. */
+export const SMALLEST_PERCENT = 0.0001;
+
+function checkMirrorPercents(config: Config): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const route of config.listeners.flatMap((l) => l.hosts.flatMap((h) => h.routes))) {
+    if (route.action.kind !== 'forward') continue;
+    for (const m of route.action.mirrors) {
+      if (m.percent > 0 && percentInMillionths(m.percent) === 0) {
+        out.push({
+          severity: 'error',
+          ...m.pos,
+          message: `mirror of route "${route.name}" to "${m.cluster}" at ${m.percent}% would be sent to Envoy as 0% (a FractionalPercent counts in millionths): the smallest mirror percent is ${SMALLEST_PERCENT}; use 0 to turn the mirror off`,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** How far a listener's `authz:` reaches: every route without `auth:` needs a valid token. */
+function reportAuthzDefaults(config: Config): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const l of config.listeners) {
+    if (!l.authz || l.kind !== 'socket') continue;
+    const routes = l.hosts.flatMap((h) => h.routes);
+    const covered = routes.filter((r) => r.auth === undefined);
+    if (!covered.length) continue;
+    const catchAll = covered.find(isCatchAll);
+    out.push({
+      severity: 'info',
+      ...l.pos,
+      message:
+        `listener "${l.name}" has authz:, so every route without \`auth:\` requires a valid JWT from any provider: ` +
+        `${covered.length} of ${routes.length} route${routes.length === 1 ? '' : 's'}${catchAll ? `, catch-all "${catchAll.name}" included` : ''}; ` +
+        'write `auth: none` on a route that must stay public',
+    });
+  }
+  return out;
+}
+
+function isCatchAll(r: Route): boolean {
+  return r.match.prefix === '/' && !r.match.headers.length && !r.match.query.length && !r.match.grpc;
 }
 
 function unique(items: readonly { name: string; pos: SourcePos }[], what: string, error: (pos: SourcePos, message: string) => void, scope = ''): void {
