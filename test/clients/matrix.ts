@@ -158,7 +158,7 @@ export function clientMatrix(kind: ClientKind): void {
       const shift = await cli(['shift', 'orders-split', 'orders-v1=20', 'orders-v2=80', '--reason', `${kind} matrix`], env);
       expect(shift).toMatchObject({ code: 0, stdout: 'orders-split: orders-v1=20% orders-v2=80%\n', stderr: '' });
       try {
-        await eventually(async () => expect(share(await client.batch({ n: 100 }), 'v2')).toBeGreaterThan(0.6), 10_000, 50);
+        await eventually(async () => expect(share(await client.batch({ n: 100 }), 'v2')).toBeGreaterThan(0.6), 20_000, 50);
         const b = await client.batch({ n: 1000, concurrency: 50 });
         expect(b.errors).toEqual({});
         expect(share(b, 'v2')).toBeGreaterThanOrEqual(0.75);
