@@ -23,7 +23,7 @@ const goldenNames = fs
   .sort();
 
 /**
- * Golden resources the oracle rejects today, as `<config> <group> <type> <name>` → its exact
+ * Golden resources the oracle rejects today, as `<config> <group> <type> <name>` → their exact
  * violations. Each entry is a Banyan compiler bug to fix (then delete the entry); the test asserts
  * the listed violations are exactly what the oracle reports, so a fix or a new violation both show.
  */
@@ -135,6 +135,26 @@ describe('golden outputs pass ValidateAll', () => {
     expect(failing).toEqual(KNOWN_VIOLATIONS);
     // go-control-plane's protos know every field Banyan writes (none is silently dropped).
     expect(results.filter((r) => r.unknownFields.length).map((r) => `${r.id}: ${r.unknownFields.join(', ')}`)).toEqual([]);
+  });
+
+  it('accepts the reviewed golden JSON files too, read as proto3 JSON', async () => {
+    const inputs: { id: string; typeUrl: string; json: unknown }[] = [];
+    for (const name of goldenNames) {
+      const file = path.join(GOLDEN_IN, '..', 'out', `${name}.json`);
+      if (!fs.existsSync(file)) continue; // a new case whose output is not written yet
+      const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as { groups: Record<string, Record<string, Record<string, unknown>>> };
+      for (const [group, types] of Object.entries(doc.groups)) {
+        for (const [typeUrl, resources] of Object.entries(types)) {
+          if (NOT_ENVOY.has(typeUrl)) continue;
+          for (const [resName, json] of Object.entries(resources)) inputs.push({ id: `${name} ${group} ${typeUrl.split('.').pop()} ${resName}`, typeUrl, json });
+        }
+      }
+    }
+    expect(inputs.length).toBeGreaterThan(100);
+    const results = await oracle.validateJson(inputs);
+    const failing = Object.fromEntries(results.filter((r) => !r.ok).map((r) => [r.id, r.error ? [{ path: '(decode)', reason: r.error }] : r.violations]));
+    // Same ids as the compiled resources above, so the same known violations (and only those).
+    expect(failing).toEqual(KNOWN_VIOLATIONS);
   });
 });
 

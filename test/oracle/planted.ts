@@ -232,14 +232,14 @@ const SPECS: Spec[] = [
   },
   {
     name: 'health check host with a control character',
-    rule: 'string.well_known_regex HTTP_HEADER_VALUE strict',
+    rule: 'string.well_known_regex HTTP_HEADER_VALUE strict:true',
     from: cluster('health-check/auth'),
     expectPath: 'health_checks[0].http_health_check.host',
     mutate: (r) => (r.health_checks[0].http_health_check.host = 'auth\u0001.internal'),
   },
   {
     name: 'health check path with DEL',
-    rule: 'string.well_known_regex HTTP_HEADER_VALUE strict',
+    rule: 'string.well_known_regex HTTP_HEADER_VALUE strict:true',
     from: cluster('health-check/auth'),
     expectPath: 'health_checks[0].http_health_check.path',
     mutate: (r) => (r.health_checks[0].http_health_check.path = '/healthz\u007f'),
@@ -288,7 +288,7 @@ const SPECS: Spec[] = [
   },
   {
     name: 'override_auto_sni_header not a header name',
-    rule: 'string.well_known_regex HTTP_HEADER_NAME strict (in map Any)',
+    rule: 'string.well_known_regex HTTP_HEADER_NAME strict:true (in map Any)',
     from: cluster('features/banyan_authz'),
     expectPath: `${UPSTREAM_HTTP}.upstream_http_protocol_options.override_auto_sni_header`,
     mutate: (r) => (upstreamHttp(r).upstream_http_protocol_options = { override_auto_sni_header: 'x sni' }),
@@ -445,7 +445,7 @@ const SPECS: Spec[] = [
   },
   {
     name: 'HCM server_name with a newline',
-    rule: 'string.well_known_regex HTTP_HEADER_VALUE (in Any)',
+    rule: 'string.well_known_regex HTTP_HEADER_VALUE strict:false (in Any)',
     from: listener('features/edge'),
     expectPath: `${HCM}.server_name`,
     mutate: (r) => (hcm(r).server_name = 'banyan\nx-injected: 1'),
@@ -504,7 +504,7 @@ const SPECS: Spec[] = [
   { name: 'virtual host without domains', rule: 'repeated.min_items', from: routes('features/edge'), expectPath: 'virtual_hosts[0].domains', mutate: (r) => (r.virtual_hosts[0].domains = []) },
   {
     name: 'virtual host domain with a carriage return',
-    rule: 'repeated.items.string.well_known_regex HTTP_HEADER_VALUE',
+    rule: 'repeated.items.string.well_known_regex HTTP_HEADER_VALUE strict:false',
     from: routes('features/edge'),
     expectPath: 'virtual_hosts[0].domains[0]',
     mutate: (r) => (r.virtual_hosts[0].domains = ['api.example.com\r']),
@@ -601,14 +601,14 @@ const SPECS: Spec[] = [
   },
   {
     name: 'header value with CRLF',
-    rule: 'string.well_known_regex HTTP_HEADER_VALUE',
+    rule: 'string.well_known_regex HTTP_HEADER_VALUE strict:false',
     from: routes('header-mutations/edge'),
     expectPath: 'virtual_hosts[0].routes[0].request_headers_to_add[0].header.value',
     mutate: (r) => (r.virtual_hosts[0].routes[0].request_headers_to_add[0].header.value = 'tagged\r\nx-injected: 1'),
   },
   {
     name: 'header key with a newline',
-    rule: 'string.well_known_regex HTTP_HEADER_NAME',
+    rule: 'string.well_known_regex HTTP_HEADER_NAME strict:false',
     from: routes('header-mutations/edge'),
     expectPath: 'virtual_hosts[0].routes[0].response_headers_to_add[0].header.key',
     mutate: (r) => (r.virtual_hosts[0].routes[0].response_headers_to_add[0].header.key = 'x-served\nby'),
@@ -636,7 +636,7 @@ const SPECS: Spec[] = [
   },
   {
     name: 'header matcher name with a newline',
-    rule: 'string.well_known_regex HTTP_HEADER_NAME',
+    rule: 'string.well_known_regex HTTP_HEADER_NAME strict:false',
     from: routes('header-match/edge'),
     expectPath: 'virtual_hosts[0].routes[0].match.headers[0].name',
     mutate: (r) => (r.virtual_hosts[0].routes[0].match.headers[0].name = 'x-beta\n'),
