@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AuthRequirement, Config, Listener, Route } from '../config/model.js';
+import { callsService } from '../config/semantic.js';
 import { defineHttpFeature, type HttpFilterName } from './filters.js';
 import type { EnvoyResource } from './types.js';
 import { duration, grpcServiceCluster } from './util.js';
@@ -79,9 +80,8 @@ function requiresAuth(route: Route): boolean {
 
 /** The ext_authz settings in force on a listener, explicit or implied by its routes; undefined = no filter. */
 export function effectiveAuthz(listener: Listener): { failureMode: 'allow' | 'deny'; timeoutMs: number; implicit: boolean } | undefined {
-  if (listener.kind !== 'socket') return undefined;
-  if (listener.authz) return { ...listener.authz, implicit: false };
-  return listener.hosts.some((h) => h.routes.some(requiresAuth)) ? { ...IMPLICIT_AUTHZ, implicit: true } : undefined;
+  if (!callsService(listener, 'authz')) return undefined;
+  return listener.authz ? { ...listener.authz, implicit: false } : { ...IMPLICIT_AUTHZ, implicit: true };
 }
 
 export const authzFeature = defineHttpFeature({

@@ -1,4 +1,5 @@
 import type { Config, HeaderMatch, Listener, RateLimitAction, RateLimitDescriptor, RateLimitDomain, RateLimitPolicy, Route, RouteRateLimit } from '../config/model.js';
+import { callsService } from '../config/semantic.js';
 import { envoyRoot } from '../proto/envoy.js';
 import { ensureEnvoyApiAdditions } from '../ratelimit/envoy-additions.js';
 import { headerMatcher } from './matchers.js';
@@ -55,7 +56,7 @@ export const ratelimitFeature = defineHttpFeature({
   },
 
   clusters(config) {
-    if (!config.listeners.some((l) => l.ratelimit && l.kind === 'socket')) return [];
+    if (!config.listeners.some((l) => callsService(l, 'ratelimit'))) return [];
     const { address, port } = config.services.ratelimit;
     return [grpcServiceCluster(RATELIMIT_CLUSTER, address, port)];
   },

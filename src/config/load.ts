@@ -5,7 +5,7 @@ import type { Fragment } from './fragment.js';
 import { issuesToDiagnostics } from './issues.js';
 import type { Config } from './model.js';
 import { configSchema } from './schema.js';
-import { checkConfig, where } from './semantic.js';
+import { callsService, checkConfig, where } from './semantic.js';
 import { findUnreachableRoutes } from './shadow.js';
 import { Locator, parseYaml } from './yaml.js';
 import { readConfigFiles, type SourceFile } from './source.js';
@@ -26,10 +26,22 @@ export type { SourceFile };
 export const EMPTY_FILE_MESSAGE =
   'file is empty (no YAML document with content): a truncated or half-written file would remove everything it held; delete the file, or write `{}` to keep it empty on purpose';
 
+/** Where proxies reach Banyan's services when neither `services:` nor a serving process says: the conventional ports. */
 const DEFAULT_SERVICES = {
   ratelimit: { address: '127.0.0.1', port: 8081 },
   authz: { address: '127.0.0.1', port: 9191 },
 };
+
+type ServiceName = keyof typeof DEFAULT_SERVICES;
+
+export interface LoadOptions {
+  /**
+   * The services this process serves (`banyan serve` after binding): where they listen is the
+   * default for a `services:` key the YAML leaves unset, so the compiled banyan_ratelimit /
+   * banyan_authz clusters point at what actually answers. An explicit `services:` key always wins.
+   */
+  served?: { host: string; ratelimit?: number; authz?: number };
+}
 
 /** One file, or every *.yaml / *.yml directly in a directory (see readConfigFiles). */
 export async function loadConfig(path: string): Promise<LoadResult> {
@@ -43,15 +55,15 @@ export async function loadConfig(path: string): Promise<LoadResult> {
   return { ...loadConfigFromFiles(sources), files: sources.map((s) => s.file) };
 }
 
-export function loadConfigFromString(text: string, file: string): LoadResult {
-  return loadConfigFromFiles([{ file, text }]);
+export function loadConfigFromString(text: string, file: string, options: LoadOptions = {}): LoadResult {
+  return loadConfigFromFiles([{ file, text }], options);
 }
 
 /**
  * The whole pipeline over in-memory sources: YAML → schema → model → cross-file checks. Every
  * problem is collected (not just the first) and the config is returned only when none is an error.
  */
-export function loadConfigFromFiles(files: readonly SourceFile[]): LoadResult {
+export function loadConfigFromFiles(files: readonly SourceFile[], options: LoadOptions = {}): LoadResult {
   const diagnostics: Diagnostic[] = [];
   const fragments: Fragment[] = [];
   for (const { file, text } of files) {
@@ -95,12 +107,14 @@ export function loadConfigFromFiles(files: readonly SourceFile[]): LoadResult {
     groups: fragments.flatMap((f) => f.groups),
     ratelimit: rateLimit.domains,
     auth: { providers: fragments.flatMap((f) => f.providers) },
-    services: mergeServices(fragments, diagnostics),
+    services: { ...DEFAULT_SERVICES },
   };
+  const fromServe = mergeServices(config, fragments, diagnostics, options.served);
   const domainNames = fragments.flatMap((f) => f.rateLimitNodes.flatMap((n) => (n.domain === undefined ? [] : [n.domain])));
   const anyRateLimitSection = fragments.some((f) => f.rateLimitNodes.length > 0);
   diagnostics.push(...checkConfig(config, fragments.flatMap((f) => f.references), anyRateLimitSection ? domainNames : undefined));
   diagnostics.push(...findUnreachableRoutes(config));
+  diagnostics.push(...unreachableServiceWarnings(config, fromServe, options.served));
 
   const sorted = sortDiagnostics(diagnostics, files);
   const names = files.map((f) => f.file);
@@ -113,9 +127,13 @@ function sortDiagnostics(diagnostics: Diagnostic[], files: readonly SourceFile[]
   return [...diagnostics].sort((a, b) => (order.get(a.file) ?? -1) - (order.get(b.file) ?? -1) || a.line - b.line || a.col - b.col);
 }
 
-/** `services` is a map, not a list: a key set in two files is a conflict, not a merge. */
-function mergeServices(fragments: Fragment[], diagnostics: Diagnostic[]): Config['services'] {
-  const services = { ...DEFAULT_SERVICES };
+/**
+ * `services` is a map, not a list: a key set in two files is a conflict, not a merge. A key no file
+ * sets is where this process serves it (options.served), else the conventional default. Returns the
+ * keys taken from the serving process.
+ */
+function mergeServices(config: Config, fragments: Fragment[], diagnostics: Diagnostic[], served: LoadOptions['served']): ServiceName[] {
+  const fromServe: ServiceName[] = [];
   for (const key of ['ratelimit', 'authz'] as const) {
     let first: string | undefined;
     for (const f of fragments) {
@@ -124,11 +142,50 @@ function mergeServices(fragments: Fragment[], diagnostics: Diagnostic[]): Config
       if (first) diagnostics.push({ severity: 'error', ...s.pos, message: `services.${key} is already set at ${first}` });
       else {
         first = where(s.pos);
-        services[key] = { address: s.address, port: s.port };
+        config.services[key] = { address: s.address, port: s.port };
       }
     }
+    const port = served?.[key];
+    if (first === undefined && served && port !== undefined) {
+      config.services[key] = { address: advertisedAddress(served.host), port };
+      fromServe.push(key);
+    }
   }
-  return services;
+  return fromServe;
+}
+
+const WILDCARDS = new Set(['0.0.0.0', '::', '[::]', '']);
+
+/**
+ * The address a proxy should dial for a service bound on `host`: the host itself when it names one
+ * interface (an IP, or a DNS name the cluster resolves), loopback when it is every interface.
+ */
+function advertisedAddress(host: string): string {
+  if (WILDCARDS.has(host) || host === 'localhost') return '127.0.0.1';
+  return host.startsWith('[') ? host.slice(1, -1) : host;
+}
+
+/**
+ * A service taken from the serving process but bound on every interface is advertised on loopback:
+ * right for a sidecar next to Banyan, wrong for an Envoy in another pod or host, which would call its
+ * own loopback. Said at the first listener whose proxies call it.
+ */
+function unreachableServiceWarnings(config: Config, fromServe: readonly ServiceName[], served: LoadOptions['served']): Diagnostic[] {
+  if (!served || !WILDCARDS.has(served.host)) return [];
+  const out: Diagnostic[] = [];
+  for (const key of fromServe) {
+    const user = config.listeners.find((l) => callsService(l, key));
+    if (!user) continue;
+    const { address, port } = config.services[key];
+    out.push({
+      severity: 'warning',
+      ...user.pos,
+      message:
+        `listener "${user.name}" calls Banyan's ${key} service at ${address}:${port}, where this process serves it (\`services.${key}\` is not set) on ${served.host || 'every interface'}: ` +
+        `right for an Envoy on this host, but an Envoy in another pod or host would call its own loopback; set \`services.${key}: host:port\` to an address the proxies can reach`,
+    });
+  }
+  return out;
 }
 
 function emptyFragment(): Fragment {

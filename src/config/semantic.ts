@@ -1,7 +1,7 @@
 import { RuleTable } from '../ratelimit/rules.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Reference } from './fragment.js';
-import type { Config, RateLimitAction, RateLimitDescriptor, Route, RouteRateLimit, SourcePos } from './model.js';
+import type { Config, Listener, RateLimitAction, RateLimitDescriptor, Route, RouteRateLimit, SourcePos } from './model.js';
 import { didYouMean } from './suggest.js';
 
 /**
@@ -238,6 +238,17 @@ function unique(items: readonly { name: string; pos: SourcePos }[], what: string
     if (first) error(item.pos, `duplicate ${what} "${item.name}"${scope} (first defined at ${where(first)})`);
     else seen.set(item.name, item.pos);
   }
+}
+
+/**
+ * Whether a listener's proxies call Banyan's own `service`: the rate limit filter for `ratelimit:`,
+ * ext_authz for `authz:` or for any route that requires a JWT (implicit authz). Socket listeners
+ * only: proxyless gRPC listeners run just the router. The one rule; compile's features follow it.
+ */
+export function callsService(listener: Listener, service: 'ratelimit' | 'authz'): boolean {
+  if (listener.kind !== 'socket') return false;
+  if (service === 'ratelimit') return listener.ratelimit !== undefined;
+  return listener.authz !== undefined || listener.hosts.some((h) => h.routes.some((r) => r.auth?.kind === 'jwt'));
 }
 
 export function where(pos: SourcePos): string {

@@ -84,7 +84,7 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
 
   const cache = new SnapshotCache({ logger: log, registry });
   const xds = new XdsServer({ cache, logger: log, registry });
-  // The services start before the first config so that they receive it with everything else.
+  // The services exist before the first config so that they receive it with everything else.
   const ratelimit =
     opts.ratelimitPort === undefined
       ? undefined
@@ -95,33 +95,9 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
           log: log.child({ component: 'ratelimit' }),
         });
   const authz = opts.authzPort === undefined ? undefined : createAuthzServer({ registry, logger: log.child({ component: 'authz' }) });
-  const pipeline = new ConfigPipeline(
-    {
-      snapshot: (s) => cache.setSnapshot(s),
-      config: (c) => {
-        // Both services validate again on their side; a rejection there keeps their last good config.
-        try {
-          ratelimit?.setConfig(c.ratelimit);
-        } catch {
-          /* logged and counted by the rate limit service */
-        }
-        authz?.setConfig(c.auth.providers);
-      },
-    },
-    log,
-    registry,
-  );
-
   const ownStore = !opts.store;
   const store = opts.store ?? (await openStore({ postgresUrl: opts.postgresUrl, dataDir: opts.dataDir, logger: log }));
   const runner = new RolloutRunner({ store, logger: log });
-  // A rollout whose route the YAML re-pointed would keep writing overrides the YAML has outdated: stop it.
-  const control = new ControlPlane(store, pipeline, log, async (route, reason) => {
-    const active = await store.activeRollout(route);
-    if (!active) return;
-    log.warn({ route, rollout: active.id }, `aborting rollout: ${reason}`);
-    await runner.abort(active.id, 'banyan (YAML changed the route)');
-  });
   const cleanups: (() => Promise<void> | void)[] = [];
   const stopAll = async (): Promise<void> => {
     for (const fn of cleanups.reverse()) await fn();
@@ -131,6 +107,43 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
   try {
     cleanups.push(async () => {
       if (ownStore) await store.close();
+    });
+    // Banyan's own services bind before the first config loads: where they listen is what the
+    // banyan_ratelimit / banyan_authz clusters advertise, unless the YAML's `services:` says otherwise.
+    const ratelimitPort = ratelimit ? await ratelimit.start(opts.ratelimitPort, opts.host) : undefined;
+    if (ratelimit) {
+      cleanups.push(() => ratelimit.stop());
+      log.info({ component: 'ratelimit', port: ratelimitPort, backend: opts.redisUrl ? 'redis' : 'memory' }, 'rate limit service listening');
+    }
+    const authzPort = authz ? await authz.start(opts.authzPort, opts.host) : undefined;
+    if (authz) {
+      cleanups.push(() => authz.stop());
+      log.info({ component: 'authz', port: authzPort }, 'authz service listening');
+    }
+
+    const pipeline = new ConfigPipeline(
+      {
+        snapshot: (s, wire) => cache.setSnapshot(s, wire),
+        config: (c) => {
+          // Both services validate again on their side; a rejection there keeps their last good config.
+          try {
+            ratelimit?.setConfig(c.ratelimit);
+          } catch {
+            /* logged and counted by the rate limit service */
+          }
+          authz?.setConfig(c.auth.providers);
+        },
+      },
+      log,
+      registry,
+      { served: { host: opts.host, ratelimit: ratelimitPort, authz: authzPort } },
+    );
+    // A rollout whose route the YAML re-pointed would keep writing overrides the YAML has outdated: stop it.
+    const control = new ControlPlane(store, pipeline, log, async (route, reason) => {
+      const active = await store.activeRollout(route);
+      if (!active) return;
+      log.warn({ route, rollout: active.id }, `aborting rollout: ${reason}`);
+      await runner.abort(active.id, 'banyan (YAML changed the route)');
     });
     try {
       await control.start(opts.config ? await readConfigFiles(opts.config) : undefined);
@@ -149,17 +162,6 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     addGrpcHealth(grpcServer, ['envoy.service.discovery.v3.AggregatedDiscoveryService']);
     const xdsPort = await bindGrpcServer(grpcServer, opts.host, opts.xdsPort);
     cleanups.push(() => shutdownGrpcServer(grpcServer));
-
-    const ratelimitPort = ratelimit ? await ratelimit.start(opts.ratelimitPort, opts.host) : undefined;
-    if (ratelimit) {
-      cleanups.push(() => ratelimit.stop());
-      log.info({ component: 'ratelimit', port: ratelimitPort, backend: opts.redisUrl ? 'redis' : 'memory' }, 'rate limit service listening');
-    }
-    const authzPort = authz ? await authz.start(opts.authzPort, opts.host) : undefined;
-    if (authz) {
-      cleanups.push(() => authz.stop());
-      log.info({ component: 'authz', port: authzPort }, 'authz service listening');
-    }
 
     const router = new Router(bearerAuthorizer(opts.adminToken));
     const proxies = () => xds.status();

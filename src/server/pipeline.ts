@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type client from 'prom-client';
 import { prom } from '../telemetry/metrics.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostics.js';
-import { loadConfigFromFiles } from '../config/load.js';
+import { loadConfigFromFiles, type LoadOptions } from '../config/load.js';
 import type { Config } from '../config/model.js';
 import { Admission, firstFilePos } from '../admission/index.js';
 import type { CompiledSnapshot } from '../compile/types.js';
@@ -72,6 +72,8 @@ export class ConfigPipeline {
     private readonly sinks: PipelineSinks,
     private readonly log: Logger,
     registry: client.Registry,
+    /** How this process loads configs (serve: where its own services listen). */
+    private readonly loadOptions: LoadOptions = {},
   ) {
     this.loadErrors = new prom.Counter({
       name: 'banyan_config_load_errors_total',
@@ -139,7 +141,7 @@ export class ConfigPipeline {
     if (hit) return hit;
     let result: { config?: Config; diagnostics: Diagnostic[] };
     try {
-      result = loadConfigFromFiles(files);
+      result = loadConfigFromFiles(files, this.loadOptions);
     } catch (err) {
       result = { diagnostics: [internalDiagnostic(files, err)] };
     }
