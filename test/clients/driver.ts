@@ -1,15 +1,16 @@
 /**
  * Drives the suite's out-of-process proxyless gRPC clients (grpc-go: test/go/xdsclient; gRPC C-core
- * through grpcio: test/python/xds_client.py). Both take the same flags and speak the same protocol:
+ * through grpcio: test/python/xds_client.py; grpc-java: test/clients/java). All take the same flags and speak the same protocol:
  * one JSON command per stdin line, one JSON result per stdout line, exit when stdin closes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
 import { goBinary } from '../support/go.js';
 import { pythonEnv } from '../support/python.js';
+import { javaClient } from './java.js';
 
-export type ClientKind = 'grpc-go' | 'c-core';
-export const CLIENT_KINDS: readonly ClientKind[] = ['grpc-go', 'c-core'];
+export type ClientKind = 'grpc-go' | 'c-core' | 'grpc-java';
+export const CLIENT_KINDS: readonly ClientKind[] = ['grpc-go', 'c-core', 'grpc-java'];
 
 export interface BatchOptions {
   n: number;
@@ -56,6 +57,10 @@ export async function prepareClient(kind: ClientKind): Promise<ClientLauncher> {
     const bin = await goBinary('xdsclient');
     return (opts) => startClient(kind, bin, [], {}, opts);
   }
+  if (kind === 'grpc-java') {
+    const j = await javaClient();
+    return (opts) => startClient(kind, j.java, j.args, {}, opts);
+  }
   const py = await pythonEnv();
   return (opts) => startClient(kind, py.python, [py.script('xds_client.py')], py.env, opts);
 }
@@ -77,7 +82,9 @@ function killGroup(child: ChildProcess): void {
 function startClient(kind: ClientKind, command: string, pre: string[], env: Record<string, string>, opts: ClientOptions): XdsClientProcess {
   const args = [...pre, '--xds', opts.xds, '--node', opts.nodeId, '--cluster', opts.nodeCluster ?? 'proxyless', '--target', opts.target ?? 'xds:///orders'];
   // Its own process group, so a kill reaches anything it starts.
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  // Each client builds its own bootstrap from the flags; one inherited from the test would win over it.
+  const { GRPC_XDS_BOOTSTRAP: _file, GRPC_XDS_BOOTSTRAP_CONFIG: _config, ...inherited } = process.env;
+  const child = spawn(command, args, { env: { ...inherited, ...env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   running.add(child);
   // A write after the client died fails here; the exit handler reports why it died.
   child.stdin!.on('error', () => {});

@@ -70,7 +70,7 @@ groups:
  * timeout fires that much early even without xDS, in grpcio 1.70 to 1.85, while caller deadlines are
  * exact. So only the upper bound holds for it.
  */
-const ROUTE_TIMEOUT_FIRES_EARLY: Record<ClientKind, boolean> = { 'grpc-go': false, 'c-core': true };
+const ROUTE_TIMEOUT_FIRES_EARLY: Record<ClientKind, boolean> = { 'grpc-go': false, 'c-core': true, 'grpc-java': false };
 
 const share = (b: Batch, backend: string): number => (b.counts[backend] ?? 0) / okCount(b);
 

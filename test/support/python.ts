@@ -25,7 +25,8 @@ export interface PythonEnv {
   script(name: string): string;
 }
 
-async function withLock<T>(lockPath: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
+/** Runs `fn` holding a lock directory, across processes (also used by test/clients/java.ts). */
+export async function withLock<T>(lockPath: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

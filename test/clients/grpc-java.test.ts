@@ -1,0 +1,3 @@
+import { clientMatrix } from './matrix.js';
+
+clientMatrix('grpc-java');
