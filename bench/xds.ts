@@ -8,6 +8,8 @@ import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
+import { ResourceAdmission } from '../src/admission/resources.js';
+import { grpcCapabilityDiagnostics } from '../src/admission/grpc.js';
 import { compile } from '../src/compile/index.js';
 import type { CompiledSnapshot } from '../src/compile/types.js';
 import { loadConfigFromString } from '../src/config/load.js';
@@ -244,7 +246,37 @@ function changedPerChange(): number {
   return n / CHANGES;
 }
 
+/**
+ * Admission's cost next to compile's, on the same config in the same process (CPU ms, median of 5):
+ * cold = every resource checked (first load), change = one edit after the previous snapshot was
+ * admitted (only changed resources are checked again).
+ */
+export function admissionCost(): { compileMs: number; coldMs: number; changeMs: number } {
+  const loaded = [0, 1, 2, 3, 4, 5].map((k) => loadConfigFromString(configYaml(k), 'bench.yaml').config!);
+  const cpuMs = (fn: () => void): number => {
+    const start = process.cpuUsage();
+    fn();
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / 1000;
+  };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const fallback = { file: 'bench.yaml', line: 1, col: 1 };
+  const compileMs: number[] = [];
+  const coldMs: number[] = [];
+  const changeMs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    let snap!: CompiledSnapshot;
+    compileMs.push(cpuMs(() => (snap = compile(loaded[0]))));
+    const admission = new ResourceAdmission();
+    coldMs.push(cpuMs(() => (grpcCapabilityDiagnostics(loaded[0]), admission.check(loaded[0], snap, fallback))));
+    const next = compile(loaded[i + 1]);
+    changeMs.push(cpuMs(() => (grpcCapabilityDiagnostics(loaded[i + 1]), admission.check(loaded[i + 1], next, fallback))));
+  }
+  return { compileMs: median(compileMs), coldMs: median(coldMs), changeMs: median(changeMs) };
+}
+
 export async function run(): Promise<void> {
+  const adm = admissionCost();
   const base = baselineMs();
   const changed = changedPerChange();
   const rows: Row[] = [];
@@ -252,6 +284,9 @@ export async function run(): Promise<void> {
   const f = (x: number, d = 1) => x.toFixed(d);
   console.log(`config: ${LISTENERS} listeners, ${LISTENERS * ROUTES_PER_LISTENER} routes, ${CLUSTERS} clusters; ${CHANGES} changes per row; one fresh server process per row`);
   console.log(`baseline: load + compile + encode the whole snapshot once = ${f(base)} ms`);
+  console.log(
+    `admission (CPU ms, median of 5): compile ${f(adm.compileMs)}; admit every resource ${f(adm.coldMs)} (${f(adm.coldMs / adm.compileMs, 2)}x compile); admit one change ${f(adm.changeMs)} (${f(adm.changeMs / adm.compileMs, 2)}x compile, target <= 0.3x)`,
+  );
   console.log(`RSS idle: after gc(), snapshot set, no proxies. peak: sampled every ${SAMPLE_MS} ms while proxies connect and changes run (kernel high-water mark of the row process in brackets). end: right after the last change was ACKed, gc(). steady: ${SETTLE_MS} ms later, gc() again, proxies still connected.\n`);
   console.log('| proxies | all connected+ACKed ms | change→all ACKs p50 ms | p99 ms | max ms | p99 / baseline | MB sent/change | RSS MB idle | RSS MB peak (HWM) | RSS MB end | RSS MB steady | RSS KB/stream (steady−idle) | heap MB idle → steady | encodes/change | changed resources/change |');
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');

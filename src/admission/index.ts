@@ -9,6 +9,7 @@ import type { Config, SourcePos } from '../config/model.js';
 import type { SourceFile } from '../config/source.js';
 import { compile } from '../compile/index.js';
 import type { CompiledSnapshot } from '../compile/types.js';
+import type { WireForms } from '../proto/wire-form.js';
 import { grpcCapabilityDiagnostics } from './grpc.js';
 import { ResourceAdmission } from './resources.js';
 
@@ -17,6 +18,8 @@ export interface AdmissionResult {
   snapshot?: CompiledSnapshot;
   /** Capability errors, compile warnings and resource findings, positioned. */
   diagnostics: Diagnostic[];
+  /** Every admitted resource's JSON and bytes, for the xDS cache to serve without encoding again. */
+  wire?: WireForms;
 }
 
 export class Admission {
@@ -36,8 +39,9 @@ export class Admission {
       diagnostics.push({ severity: 'error', ...fallback, message: `internal error while compiling: ${err instanceof Error ? err.message : String(err)}` });
       return { diagnostics };
     }
-    diagnostics.push(...snapshot.warnings, ...this.resources.check(config, snapshot, fallback));
-    return hasErrors(diagnostics) ? { diagnostics } : { snapshot, diagnostics };
+    const checked = this.resources.check(config, snapshot, fallback);
+    diagnostics.push(...snapshot.warnings, ...checked.diagnostics);
+    return hasErrors(diagnostics) ? { diagnostics } : { snapshot, diagnostics, wire: checked.wire };
   }
 }
 

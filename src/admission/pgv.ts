@@ -12,6 +12,7 @@
 import protobuf from 'protobufjs';
 import { messageType } from '../proto/envoy.js';
 import { flagsOf, oneofRequired, rulesOf, type FieldRules } from './rules.js';
+import { typeInfo } from './types.js';
 
 export interface Violation {
   /** Field path inside the resource, e.g. `virtual_hosts[0].routes[2].route.timeout`. */
@@ -22,18 +23,6 @@ export interface Violation {
 }
 
 type Obj = Record<string, unknown>;
-
-const WRAPPER_KIND: Record<string, string> = {
-  '.google.protobuf.DoubleValue': 'double',
-  '.google.protobuf.FloatValue': 'float',
-  '.google.protobuf.Int64Value': 'int64',
-  '.google.protobuf.UInt64Value': 'uint64',
-  '.google.protobuf.Int32Value': 'int32',
-  '.google.protobuf.UInt32Value': 'uint32',
-  '.google.protobuf.BoolValue': 'bool',
-  '.google.protobuf.StringValue': 'string',
-  '.google.protobuf.BytesValue': 'bytes',
-};
 
 /** Duration's and Timestamp's own validity bounds (seconds), as protobuf's well-known types define them. */
 const MAX_DURATION_SECONDS = 315_576_000_000;
@@ -52,7 +41,8 @@ function join(path: string, name: string): string {
 }
 
 function checkMessage(type: protobuf.Type, obj: Obj, path: string, out: Violation[]): void {
-  if (type.fullName === '.google.protobuf.Any') {
+  const kind = typeInfo(type).kind;
+  if (kind === 'any') {
     const url = obj['@type'];
     if (typeof url === 'string') {
       const { ['@type']: _t, ...rest } = obj;
@@ -60,7 +50,7 @@ function checkMessage(type: protobuf.Type, obj: Obj, path: string, out: Violatio
     }
     return;
   }
-  if (type.fullName.startsWith('.google.protobuf.')) return; // well-known types carry no rules inside
+  if (kind !== 'message') return; // well-known types carry no rules inside
   const flags = flagsOf(type);
   if (flags.ignored || flags.disabled) return;
   for (const oneof of type.oneofsArray) {
@@ -104,12 +94,13 @@ function requiredByRules(rules: FieldRules): boolean {
 function checkSingle(field: protobuf.Field, value: unknown, rules: FieldRules | null, path: string, out: Violation[]): void {
   const resolved = field.resolvedType;
   if (resolved instanceof protobuf.Type) {
-    const wrapped = WRAPPER_KIND[resolved.fullName];
-    if (wrapped) {
+    const info = typeInfo(resolved);
+    if (info.kind === 'wrapper') {
+      const wrapped = info.scalar!;
       if (rules?.[wrapped]) checkScalar(wrapped, (value as Obj).value ?? zero(wrapped), rules[wrapped]!, path, out);
       return;
     }
-    if (resolved.fullName === '.google.protobuf.Duration') {
+    if (info.kind === 'duration') {
       if (!envoyDurationOk(value as Obj)) {
         out.push({ path, rule: 'envoy.duration', message: `duration must be between 0s and ${MAX_DURATION_SECONDS}s (Envoy refuses negative and out-of-range durations anywhere)` });
         return;
@@ -117,11 +108,11 @@ function checkSingle(field: protobuf.Field, value: unknown, rules: FieldRules | 
       checkDuration(value as Obj, rules?.duration, path, out);
       return;
     }
-    if (resolved.fullName === '.google.protobuf.Timestamp') {
+    if (info.kind === 'timestamp') {
       checkTimestamp(value as Obj, rules?.timestamp, path, out);
       return;
     }
-    if (resolved.fullName === '.google.protobuf.Any' && rules?.any) checkAnyRules(value as Obj, rules.any, path, out);
+    if (info.kind === 'any' && rules?.any) checkAnyRules(value as Obj, rules.any, path, out);
     if (rules?.message?.skip) return;
     checkMessage(resolved, value as Obj, path, out);
     return;
@@ -159,7 +150,7 @@ function checkMap(field: protobuf.Field, map: Obj, rules: FieldRules | null, pat
   if (r?.max_pairs !== undefined && keys.length > Number(r.max_pairs)) out.push({ path, rule: 'map.max_pairs', message: `value must contain no more than ${r.max_pairs} pair(s)` });
   const keyKind = scalarKind((field as unknown as protobuf.MapField).keyType);
   for (const key of keys) {
-    const kpath = `${path}[${JSON.stringify(key)}]`;
+    const kpath = `${path}[${key}]`;
     const keyRules = r?.keys?.[keyKind];
     if (keyRules) checkScalar(keyKind, keyKind === 'string' ? key : Number(key), keyRules, `${kpath}<key>`, out);
     checkSingle(field, map[key], r?.values ?? null, kpath, out);
@@ -190,7 +181,13 @@ function checkScalar(kind: string, value: unknown, rules: Record<string, unknown
   checkNumber(kind, Number(value), rules as NumberRules, path, out);
 }
 
-function checkNumber(kind: string, v: number, r: NumberRules, path: string, out: Violation[]): void {
+/** A repeated rule option written with a single value (`not_in: 7`) is parsed as a scalar, not a list. */
+function list(v: unknown): unknown[] | undefined {
+  return v === undefined ? undefined : Array.isArray(v) ? v : [v];
+}
+
+function checkNumber(kind: string, v: number, r0: NumberRules, path: string, out: Violation[]): void {
+  const r = { ...r0, in: list(r0.in) as number[] | undefined, not_in: list(r0.not_in) as number[] | undefined };
   if (r.ignore_empty && v === 0) return;
   const fail = (rule: string, message: string) => out.push({ path, rule: `${kind}.${rule}`, message });
   if (r.const !== undefined && v !== Number(r.const)) fail('const', `value must equal ${r.const}`);
@@ -240,7 +237,8 @@ const HEADER_VALUE_STRICT = /^[^\u0000-\u0008\u000A-\u001F\u007F]*$/;
 const HEADER_LOOSE = /^[^\u0000\u000A\u000D]*$/;
 const HOSTNAME_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
 
-function checkString(s: string, r: Record<string, unknown>, path: string, out: Violation[]): void {
+function checkString(s: string, r0: Record<string, unknown>, path: string, out: Violation[]): void {
+  const r: Record<string, unknown> = { ...r0, in: list(r0.in), not_in: list(r0.not_in) };
   if (r.ignore_empty && s === '') return;
   const fail = (rule: string, message: string) => out.push({ path, rule: `string.${rule}`, message });
   const runes = [...s].length;
@@ -315,8 +313,9 @@ function isUri(s: string): boolean {
 
 // ------------------------------------------------------------------------------------------ enums
 
-function checkEnum(type: protobuf.Enum, value: unknown, r: Record<string, unknown> | undefined, path: string, out: Violation[]): void {
-  if (!r) return;
+function checkEnum(type: protobuf.Enum, value: unknown, r0: Record<string, unknown> | undefined, path: string, out: Violation[]): void {
+  if (!r0) return;
+  const r: Record<string, unknown> = { ...r0, in: list(r0.in), not_in: list(r0.not_in) };
   const num = typeof value === 'number' ? value : type.values[String(value)];
   const fail = (rule: string, message: string) => out.push({ path, rule: `enum.${rule}`, message });
   if (r.defined_only && (num === undefined || type.valuesById[num] === undefined)) fail('defined_only', `value ${String(value)} must be one of the defined enum values of ${type.name}`);
@@ -360,8 +359,10 @@ function checkDuration(d: Obj, r: Record<string, unknown> | undefined, path: str
   const fail = (rule: string, message: string) => out.push({ path, rule: `duration.${rule}`, message });
   const n = (x: unknown) => (x === undefined ? undefined : Number(ruleNanos(x)));
   if (r.const !== undefined && v !== n(r.const)) fail('const', `value must equal ${showDuration(n(r.const)!)}`);
-  if (Array.isArray(r.in) && !r.in.map(n).includes(v)) fail('in', 'value must be in the allowed list');
-  if (Array.isArray(r.not_in) && r.not_in.map(n).includes(v)) fail('not_in', 'value must not be in the disallowed list');
+  const allowed = list(r.in);
+  const refused = list(r.not_in);
+  if (allowed && !allowed.map(n).includes(v)) fail('in', 'value must be in the allowed list');
+  if (refused && refused.map(n).includes(v)) fail('not_in', 'value must not be in the disallowed list');
   checkRange(v, bound(n(r.gt), n(r.gte)), bound(n(r.lt), n(r.lte)), fail, showDuration);
 }
 
@@ -378,7 +379,8 @@ function checkTimestamp(t: Obj, r: Record<string, unknown> | undefined, path: st
   checkRange(v, bound(n(r.gt), n(r.gte)), bound(n(r.lt), n(r.lte)), (rule, message) => out.push({ path, rule: `timestamp.${rule}`, message }), (x) => new Date(x / 1e6).toISOString());
 }
 
-function checkAnyRules(a: Obj, r: Record<string, unknown>, path: string, out: Violation[]): void {
+function checkAnyRules(a: Obj, r0: Record<string, unknown>, path: string, out: Violation[]): void {
+  const r: Record<string, unknown> = { ...r0, in: list(r0.in), not_in: list(r0.not_in) };
   const url = String(a['@type'] ?? '');
   if (Array.isArray(r.in) && !r.in.includes(url)) out.push({ path, rule: 'any.in', message: `type URL must be in list [${r.in.join(', ')}]` });
   if (Array.isArray(r.not_in) && r.not_in.includes(url)) out.push({ path, rule: 'any.not_in', message: `type URL must not be in list [${r.not_in.join(', ')}]` });

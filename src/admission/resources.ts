@@ -8,6 +8,7 @@ import type { Diagnostic } from '../config/diagnostics.js';
 import type { Config, SourcePos } from '../config/model.js';
 import type { CompiledSnapshot, EnvoyResource } from '../compile/types.js';
 import { decodeMessage, encodeMessage, TYPE_URL_PREFIX } from '../proto/envoy.js';
+import type { WireForm } from '../proto/wire-form.js';
 import { originOf } from './origin.js';
 import { validateMessage } from './pgv.js';
 import { roundTripMismatches } from './roundtrip.js';
@@ -20,8 +21,8 @@ export interface ResourceFinding {
   message: string;
 }
 
-/** Checks one resource; returns what is wrong with it (empty when it may be served). */
-export function checkResource(typeUrl: string, resource: EnvoyResource): ResourceFinding[] {
+/** Checks one resource: what is wrong with it (empty when it may be served) and, if it encodes, its bytes. */
+export function checkResource(typeUrl: string, resource: EnvoyResource): { findings: ResourceFinding[]; bytes?: Uint8Array } {
   const name = resource.name ?? resource.cluster_name ?? '';
   const finding = (path: string, rule: string, message: string): ResourceFinding => ({ typeUrl, name, path, rule, message });
   let bytes: Uint8Array;
@@ -30,13 +31,13 @@ export function checkResource(typeUrl: string, resource: EnvoyResource): Resourc
     bytes = encodeMessage(typeUrl, resource);
     decoded = decodeMessage(typeUrl, bytes);
   } catch (err) {
-    return [finding('', 'wire.encode', `cannot be encoded for the wire: ${(err as Error).message}`)];
+    return { findings: [finding('', 'wire.encode', `cannot be encoded for the wire: ${(err as Error).message}`)] };
   }
   const findings = roundTripMismatches(typeUrl, resource, decoded).map((m) =>
     finding(m.path, 'wire.roundtrip', `${show(m.written)} does not fit the proxy's ${m.protoType} field: it would be sent as ${show(m.sent)}`),
   );
   for (const v of validateMessage(typeUrl, decoded)) findings.push(finding(v.path, v.rule, v.message));
-  return findings;
+  return { findings, bytes };
 }
 
 function show(v: unknown): string {
@@ -57,27 +58,38 @@ export function findingToDiagnostic(config: Config, f: ResourceFinding, fallback
   };
 }
 
+interface Verdict {
+  findings: ResourceFinding[];
+  wire?: WireForm;
+}
+
 /**
- * Remembers the verdicts of resource contents already checked. Bounded by what the last snapshots
- * held: each run keeps only the contents it saw, so memory follows the config, not its history.
+ * Remembers the verdicts of resource contents already checked, with their wire form. Bounded by what
+ * the last snapshot held: each run keeps only the contents it saw, so memory follows the config, not
+ * its history (and the bytes are the same objects the xDS cache keeps).
  */
 export class ResourceAdmission {
-  private verdicts = new Map<string, ResourceFinding[]>();
+  private verdicts = new Map<string, Verdict>();
 
-  check(config: Config, snapshot: CompiledSnapshot, fallback: SourcePos): Diagnostic[] {
-    const next = new Map<string, ResourceFinding[]>();
-    const seen = new Set<EnvoyResource>();
+  check(config: Config, snapshot: CompiledSnapshot, fallback: SourcePos): { diagnostics: Diagnostic[]; wire: Map<object, WireForm> } {
+    const next = new Map<string, Verdict>();
+    const wire = new Map<object, WireForm>();
     const diagnostics: Diagnostic[] = [];
     const reported = new Set<string>();
     for (const set of snapshot.groups.values()) {
       for (const [typeUrl, resources] of set) {
         for (const resource of resources.values()) {
-          if (seen.has(resource)) continue;
-          seen.add(resource);
-          const key = `${typeUrl}\0${JSON.stringify(resource)}`;
-          const findings = next.get(key) ?? this.verdicts.get(key) ?? checkResource(typeUrl, resource);
-          next.set(key, findings);
-          for (const f of findings) {
+          if (wire.has(resource)) continue;
+          const json = JSON.stringify(resource);
+          const key = `${typeUrl}\0${json}`;
+          let verdict = next.get(key) ?? this.verdicts.get(key);
+          if (!verdict) {
+            const checked = checkResource(typeUrl, resource);
+            verdict = { findings: checked.findings, wire: checked.bytes && { json, bytes: checked.bytes } };
+          }
+          next.set(key, verdict);
+          if (verdict.wire) wire.set(resource, verdict.wire);
+          for (const f of verdict.findings) {
             const d = findingToDiagnostic(config, f, fallback);
             const id = `${d.file}:${d.line}:${d.col}:${d.message}`;
             if (!reported.has(id)) diagnostics.push(d);
@@ -87,6 +99,6 @@ export class ResourceAdmission {
       }
     }
     this.verdicts = next;
-    return diagnostics;
+    return { diagnostics, wire };
   }
 }

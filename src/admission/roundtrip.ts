@@ -6,6 +6,7 @@
  */
 import protobuf from 'protobufjs';
 import { messageType } from '../proto/envoy.js';
+import { typeInfo } from './types.js';
 
 export interface Mismatch {
   path: string;
@@ -29,7 +30,7 @@ function join(path: string, name: string): string {
 }
 
 function compareMessage(type: protobuf.Type, written: Obj, decoded: Obj, path: string, out: Mismatch[]): void {
-  if (type.fullName === '.google.protobuf.Any') {
+  if (typeInfo(type).kind === 'any') {
     const url = written['@type'];
     if (typeof url !== 'string') return;
     if (decoded['@type'] !== url) {
@@ -50,7 +51,7 @@ function compareMessage(type: protobuf.Type, written: Obj, decoded: Obj, path: s
     if (field.map) {
       const w = value as Obj;
       const d = (sent as Obj | undefined) ?? {};
-      for (const k of Object.keys(w)) compareValue(field, w[k], d[k], `${fpath}[${JSON.stringify(k)}]`, out);
+      for (const k of Object.keys(w)) compareValue(field, w[k], d[k], `${fpath}[${k}]`, out);
     } else if (field.repeated) {
       const w = value as unknown[];
       const d = (sent as unknown[] | undefined) ?? [];
@@ -66,7 +67,7 @@ function compareValue(field: protobuf.Field, written: unknown, sent: unknown, pa
   const resolved = field.resolvedType;
   if (resolved instanceof protobuf.Type) {
     if (written === null) return;
-    if (resolved.fullName === '.google.protobuf.Struct' || resolved.fullName === '.google.protobuf.Value' || resolved.fullName === '.google.protobuf.ListValue') {
+    if (typeInfo(resolved).kind === 'struct') {
       if (JSON.stringify(written) !== JSON.stringify(sent ?? {})) out.push({ path, written, sent, protoType: resolved.name });
       return;
     }

@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
-import { toEnvoyJson } from './envoy-json.js';
+import { canonicalJsonOf } from '../proto/json.js';
+import { plainToStruct } from '../proto/struct.js';
 import type { EnvoyResource } from './types.js';
 import { ADS_CONFIG_SOURCE, duration, http2ProtocolOptions, socketAddress } from './util.js';
 
@@ -27,7 +28,7 @@ const EDGE_MAX_DOWNSTREAM_CONNECTIONS = 50_000;
  */
 export function renderBootstrap(o: BootstrapOptions): EnvoyResource {
   const bootstrap: EnvoyResource = {
-    node: { id: o.nodeId, cluster: o.group, metadata: { fields: { kind: { string_value: o.kind } } } },
+    node: { id: o.nodeId, cluster: o.group, metadata: plainToStruct({ kind: o.kind }) },
     dynamic_resources: {
       ads_config: {
         api_type: 'GRPC',
@@ -46,7 +47,7 @@ export function renderBootstrap(o: BootstrapOptions): EnvoyResource {
       layers: [
         {
           name: 'static',
-          static_layer: { fields: { 'overload.global_downstream_max_connections': { number_value: EDGE_MAX_DOWNSTREAM_CONNECTIONS } } },
+          static_layer: plainToStruct({ 'overload.global_downstream_max_connections': EDGE_MAX_DOWNSTREAM_CONNECTIONS }),
         },
       ],
     };
@@ -69,8 +70,12 @@ function xdsCluster(host: string, port: number): EnvoyResource {
   };
 }
 
-/** The bootstrap as Envoy reads it from a file (proto3 JSON form), as YAML or JSON text. */
+/**
+ * The bootstrap as Envoy reads it from a file, as YAML or JSON text: the canonical proto3 JSON of its
+ * wire encoding, so the file holds exactly what would be sent (a value the encoding drops can't
+ * appear in the file either).
+ */
 export function formatBootstrap(o: BootstrapOptions, format: 'yaml' | 'json'): string {
-  const doc = toEnvoyJson(BOOTSTRAP_TYPE, renderBootstrap(o));
+  const doc = canonicalJsonOf(BOOTSTRAP_TYPE, renderBootstrap(o));
   return format === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : stringify(doc);
 }

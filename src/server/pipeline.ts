@@ -6,6 +6,7 @@ import { loadConfigFromFiles, type LoadOptions } from '../config/load.js';
 import type { Config } from '../config/model.js';
 import { Admission, firstFilePos } from '../admission/index.js';
 import type { CompiledSnapshot } from '../compile/types.js';
+import type { WireForms } from '../proto/wire-form.js';
 import { applyOverrides, type OverrideLike, type StaleOverride } from '../config/overrides.js';
 import { hashConfigContent } from '../store/hash.js';
 import type { SourceFile } from '../config/source.js';
@@ -38,6 +39,7 @@ interface PreparedOk {
   effective: Config;
   stale: StaleOverride[];
   snapshot: CompiledSnapshot;
+  wire?: WireForms;
   /** Warnings (and infos) only. */
   diagnostics: Diagnostic[];
 }
@@ -47,8 +49,8 @@ type Prepared = PreparedOk | { ok: false; diagnostics: Diagnostic[] };
 export type ApplyResult = { ok: true; applied: AppliedConfig } | { ok: false; rejected: RejectedConfig };
 
 export interface PipelineSinks {
-  /** Receives every new compiled snapshot (the xDS cache). */
-  snapshot(snapshot: CompiledSnapshot): void;
+  /** Receives every new compiled snapshot (the xDS cache), with the wire forms admission already made. */
+  snapshot(snapshot: CompiledSnapshot, wire?: WireForms): void;
   /** Receives every new effective config (rate limit and authz services). */
   config?(config: Config): void;
 }
@@ -133,7 +135,7 @@ export class ConfigPipeline {
     const admitted = this.admission.admit(laid.config, firstFilePos(files));
     const all = [...diagnostics, ...admitted.diagnostics];
     if (!admitted.snapshot) return { ok: false, diagnostics: all };
-    return { ok: true, base, effective: laid.config, stale: laid.stale, snapshot: admitted.snapshot, diagnostics: all };
+    return { ok: true, base, effective: laid.config, stale: laid.stale, snapshot: admitted.snapshot, wire: admitted.wire, diagnostics: all };
   }
 
   private load(files: SourceFile[], hash: string): { config?: Config; diagnostics: Diagnostic[] } {
@@ -159,7 +161,7 @@ export class ConfigPipeline {
     this.current = { files, hash, base, effective, snapshot, warnings: allWarnings, overrides: appliedOverrides, stale, appliedAt: at };
     this.lastRejected = undefined;
     this.lastHeld = undefined;
-    this.sinks.snapshot(snapshot);
+    this.sinks.snapshot(snapshot, prepared.wire);
     this.sinks.config?.(effective);
     this.reloads.inc();
     this.log.info({ hash: hash.slice(0, 12), files: files.map((f) => f.file) }, 'config applied');

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type client from 'prom-client';
 import type { CompiledSnapshot, EnvoyResource, NodeInfo } from '../compile/types.js';
 import { encodeMessage, TypeUrl } from '../proto/envoy.js';
+import type { WireForms } from '../proto/wire-form.js';
 import { prom } from '../telemetry/metrics.js';
 import { contentVersion, setVersion } from './hash.js';
 import { encodeAnyBytes, encodeDeltaResource } from './wire.js';
@@ -102,7 +103,7 @@ export class SnapshotCache extends EventEmitter<{ change: [SnapshotChange] }> {
    * Makes `snapshot` current. Encodes only resources whose content changed. If any resource fails to
    * encode, throws (naming group, type and resource) and keeps the previous snapshot: never half-applied.
    */
-  setSnapshot(snapshot: CompiledSnapshot): SnapshotChange {
+  setSnapshot(snapshot: CompiledSnapshot, wire?: WireForms): SnapshotChange {
     const at = performance.now();
     const nextEncoded = new Map<string, Map<string, EncodedResource>>();
     const nextGroups = new Map<string, Map<string, TypeResources>>();
@@ -114,10 +115,11 @@ export class SnapshotCache extends EventEmitter<{ change: [SnapshotChange] }> {
         const byName = new Map<string, EncodedResource>();
         for (const [name, resource] of resources) {
           const key = `${typeUrl}\0${name}`;
-          const json = JSON.stringify(resource);
+          const admitted = wire?.get(resource);
+          const json = admitted?.json ?? JSON.stringify(resource);
           let enc = nextEncoded.get(key)?.get(json) ?? this.encoded.get(key)?.get(json);
           if (!enc) {
-            enc = encodeResource(typeUrl, name, json, resource, group);
+            enc = encodeResource(typeUrl, name, json, resource, group, admitted?.bytes);
             encodedNow++;
           }
           let variants = nextEncoded.get(key);
@@ -147,10 +149,11 @@ export class SnapshotCache extends EventEmitter<{ change: [SnapshotChange] }> {
   }
 }
 
-function encodeResource(typeUrl: string, name: string, json: string, resource: EnvoyResource, group: string): EncodedResource {
+/** `admitted`: the bytes admission already encoded (the usual case); encodes itself when not given. */
+function encodeResource(typeUrl: string, name: string, json: string, resource: EnvoyResource, group: string, admitted?: Uint8Array): EncodedResource {
   let bytes: Uint8Array;
   try {
-    bytes = encodeMessage(typeUrl, resource);
+    bytes = admitted ?? encodeMessage(typeUrl, resource);
   } catch (err) {
     throw new Error(`cannot encode ${shortType(typeUrl)} "${name}" (group "${group}"): ${(err as Error).message}`);
   }
