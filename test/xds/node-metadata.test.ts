@@ -6,8 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BOOTSTRAP_TYPE, renderBootstrap } from '../../src/compile/bootstrap.js';
-import { toEnvoyJson } from '../../src/compile/envoy-json.js';
+import { formatBootstrap } from '../../src/compile/bootstrap.js';
 import { EchoClient, startEchoBackend, who, type EchoBackend } from '../support/echo.js';
 import { eventually } from '../support/eventually.js';
 import { startTestBanyan, type TestBanyan } from '../support/banyan.js';
@@ -39,9 +38,9 @@ describe('node metadata from a real xDS client', () => {
   beforeAll(async () => {
     backend = await startEchoBackend('orders');
     t = await startTestBanyan(yaml(backend.port));
-    const bootstrap = toEnvoyJson(
-      BOOTSTRAP_TYPE,
-      renderBootstrap({ nodeId: 'meta-client', group: 'shop', kind: 'edge', xdsHost: '127.0.0.1', xdsPort: t.banyan.ports.xds, adminPort: 9901 }),
+    // The node exactly as `banyan bootstrap --kind edge` prints it for Envoy.
+    const bootstrap = JSON.parse(
+      formatBootstrap({ nodeId: 'meta-client', group: 'shop', kind: 'edge', xdsHost: '127.0.0.1', xdsPort: t.banyan.ports.xds, adminPort: 9901 }, 'json'),
     ) as { node: Record<string, unknown> };
     expect(bootstrap.node.metadata).toEqual({ kind: 'edge' });
     // The bootstrap is read once per process, on the first xds: channel (vitest forks a process per file).
