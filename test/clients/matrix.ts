@@ -84,16 +84,22 @@ export function clientMatrix(kind: ClientKind): void {
 
     // The first run builds the Go helper or installs grpcio; later runs reuse node_modules/.cache.
     beforeAll(async () => {
-      const [launch, v1, v2, gold, slow, flakyBackend] = await Promise.all([
+      const track = <B extends EchoBackend>(starting: Promise<B>): Promise<B> =>
+        starting.then((b) => {
+          stops.push(() => b.stop());
+          return b;
+        });
+      const pending = [
         prepareClient(kind),
-        startEchoBackend('v1'),
-        startEchoBackend('v2'),
-        startEchoBackend('gold'),
-        startSlowEchoBackend('slow', SLOW_MS),
-        startFlakyEchoBackend('flaky', FAILED_ATTEMPTS),
-      ]);
-      const backends: EchoBackend[] = [v1, v2, gold, slow, flakyBackend];
-      stops.push(() => Promise.all(backends.map((b) => b.stop())).then(() => {}));
+        track(startEchoBackend('v1')),
+        track(startEchoBackend('v2')),
+        track(startEchoBackend('gold')),
+        track(startSlowEchoBackend('slow', SLOW_MS)),
+        track(startFlakyEchoBackend('flaky', FAILED_ATTEMPTS)),
+      ] as const;
+      // Nothing may still be starting when afterAll runs, even when something failed.
+      await Promise.allSettled(pending);
+      const [launch, v1, v2, gold, slow, flakyBackend] = await Promise.all(pending);
       flaky = flakyBackend;
       t = await startTestBanyan(matrixYaml({ v1: v1.port, v2: v2.port, gold: gold.port, slow: slow.port, flaky: flaky.port }), { adminToken: TOKEN });
       stops.push(() => t.stop());
