@@ -59,23 +59,46 @@ function checkMessage(type: protobuf.Type, obj: Obj, path: string, out: Violatio
       out.push({ path: join(path, oneof.name), rule: 'oneof.required', message: `one of ${oneof.fieldsArray.map((f) => f.name).join(', ')} is required` });
     }
   }
-  for (const field of type.fieldsArray) {
+  for (const { field, rules, nested } of planOf(type)) {
     const value = obj[field.name];
-    const rules = rulesOf(field);
+    if (!isSet(value)) {
+      // Unset with no rule, or an unset oneof member (or `optional`): nothing applies. This is the common case by far.
+      if (!rules || field.partOf !== null) continue;
+      // An unset message field only fails `required`; scalars, lists and maps are checked as their zero value.
+      if (nested && !field.repeated && !field.map) {
+        if (requiredByRules(rules)) out.push({ path: join(path, field.name), rule: `${ruleKind(rules)}.required`, message: 'value is required' });
+        continue;
+      }
+    }
     const fpath = join(path, field.name);
     if (field.map) checkMap(field, (value as Obj | undefined) ?? {}, rules, fpath, out);
     else if (field.repeated) checkRepeated(field, (value as unknown[] | undefined) ?? [], rules, fpath, out);
-    else {
-      // A oneof member (or proto3 `optional`) that is not the one set has no rule, `required` included;
-      // an unset message field only fails `required`.
-      if (!isSet(value) && field.partOf !== null) continue;
-      if (!isSet(value) && field.resolvedType instanceof protobuf.Type) {
-        if (rules && requiredByRules(rules)) out.push({ path: fpath, rule: `${ruleKind(rules)}.required`, message: 'value is required' });
-        continue;
-      }
-      checkSingle(field, value, rules, fpath, out);
-    }
+    else checkSingle(field, value, rules, fpath, out);
   }
+}
+
+interface FieldPlan {
+  field: protobuf.Field;
+  rules: FieldRules | null;
+  /** A message-typed field (or a repeated/map of them): set values are walked into. */
+  nested: boolean;
+}
+
+const plans = new WeakMap<protobuf.Type, FieldPlan[]>();
+
+/** The fields of a type that can ever produce a violation: those with rules, and message-typed ones to recurse into. */
+function planOf(type: protobuf.Type): FieldPlan[] {
+  let plan = plans.get(type);
+  if (!plan) {
+    plan = [];
+    for (const field of type.fieldsArray) {
+      const rules = rulesOf(field);
+      const nested = field.resolvedType instanceof protobuf.Type;
+      if (rules || nested) plan.push({ field, rules, nested });
+    }
+    plans.set(type, plan);
+  }
+  return plan;
 }
 
 function isSet(v: unknown): boolean {

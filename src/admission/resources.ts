@@ -69,10 +69,11 @@ interface Verdict {
  * its history (and the bytes are the same objects the xDS cache keeps).
  */
 export class ResourceAdmission {
-  private verdicts = new Map<string, Verdict>();
+  /** By type URL, then canonical JSON (kept apart: concatenating megabyte JSON strings into one key costs more than the check). */
+  private verdicts = new Map<string, Map<string, Verdict>>();
 
   check(config: Config, snapshot: CompiledSnapshot, fallback: SourcePos): { diagnostics: Diagnostic[]; wire: Map<object, WireForm> } {
-    const next = new Map<string, Verdict>();
+    const next = new Map<string, Map<string, Verdict>>();
     const wire = new Map<object, WireForm>();
     const diagnostics: Diagnostic[] = [];
     const reported = new Set<string>();
@@ -81,13 +82,14 @@ export class ResourceAdmission {
         for (const resource of resources.values()) {
           if (wire.has(resource)) continue;
           const json = JSON.stringify(resource);
-          const key = `${typeUrl}\0${json}`;
-          let verdict = next.get(key) ?? this.verdicts.get(key);
+          let nextOfType = next.get(typeUrl);
+          if (!nextOfType) next.set(typeUrl, (nextOfType = new Map()));
+          let verdict = nextOfType.get(json) ?? this.verdicts.get(typeUrl)?.get(json);
           if (!verdict) {
             const checked = checkResource(typeUrl, resource);
             verdict = { findings: checked.findings, wire: checked.bytes && { json, bytes: checked.bytes } };
           }
-          next.set(key, verdict);
+          nextOfType.set(json, verdict);
           if (verdict.wire) wire.set(resource, verdict.wire);
           for (const f of verdict.findings) {
             const d = findingToDiagnostic(config, f, fallback);
