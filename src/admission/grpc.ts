@@ -51,7 +51,7 @@ function routeProblems(route: Route, report: Report): void {
   if (route.action.kind === 'redirect') report('is a redirect', 'gRFC A28 routes only forward (grpc-java NACKs the whole RouteConfiguration)');
   if (route.action.kind === 'direct') report('is a direct response', 'gRFC A28 routes only forward (grpc-java NACKs the whole RouteConfiguration)');
   if (route.cors) report('has `cors:`', 'CORS is a browser filter gRPC does not run');
-  if (route.ratelimit.length) report('has `ratelimit:`', 'gRPC runs no rate limit filter (gRFC A39)');
+  if (route.ratelimit.length) report('has rate limit descriptors (`ratelimit:`)', 'gRPC runs no rate limit filter (gRFC A39), so they would never be enforced');
   if (route.localRateLimit) report('has `localRateLimit:`', 'gRPC runs no local rate limit filter (gRFC A39)');
   if (route.auth && route.auth.kind !== 'none') report('has `auth:`', 'gRPC runs no ext_authz filter (gRFC A39), so no token would be checked');
   if (route.requestHeaders.add.length || route.requestHeaders.remove.length || route.responseHeaders.add.length || route.responseHeaders.remove.length) {

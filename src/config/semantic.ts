@@ -70,15 +70,8 @@ function checkRouteRateLimits(config: Config): Diagnostic[] {
   const table = new RuleTable(config.ratelimit);
   for (const l of config.listeners) {
     for (const route of l.hosts.flatMap((h) => h.routes)) {
-      if (!route.ratelimit.length) continue;
-      if (l.kind === 'api') {
-        out.push({
-          severity: 'error',
-          ...route.ratelimit[0].pos,
-          message: `route "${route.name}" has rate limit descriptors, but listener "${l.name}" is a proxyless gRPC (api) listener, which runs only the router filter, so they are never enforced`,
-        });
-        continue;
-      }
+      // What proxyless gRPC (api) listeners cannot honour is admission's rule (src/admission/grpc.ts).
+      if (!route.ratelimit.length || l.kind === 'api') continue;
       if (!l.ratelimit) {
         out.push({
           severity: 'error',

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { fractionalPercent } from '../../src/compile/route.js';
 import { compile } from '../../src/compile/index.js';
 import { formatDiagnostic, type Diagnostic } from '../../src/config/diagnostics.js';
+import { validateFiles } from '../../src/admission/index.js';
 import { loadConfigFromString } from '../../src/config/load.js';
 import { TypeUrl } from '../../src/proto/envoy.js';
 
@@ -110,7 +111,9 @@ clusters: [{ name: app, endpoints: [10.0.0.1:8080] }]
       - { name: r, match: { prefix: / }, to: app, ratelimit: [[remote_address]] }
 clusters: [{ name: app, protocol: http2, endpoints: [10.0.0.1:8080] }]
 `;
-    expect(findings(yaml)).toEqual([expect.stringContaining('x.yaml:5:63: error: route "r" has rate limit descriptors, but listener "orders" is a proxyless gRPC (api) listener')]);
+    // Admission owns what gRPC clients cannot honour (src/admission/grpc.ts); validate runs it after loading.
+    const errors = validateFiles([{ file: 'x.yaml', text: yaml }]).diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+    expect(errors).toEqual([expect.stringContaining('x.yaml:5:9: error: route "r" has rate limit descriptors (`ratelimit:`), which proxyless gRPC clients (api listener "orders") cannot honour')]);
   });
 });
 
