@@ -29,6 +29,9 @@ export function grpcCapabilityDiagnostics(config: Config): Diagnostic[] {
     if (listener.accessLog) error(listener.pos, listener, '`accessLog:`', 'gRPC clients write no Envoy access logs');
     for (const host of listener.hosts) {
       if (host.cors) error(host.pos, listener, `CORS on virtual host "${host.name}"`, 'CORS is a browser filter gRPC does not run');
+      for (const d of host.domains.filter((d) => !validGrpcDomain(d))) {
+        error(host.pos, listener, `domain "${d}" of virtual host "${host.name}" has a "*" that is not at its start or end`, 'C-core NACKs the RouteConfiguration and grpc-go then fails every RPC (gRFC A28 allows one wildcard, at an end)');
+      }
       for (const route of host.routes) {
         routeProblems(route, (what, why) => error(route.pos, listener, `route "${route.name}" ${what}`, why));
         if (route.action.kind !== 'forward') continue;
@@ -58,6 +61,12 @@ function routeProblems(route: Route, report: Report): void {
     report('changes headers', 'gRPC clients ignore header mutations in routes');
   }
   if (route.match.query.length) report('matches on query parameters', 'gRFC A28: gRPC never matches a route with query_parameters (requests have no query)');
+  for (const h of route.match.headers) {
+    const name = h.name.toLowerCase();
+    if (name.startsWith(':')) report(`matches on the pseudo-header ${h.name}`, 'gRFC A28: gRPC clients never match pseudo-headers (seen with grpc-go, grpc-java and C-core)');
+    else if (name.endsWith('-bin')) report(`matches on the binary header ${h.name}`, 'gRFC A28: gRPC clients never match -bin headers');
+    else if (name === 'content-type') report('matches on content-type', 'gRPC clients disagree on it (grpc-go never matches it, C-core and grpc-java do)');
+  }
   if (route.action.kind !== 'forward') return;
   const a = route.action;
   if (a.mirrors.length) report('mirrors traffic', 'gRPC clients do not shadow requests');
@@ -67,7 +76,7 @@ function routeProblems(route: Route, report: Report): void {
   if (a.retry) {
     const unknown = a.retry.on.filter((t) => !GRPC_RETRY_ON.has(t));
     if (unknown.length) report(`retries on ${unknown.join(', ')}`, `gRFC A44: gRPC retries only on ${[...GRPC_RETRY_ON].join(', ')}`);
-    if (a.retry.attempts < 1) report('retries 0 times', 'grpc-js NACKs num_retries 0');
+    if (a.retry.attempts < 1) report('retries 0 times', 'grpc-go, C-core and grpc-js NACK num_retries 0; grpc-java fails every RPC');
     if (a.retry.attempts + 1 > GRPC_MAX_ATTEMPTS) report(`retries ${a.retry.attempts} times`, `gRFC A44: gRPC caps attempts at ${GRPC_MAX_ATTEMPTS} (${GRPC_MAX_ATTEMPTS - 1} retries)`);
     if (a.retry.perTryTimeoutMs !== undefined) report('has `retry.perTryTimeout`', 'gRFC A44: gRPC does not support per-try timeouts');
     if (a.retry.retriableStatusCodes.length) report('has `retry.retriableStatusCodes`', 'gRPC retries on gRPC status codes, not HTTP ones');
@@ -87,4 +96,10 @@ function clusterProblems(c: Cluster, report: Report): void {
   if (c.lbPolicy === 'round_robin' && c.endpoints.some((e) => e.weight !== undefined && e.weight !== 1)) {
     report('weights endpoints under round_robin', 'gRPC round_robin ignores endpoint weights (ring_hash honours them)');
   }
+}
+
+/** gRPC accepts `*`, `*.suffix`, `prefix.*` and exact names: one wildcard, only at an end. */
+function validGrpcDomain(domain: string): boolean {
+  const stars = domain.split('*').length - 1;
+  return stars === 0 || (stars === 1 && (domain.startsWith('*') || domain.endsWith('*')));
 }

@@ -50,4 +50,24 @@ describe('hot reload', () => {
     const after = await (await fetch(`http://127.0.0.1:${banyan.ports.admin}/api/v1/status`)).json();
     expect(after.lastRejected).toBeNull();
   });
+
+  it('holds an edit that removes most of the config: nothing is stored or served until it is confirmed', async () => {
+    const versions = (await banyan.store.listConfigVersions()).length;
+    const served = weights(banyan);
+    const gutted = `listeners:\n  - name: edge\n    port: 10000\n    routes:\n      - name: rest\n        match: { prefix: / }\n        to: monolith\nclusters:\n  - name: monolith\n    endpoints: [10.0.0.1:8080]\n  - name: spare\n    endpoints: [10.0.0.9:8080]\n  - name: spare2\n    endpoints: [10.0.0.8:8080]\n`;
+    fs.writeFileSync(file, gutted.replace('name: rest', 'name: everything'));
+    const status = await eventually(async () => {
+      const s = await (await fetch(`http://127.0.0.1:${banyan.ports.admin}/api/v1/status`)).json();
+      expect(s.lastHeld).not.toBeNull();
+      return s;
+    }, 5_000);
+    expect(status.lastHeld.reasons.join('\n')).toMatch(/this change removes 2 of 2 routes \(edge\/\*\/checkout, edge\/\*\/rest\), more than 50%/);
+    expect(weights(banyan)).toBe(served);
+    expect((await banyan.store.listConfigVersions()).length).toBe(versions);
+    // The next whole, ordinary edit is applied and clears the hold.
+    fs.writeFileSync(file, routesYaml(20, 80));
+    await eventually(() => expect(weights(banyan)).toBe('monolith=20,checkout-v2=80'), 5_000);
+    const after = await (await fetch(`http://127.0.0.1:${banyan.ports.admin}/api/v1/status`)).json();
+    expect(after.lastHeld).toBeNull();
+  });
 });

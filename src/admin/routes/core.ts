@@ -28,11 +28,13 @@ export function mountCoreRoutes(router: Router, deps: CoreDeps): void {
   router.get('/api/v1/status', () => {
     const cur = deps.pipeline.current;
     const rej = deps.pipeline.lastRejected;
+    const held = deps.pipeline.lastHeld;
     return {
       config: cur
         ? { hash: cur.hash, files: cur.files.map((f) => f.file), appliedAt: cur.appliedAt, warnings: cur.warnings.map(formatDiagnostic) }
         : null,
       lastRejected: rej ? { hash: rej.hash, at: rej.at, errors: rej.diagnostics.map(formatDiagnostic), diagnostics: rej.diagnostics } : null,
+      lastHeld: held ? { hash: held.hash, at: held.at, reasons: held.diagnostics.map(formatDiagnostic) } : null,
       groups: cur ? [...cur.snapshot.groups.keys()] : [],
     };
   });

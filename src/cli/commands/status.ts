@@ -6,6 +6,7 @@ import { color, outputOption, printJson } from '../output.js';
 interface StatusReply {
   config: { hash: string; files: string[]; appliedAt: string; warnings: string[] } | null;
   lastRejected: { at: string; errors: string[] } | null;
+  lastHeld: { at: string; reasons: string[] } | null;
   groups: string[];
 }
 interface RoutesReply {
@@ -48,6 +49,10 @@ Examples:
       if (status.lastRejected) {
         out.push(color.red(`last edit rejected at ${status.lastRejected.at}; still serving the config above:`));
         out.push(...status.lastRejected.errors.map((e) => `  ${e}`));
+      }
+      if (status.lastHeld) {
+        out.push(color.yellow(`last edit held at ${status.lastHeld.at} (apply it with \`banyan apply --confirm-removal\`); still serving the config above:`));
+        out.push(...status.lastHeld.reasons.map((e) => `  ${e}`));
       }
       out.push(overrides.length ? 'overrides:' : 'overrides: none');
       for (const r of overrides) {

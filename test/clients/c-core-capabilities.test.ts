@@ -1,0 +1,3 @@
+import { capabilityMatrix } from './capabilities.js';
+
+capabilityMatrix('c-core');
