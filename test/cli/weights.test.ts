@@ -32,6 +32,16 @@ describe('banyan CLI: shift, routes, proxies, apply, diff, history, rollback', (
   });
   afterAll(() => fixture?.stop());
 
+  it('refuses a relative shift whose weight would wrap on the wire (uint32), and the proxy keeps its weights', async () => {
+    const before = await proxy.weights('checkout');
+    const r = await cli('shift', 'checkout', 'checkout-v2=4294967296', 'monolith=1', '--relative');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain("weight for 'checkout-v2' is 4294967296, above 4294967295 (weights are uint32 on the wire)");
+    expect(r.stdout).toBe('');
+    expect((await json('routes')).routes.find((x: { ref: string }) => x.ref === 'checkout').override).toBeNull();
+    expect(await proxy.weights('checkout')).toEqual(before);
+  });
+
   it('shifts weights; a connected client receives them; routes and proxies show it; --clear restores the YAML', async () => {
     const shift = await cli('shift', 'checkout', 'monolith=40', 'checkout-v2=60', '--reason', 'v2 healthy');
     expect(shift).toMatchObject({ code: 0, stdout: 'checkout: monolith=40% checkout-v2=60%\n' });
