@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateFiles } from '../../src/admission/index.js';
-import { formatDiagnostic } from '../../src/config/diagnostics.js';
+import { expectErrorAt, readExpectFixtures } from '../support/expect-fixtures.js';
 
 /**
  * The planted-violation corpus: configs that look plausible, are refused by Envoy's own rules, would
@@ -12,15 +11,7 @@ import { formatDiagnostic } from '../../src/config/diagnostics.js';
  * `# expect: LINE:COL message substring`. These go through validate's own code path (load + admission).
  */
 const dir = join(import.meta.dirname, '../fixtures/planted');
-const cases = readdirSync(dir)
-  .filter((f) => f.endsWith('.yaml'))
-  .sort()
-  .map((name) => {
-    const text = readFileSync(join(dir, name), 'utf8');
-    const m = /^# expect: (\d+):(\d+) (.+)$/.exec(text.split('\n')[0]);
-    if (!m) throw new Error(`${name}: first line must be "# expect: LINE:COL message"`);
-    return { name, text, line: Number(m[1]), col: Number(m[2]), message: m[3] };
-  });
+const cases = readExpectFixtures(dir);
 
 describe('planted violations', () => {
   it('has at least 40 of them, gRPC capability rules among them', () => {
@@ -28,13 +19,10 @@ describe('planted violations', () => {
     expect(cases.filter((c) => c.name.startsWith('grpc-')).length).toBeGreaterThanOrEqual(20);
   });
 
-  it.each(cases)('$name is refused at its position', ({ name, text, line, col, message }) => {
-    const result = validateFiles([{ file: name, text }]);
+  it.each(cases)('$name is refused at its position', (fixture) => {
+    const result = validateFiles([{ file: fixture.name, text: fixture.text }]);
     expect(result.config).toBeUndefined();
-    const errors = result.diagnostics.filter((d) => d.severity === 'error');
-    const hit = errors.find((d) => d.line === line && d.col === col && d.message.includes(message));
-    expect(hit, `expected ${line}:${col} "${message}", got:\n${result.diagnostics.map(formatDiagnostic).join('\n')}`).toBeDefined();
-    expect(hit!.file).toBe(name);
+    expectErrorAt(result.diagnostics, fixture);
   });
 });
 

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { withLock } from './lock.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -30,27 +31,6 @@ function moduleHash(moduleDir: string): string {
   return hash.digest('hex').slice(0, 16);
 }
 
-async function withLock<T>(lockPath: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      fs.mkdirSync(lockPath);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      // A lock left by a killed run is older than any build can take.
-      const age = Date.now() - fs.statSync(lockPath, { throwIfNoEntry: false })!.mtimeMs;
-      if (age > timeoutMs) fs.rmSync(lockPath, { recursive: true, force: true });
-      else if (Date.now() > deadline) throw new Error(`timed out waiting for ${lockPath}`);
-      else await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    fs.rmSync(lockPath, { recursive: true, force: true });
-  }
-}
 
 /**
  * The path of a built binary for package `pkg` (e.g. "./cmd/oracle") of the module in test/go/<module>.
