@@ -20,7 +20,7 @@ export interface AdminClientOptions {
 /** Adds --server/--token (with BANYAN_SERVER/BANYAN_TOKEN fallbacks) to a command that calls the admin API. */
 export function withServerOptions(cmd: Command): Command {
   return cmd
-    .option('--server <url>', 'admin API base URL (or BANYAN_SERVER; default http://127.0.0.1:18001)')
+    .option('--server <url>', 'admin API base URL or host:port (or BANYAN_SERVER; default http://127.0.0.1:18001)')
     // No default value here: commander prints defaults in --help, and a token must never be shown.
     .option('--token <token>', 'admin bearer token for changes (or BANYAN_TOKEN)');
 }
@@ -78,9 +78,14 @@ function formatDetails(details: unknown): string {
   return `\n  ${JSON.stringify(details)}`;
 }
 
+/** `--server` as operators write it: a URL, or a bare host:port (http is meant: the admin API's default). */
+export function serverUrl(server: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `http://${server}`;
+}
+
 export function clientFrom(opts: { server?: string; token?: string }): AdminClient {
   return new AdminClient({
-    server: opts.server ?? process.env.BANYAN_SERVER ?? 'http://127.0.0.1:18001',
+    server: serverUrl(opts.server ?? process.env.BANYAN_SERVER ?? 'http://127.0.0.1:18001'),
     token: opts.token ?? process.env.BANYAN_TOKEN,
   });
 }

@@ -32,6 +32,13 @@ describe('banyan CLI: shift, routes, proxies, apply, diff, history, rollback', (
   });
   afterAll(() => fixture?.stop());
 
+  it('takes --server as host:port too', async () => {
+    const hostPort = new URL(server.adminUrl).host;
+    const r = await banyan(['routes', '-o', 'json', '--server', hostPort], { USER: 'ci' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout).routes.map((x: { ref: string }) => x.ref)).toContain('checkout');
+  });
+
   it('refuses a relative shift whose weight would wrap on the wire (uint32), and the proxy keeps its weights', async () => {
     const before = await proxy.weights('checkout');
     const r = await cli('shift', 'checkout', 'checkout-v2=4294967296', 'monolith=1', '--relative');
