@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
 import type { Registry } from 'prom-client';
 import type { AuthProvider } from '../config/model.js';
+import { DEFAULT_PORTS } from '../ports.js';
 import { authorizationServiceDefinition } from '../proto/grpc.js';
 import { addGrpcHealth } from '../telemetry/health.js';
 import { createRegistry } from '../telemetry/metrics.js';
@@ -11,7 +12,6 @@ import { createAuthzMetrics } from './metrics.js';
 import type { CheckRequestObject } from './request.js';
 import { denied } from './response.js';
 
-export const DEFAULT_AUTHZ_PORT = 9191;
 const SERVICE_NAME = 'envoy.service.auth.v3.Authorization';
 
 export interface AuthzServerOptions extends Omit<AuthorizerOptions, 'metrics'> {
@@ -40,7 +40,7 @@ export class AuthzServer {
   }
 
   /** Binds and serves; resolves to the bound port (pass 0 for any free port). */
-  async start(port = DEFAULT_AUTHZ_PORT, host = '0.0.0.0'): Promise<number> {
+  async start(port: number = DEFAULT_PORTS.authz, host = '0.0.0.0'): Promise<number> {
     const server = new grpc.Server();
     server.addService(authorizationServiceDefinition(), {
       Check: (call: grpc.ServerUnaryCall<CheckRequestObject, unknown>, callback: grpc.sendUnaryData<unknown>) => {

@@ -1,3 +1,4 @@
+import { DEFAULT_PORTS } from '../ports.js';
 import { parseRateLimitDomains } from '../ratelimit/config.js';
 import { buildFragment, rateLimitItems } from './build.js';
 import { hasErrors, type Diagnostic } from './diagnostics.js';
@@ -28,8 +29,8 @@ export const EMPTY_FILE_MESSAGE =
 
 /** Where proxies reach Banyan's services when neither `services:` nor a serving process says: the conventional ports. */
 const DEFAULT_SERVICES = {
-  ratelimit: { address: '127.0.0.1', port: 8081 },
-  authz: { address: '127.0.0.1', port: 9191 },
+  ratelimit: { address: '127.0.0.1', port: DEFAULT_PORTS.ratelimit },
+  authz: { address: '127.0.0.1', port: DEFAULT_PORTS.authz },
 };
 
 type ServiceName = keyof typeof DEFAULT_SERVICES;

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
 import type { RateLimitDomain } from '../config/model.js';
+import { DEFAULT_PORTS } from '../ports.js';
 import { rateLimitServiceDefinition } from '../proto/grpc.js';
 import { addGrpcHealth, type GrpcHealth } from '../telemetry/health.js';
 import { logger, type Logger } from '../telemetry/logger.js';
@@ -31,7 +32,7 @@ export class RateLimitServer {
   }
 
   /** Binds host:port (0 = any free port) and resolves with the bound port. */
-  async start(port = 8081, host = '0.0.0.0'): Promise<number> {
+  async start(port: number = DEFAULT_PORTS.ratelimit, host = '0.0.0.0'): Promise<number> {
     const server = new grpc.Server();
     server.addService(rateLimitServiceDefinition(), { ShouldRateLimit: this.handle });
     this.health = addGrpcHealth(server, [RATELIMIT_SERVICE_NAME]);

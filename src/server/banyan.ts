@@ -55,8 +55,6 @@ export interface ServeOptions {
   logger?: Logger;
 }
 
-export const DEFAULT_PORTS = { xds: 18000, admin: 18001, ratelimit: 8081, authz: 9191 } as const;
-
 export interface RunningBanyan {
   ports: { xds: number; admin: number; ratelimit?: number; authz?: number };
   ratelimit?: RateLimitServer;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DEFAULT_PORTS } from '../../ports.js';
 import { logger } from '../../telemetry/logger.js';
 import { parseIntOption } from '../options.js';
 
@@ -6,11 +7,11 @@ export function register(program: Command): void {
   program
     .command('authz')
     .description("Run the ext_authz JWT service (envoy.service.auth.v3.Authorization) on its own")
-    .option('--port <port>', 'gRPC port', parseIntOption, 9191)
+    .option('--port <port>', 'gRPC port', parseIntOption, DEFAULT_PORTS.authz)
     .option('--host <address>', 'address to bind', '0.0.0.0')
     .option('--config <path>', "Banyan YAML file or directory; its auth.providers are served")
     .option('--no-watch', 'do not reload providers when the config changes')
-    .option('--metrics-port <port>', 'Prometheus /metrics port', parseIntOption, 9192)
+    .option('--metrics-port <port>', 'Prometheus /metrics port', parseIntOption, DEFAULT_PORTS.authzMetrics)
     .option('--no-metrics', 'do not serve /metrics')
     .option('--realm <realm>', 'realm in WWW-Authenticate challenges', 'banyan')
     .action(async (o: { port: number; host: string; config?: string; watch: boolean; metricsPort: number; metrics: boolean; realm: string }) => {

@@ -1,11 +1,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatBootstrap } from '../../compile/bootstrap.js';
+import { DEFAULT_PORTS } from '../../ports.js';
 
 /** `host:port` or `[v6]:port` → parts; anything else is a usage error that says what was expected. */
 export function parseHostPort(value: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port < 1 || port > 65535) throw new InvalidArgumentError(`expected host:port (e.g. 127.0.0.1:18000), got "${value}"`);
+  if (!m || port < 1 || port > 65535) throw new InvalidArgumentError(`expected host:port (e.g. 127.0.0.1:${DEFAULT_PORTS.xds}), got "${value}"`);
   return { host: m[1] ?? m[2], port };
 }
 
@@ -22,8 +23,8 @@ export function register(program: Command): void {
     .requiredOption('--node <id>', 'node.id of the proxy')
     .requiredOption('--group <group>', 'node.cluster of the proxy: the proxy group it asks to join')
     .addOption(new Option('--kind <kind>', 'proxy kind (recorded in node.metadata.kind)').choices(['sidecar', 'edge']).default('sidecar'))
-    .option('--xds <host:port>', "Banyan's xDS server", parseHostPort, { host: '127.0.0.1', port: 18000 })
-    .option('--admin-port <port>', "Envoy's admin port (bound to 127.0.0.1)", parsePort, 9901)
+    .option('--xds <host:port>', "Banyan's xDS server", parseHostPort, { host: '127.0.0.1', port: DEFAULT_PORTS.xds })
+    .option('--admin-port <port>', "Envoy's admin port (bound to 127.0.0.1)", parsePort, DEFAULT_PORTS.envoyAdmin)
     .addOption(new Option('--output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
     .action((opts: { node: string; group: string; kind: 'sidecar' | 'edge'; xds: { host: string; port: number }; adminPort: number; output: 'yaml' | 'json' }) => {
       process.stdout.write(

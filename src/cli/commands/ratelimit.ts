@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDuration } from '../../config/duration.js';
+import { DEFAULT_PORTS } from '../../ports.js';
 import type { RedisConnectOptions } from '../../ratelimit/backend/redis.js';
 import { logger } from '../../telemetry/logger.js';
 import { parseIntOption } from '../options.js';
@@ -40,7 +41,7 @@ export function register(program: Command): void {
   program
     .command('ratelimit')
     .description('Run the rate limit service (envoy.service.ratelimit.v3.RateLimitService, envoyproxy/ratelimit config format) on its own')
-    .option('--port <port>', 'gRPC port', parseIntOption, 8081)
+    .option('--port <port>', 'gRPC port', parseIntOption, DEFAULT_PORTS.ratelimit)
     .option('--host <address>', 'address to bind', '0.0.0.0')
     .option('--config <dir-or-file>', 'envoyproxy/ratelimit domain files (a directory, one domain per file); hot-reloaded')
     .option('--xds <host:port>', "take the config from Banyan's xDS server (RateLimitConfig over ADS)")

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { resolveAdminToken } from '../../admin/auth.js';
+import { DEFAULT_PORTS } from '../../ports.js';
 import { parseIntOption } from '../options.js';
-
-/** Same values as server/banyan.ts DEFAULT_PORTS, kept here so `--help` does not load the server. */
-const DEFAULT_PORTS = { xds: 18000, admin: 18001, ratelimit: 8081, authz: 9191 } as const;
 
 export function register(program: Command): void {
   program
@@ -32,7 +30,7 @@ export function register(program: Command): void {
       `
 Examples:
   $ banyan serve examples/banyan.yaml
-  $ banyan serve ./routes/ --xds-port 18000 --admin-token-file /etc/banyan/token`,
+  $ banyan serve ./routes/ --xds-port ${DEFAULT_PORTS.xds} --admin-token-file /etc/banyan/token`,
     )
     .action(async (config: string | undefined, o) => {
       // Loaded on demand: the server graph (protos, gRPC, stores) would slow every other CLI command.
