@@ -16,7 +16,7 @@ import { SnapshotCache } from '../xds/cache.js';
 import { XdsServer } from '../xds/server.js';
 import { ChangeHeldError, ConfigRejectedError, ControlPlane } from './control.js';
 import { ConfigPipeline } from './pipeline.js';
-import { ConfigWatcher } from './watcher.js';
+import { ConfigWatcher } from '../service/watcher.js';
 import { readConfigFiles, type SourceFile } from '../config/source.js';
 import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
 import { formatDiagnostic } from '../config/diagnostics.js';

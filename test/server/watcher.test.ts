@@ -8,7 +8,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SourceFile } from '../../src/config/source.js';
-import { ConfigWatcher, type WatcherOptions } from '../../src/server/watcher.js';
+import { ConfigWatcher, type WatcherOptions } from '../../src/service/watcher.js';
 import { eventually } from '../support/eventually.js';
 
 interface Call {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { findWriters, identityKey, type FileIdentity } from '../../src/server/writers.js';
+import { findWriters, identityKey, type FileIdentity } from '../../src/service/writers.js';
 
 const hasProc = fs.existsSync('/proc/self/fdinfo');
 
