@@ -41,7 +41,6 @@ interface TypeState {
   versionSent?: string;
   versionAcked?: string;
   lastNack?: NackRecord;
-  lastWasNack: boolean;
   holding: boolean;
 }
 
@@ -68,7 +67,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
     let st = this.types.get(typeUrl);
     const first = !st;
     if (!st) {
-      st = { sub: new Subscription(), has: new HeldVersions(), pending: new Map(), nacked: new Map(), answered: false, lastWasNack: false, holding: false };
+      st = { sub: new Subscription(), has: new HeldVersions(), pending: new Map(), nacked: new Map(), answered: false, holding: false };
       this.types.set(typeUrl, st);
       for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) st.has.set(name, version);
     }
@@ -156,7 +155,6 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
 
   private acked(typeUrl: string, st: TypeState, pending: Pending): void {
     st.versionAcked = pending.systemVersion;
-    st.lastWasNack = false;
     this.ctx.events.emit('ack', { streamId: this.id, nodeId: this.node?.id ?? '', typeUrl, version: pending.systemVersion });
   }
 
@@ -172,7 +170,6 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
       st.nacked.set(r.name, r.version);
     }
     for (const name of pending.removals) restore(name);
-    st.lastWasNack = true;
     st.lastNack = { version: pending.systemVersion, nonce, message: detail.message ?? '', code: detail.code, at: new Date().toISOString() };
     this.ctx.metrics.nacked(typeUrl);
     this.ctx.events.emit('nack', { streamId: this.id, nodeId: this.node?.id ?? '', typeUrl, version: pending.systemVersion, message: st.lastNack.message });
@@ -184,9 +181,10 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
       const st = this.types.get(typeUrl)!;
       const plan = this.group ? this.plan(typeUrl) : undefined;
       const upToDate = !!plan && !plan.updates.length && !plan.removals.length && st.answered;
+      const rejectedLatest = !!st.lastNack && st.lastNack.nonce === st.lastNonce;
       return {
         typeUrl,
-        state: st.lastWasNack ? 'NACKED' : !st.pending.size && upToDate ? 'SYNCED' : 'STALE',
+        state: rejectedLatest ? 'NACKED' : !st.pending.size && upToDate ? 'SYNCED' : 'STALE',
         currentVersion: plan?.systemVersion,
         versionSent: st.versionSent,
         versionAcked: st.versionAcked,
