@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { AuthRequirement, Config, Listener, Route } from '../config/model.js';
 import { callsService } from '../config/semantic.js';
 import { defineHttpFeature, type HttpFilterName } from './filters.js';
-import type { EnvoyResource } from './types.js';
-import { duration, grpcServiceCluster } from './util.js';
+import type * as envoy from './envoy-types.js';
+import { duration, grpcServiceCluster, typed } from './util.js';
 
 /**
  * ext_authz: listeners that use Banyan's authz service get the ext_authz filter (gRPC to the
@@ -94,13 +94,12 @@ export const authzFeature = defineHttpFeature({
     return [
       {
         name: EXT_AUTHZ_FILTER,
-        typed_config: {
-          '@type': EXT_AUTHZ_TYPE,
+        typed_config: typed(EXT_AUTHZ_TYPE, {
           grpc_service: { envoy_grpc: { cluster_name: AUTHZ_CLUSTER }, timeout: duration(authz.timeoutMs) },
           transport_api_version: 'V3',
           failure_mode_allow: authz.failureMode === 'allow',
           include_peer_certificate: false,
-        },
+        }),
       },
     ];
   },
@@ -109,14 +108,14 @@ export const authzFeature = defineHttpFeature({
     const authz = effectiveAuthz(listener);
     if (!authz) return {};
     if (route.auth?.kind === 'none' || (authz.implicit && !requiresAuth(route))) {
-      return { typedPerFilterConfig: { [EXT_AUTHZ_FILTER]: { '@type': PER_ROUTE_TYPE, disabled: true } } };
+      return { typedPerFilterConfig: { [EXT_AUTHZ_FILTER]: typed(PER_ROUTE_TYPE, { disabled: true }) } };
     }
     const context: Record<string, string> = { [CONTEXT_ROUTE]: route.name };
     if (route.auth?.kind === 'jwt') context[CONTEXT_AUTH] = encodeRequirement(route.auth);
-    return { typedPerFilterConfig: { [EXT_AUTHZ_FILTER]: { '@type': PER_ROUTE_TYPE, check_settings: { context_extensions: context } } } };
+    return { typedPerFilterConfig: { [EXT_AUTHZ_FILTER]: typed(PER_ROUTE_TYPE, { check_settings: { context_extensions: context } }) } };
   },
 
-  clusters(config: Config): EnvoyResource[] {
+  clusters(config: Config): envoy.Cluster[] {
     if (!config.listeners.some((l) => effectiveAuthz(l))) return [];
     const { address, port } = config.services.authz;
     return [grpcServiceCluster(AUTHZ_CLUSTER, address, port)];

@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import { canonicalJsonOf } from '../proto/json.js';
 import { plainToStruct } from '../proto/struct.js';
-import type { EnvoyResource } from './types.js';
+import type * as envoy from './envoy-types.js';
 import { ADS_CONFIG_SOURCE, duration, http2ProtocolOptions, socketAddress } from './util.js';
 
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
@@ -26,8 +26,8 @@ const EDGE_MAX_DOWNSTREAM_CONNECTIONS = 50_000;
  * them routes and endpoints — from Banyan over one ADS stream. Everything else is dynamic, so this
  * file rarely changes. node.metadata.kind lets groups match on `kind: edge` / `kind: sidecar`.
  */
-export function renderBootstrap(o: BootstrapOptions): EnvoyResource {
-  const bootstrap: EnvoyResource = {
+export function renderBootstrap(o: BootstrapOptions): envoy.Bootstrap {
+  const bootstrap: envoy.Bootstrap = {
     node: { id: o.nodeId, cluster: o.group, metadata: plainToStruct({ kind: o.kind }) },
     dynamic_resources: {
       ads_config: {
@@ -55,7 +55,7 @@ export function renderBootstrap(o: BootstrapOptions): EnvoyResource {
   return bootstrap;
 }
 
-function xdsCluster(host: string, port: number): EnvoyResource {
+function xdsCluster(host: string, port: number): envoy.Cluster {
   return {
     name: XDS_CLUSTER,
     type: 'STRICT_DNS',

@@ -1,9 +1,9 @@
 import type { Cluster } from '../config/model.js';
 import { buildLoadAssignment } from './endpoint.js';
-import type { EnvoyResource } from './types.js';
-import { ADS_CONFIG_SOURCE, compact, duration, http2ProtocolOptions, wrap } from './util.js';
+import type * as envoy from './envoy-types.js';
+import { ADS_CONFIG_SOURCE, compact, duration, http2ProtocolOptions, typed, wrap } from './util.js';
 
-const LB_POLICY: Record<Cluster['lbPolicy'], string> = {
+const LB_POLICY: Record<Cluster['lbPolicy'], NonNullable<envoy.Cluster['lb_policy']>> = {
   round_robin: 'ROUND_ROBIN',
   least_request: 'LEAST_REQUEST',
   random: 'RANDOM',
@@ -11,8 +11,8 @@ const LB_POLICY: Record<Cluster['lbPolicy'], string> = {
   maglev: 'MAGLEV',
 };
 
-export function buildCluster(c: Cluster): EnvoyResource {
-  const out: EnvoyResource = {
+export function buildCluster(c: Cluster): envoy.Cluster {
+  const out: envoy.Cluster = {
     name: c.name,
     type: c.discovery === 'eds' ? 'EDS' : 'STRICT_DNS',
     connect_timeout: duration(c.connectTimeoutMs),
@@ -68,23 +68,25 @@ export function buildCluster(c: Cluster): EnvoyResource {
   return out;
 }
 
-function upstreamTls(tls: NonNullable<Cluster['tls']>): EnvoyResource {
-  const common: EnvoyResource = {};
+function upstreamTls(tls: NonNullable<Cluster['tls']>): envoy.TransportSocket {
+  const common: envoy.CommonTlsContext = {};
   if (tls.alpn.length) common.alpn_protocols = tls.alpn;
   // Without a validation context Envoy accepts any certificate, so "no CA file" means the OS trust store;
   // and a trusted chain alone proves nothing about the name, so the SNI must also be a SAN.
   if (!tls.insecureSkipVerify) {
-    const validation: EnvoyResource = tls.caFile ? { trusted_ca: { filename: tls.caFile } } : { system_root_certs: {} };
+    const validation: envoy.CertificateValidationContext = tls.caFile ? { trusted_ca: { filename: tls.caFile } } : { system_root_certs: {} };
     if (tls.sni) validation.match_typed_subject_alt_names = [{ san_type: 'DNS', matcher: { exact: tls.sni } }];
     common.validation_context = validation;
   }
   return {
     name: 'envoy.transport_sockets.tls',
-    typed_config: compact({
-      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
-      sni: tls.sni,
-      common_tls_context: common,
-    }),
+    typed_config: typed(
+      'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      compact({
+        sni: tls.sni,
+        common_tls_context: common,
+      }),
+    ),
   };
 }
 

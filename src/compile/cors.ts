@@ -1,7 +1,7 @@
 import type { Cors, Listener } from '../config/model.js';
+import type * as envoy from './envoy-types.js';
 import { defineHttpFeature, type HttpFilterName } from './filters.js';
-import type { EnvoyResource } from './types.js';
-import { compact, wrap } from './util.js';
+import { compact, typed, wrap } from './util.js';
 
 export const CORS_FILTER: HttpFilterName = 'envoy.filters.http.cors';
 const CORS_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors';
@@ -21,7 +21,7 @@ export const corsFeature = defineHttpFeature({
   protos: ['envoy/extensions/filters/http/cors/v3/cors.proto'],
 
   httpFilters(listener) {
-    return listenerUsesCors(listener) ? [{ name: CORS_FILTER, typed_config: { '@type': CORS_TYPE } }] : [];
+    return listenerUsesCors(listener) ? [{ name: CORS_FILTER, typed_config: typed(CORS_TYPE, {}) }] : [];
   },
 
   route() {
@@ -34,19 +34,21 @@ export const corsFeature = defineHttpFeature({
 });
 
 /** A CorsPolicy for typed_per_filter_config. Origins: exact, `*` for any, `~regex` for a regex. */
-export function corsPolicy(cors: Cors): EnvoyResource {
-  return compact({
-    '@type': CORS_POLICY_TYPE,
-    allow_origin_string_match: cors.allowOrigins.map(originMatcher),
-    allow_methods: cors.allowMethods.length ? cors.allowMethods.join(',') : undefined,
-    allow_headers: cors.allowHeaders.length ? cors.allowHeaders.join(',') : undefined,
-    expose_headers: cors.exposeHeaders.length ? cors.exposeHeaders.join(',') : undefined,
-    max_age: cors.maxAgeSeconds !== undefined ? String(cors.maxAgeSeconds) : undefined,
-    allow_credentials: cors.allowCredentials ? wrap(true) : undefined,
-  });
+export function corsPolicy(cors: Cors): envoy.TypedAny {
+  return typed(
+    CORS_POLICY_TYPE,
+    compact({
+      allow_origin_string_match: cors.allowOrigins.map(originMatcher),
+      allow_methods: cors.allowMethods.length ? cors.allowMethods.join(',') : undefined,
+      allow_headers: cors.allowHeaders.length ? cors.allowHeaders.join(',') : undefined,
+      expose_headers: cors.exposeHeaders.length ? cors.exposeHeaders.join(',') : undefined,
+      max_age: cors.maxAgeSeconds !== undefined ? String(cors.maxAgeSeconds) : undefined,
+      allow_credentials: cors.allowCredentials ? wrap(true) : undefined,
+    }),
+  );
 }
 
-function originMatcher(origin: string): Record<string, unknown> {
+function originMatcher(origin: string): envoy.StringMatcher {
   if (origin === '*') return { safe_regex: { regex: '.*' } };
   if (origin.startsWith('~')) return { safe_regex: { regex: origin.slice(1) } };
   return { exact: origin };

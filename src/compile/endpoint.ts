@@ -1,5 +1,5 @@
 import type { Cluster, Endpoint } from '../config/model.js';
-import type { EnvoyResource } from './types.js';
+import type * as envoy from './envoy-types.js';
 import { compareStrings, socketAddress, wrap } from './util.js';
 
 /**
@@ -8,7 +8,7 @@ import { compareStrings, socketAddress, wrap } from './util.js';
  * flat): proxyless gRPC clients fail with "priority policy has empty priority list" without one,
  * and reject a ClusterLoadAssignment whose endpoints lack a locality ("endpoints[0].locality unset").
  */
-export function buildLoadAssignment(cluster: Cluster): EnvoyResource {
+export function buildLoadAssignment(cluster: Cluster): envoy.ClusterLoadAssignment {
   const zones = new Map<string, Endpoint[]>();
   for (const ep of cluster.endpoints) {
     const zone = ep.zone ?? '';
@@ -26,8 +26,8 @@ export function buildLoadAssignment(cluster: Cluster): EnvoyResource {
   };
 }
 
-function lbEndpoint(ep: Endpoint): EnvoyResource {
-  const out: EnvoyResource = { endpoint: { address: socketAddress(ep.host, ep.port) } };
+function lbEndpoint(ep: Endpoint): envoy.LbEndpoint {
+  const out: envoy.LbEndpoint = { endpoint: { address: socketAddress(ep.host, ep.port) } };
   if (ep.weight !== undefined) out.load_balancing_weight = wrap(ep.weight);
   return out;
 }

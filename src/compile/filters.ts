@@ -1,5 +1,6 @@
 import { loadProtos } from '../proto/envoy.js';
-import type { EnvoyResource, HttpFeature } from './types.js';
+import type { HttpFilter } from './envoy-types.js';
+import type { HttpFeature } from './types.js';
 
 /**
  * The one order of HTTP filters in every HttpConnectionManager Banyan emits. Envoy runs decoder
@@ -53,7 +54,7 @@ const POSITION = new Map<string, number>(HTTP_FILTER_TABLE.map((e, i) => [e.name
  * Filters contributed by features (and the router) in table order. Two contributions for one slot,
  * or a filter the table does not list, are compiler bugs and throw.
  */
-export function orderHttpFilters(filters: readonly EnvoyResource[]): EnvoyResource[] {
+export function orderHttpFilters(filters: readonly HttpFilter[]): HttpFilter[] {
   const seen = new Set<string>();
   for (const f of filters) {
     const name = String(f.name);

@@ -9,7 +9,8 @@ import { groupSelector, planGroups } from './groups.js';
 import { buildListener } from './listener.js';
 import { rateLimitConfigResources } from './ratelimit.js';
 import { buildRouteConfiguration } from './route.js';
-import type { CompiledSnapshot, EnvoyResource, ResourceSet } from './types.js';
+import type * as envoy from './envoy-types.js';
+import type { CompiledSnapshot, ResourceSet } from './types.js';
 import { byName } from './util.js';
 
 /**
@@ -22,8 +23,8 @@ import { byName } from './util.js';
 export function compile(config: Config): CompiledSnapshot {
   const { ctx, warnings } = createContext(config);
   const clusters = new Map(config.clusters.map((c) => [c.name, c]));
-  const listeners = new Map<string, EnvoyResource>();
-  const routes = new Map<string, EnvoyResource>();
+  const listeners = new Map<string, envoy.Listener>();
+  const routes = new Map<string, envoy.RouteConfiguration>();
   for (const l of config.listeners) {
     listeners.set(l.name, buildListener(l, ctx));
     routes.set(l.name, buildRouteConfiguration(l, ctx));
@@ -44,7 +45,7 @@ export function compile(config: Config): CompiledSnapshot {
     const used = [...new Set(plan.listeners.flatMap(referencedClusters))].filter((name) => clusters.has(name));
     const set: ResourceSet = new Map();
     set.set(TypeUrl.Cluster, byName([...used.map((n) => clusterResources.get(n)!), ...featureClusters], (c) => c.name!));
-    set.set(TypeUrl.ClusterLoadAssignment, byName(used.flatMap((n): EnvoyResource[] => (assignments.has(n) ? [assignments.get(n)!] : [])), (a) => a.cluster_name!));
+    set.set(TypeUrl.ClusterLoadAssignment, byName(used.flatMap((n): envoy.ClusterLoadAssignment[] => (assignments.has(n) ? [assignments.get(n)!] : [])), (a) => a.cluster_name!));
     set.set(TypeUrl.Listener, byName(plan.listeners.map((l) => listeners.get(l.name)!), (l) => l.name!));
     set.set(TypeUrl.RouteConfiguration, byName(plan.listeners.map((l) => routes.get(l.name)!), (r) => r.name!));
     set.set(TypeUrl.RateLimitConfig, new Map(rateLimitConfigs));

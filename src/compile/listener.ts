@@ -1,37 +1,36 @@
 import type { Listener } from '../config/model.js';
 import type { CompileContext } from './context.js';
+import type * as envoy from './envoy-types.js';
 import { FEATURES } from './features.js';
 import { orderHttpFilters, type HttpFilterName } from './filters.js';
-import type { EnvoyResource } from './types.js';
-import { ADS_CONFIG_SOURCE, HCM_TYPE, socketAddress, wrap } from './util.js';
+import { ADS_CONFIG_SOURCE, compact, HCM_TYPE, socketAddress, typed, wrap } from './util.js';
 
 const ROUTER: HttpFilterName = 'envoy.filters.http.router';
-export const ROUTER_FILTER: EnvoyResource = {
+export const ROUTER_FILTER: envoy.HttpFilter = {
   name: ROUTER,
-  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+  typed_config: typed('type.googleapis.com/envoy.extensions.filters.http.router.v3.Router', {}),
 };
 
 /** Envoy's default access log format, one line per request on Envoy's stdout. */
-const STDOUT_ACCESS_LOG: EnvoyResource = {
+const STDOUT_ACCESS_LOG: envoy.AccessLog = {
   name: 'envoy.access_loggers.stdout',
-  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog' },
+  typed_config: typed('type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog', {}),
 };
 
-export function buildListener(listener: Listener, ctx: CompileContext): EnvoyResource {
+export function buildListener(listener: Listener, ctx: CompileContext): envoy.Listener {
   return listener.kind === 'api' ? apiListener(listener, ctx) : socketListener(listener, ctx);
 }
 
 /** Routes always come over RDS on the same ADS stream, so a route edit never drains connections. */
-function httpConnectionManager(listener: Listener, httpFilters: EnvoyResource[]): EnvoyResource {
+function httpConnectionManager(listener: Listener, httpFilters: envoy.HttpFilter[]): envoy.HttpConnectionManager {
   return {
-    '@type': HCM_TYPE,
     stat_prefix: listener.name,
     rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: listener.name },
     http_filters: httpFilters,
   };
 }
 
-function socketListener(listener: Listener, ctx: CompileContext): EnvoyResource {
+function socketListener(listener: Listener, ctx: CompileContext): envoy.Listener {
   const filters = orderHttpFilters([...FEATURES.flatMap((f) => f.httpFilters(listener, ctx.config)), ROUTER_FILTER]);
   return {
     name: listener.name,
@@ -41,17 +40,20 @@ function socketListener(listener: Listener, ctx: CompileContext): EnvoyResource 
         filters: [
           {
             name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              ...httpConnectionManager(listener, filters),
-              codec_type: 'AUTO',
-              // Envoy's edge best practices. The client address comes from the connection, not from a
-              // client-written X-Forwarded-For, so remote_address rate limits cannot be dodged; and paths
-              // are normalized before matching, so `/public/../admin` cannot take `/public`'s auth rule.
-              use_remote_address: wrap(true),
-              normalize_path: wrap(true),
-              merge_slashes: true,
-              ...(listener.accessLog ? { access_log: [STDOUT_ACCESS_LOG] } : {}),
-            },
+            typed_config: typed(
+              HCM_TYPE,
+              compact({
+                ...httpConnectionManager(listener, filters),
+                codec_type: 'AUTO',
+                // Envoy's edge best practices. The client address comes from the connection, not from a
+                // client-written X-Forwarded-For, so remote_address rate limits cannot be dodged; and paths
+                // are normalized before matching, so `/public/../admin` cannot take `/public`'s auth rule.
+                use_remote_address: wrap(true),
+                normalize_path: wrap(true),
+                merge_slashes: true,
+                access_log: listener.accessLog ? [STDOUT_ACCESS_LOG] : undefined,
+              }),
+            ),
           },
         ],
       },
@@ -60,12 +62,12 @@ function socketListener(listener: Listener, ctx: CompileContext): EnvoyResource 
 }
 
 /** Proxyless gRPC: an api_listener whose HCM runs only the router (gRPC rejects filters it lacks). */
-function apiListener(listener: Listener, ctx: CompileContext): EnvoyResource {
+function apiListener(listener: Listener, ctx: CompileContext): envoy.Listener {
   if (listener.authz || listener.ratelimit) {
     ctx.warn(listener.pos, `authz/ratelimit on listener "${listener.name}" are ignored: proxyless gRPC (api) listeners run only the router filter`);
   }
   return {
     name: listener.name,
-    api_listener: { api_listener: httpConnectionManager(listener, [ROUTER_FILTER]) },
+    api_listener: { api_listener: typed(HCM_TYPE, httpConnectionManager(listener, [ROUTER_FILTER])) },
   };
 }

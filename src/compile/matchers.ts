@@ -1,9 +1,9 @@
 import type { HeaderMatch, QueryMatch } from '../config/model.js';
-import type { EnvoyResource } from './types.js';
+import type * as envoy from './envoy-types.js';
 
 /** Envoy HeaderMatcher / QueryParameterMatcher, shared by route matches and rate limit actions. */
-export function headerMatcher(h: HeaderMatch): EnvoyResource {
-  const out: EnvoyResource = { name: h.name };
+export function headerMatcher(h: HeaderMatch): envoy.HeaderMatcher {
+  const out: envoy.HeaderMatcher = { name: h.name };
   const sm = stringMatch(h);
   if (sm) out.string_match = sm;
   else out.present_match = h.present ?? true;
@@ -11,12 +11,12 @@ export function headerMatcher(h: HeaderMatch): EnvoyResource {
   return out;
 }
 
-export function queryMatcher(q: QueryMatch): EnvoyResource {
+export function queryMatcher(q: QueryMatch): envoy.QueryParameterMatcher {
   const sm = stringMatch(q);
   return sm ? { name: q.name, string_match: sm } : { name: q.name, present_match: q.present ?? true };
 }
 
-function stringMatch(m: { exact?: string; prefix?: string; suffix?: string; regex?: string }): Record<string, unknown> | undefined {
+function stringMatch(m: { exact?: string; prefix?: string; suffix?: string; regex?: string }): envoy.StringMatcher | undefined {
   if (m.exact !== undefined) return { exact: m.exact };
   if (m.prefix !== undefined) return { prefix: m.prefix };
   if (m.suffix !== undefined) return { suffix: m.suffix };

@@ -4,8 +4,9 @@ import { envoyRoot } from '../proto/envoy.js';
 import { ensureEnvoyApiAdditions } from '../ratelimit/envoy-additions.js';
 import { headerMatcher } from './matchers.js';
 import { defineHttpFeature, type HttpFilterName } from './filters.js';
-import type { EnvoyResource, HttpFeature } from './types.js';
-import { duration, grpcServiceCluster, wrap } from './util.js';
+import type * as envoy from './envoy-types.js';
+import type { HttpFeature } from './types.js';
+import { compact, duration, grpcServiceCluster, typed, wrap } from './util.js';
 
 export const RATELIMIT_CLUSTER = 'banyan_ratelimit';
 export const RATELIMIT_FILTER: HttpFilterName = 'envoy.filters.http.ratelimit';
@@ -26,23 +27,22 @@ export const ratelimitFeature = defineHttpFeature({
   protos: ['envoy/extensions/filters/http/ratelimit/v3/rate_limit.proto', 'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto'],
 
   httpFilters(listener) {
-    const filters: EnvoyResource[] = [];
+    const filters: envoy.HttpFilter[] = [];
     if (hasLocalLimits(listener)) {
       // Empty bucket = no limit here; each route that sets localRateLimit turns it on for itself.
-      filters.push({ name: LOCAL_RATELIMIT_FILTER, typed_config: { '@type': LOCAL_RATELIMIT_TYPE, stat_prefix: 'local_rate_limit' } });
+      filters.push({ name: LOCAL_RATELIMIT_FILTER, typed_config: typed(LOCAL_RATELIMIT_TYPE, { stat_prefix: 'local_rate_limit' }) });
     }
     const rl = listener.ratelimit;
     if (rl) {
       filters.push({
         name: RATELIMIT_FILTER,
-        typed_config: {
-          '@type': RATELIMIT_TYPE,
+        typed_config: typed(RATELIMIT_TYPE, {
           domain: rl.domain,
           timeout: duration(rl.timeoutMs),
           failure_mode_deny: rl.failureMode === 'deny',
           enable_x_ratelimit_headers: rl.headers ? 'DRAFT_VERSION_03' : 'OFF',
           rate_limit_service: { grpc_service: { envoy_grpc: { cluster_name: RATELIMIT_CLUSTER } }, transport_api_version: 'V3' },
-        },
+        }),
       });
     }
     return filters;
@@ -62,14 +62,14 @@ export const ratelimitFeature = defineHttpFeature({
   },
 });
 
-function rateLimitEntry(rl: RouteRateLimit): EnvoyResource {
-  const out: EnvoyResource = { actions: rl.actions.map(action) };
+function rateLimitEntry(rl: RouteRateLimit): envoy.RouteRateLimit {
+  const out: envoy.RouteRateLimit = { actions: rl.actions.map(action) };
   if (rl.stage) out.stage = wrap(rl.stage);
   return out;
 }
 
 /** One descriptor entry source, as Envoy's RateLimit.Action. */
-export function action(a: RateLimitAction): EnvoyResource {
+export function action(a: RateLimitAction): envoy.RouteRateLimitAction {
   switch (a.type) {
     case 'remote_address':
       return { remote_address: {} };
@@ -80,15 +80,15 @@ export function action(a: RateLimitAction): EnvoyResource {
     case 'request_headers':
       return { request_headers: { header_name: a.header, descriptor_key: a.key, skip_if_absent: a.skipIfAbsent } };
     case 'generic_key':
-      return { generic_key: { descriptor_value: a.value, ...(a.key ? { descriptor_key: a.key } : {}) } };
+      return { generic_key: compact({ descriptor_value: a.value, descriptor_key: a.key || undefined }) };
     case 'header_value_match':
       return {
-        header_value_match: {
+        header_value_match: compact({
           descriptor_value: a.value,
-          ...(a.key ? { descriptor_key: a.key } : {}),
+          descriptor_key: a.key || undefined,
           expect_match: wrap(a.expectMatch),
           headers: a.headers.map((h: HeaderMatch) => headerMatcher(h)),
-        },
+        }),
       };
     case 'query_parameters':
       // Newer than the Envoy API snapshot Banyan loads; declared with Envoy's field number.
@@ -97,24 +97,27 @@ export function action(a: RateLimitAction): EnvoyResource {
   }
 }
 
-function localRateLimit(route: Route): EnvoyResource {
+function localRateLimit(route: Route): envoy.TypedAny {
   const l = route.localRateLimit!;
-  const always = { default_value: { numerator: 100, denominator: 'HUNDRED' } };
-  return {
-    '@type': LOCAL_RATELIMIT_TYPE,
-    stat_prefix: 'local_rate_limit',
-    token_bucket: { max_tokens: l.maxTokens, tokens_per_fill: wrap(l.tokensPerFill), fill_interval: duration(l.fillIntervalMs) },
-    filter_enabled: { ...always, runtime_key: 'local_rate_limit_enabled' },
-    filter_enforced: { ...always, runtime_key: 'local_rate_limit_enforced' },
-    ...(l.statusCode !== 429 ? { status: { code: statusCodeName(l.statusCode) } } : {}),
-  };
+  const always = { default_value: { numerator: 100, denominator: 'HUNDRED' } } as const;
+  return typed(
+    LOCAL_RATELIMIT_TYPE,
+    compact({
+      stat_prefix: 'local_rate_limit',
+      token_bucket: { max_tokens: l.maxTokens, tokens_per_fill: wrap(l.tokensPerFill), fill_interval: duration(l.fillIntervalMs) },
+      filter_enabled: { ...always, runtime_key: 'local_rate_limit_enabled' },
+      filter_enforced: { ...always, runtime_key: 'local_rate_limit_enforced' },
+      status: l.statusCode !== 429 ? { code: statusCodeName(l.statusCode) } : undefined,
+    }),
+  );
 }
 
 /** envoy.type.v3.StatusCode enum names (e.g. 503 → ServiceUnavailable); the values are the codes. */
-function statusCodeName(code: number): string {
+function statusCodeName(code: number): envoy.StatusCodeName {
   const name = envoyRoot().lookupEnum('envoy.type.v3.StatusCode').valuesById[code];
   if (!name) throw new Error(`HTTP status ${code} has no envoy.type.v3.StatusCode name`);
-  return name;
+  // protobufjs types enum names as string; this one is a name of the very enum the type is generated from.
+  return name as envoy.StatusCodeName;
 }
 
 // ---------------------------------------------------------------- rate limit config over xDS
@@ -123,17 +126,17 @@ function statusCodeName(code: number): string {
  * Banyan's `ratelimit:` domains as RateLimitConfig resources (type URL RATELIMIT_CONFIG_TYPE), one
  * per domain and named after it, for standalone rate limit replicas that subscribe over ADS.
  */
-export function rateLimitConfigResources(config: Config): Map<string, EnvoyResource> {
+export function rateLimitConfigResources(config: Config): Map<string, envoy.RateLimitConfig> {
   const sorted = [...config.ratelimit].sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
   return new Map(sorted.map((d) => [d.domain, toRateLimitConfig(d)]));
 }
 
-export function toRateLimitConfig(d: RateLimitDomain): EnvoyResource {
+export function toRateLimitConfig(d: RateLimitDomain): envoy.RateLimitConfig {
   return { name: d.domain, domain: d.domain, descriptors: d.descriptors.map(descriptorResource) };
 }
 
-function descriptorResource(d: RateLimitDescriptor): EnvoyResource {
-  const out: EnvoyResource = { key: d.key };
+function descriptorResource(d: RateLimitDescriptor): envoy.RateLimitDescriptor {
+  const out: envoy.RateLimitDescriptor = { key: d.key };
   if (d.value !== undefined) out.value = d.value;
   if (d.rateLimit) out.rate_limit = policyResource(d.rateLimit);
   if (d.descriptors.length) out.descriptors = d.descriptors.map(descriptorResource);
@@ -145,11 +148,16 @@ function descriptorResource(d: RateLimitDescriptor): EnvoyResource {
   return out;
 }
 
-function policyResource(p: RateLimitPolicy): EnvoyResource {
-  const out: EnvoyResource = p.unlimited ? { unlimited: true } : { unit: p.unit.toUpperCase(), requests_per_unit: p.requestsPerUnit };
+function policyResource(p: RateLimitPolicy): envoy.RateLimitPolicy {
+  const out: envoy.RateLimitPolicy = p.unlimited ? { unlimited: true } : { unit: upper(p.unit), requests_per_unit: p.requestsPerUnit };
   if (p.name) out.name = p.name;
   if (p.replaces.length) out.replaces = p.replaces.map((name) => ({ name }));
-  if (p.algorithm !== 'fixed') out.algorithm = p.algorithm.toUpperCase();
+  if (p.algorithm !== 'fixed') out.algorithm = upper(p.algorithm);
   if (p.windowSeconds !== undefined) out.window = duration(p.windowSeconds * 1000);
   return out;
+}
+
+/** The config's enum values are the proto enum names in lower case; toUpperCase is typed only as string. */
+function upper<S extends string>(s: S): Uppercase<S> {
+  return s.toUpperCase() as Uppercase<S>;
 }

@@ -12,19 +12,19 @@ import { percentInMillionths, SMALLEST_PERCENT } from '../config/semantic.js';
 import type { CompileContext } from './context.js';
 import { CORS_FILTER, corsPolicy } from './cors.js';
 import { FEATURES } from './features.js';
-import type { EnvoyResource } from './types.js';
+import type * as envoy from './envoy-types.js';
 import { headerMatcher, queryMatcher } from './matchers.js';
 import { compact, duration, wrap } from './util.js';
 
 /** One RouteConfiguration per listener, named after it (the listener's RDS route_config_name). */
-export function buildRouteConfiguration(listener: Listener, ctx: CompileContext): EnvoyResource {
+export function buildRouteConfiguration(listener: Listener, ctx: CompileContext): envoy.RouteConfiguration {
   return {
     name: listener.name,
     virtual_hosts: listener.hosts.map((host) => buildVirtualHost(host, listener, ctx)),
   };
 }
 
-function buildVirtualHost(host: VirtualHost, listener: Listener, ctx: CompileContext): EnvoyResource {
+function buildVirtualHost(host: VirtualHost, listener: Listener, ctx: CompileContext): envoy.VirtualHost {
   const proxyless = listener.kind === 'api';
   if (proxyless) {
     for (const d of host.domains.filter((d) => !validGrpcDomain(d))) {
@@ -41,15 +41,15 @@ function buildVirtualHost(host: VirtualHost, listener: Listener, ctx: CompileCon
   });
 }
 
-function buildRoute(route: Route, listener: Listener, ctx: CompileContext): EnvoyResource {
+function buildRoute(route: Route, listener: Listener, ctx: CompileContext): envoy.Route {
   const proxyless = listener.kind === 'api';
-  const perFilter: Record<string, EnvoyResource> = {};
+  const perFilter: Record<string, envoy.TypedAny> = {};
   if (route.cors) {
     if (proxyless) ctx.warn(route.pos, `CORS on route "${route.name}" is ignored: listener "${listener.name}" is a proxyless gRPC (api) listener`);
     else perFilter[CORS_FILTER] = corsPolicy(route.cors);
   }
   if (proxyless) for (const problem of proxylessProblems(route)) ctx.warn(route.pos, `route "${route.name}" ${problem}, which proxyless gRPC clients (listener "${listener.name}") reject`);
-  const out: EnvoyResource = { name: route.name, match: buildMatch(route.match) };
+  const out: envoy.Route = { name: route.name, match: buildMatch(route.match) };
   switch (route.action.kind) {
     case 'forward':
       out.route = forwardAction(route.action, proxyless);
@@ -67,7 +67,7 @@ function buildRoute(route: Route, listener: Listener, ctx: CompileContext): Envo
       const extra = feature.route(route, listener, ctx.config);
       Object.assign(perFilter, extra.typedPerFilterConfig ?? {});
       if (extra.routeAction && Object.keys(extra.routeAction).length) {
-        if (out.route) Object.assign(out.route as object, extra.routeAction);
+        if (out.route) Object.assign(out.route, extra.routeAction);
         else ctx.warn(route.pos, `${feature.name} settings on route "${route.name}" are ignored: only forwarding routes carry them`);
       }
     }
@@ -90,8 +90,8 @@ function proxylessProblems(route: Route): string[] {
   return [];
 }
 
-export function buildMatch(match: RouteMatch): EnvoyResource {
-  const out: EnvoyResource = {};
+export function buildMatch(match: RouteMatch): envoy.RouteMatch {
+  const out: envoy.RouteMatch = {};
   if (match.prefix !== undefined) out.prefix = match.prefix;
   else if (match.path !== undefined) out.path = match.path;
   else if (match.regex !== undefined) out.safe_regex = { regex: match.regex };
@@ -103,8 +103,8 @@ export function buildMatch(match: RouteMatch): EnvoyResource {
   return out;
 }
 
-function forwardAction(a: ForwardAction, proxyless: boolean): EnvoyResource {
-  const out: EnvoyResource = {};
+function forwardAction(a: ForwardAction, proxyless: boolean): envoy.RouteAction {
+  const out: envoy.RouteAction = {};
   if (a.backends.length === 1) out.cluster = a.backends[0].cluster;
   else out.weighted_clusters = { clusters: a.backends.map((b) => ({ name: b.cluster, weight: wrap(b.weight) })) };
   if (a.timeoutMs !== undefined) {
@@ -135,7 +135,7 @@ function forwardAction(a: ForwardAction, proxyless: boolean): EnvoyResource {
  * finest, rounds (percentInMillionths). A non-zero percent that would round to 0 is refused by config
  * validation; reaching here with one is a bug, and throwing beats a mirror that silently never fires.
  */
-export function fractionalPercent(percent: number): { numerator: number; denominator: string } {
+export function fractionalPercent(percent: number): { numerator: number; denominator: 'HUNDRED' | 'TEN_THOUSAND' | 'MILLION' } {
   if (percent > 0 && percentInMillionths(percent) === 0) throw new Error(`${percent}% rounds to 0 in millionths; the smallest is ${SMALLEST_PERCENT}%`);
   for (const [denominator, scale] of [['HUNDRED', 1], ['TEN_THOUSAND', 100]] as const) {
     const n = percent * scale;
@@ -144,7 +144,7 @@ export function fractionalPercent(percent: number): { numerator: number; denomin
   return { numerator: percentInMillionths(percent), denominator: 'MILLION' };
 }
 
-const REDIRECT_CODES: Record<number, string> = {
+const REDIRECT_CODES: Record<number, NonNullable<envoy.RedirectAction['response_code']>> = {
   301: 'MOVED_PERMANENTLY',
   302: 'FOUND',
   303: 'SEE_OTHER',
@@ -152,7 +152,7 @@ const REDIRECT_CODES: Record<number, string> = {
   308: 'PERMANENT_REDIRECT',
 };
 
-function redirectAction(a: RedirectAction): EnvoyResource {
+function redirectAction(a: RedirectAction): envoy.RedirectAction {
   return compact({
     scheme_redirect: a.scheme,
     host_redirect: a.host,
@@ -164,18 +164,18 @@ function redirectAction(a: RedirectAction): EnvoyResource {
   });
 }
 
-function directResponse(a: DirectResponseAction): EnvoyResource {
+function directResponse(a: DirectResponseAction): envoy.DirectResponseAction {
   return a.body !== undefined ? { status: a.status, body: { inline_string: a.body } } : { status: a.status };
 }
 
-function headerMutations(m: HeaderMutation, side: 'request' | 'response'): EnvoyResource {
-  const out: EnvoyResource = {};
+function headerMutations(m: HeaderMutation, side: 'request' | 'response'): envoy.Route {
+  const out: envoy.Route = {};
   if (m.add.length) {
-    out[`${side}_headers_to_add`] = m.add.map((h) => ({
+    out[`${side}_headers_to_add` as const] = m.add.map((h) => ({
       header: { key: h.name, value: h.value },
       append_action: h.append ? 'APPEND_IF_EXISTS_OR_ADD' : 'OVERWRITE_IF_EXISTS_OR_ADD',
     }));
   }
-  if (m.remove.length) out[`${side}_headers_to_remove`] = m.remove;
+  if (m.remove.length) out[`${side}_headers_to_remove` as const] = m.remove;
   return out;
 }

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { EnvoyResource } from './types.js';
+import type * as envoy from './envoy-types.js';
 
 /** Envoy resources are protobufjs object form: a Duration is { seconds, nanos }, never a "2s" string. */
 export function duration(ms: number): { seconds: number; nanos?: number } {
@@ -13,18 +13,32 @@ export function wrap<T extends number | boolean | string>(value: T): { value: T 
   return { value };
 }
 
+/**
+ * A google.protobuf.Any in protobufjs's wrapper form, `{'@type': typeUrl, ...fields}`, with `value`
+ * checked against the generated type of the message `typeUrl` names (envoy-types.ts TypedConfigs), so
+ * a misspelled field or a wrong value shape in a typed_config fails tsc instead of encodeMessage.
+ */
+export function typed<U extends envoy.TypedConfigUrl>(typeUrl: U, value: envoy.TypedConfigs[U]): envoy.TypedAny {
+  return { '@type': typeUrl, ...value };
+}
+
 /** The ConfigSource that says "this resource comes over the same ADS stream". */
-export const ADS_CONFIG_SOURCE = { ads: {}, resource_api_version: 'V3' } as const;
+export const ADS_CONFIG_SOURCE = { ads: {}, resource_api_version: 'V3' } as const satisfies envoy.ConfigSource;
 
 export const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
-export function socketAddress(address: string, port: number): EnvoyResource {
+export function socketAddress(address: string, port: number): envoy.Address {
   return { socket_address: { address, port_value: port } };
 }
 
-/** Drops keys whose value is undefined so resources hold only the fields that were set. */
-export function compact<T extends Record<string, unknown>>(obj: T): T {
-  for (const key of Object.keys(obj)) if (obj[key] === undefined) delete obj[key];
+/**
+ * Drops keys whose value is undefined so resources hold only the fields that were set. T comes from
+ * where the result goes (NoInfer), never from the argument, so the literal passed in is checked
+ * against the message type, misspelled fields included; `& {}` strips the `| null | undefined` of an
+ * optional message field, which would otherwise make that check fall back to `object`.
+ */
+export function compact<T>(obj: NoInfer<T & {}>): T & {} {
+  for (const [key, value] of Object.entries(obj)) if (value === undefined) Reflect.deleteProperty(obj, key);
   return obj;
 }
 
@@ -42,9 +56,9 @@ export function compareStrings(a: string, b: string): number {
 export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
 /** typed_extension_protocol_options forcing HTTP/2 upstream (gRPC backends need it), with optional Http2ProtocolOptions. */
-export function http2ProtocolOptions(http2: EnvoyResource = {}): Record<string, EnvoyResource> {
+export function http2ProtocolOptions(http2: envoy.Http2ProtocolOptions = {}): Record<string, envoy.TypedAny> {
   return {
-    [HTTP_PROTOCOL_OPTIONS]: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http2_protocol_options: http2 } },
+    [HTTP_PROTOCOL_OPTIONS]: typed(`type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, { explicit_http_config: { http2_protocol_options: http2 } }),
   };
 }
 
@@ -52,7 +66,7 @@ export function http2ProtocolOptions(http2: EnvoyResource = {}): Record<string, 
  * A cluster for one of Banyan's own gRPC services (rate limit, authz) at address:port: static for an
  * IP, STRICT_DNS for a name, and HTTP/2 upstream because gRPC needs it.
  */
-export function grpcServiceCluster(name: string, address: string, port: number): EnvoyResource {
+export function grpcServiceCluster(name: string, address: string, port: number): envoy.Cluster {
   return {
     name,
     type: net.isIP(address) ? 'STATIC' : 'STRICT_DNS',
