@@ -1,9 +1,11 @@
-import { watch } from 'chokidar';
 import { formatDiagnostic } from '../config/diagnostics.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, loadConfigFromFiles, type LoadResult } from '../config/load.js';
 import type { AuthProvider } from '../config/model.js';
+import type { SourceFile } from '../config/source.js';
+import { ServiceStack, type StopReport } from '../service/stack.js';
+import { ConfigWatcher } from '../service/watcher.js';
 import type { Logger } from '../telemetry/logger.js';
-import { serveMetrics } from './metrics-http.js';
+import { serveMetrics } from '../telemetry/metrics-http.js';
 import { createAuthzServer, type AuthzServer } from './server.js';
 
 export interface RunAuthzOptions {
@@ -13,6 +15,10 @@ export interface RunAuthzOptions {
   config?: string;
   /** Reload providers when the config changes (last good config wins). */
   watch: boolean;
+  /** Coalesce bursts of edits into one reload (default: the watcher's). */
+  debounceMs?: number;
+  /** A change still being written is applied anyway after this long (default: the watcher's). */
+  watchMaxWaitMs?: number;
   /** undefined = no metrics endpoint. */
   metricsPort?: number;
   realm?: string;
@@ -24,43 +30,51 @@ export interface RunningAuthz {
   port: number;
   metricsPort?: number;
   stop(): Promise<void>;
+  /** stop(), reporting what stopped (for the exit code). */
+  shutdown(): Promise<StopReport>;
 }
 
-async function loadProviders(path: string): Promise<AuthProvider[]> {
-  const result = await loadConfig(path);
+function providersOf(result: LoadResult): AuthProvider[] {
   if (!result.config) throw new Error(result.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n'));
   return result.config.auth.providers;
 }
 
-/** The standalone authz service behind `banyan authz`: gRPC server, optional metrics, config watch. */
+/**
+ * The standalone authz service behind `banyan authz`: gRPC server, optional metrics, and the same
+ * config watcher as `banyan serve`, so a reload sees only files written whole and never overlaps another.
+ */
 export async function runAuthz(opts: RunAuthzOptions): Promise<RunningAuthz> {
-  const providers = opts.config ? await loadProviders(opts.config) : [];
+  const log = opts.logger;
+  const providers = opts.config ? providersOf(await loadConfig(opts.config)) : [];
   // Not waiting for first key loads: an unreachable issuer must not keep the port closed, and
   // checks that arrive meanwhile wait for the in-flight load anyway.
-  const server = createAuthzServer({ providers, realm: opts.realm, logger: opts.logger });
-  const port = await server.start(opts.port, opts.host);
-  const metrics = opts.metricsPort === undefined ? undefined : await serveMetrics(server.registry, opts.metricsPort, opts.host);
-  const watcher =
-    opts.config && opts.watch
-      ? watch(opts.config, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 } }).on('all', () => {
-          loadProviders(opts.config!).then(
-            (next) => {
-              server.setConfig(next);
-              opts.logger.info({ providers: next.map((p) => p.name) }, 'auth providers reloaded');
-            },
-            (err: Error) => opts.logger.error({ err: err.message }, 'config rejected; keeping the last good providers'),
-          );
-        })
-      : undefined;
-  opts.logger.info({ port, metricsPort: metrics?.port, providers: providers.map((p) => p.name) }, 'authz service listening');
-  return {
-    server,
-    port,
-    metricsPort: metrics?.port,
-    async stop() {
-      await watcher?.close();
-      await metrics?.close();
-      await server.stop();
-    },
-  };
+  const server = createAuthzServer({ providers, realm: opts.realm, logger: log });
+  const stack = new ServiceStack(log);
+  try {
+    const port = await server.start(opts.port, opts.host);
+    stack.add('authz service', () => server.stop());
+    const metrics = opts.metricsPort === undefined ? undefined : await serveMetrics([server.registry], opts.metricsPort, opts.host);
+    if (metrics) stack.add('metrics endpoint', () => metrics.close());
+    if (opts.config && opts.watch) {
+      const reload = async (files: SourceFile[]): Promise<void> => {
+        try {
+          // An empty directory would deny every check: as at start-up, it is an error, not a config.
+          if (!files.length) throw new Error(`${opts.config}: no *.yaml or *.yml files in this directory`);
+          const next = providersOf(loadConfigFromFiles(files));
+          server.setConfig(next);
+          log.info({ providers: next.map((p) => p.name) }, 'auth providers reloaded');
+        } catch (err) {
+          log.error({ err: (err as Error).message }, 'config rejected; keeping the last good providers');
+        }
+      };
+      const watcher = new ConfigWatcher(opts.config, reload, { debounceMs: opts.debounceMs, maxWaitMs: opts.watchMaxWaitMs, logger: log.child({ component: 'watcher' }) });
+      await watcher.start();
+      stack.add('config watcher', () => watcher.stop());
+    }
+    log.info({ port, metricsPort: metrics?.port, providers: providers.map((p) => p.name) }, 'authz service listening');
+    return { server, port, metricsPort: metrics?.port, stop: async () => void (await stack.stop()), shutdown: () => stack.stop() };
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
 }

@@ -1,15 +1,21 @@
-import http from 'node:http';
-import chokidar from 'chokidar';
+import { formatDiagnostic, hasErrors } from '../config/diagnostics.js';
+import { readConfigFiles, type SourceFile } from '../config/source.js';
+import { ServiceStack, type StopReport } from '../service/stack.js';
+import { ConfigWatcher } from '../service/watcher.js';
 import type { Logger } from '../telemetry/logger.js';
+import { serveMetrics } from '../telemetry/metrics-http.js';
 import { createRedisClient, RedisBackend, type RedisConnectOptions } from './backend/redis.js';
-import { loadRateLimitDirectory } from './config.js';
+import { parseRateLimitFiles } from './config.js';
 import { createRateLimitServer, type RateLimitServer } from './server.js';
 import { RateLimitXdsClient } from './xds-client.js';
 
 export interface RunRateLimitOptions {
   port: number;
   host: string;
-  /** A directory of envoyproxy/ratelimit domain files, or one file; watched and hot-reloaded. */
+  /**
+   * envoyproxy/ratelimit domain files: a directory (its runtime `config/` directory, a ConfigMap
+   * mount) or one file; watched and hot-reloaded like `banyan serve`'s config.
+   */
   config?: string;
   /** host:port of Banyan's xDS server to take the config from instead. */
   xds?: string;
@@ -20,6 +26,10 @@ export interface RunRateLimitOptions {
   shadow: boolean;
   responseHeaders: boolean;
   metricsPort?: number;
+  /** Coalesce bursts of edits into one reload (default: the watcher's). */
+  debounceMs?: number;
+  /** A change still being written is applied anyway after this long (default: the watcher's). */
+  watchMaxWaitMs?: number;
   log: Logger;
 }
 
@@ -28,71 +38,59 @@ export interface RunningRateLimit {
   port: number;
   metricsPort?: number;
   stop(): Promise<void>;
+  /** stop(), reporting what stopped (for the exit code). */
+  shutdown(): Promise<StopReport>;
 }
 
 /** `banyan ratelimit`: the service standalone, fed by files (watched) or by Banyan over xDS. */
 export async function runRateLimit(o: RunRateLimitOptions): Promise<RunningRateLimit> {
   const backend = o.redis ? new RedisBackend(createRedisClient(o.redis)) : undefined;
   const server = createRateLimitServer({ backend, timeoutMs: o.timeoutMs, failureMode: o.failureMode, globalShadowMode: o.shadow, responseHeaders: o.responseHeaders, log: o.log });
-  const stops: (() => Promise<void> | void)[] = [];
+  const stack = new ServiceStack(o.log);
+  // Stops last: the sources that feed it stop first.
+  stack.add('rate limit service', () => server.stop());
 
-  if (o.config) {
-    const path = o.config;
-    const load = () => {
-      let domains;
-      try {
-        domains = loadRateLimitDirectory(path);
-      } catch (err) {
-        server.limiter.metrics.configLoadError.inc();
-        o.log.error({ err: (err as Error).message }, 'rate limit config not loaded; keeping the last good one');
-        return;
-      }
-      try {
-        server.setConfig(domains);
-      } catch {
-        // setConfig has counted and logged it; the last good config stays.
-      }
-    };
-    load();
-    const watcher = chokidar.watch(path, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 20 } });
-    watcher.on('all', load);
-    stops.push(() => watcher.close());
-    // An edit made before the initial scan finishes would be missed: be watching before returning.
-    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
-  }
-  if (o.xds) {
-    const client = new RateLimitXdsClient({
-      address: o.xds,
-      nodeId: o.nodeId ?? `ratelimit-${process.pid}`,
-      log: o.log,
-      onConfig: (domains) => server.setConfig(domains),
-    });
-    client.start();
-    stops.push(() => client.stop());
-  }
+  try {
+    if (o.config) {
+      const apply = (files: SourceFile[]) => applyFiles(server, files, o.log);
+      await readConfigFiles(o.config).then(apply, (err: Error) => rejected(server, err.message, o.log));
+      const watcher = new ConfigWatcher(o.config, async (files) => apply(files), { debounceMs: o.debounceMs, maxWaitMs: o.watchMaxWaitMs, logger: o.log.child({ component: 'watcher' }) });
+      await watcher.start();
+      stack.add('config watcher', () => watcher.stop());
+    }
+    if (o.xds) {
+      const client = new RateLimitXdsClient({
+        address: o.xds,
+        nodeId: o.nodeId ?? `ratelimit-${process.pid}`,
+        log: o.log,
+        onConfig: (domains) => server.setConfig(domains),
+      });
+      client.start();
+      stack.add('xDS client', () => client.stop());
+    }
 
-  const port = await server.start(o.port, o.host);
-  let metricsPort: number | undefined;
-  if (o.metricsPort !== undefined) {
-    const http_ = http.createServer((req, res) => {
-      if (req.url !== '/metrics') {
-        res.writeHead(404).end();
-        return;
-      }
-      server.metrics().then((text) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text));
-    });
-    await new Promise<void>((resolve) => http_.listen(o.metricsPort, o.host, resolve));
-    metricsPort = (http_.address() as { port: number }).port;
-    stops.push(() => new Promise<void>((resolve) => http_.close(() => resolve())));
+    const port = await server.start(o.port, o.host);
+    const metrics = o.metricsPort === undefined ? undefined : await serveMetrics([server.limiter.metrics.registry], o.metricsPort, o.host);
+    if (metrics) stack.add('metrics endpoint', () => metrics.close());
+    return { server, port, metricsPort: metrics?.port, stop: async () => void (await stack.stop()), shutdown: () => stack.stop() };
+  } catch (err) {
+    await stack.stop();
+    throw err;
   }
+}
 
-  return {
-    server,
-    port,
-    metricsPort,
-    async stop() {
-      for (const s of stops) await s();
-      await server.stop();
-    },
-  };
+/** Validates and swaps in the files' domains; anything invalid keeps the last good config. */
+function applyFiles(server: RateLimitServer, files: SourceFile[], log: Logger): void {
+  const { domains, diagnostics } = parseRateLimitFiles(files);
+  if (hasErrors(diagnostics)) return rejected(server, diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n'), log);
+  try {
+    server.setConfig(domains);
+  } catch {
+    // setConfig has counted and logged it; the last good config stays.
+  }
+}
+
+function rejected(server: RateLimitServer, message: string, log: Logger): void {
+  server.limiter.metrics.configLoadError.inc();
+  log.error({ err: message }, 'rate limit config not loaded; keeping the last good one');
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_PORTS } from '../../ports.js';
+import { stopOnSignals } from '../../service/signals.js';
 import { logger } from '../../telemetry/logger.js';
 import { parseIntOption } from '../options.js';
 
@@ -27,13 +28,6 @@ export function register(program: Command): void {
         realm: o.realm,
         logger: log,
       });
-      const shutdown = () => {
-        running.stop().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGINT', shutdown);
-      process.once('SIGTERM', shutdown);
+      stopOnSignals(running.shutdown);
     });
 }

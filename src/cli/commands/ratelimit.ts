@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDuration } from '../../config/duration.js';
 import { DEFAULT_PORTS } from '../../ports.js';
+import { stopOnSignals } from '../../service/signals.js';
 import type { RedisConnectOptions } from '../../ratelimit/backend/redis.js';
 import { logger } from '../../telemetry/logger.js';
 import { parseIntOption } from '../options.js';
@@ -78,13 +79,6 @@ export function register(program: Command): void {
         metricsPort: f.metricsPort,
         log: logger().child({ component: 'ratelimit' }),
       });
-      const shutdown = () => {
-        running.stop().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGINT', shutdown);
-      process.once('SIGTERM', shutdown);
+      stopOnSignals(running.shutdown);
     });
 }
