@@ -1,28 +1,22 @@
-import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { AdminServer } from '../admin/server.js';
-import { Router } from '../admin/router.js';
-import { bearerAuthorizer } from '../admin/auth.js';
-import { mountCoreRoutes } from '../admin/routes/core.js';
-import { mountOpsRoutes } from '../admin/routes/ops.js';
+import type { AuthzServer } from '../authz/server.js';
+import type { RateLimitServer } from '../ratelimit/server.js';
 import { RolloutRunner } from '../rollout/runner.js';
+import { ServiceStack, type StopReport } from '../service/stack.js';
+import { ConfigWatcher } from '../service/watcher.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { createLogger } from '../telemetry/logger.js';
 import { createRegistry, enableProcessMetrics } from '../telemetry/metrics.js';
-import { addGrpcHealth } from '../telemetry/health.js';
 import { SnapshotCache } from '../xds/cache.js';
 import { XdsServer } from '../xds/server.js';
-import { ChangeHeldError, ConfigRejectedError, ControlPlane } from './control.js';
+import { serveAdmin } from './admin-endpoint.js';
+import { ControlPlane } from './control.js';
+import { FileEdits } from './file-edits.js';
 import { ConfigPipeline } from './pipeline.js';
-import { ConfigWatcher } from '../service/watcher.js';
-import { readConfigFiles, type SourceFile } from '../config/source.js';
-import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
-import { formatDiagnostic } from '../config/diagnostics.js';
-import { createRateLimitServer, type RateLimitServer } from '../ratelimit/server.js';
-import { createRedisClient, RedisBackend } from '../ratelimit/backend/redis.js';
-import { createAuthzServer, type AuthzServer } from '../authz/server.js';
+import { startServices } from './services.js';
+import { serveXds } from './xds-endpoint.js';
 
 export interface ServeOptions {
   /** YAML file or directory. Optional with PostgreSQL: a replica may follow the store alone. */
@@ -69,150 +63,53 @@ export interface RunningBanyan {
   /** Re-reads the config path now (what the watcher does after a burst of edits). */
   reload(): Promise<void>;
   stop(): Promise<void>;
+  /** stop(), reporting what stopped (for the exit code): everything in reverse order of start, within a deadline. */
+  shutdown(): Promise<StopReport>;
 }
 
 /**
  * `banyan serve`: loads state (refusing to start with no valid config), then serves xDS and the admin
- * API, follows edits of the config path, and drives rollouts.
+ * API, follows edits of the config path, and drives rollouts. Wiring only: each part owns its policy.
  */
 export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
   const log = opts.logger ?? createLogger();
   const registry = createRegistry();
   enableProcessMetrics(registry);
-
   const cache = new SnapshotCache({ logger: log, registry });
   const xds = new XdsServer({ cache, logger: log, registry });
-  // The services exist before the first config so that they receive it with everything else.
-  const ratelimit =
-    opts.ratelimitPort === undefined
-      ? undefined
-      : createRateLimitServer({
-          backend: opts.redisUrl ? new RedisBackend(createRedisClient({ url: opts.redisUrl })) : undefined,
-          timeoutMs: opts.ratelimitTimeoutMs,
-          failureMode: opts.ratelimitFailureMode,
-          log: log.child({ component: 'ratelimit' }),
-        });
-  const authz = opts.authzPort === undefined ? undefined : createAuthzServer({ registry, logger: log.child({ component: 'authz' }) });
-  const ownStore = !opts.store;
-  const store = opts.store ?? (await openStore({ postgresUrl: opts.postgresUrl, dataDir: opts.dataDir, logger: log }));
-  const runner = new RolloutRunner({ store, logger: log });
-  const cleanups: (() => Promise<void> | void)[] = [];
-  const stopAll = async (): Promise<void> => {
-    for (const fn of cleanups.reverse()) await fn();
-    cleanups.length = 0;
-  };
-
+  const stack = new ServiceStack(log);
   try {
-    cleanups.push(async () => {
-      if (ownStore) await store.close();
+    const store = opts.store ?? (await openStore({ postgresUrl: opts.postgresUrl, dataDir: opts.dataDir, logger: log }));
+    // Closed by stop() only when Banyan opened it.
+    if (!opts.store) stack.add('store', () => store.close());
+    // The services exist before the first config so that they receive it with everything else.
+    const services = await startServices(opts, registry, log, stack);
+    const pipeline = new ConfigPipeline({ snapshot: (s, wire) => cache.setSnapshot(s, wire), config: services.feed }, log, registry, {
+      served: { host: opts.host, ...services.ports },
     });
-    // Banyan's own services bind before the first config loads: where they listen is what the
-    // banyan_ratelimit / banyan_authz clusters advertise, unless the YAML's `services:` says otherwise.
-    const ratelimitPort = ratelimit ? await ratelimit.start(opts.ratelimitPort, opts.host) : undefined;
-    if (ratelimit) {
-      cleanups.push(() => ratelimit.stop());
-      log.info({ component: 'ratelimit', port: ratelimitPort, backend: opts.redisUrl ? 'redis' : 'memory' }, 'rate limit service listening');
-    }
-    const authzPort = authz ? await authz.start(opts.authzPort, opts.host) : undefined;
-    if (authz) {
-      cleanups.push(() => authz.stop());
-      log.info({ component: 'authz', port: authzPort }, 'authz service listening');
-    }
-
-    const pipeline = new ConfigPipeline(
-      {
-        snapshot: (s, wire) => cache.setSnapshot(s, wire),
-        config: (c) => {
-          // Both services validate again on their side; a rejection there keeps their last good config.
-          try {
-            ratelimit?.setConfig(c.ratelimit);
-          } catch {
-            /* logged and counted by the rate limit service */
-          }
-          authz?.setConfig(c.auth.providers);
-        },
-      },
-      log,
-      registry,
-      { served: { host: opts.host, ratelimit: ratelimitPort, authz: authzPort } },
-    );
-    // A rollout whose route the YAML re-pointed would keep writing overrides the YAML has outdated: stop it.
-    const control = new ControlPlane(store, pipeline, log, async (route, reason) => {
-      const active = await store.activeRollout(route);
-      if (!active) return;
-      log.warn({ route, rollout: active.id }, `aborting rollout: ${reason}`);
-      await runner.abort(active.id, 'banyan (YAML changed the route)');
-    });
-    try {
-      await control.start(opts.config ? await readConfigFiles(opts.config) : undefined);
-    } catch (err) {
-      if (err instanceof ConfigRejectedError) {
-        throw new Error(`config ${opts.config} is invalid; not starting:\n${err.diagnostics.map((d) => '  ' + formatDiagnostic(d)).join('\n')}`);
-      }
-      throw err;
-    }
-    cleanups.push(() => control.stop());
+    const runner = new RolloutRunner({ store, logger: log });
+    const control = new ControlPlane(store, pipeline, log, runner);
+    const edits = new FileEdits(opts.config, control, log);
+    await edits.start();
+    stack.add('control plane', () => control.stop());
     await runner.start();
-    cleanups.push(() => runner.stop());
-
-    const grpcServer = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-    xds.addToServer(grpcServer);
-    addGrpcHealth(grpcServer, ['envoy.service.discovery.v3.AggregatedDiscoveryService']);
-    const xdsPort = await bindGrpcServer(grpcServer, opts.host, opts.xdsPort);
-    cleanups.push(() => shutdownGrpcServer(grpcServer));
-
-    const router = new Router(bearerAuthorizer(opts.adminToken));
-    const proxies = () => xds.status();
-    const registries = [registry, ...(ratelimit ? [ratelimit.limiter.metrics.registry] : [])];
-    mountCoreRoutes(router, { pipeline, registries, proxies, ready: () => !!pipeline.current });
-    mountOpsRoutes(router, { control, store, runner, pipeline, proxies });
-    const admin = new AdminServer(router);
-    const adminPort = await admin.listen(opts.adminPort, opts.adminHost);
-    cleanups.push(() => admin.close());
-
-    // A file edit is a change like any other: validated, written to the store, then served.
-    // The watcher hands over files it read whole; a rejection reports exactly those, not a re-read.
-    const applyFiles = async (files: SourceFile[]): Promise<void> => {
-      try {
-        await control.apply(files, { author: 'file', message: `edited ${opts.config}` });
-      } catch (err) {
-        if (err instanceof ConfigRejectedError) pipeline.rejectFiles(files, err.diagnostics);
-        else if (err instanceof ChangeHeldError) pipeline.holdFiles(files, err.findings);
-        else log.error({ err }, `could not apply ${opts.config}; last good config keeps serving`);
-      }
-    };
-    const reload = async (): Promise<void> => {
-      if (!opts.config) return;
-      const files = await readConfigFiles(opts.config).catch((err: Error) => void log.error({ err }, `could not read ${opts.config}; last good config keeps serving`));
-      if (files) await applyFiles(files);
-    };
+    stack.add('rollouts', () => runner.stop());
+    const xdsEndpoint = await serveXds(xds, opts.host, opts.xdsPort);
+    stack.add('xDS server', () => xdsEndpoint.stop());
+    const admin = await serveAdmin({ control, store, runner, xds, registries: [registry, ...services.registries] }, opts.adminHost, opts.adminPort, opts.adminToken);
+    stack.add('admin API', () => admin.close());
     if (opts.config && opts.watch) {
-      const watcher = new ConfigWatcher(opts.config, applyFiles, {
-        debounceMs: opts.debounceMs,
-        maxWaitMs: opts.watchMaxWaitMs,
-        logger: log.child({ component: 'watcher' }),
-      });
+      const watcher = new ConfigWatcher(opts.config, edits.apply, { debounceMs: opts.debounceMs, maxWaitMs: opts.watchMaxWaitMs, logger: log.child({ component: 'watcher' }) });
       await watcher.start();
-      cleanups.push(() => watcher.stop());
+      stack.add('config watcher', () => watcher.stop());
     }
 
-    log.info({ xdsPort, adminPort, ratelimitPort, authzPort, config: opts.config }, 'banyan serving');
-    return {
-      ports: { xds: xdsPort, admin: adminPort, ratelimit: ratelimitPort, authz: authzPort },
-      ratelimit,
-      authz,
-      pipeline,
-      control,
-      store,
-      runner,
-      xds,
-      cache,
-      registry,
-      reload,
-      stop: stopAll,
-    };
+    const ports = { xds: xdsEndpoint.port, admin: admin.port, ...services.ports };
+    log.info({ xdsPort: ports.xds, adminPort: ports.admin, ratelimitPort: ports.ratelimit, authzPort: ports.authz, config: opts.config }, 'banyan serving');
+    const { ratelimit, authz } = services;
+    return { ports, ratelimit, authz, pipeline, control, store, runner, xds, cache, registry, reload: edits.reload, stop: async () => void (await stack.stop()), shutdown: () => stack.stop() };
   } catch (err) {
-    await stopAll();
+    await stack.stop();
     throw err;
   }
 }

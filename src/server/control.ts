@@ -8,6 +8,11 @@ import { hashConfigContent } from '../store/hash.js';
 import type { ConfigFile, ConfigVersion, Override, Store } from '../store/types.js';
 import type { ConfigPipeline } from './pipeline.js';
 
+/** What the control plane needs of the rollout runner (rollout/runner.ts implements it). */
+export interface RolloutAborter {
+  abort(id: string, actor: string): Promise<unknown>;
+}
+
 /** A candidate config was invalid: nothing was stored or applied. */
 export class ConfigRejectedError extends Error {
   constructor(readonly diagnostics: Diagnostic[]) {
@@ -58,8 +63,8 @@ export class ControlPlane {
     readonly store: Store,
     readonly pipeline: ConfigPipeline,
     private readonly log: Logger,
-    /** Called after a stale override was cleared (the YAML changed that route's backends). */
-    private readonly onStale: (route: string, reason: string) => Promise<void> = async () => undefined,
+    /** The rollouts this process drives; a rollout on a route the YAML re-pointed is aborted through it. */
+    private readonly rollouts?: RolloutAborter,
     private readonly maxRemovalShare = DEFAULT_MAX_REMOVAL_SHARE,
   ) {}
 
@@ -125,11 +130,20 @@ export class ControlPlane {
       for (const st of result.applied.stale) {
         // The YAML changed this route's backends: the YAML wins and the override goes, loudly.
         await this.store.clearOverride(st.override.route, 'banyan', st.message).catch((err) => this.log.error({ err }, 'could not clear stale override'));
-        await this.onStale(st.override.route, st.message).catch((err) => this.log.error({ err, route: st.override.route }, 'could not act on stale override'));
+        await this.abortRollout(st.override.route, st.message).catch((err) => this.log.error({ err, route: st.override.route }, 'could not act on stale override'));
       }
     });
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** A rollout whose route the YAML re-pointed would keep writing overrides the YAML has outdated: stop it. */
+  private async abortRollout(route: string, reason: string): Promise<void> {
+    if (!this.rollouts) return;
+    const active = await this.store.activeRollout(route);
+    if (!active) return;
+    this.log.warn({ route, rollout: active.id }, `aborting rollout: ${reason}`);
+    await this.rollouts.abort(active.id, 'banyan (YAML changed the route)');
   }
 
   private base(): Config {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolveAdminToken } from '../../admin/auth.js';
 import { DEFAULT_PORTS } from '../../ports.js';
+import { stopOnSignals } from '../../service/signals.js';
 import { parseIntOption } from '../options.js';
 
 export function register(program: Command): void {
@@ -52,11 +53,6 @@ Examples:
         ratelimitFailureMode: o.ratelimitFailureMode === 'deny' ? 'deny' : 'allow',
         authzPort: o.authz ? o.authzPort : undefined,
       });
-      const stop = async (): Promise<void> => {
-        await running.stop();
-        process.exit(0);
-      };
-      process.once('SIGINT', () => void stop());
-      process.once('SIGTERM', () => void stop());
+      stopOnSignals(running.shutdown);
     });
 }

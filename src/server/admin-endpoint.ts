@@ -1,0 +1,30 @@
+import type { Registry } from 'prom-client';
+import { bearerAuthorizer } from '../admin/auth.js';
+import { Router } from '../admin/router.js';
+import { mountCoreRoutes } from '../admin/routes/core.js';
+import { mountOpsRoutes } from '../admin/routes/ops.js';
+import { AdminServer } from '../admin/server.js';
+import type { RolloutRunner } from '../rollout/runner.js';
+import type { Store } from '../store/types.js';
+import type { XdsServer } from '../xds/server.js';
+import type { ControlPlane } from './control.js';
+
+export interface AdminDeps {
+  control: ControlPlane;
+  store: Store;
+  runner: RolloutRunner;
+  xds: XdsServer;
+  registries: Registry[];
+}
+
+/** The admin HTTP API over the control plane; changes need `token` when one is set. */
+export async function serveAdmin(deps: AdminDeps, host: string, port: number, token?: string): Promise<{ port: number; close(): Promise<void> }> {
+  const { control, store, runner, xds, registries } = deps;
+  const pipeline = control.pipeline;
+  const router = new Router(bearerAuthorizer(token));
+  const proxies = () => xds.status();
+  mountCoreRoutes(router, { pipeline, registries, proxies, ready: () => !!pipeline.current });
+  mountOpsRoutes(router, { control, store, runner, pipeline, proxies });
+  const admin = new AdminServer(router);
+  return { port: await admin.listen(port, host), close: () => admin.close() };
+}

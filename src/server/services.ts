@@ -1,0 +1,75 @@
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { createAuthzServer, type AuthzServer } from '../authz/server.js';
+import type { Config } from '../config/model.js';
+import { createRedisClient, RedisBackend } from '../ratelimit/backend/redis.js';
+import { createRateLimitServer, type RateLimitServer } from '../ratelimit/server.js';
+import type { ServiceStack } from '../service/stack.js';
+
+export interface ServicesOptions {
+  host: string;
+  /** undefined = not started; 0 = any free port. */
+  ratelimitPort?: number;
+  redisUrl?: string;
+  ratelimitTimeoutMs?: number;
+  ratelimitFailureMode?: 'allow' | 'deny';
+  authzPort?: number;
+}
+
+export interface InProcessServices {
+  ratelimit?: RateLimitServer;
+  authz?: AuthzServer;
+  ports: { ratelimit?: number; authz?: number };
+  /** Registries beside the control plane's, for the admin API's /metrics. */
+  registries: Registry[];
+  /** Hands both services the config the control plane now serves. */
+  feed(config: Config): void;
+}
+
+/**
+ * The rate limit and authz services inside `banyan serve`. They bind before the first config loads:
+ * where they listen is what the banyan_ratelimit / banyan_authz clusters advertise, unless the
+ * YAML's `services:` says otherwise.
+ */
+export async function startServices(opts: ServicesOptions, registry: Registry, log: Logger, stack: ServiceStack): Promise<InProcessServices> {
+  const ratelimit =
+    opts.ratelimitPort === undefined
+      ? undefined
+      : createRateLimitServer({
+          backend: opts.redisUrl ? new RedisBackend(createRedisClient({ url: opts.redisUrl })) : undefined,
+          timeoutMs: opts.ratelimitTimeoutMs,
+          failureMode: opts.ratelimitFailureMode,
+          log: log.child({ component: 'ratelimit' }),
+        });
+  const authz = opts.authzPort === undefined ? undefined : createAuthzServer({ registry, logger: log.child({ component: 'authz' }) });
+  const ports: InProcessServices['ports'] = {};
+  if (ratelimit) {
+    stack.add('rate limit service', () => ratelimit.stop());
+    ports.ratelimit = await ratelimit.start(opts.ratelimitPort, opts.host);
+  }
+  if (authz) {
+    stack.add('authz service', () => authz.stop());
+    ports.authz = await authz.start(opts.authzPort, opts.host);
+    log.info({ component: 'authz', port: ports.authz }, 'authz service listening');
+  }
+  return {
+    ratelimit,
+    authz,
+    ports,
+    registries: ratelimit ? [ratelimit.limiter.metrics.registry] : [],
+    feed(config) {
+      // Each service validates again on its side and keeps its last good config when it refuses one;
+      // proxies then get a config that service does not enforce, so say so next to the control plane's log.
+      feedOne(log, 'rate limit', () => ratelimit?.setConfig(config.ratelimit));
+      feedOne(log, 'authz', () => authz?.setConfig(config.auth.providers));
+    },
+  };
+}
+
+function feedOne(log: Logger, service: string, set: () => void): void {
+  try {
+    set();
+  } catch (err) {
+    log.error({ err }, `the ${service} service refused the config being served; it keeps enforcing its last good one`);
+  }
+}
