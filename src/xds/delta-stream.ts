@@ -1,12 +1,12 @@
-import { TypeUrl } from '../proto/envoy.js';
+import type { ErrorDetail } from './answers.js';
 import type { EncodedResource } from './cache.js';
+import { HeldVersions, versionsOf } from './held.js';
 import type { RawNode } from './node.js';
-import { pushOrder, ROUTING_TYPES } from './order.js';
-import type { NackRecord, TypeStatus } from './status.js';
+import { PushQueue, type Pusher } from './push-queue.js';
+import { typeStatus, type Exchange, type TypeStatus } from './status.js';
 import { XdsStream } from './stream.js';
 import { Subscription, type Selection } from './subscription.js';
 import { DeltaResponse } from './wire.js';
-import { HeldVersions, versionsOf } from './held.js';
 
 /** envoy.service.discovery.v3.DeltaDiscoveryRequest in object form (the fields the server reads). */
 export interface DeltaDiscoveryRequest {
@@ -16,7 +16,7 @@ export interface DeltaDiscoveryRequest {
   resource_names_unsubscribe?: string[];
   initial_resource_versions?: Record<string, string>;
   response_nonce?: string;
-  error_detail?: { code?: number; message?: string };
+  error_detail?: ErrorDetail;
 }
 
 interface Pending {
@@ -28,8 +28,7 @@ interface Pending {
   removals: readonly string[];
 }
 
-interface TypeState {
-  sub: Subscription;
+interface TypeState extends Exchange {
   /** What the client holds, as far as the server knows: name → resource version. */
   has: HeldVersions;
   pending: Map<string, Pending>;
@@ -37,11 +36,6 @@ interface TypeState {
   nacked: Map<string, string>;
   /** The first response for a type is sent even when empty: the client waits for it to initialise. */
   answered: boolean;
-  lastNonce?: string;
-  versionSent?: string;
-  versionAcked?: string;
-  lastNack?: NackRecord;
-  holding: boolean;
 }
 
 interface Plan {
@@ -56,28 +50,25 @@ interface Plan {
  * Incremental (delta) stream: per-resource versions, only changed resources sent, removals in
  * removed_resources, initial_resource_versions honoured, NACKed resource versions not re-sent.
  */
-export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
-  private readonly types = new Map<string, TypeState>();
+export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, TypeState> implements Pusher<Plan> {
+  protected readonly queue = new PushQueue<Plan>(this, !this.fixedType);
 
-  protected requestedTypes(): Iterable<string> {
-    return this.types.keys();
+  protected open(req: DeltaDiscoveryRequest): TypeState {
+    const st: TypeState = { sub: new Subscription(), has: new HeldVersions(), pending: new Map(), nacked: new Map(), answered: false };
+    for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) st.has.set(name, version);
+    return st;
   }
 
-  protected handle(req: DeltaDiscoveryRequest, typeUrl: string): void {
-    let st = this.types.get(typeUrl);
-    const first = !st;
-    if (!st) {
-      st = { sub: new Subscription(), has: new HeldVersions(), pending: new Map(), nacked: new Map(), answered: false, holding: false };
-      this.types.set(typeUrl, st);
-      for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) st.has.set(name, version);
-    }
+  protected handle(req: DeltaDiscoveryRequest, typeUrl: string, st: TypeState, first: boolean): void {
     const nonce = req.response_nonce ?? '';
     const pending = nonce ? st.pending.get(nonce) : undefined;
     if (pending) {
       st.pending.delete(nonce);
-      if (req.error_detail) this.nacked(typeUrl, st, nonce, pending, req.error_detail);
-      else this.acked(typeUrl, st, pending);
-      if (ROUTING_TYPES.has(typeUrl)) this.releaseClustersWhenRoutesSettled();
+      if (req.error_detail) {
+        this.rollBack(st, pending);
+        this.answers.nacked(typeUrl, st, pending.systemVersion, nonce, req.error_detail);
+      } else this.answers.acked(typeUrl, st, pending.systemVersion);
+      this.queue.answered(typeUrl);
     }
     const unsubscribe = req.resource_names_unsubscribe ?? [];
     const before = st.sub.set;
@@ -88,24 +79,10 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
         if (!st.sub.covers(name, this.ctx.cache.isApiListener(typeUrl, name))) st.has.delete(name);
       }
     }
-    if (first || added.length || unsubscribe.length) this.markDirty(typeUrl);
+    if (first || added.length || unsubscribe.length) this.queue.add(typeUrl);
   }
 
-  protected flush(): void {
-    if (!this.group || !this.dirty.size) return;
-    const order = pushOrder(this.dirty.keys());
-    const plans = new Map(order.map((t) => [t, this.plan(t)]));
-    if (!this.fixedType) this.makeBeforeBreak(plans);
-    for (const typeUrl of order) {
-      const plan = plans.get(typeUrl)!;
-      const st = this.types.get(typeUrl)!;
-      const dirtiedAt = this.dirty.get(typeUrl);
-      this.dirty.delete(typeUrl);
-      if (plan.updates.length || plan.removals.length || !st.answered) this.send(typeUrl, plan, dirtiedAt);
-    }
-  }
-
-  private plan(typeUrl: string): Plan {
+  plan(typeUrl: string): Plan {
     const st = this.types.get(typeUrl)!;
     const sel = this.ctx.selector.select(this.group!, typeUrl, st.sub.set);
     const present = new Set<string>();
@@ -118,27 +95,21 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
     return { sel, systemVersion: sel.version, updates, removals };
   }
 
-  /** As in SotW: cluster removals wait while listener/route updates are outstanding on this stream. */
-  private makeBeforeBreak(plans: Map<string, Plan>): void {
-    const plan = plans.get(TypeUrl.Cluster);
-    const st = this.types.get(TypeUrl.Cluster);
-    if (!plan || !st) return;
-    const routesMoving = [...ROUTING_TYPES].some((t) => {
-      const p = plans.get(t);
-      return (p && (p.updates.length || p.removals.length)) || this.types.get(t)?.pending.size;
-    });
-    st.holding = routesMoving && plan.removals.length > 0;
-    if (st.holding) plans.set(TypeUrl.Cluster, { ...plan, removals: [] });
+  changes(plan: Plan): boolean {
+    return plan.updates.length > 0 || plan.removals.length > 0;
   }
 
-  private releaseClustersWhenRoutesSettled(): void {
-    const cds = this.types.get(TypeUrl.Cluster);
-    if (!cds?.holding) return;
-    if ([...ROUTING_TYPES].every((t) => !this.types.get(t)?.pending.size && !this.dirty.has(t))) this.markDirty(TypeUrl.Cluster);
+  outstanding(typeUrl: string): boolean {
+    return !!this.types.get(typeUrl)?.pending.size;
   }
 
-  private send(typeUrl: string, plan: Plan, dirtiedAt: number | undefined): void {
+  holdRemovals(plan: Plan): Plan | undefined {
+    return plan.removals.length ? { ...plan, removals: [] } : undefined;
+  }
+
+  push(typeUrl: string, plan: Plan, dirtiedAt: number | undefined): void {
     const st = this.types.get(typeUrl)!;
+    if (!this.changes(plan) && st.answered) return;
     const nonce = this.nextNonce();
     const pending: Pending = { systemVersion: plan.systemVersion, before: st.has.clone(), updates: plan.updates, removals: plan.removals };
     for (const r of plan.updates) st.has.set(r.name, r.version);
@@ -153,13 +124,14 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
     this.log.debug({ typeUrl, nonce, updates: plan.updates.length, removals: plan.removals.length }, 'pushed (delta)');
   }
 
-  private acked(typeUrl: string, st: TypeState, pending: Pending): void {
-    st.versionAcked = pending.systemVersion;
-    this.ctx.events.emit('ack', { streamId: this.id, nodeId: this.node?.id ?? '', typeUrl, version: pending.systemVersion });
+  protected typeStatus(typeUrl: string, st: TypeState): TypeStatus {
+    const plan = this.group ? this.plan(typeUrl) : undefined;
+    const upToDate = !!plan && !this.changes(plan) && st.answered;
+    return typeStatus(typeUrl, st, plan?.systemVersion, upToDate && !st.pending.size);
   }
 
   /** The client kept what it had: roll our view of it back, and remember what it refused. */
-  private nacked(typeUrl: string, st: TypeState, nonce: string, pending: Pending, detail: { code?: number; message?: string }): void {
+  private rollBack(st: TypeState, pending: Pending): void {
     const restore = (name: string) => {
       const prev = pending.before.get(name);
       if (prev === undefined) st.has.delete(name);
@@ -170,28 +142,5 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest> {
       st.nacked.set(r.name, r.version);
     }
     for (const name of pending.removals) restore(name);
-    st.lastNack = { version: pending.systemVersion, nonce, message: detail.message ?? '', code: detail.code, at: new Date().toISOString() };
-    this.ctx.metrics.nacked(typeUrl);
-    this.ctx.events.emit('nack', { streamId: this.id, nodeId: this.node?.id ?? '', typeUrl, version: pending.systemVersion, message: st.lastNack.message });
-    this.log.warn({ node: this.node?.id, typeUrl, version: pending.systemVersion, error: st.lastNack.message }, 'proxy rejected config (delta NACK)');
-  }
-
-  protected typeStatuses(): TypeStatus[] {
-    return pushOrder(this.types.keys()).map((typeUrl) => {
-      const st = this.types.get(typeUrl)!;
-      const plan = this.group ? this.plan(typeUrl) : undefined;
-      const upToDate = !!plan && !plan.updates.length && !plan.removals.length && st.answered;
-      const rejectedLatest = !!st.lastNack && st.lastNack.nonce === st.lastNonce;
-      return {
-        typeUrl,
-        state: rejectedLatest ? 'NACKED' : !st.pending.size && upToDate ? 'SYNCED' : 'STALE',
-        currentVersion: plan?.systemVersion,
-        versionSent: st.versionSent,
-        versionAcked: st.versionAcked,
-        lastNonce: st.lastNonce,
-        lastNack: st.lastNack,
-        subscribed: st.sub.toJSON(),
-      };
-    });
   }
 }

@@ -9,7 +9,7 @@ import { XdsMetrics } from './metrics.js';
 import { xdsServiceDefinition, XDS_SERVICES } from './services.js';
 import { SotwStream, type DiscoveryRequest } from './sotw-stream.js';
 import type { ProxyStatus } from './status.js';
-import type { StreamContext, XdsEvents, XdsStream } from './stream.js';
+import type { ServedStream, StreamContext, XdsEvents } from './stream.js';
 import { Selector } from './subscription.js';
 import type { XdsResponse } from './wire.js';
 
@@ -25,7 +25,7 @@ export interface XdsServerOptions {
  * accepted; 'ack' and 'nack' events report proxies' answers as they arrive.
  */
 export class XdsServer extends EventEmitter<XdsEvents> {
-  private readonly streams = new Set<XdsStream<DiscoveryRequest> | XdsStream<DeltaDiscoveryRequest>>();
+  private readonly streams = new Set<ServedStream>();
   private readonly ctx: StreamContext;
   private readonly onChange = (change: SnapshotChange) => {
     for (const s of this.streams) s.onSnapshot(change);
@@ -64,7 +64,7 @@ export class XdsServer extends EventEmitter<XdsEvents> {
     this.ctx.cache.off('change', this.onChange);
   }
 
-  private track(stream: SotwStream | DeltaStream): void {
+  private track(stream: ServedStream): void {
     if (!stream.isClosed) this.streams.add(stream);
   }
 }

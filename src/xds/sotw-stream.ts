@@ -1,8 +1,9 @@
 import { TypeUrl } from '../proto/envoy.js';
+import type { ErrorDetail } from './answers.js';
 import { setVersion } from './hash.js';
 import type { RawNode } from './node.js';
-import { pushOrder, ROUTING_TYPES } from './order.js';
-import type { NackRecord, TypeStatus } from './status.js';
+import { PushQueue, type Pusher } from './push-queue.js';
+import { typeStatus, type Exchange, type TypeStatus } from './status.js';
 import { XdsStream } from './stream.js';
 import { byName, Subscription, type NameSet, type Selection } from './subscription.js';
 import { SotwResponse } from './wire.js';
@@ -14,31 +15,18 @@ export interface DiscoveryRequest {
   resource_names?: string[];
   type_url?: string;
   response_nonce?: string;
-  error_detail?: { code?: number; message?: string };
+  error_detail?: ErrorDetail;
 }
 
-interface Sent {
-  nonce: string;
-  version: string;
-  /** The subscription the response answered (interned: compared by identity). */
-  sub: NameSet;
-  /** What the client holds if it accepts the response (shared between streams, never copied). */
-  sel: Selection;
-}
-
-interface TypeState {
-  sub: Subscription;
-  sent?: Sent;
+interface TypeState extends Exchange {
+  /** What the latest response answered (an interned subscription: compared by identity) and carried (shared, never copied). */
+  sent?: { sub: NameSet; sel: Selection };
   /** Sent and neither ACKed nor NACKed yet. */
   inFlight: boolean;
-  acked?: string;
   /** The selection the client last ACKed: the base that partial RDS/EDS responses are relative to. */
   accepted?: Selection;
-  lastNack?: NackRecord;
   /** Versions this stream rejected: never sent to it again. */
   nacked: Set<string>;
-  /** Clusters only: removed clusters are still being served until routes stop using them. */
-  holding: boolean;
 }
 
 const PARTIAL_TYPES: ReadonlySet<string> = new Set([TypeUrl.RouteConfiguration, TypeUrl.ClusterLoadAssignment]);
@@ -54,129 +42,86 @@ interface Plan {
  * carrying a stale nonce update the subscription but are not answered (the client answers the
  * newer response, and that request is).
  */
-export class SotwStream extends XdsStream<DiscoveryRequest> {
-  private readonly types = new Map<string, TypeState>();
+export class SotwStream extends XdsStream<DiscoveryRequest, TypeState> implements Pusher<Plan> {
+  protected readonly queue = new PushQueue<Plan>(this, !this.fixedType);
 
-  protected requestedTypes(): Iterable<string> {
-    return this.types.keys();
+  protected open(): TypeState {
+    return { sub: new Subscription(), inFlight: false, nacked: new Set() };
   }
 
-  protected handle(req: DiscoveryRequest, typeUrl: string): void {
-    let st = this.types.get(typeUrl);
-    if (!st) {
-      st = { sub: new Subscription(), inFlight: false, nacked: new Set(), holding: false };
-      this.types.set(typeUrl, st);
-    }
+  protected handle(req: DiscoveryRequest, typeUrl: string, st: TypeState): void {
     const nonce = req.response_nonce ?? '';
-    if (nonce && st.sent && nonce !== st.sent.nonce) {
+    if (nonce && st.sent && nonce !== st.lastNonce) {
       st.sub.replace(req.resource_names ?? []);
-      this.log.debug({ typeUrl, nonce, latest: st.sent.nonce }, 'stale nonce: request not answered');
+      this.log.debug({ typeUrl, nonce, latest: st.lastNonce }, 'stale nonce: request not answered');
       return;
     }
     if (nonce && st.sent && st.inFlight) {
       st.inFlight = false;
-      if (req.error_detail) this.nacked(typeUrl, st, req.error_detail);
-      else this.acked(typeUrl, st, req.version_info ?? '');
-      if (ROUTING_TYPES.has(typeUrl)) this.releaseClustersWhenRoutesSettled();
+      if (req.error_detail) {
+        st.nacked.add(st.versionSent!);
+        this.answers.nacked(typeUrl, st, st.versionSent!, nonce, req.error_detail);
+      } else {
+        st.accepted = st.sent.sel;
+        this.answers.acked(typeUrl, st, req.version_info ?? '');
+      }
+      this.queue.answered(typeUrl);
     }
     st.sub.replace(req.resource_names ?? []);
     // A new subscription is answered even when the selected resources (and so the version) are unchanged.
-    if (!st.sent || st.sub.set !== st.sent.sub) this.markDirty(typeUrl);
+    if (!st.sent || st.sub.set !== st.sent.sub) this.queue.add(typeUrl);
   }
 
-  protected flush(): void {
-    if (!this.group || !this.dirty.size) return;
-    const order = pushOrder(this.dirty.keys());
-    const plans = new Map(order.map((t) => [t, this.plan(t)]));
-    if (!this.fixedType) this.makeBeforeBreak(plans);
-    for (const typeUrl of order) {
-      const plan = plans.get(typeUrl)!;
-      const dirtiedAt = this.dirty.get(typeUrl);
-      this.dirty.delete(typeUrl);
-      if (plan.send) this.send(typeUrl, plan.sel, dirtiedAt);
-    }
-  }
-
-  private plan(typeUrl: string): Plan {
+  plan(typeUrl: string): Plan {
     const st = this.types.get(typeUrl)!;
     const sel = this.ctx.selector.select(this.group!, typeUrl, st.sub.set);
     return { sel, send: this.shouldSend(st, sel.version) };
   }
 
-  private shouldSend(st: TypeState, version: string): boolean {
-    if (st.nacked.has(version)) return false;
-    return !st.sent || st.sub.set !== st.sent.sub || version !== st.sent.version;
+  changes(plan: Plan): boolean {
+    return plan.send;
   }
 
-  /**
-   * Clusters the proxy has but the new snapshot drops keep being served while listener or route
-   * updates are going out or unanswered on this stream; they go once those are ACKed or NACKed.
-   */
-  private makeBeforeBreak(plans: Map<string, Plan>): void {
-    const plan = plans.get(TypeUrl.Cluster);
-    const st = this.types.get(TypeUrl.Cluster);
-    if (!plan || !st?.sent) return;
-    const routesMoving = [...ROUTING_TYPES].some((t) => plans.get(t)?.send || this.types.get(t)?.inFlight);
+  outstanding(typeUrl: string): boolean {
+    return this.types.get(typeUrl)?.inFlight ?? false;
+  }
+
+  /** The clusters last sent that the new selection drops, and the subscription still covers, stay in it. */
+  holdRemovals(plan: Plan): Plan | undefined {
+    const st = this.types.get(TypeUrl.Cluster)!;
+    if (!st.sent) return undefined;
     const wanted = new Set(plan.sel.resources.map((r) => r.name));
-    const kept = routesMoving ? st.sent.sel.resources.filter((r) => !wanted.has(r.name) && st.sub.covers(r.name)) : [];
-    st.holding = kept.length > 0;
-    if (!st.holding) return;
+    const kept = st.sent.sel.resources.filter((r) => !wanted.has(r.name) && st.sub.covers(r.name));
+    if (!kept.length) return undefined;
     const resources = [...plan.sel.resources, ...kept].sort(byName);
     const sel = { resources, version: setVersion(resources) };
-    plans.set(TypeUrl.Cluster, { sel, send: this.shouldSend(st, sel.version) });
     this.log.debug({ kept: kept.map((r) => r.name) }, 'cluster removal deferred until routes are acknowledged');
+    return { sel, send: this.shouldSend(st, sel.version) };
   }
 
-  private releaseClustersWhenRoutesSettled(): void {
-    const cds = this.types.get(TypeUrl.Cluster);
-    if (!cds?.holding) return;
-    const settled = [...ROUTING_TYPES].every((t) => !this.types.get(t)?.inFlight && !this.dirty.has(t));
-    if (settled) this.markDirty(TypeUrl.Cluster);
-  }
-
-  private send(typeUrl: string, sel: Selection, dirtiedAt: number | undefined): void {
+  push(typeUrl: string, { sel, send }: Plan, dirtiedAt: number | undefined): void {
+    if (!send) return;
     const st = this.types.get(typeUrl)!;
     const nonce = this.nextNonce();
     // RDS and EDS need not repeat unchanged resources (only LDS and CDS are full-state); a partial
     // response is relative to what the client ACKed, so only when nothing else is unanswered.
     const partial = PARTIAL_TYPES.has(typeUrl) && !st.inFlight && st.accepted;
     const body = partial ? this.ctx.selector.sotwDiffBody(typeUrl, partial, sel) : this.ctx.selector.sotwBody(typeUrl, sel);
-    st.sent = { nonce, version: sel.version, sub: st.sub.set, sel };
+    st.sent = { sub: st.sub.set, sel };
+    st.lastNonce = nonce;
+    st.versionSent = sel.version;
     st.inFlight = true;
     this.write(typeUrl, new SotwResponse(body, nonce), dirtiedAt);
     this.log.debug({ typeUrl, version: sel.version, nonce, resources: sel.resources.length }, 'pushed');
   }
 
-  private acked(typeUrl: string, st: TypeState, version: string): void {
-    st.acked = version;
-    st.accepted = st.sent!.sel;
-    this.ctx.events.emit('ack', { streamId: this.id, nodeId: this.node?.id ?? '', typeUrl, version });
+  protected typeStatus(typeUrl: string, st: TypeState): TypeStatus {
+    const current = this.group ? this.ctx.selector.select(this.group, typeUrl, st.sub.set).version : undefined;
+    return typeStatus(typeUrl, st, current, st.versionAcked === current && !st.inFlight);
   }
 
-  private nacked(typeUrl: string, st: TypeState, detail: { code?: number; message?: string }): void {
-    const sent = st.sent!;
-    st.nacked.add(sent.version);
-    st.lastNack = { version: sent.version, nonce: sent.nonce, message: detail.message ?? '', code: detail.code, at: new Date().toISOString() };
-    this.ctx.metrics.nacked(typeUrl);
-    this.ctx.events.emit('nack', { streamId: this.id, nodeId: this.node?.id ?? '', typeUrl, version: sent.version, message: st.lastNack.message });
-    this.log.warn({ node: this.node?.id, typeUrl, version: sent.version, error: st.lastNack.message }, 'proxy rejected config (NACK)');
-  }
-
-  protected typeStatuses(): TypeStatus[] {
-    return pushOrder(this.types.keys()).map((typeUrl) => {
-      const st = this.types.get(typeUrl)!;
-      const current = this.group ? this.ctx.selector.select(this.group, typeUrl, st.sub.set).version : undefined;
-      const rejectedLatest = !!st.lastNack && st.lastNack.nonce === st.sent?.nonce;
-      return {
-        typeUrl,
-        state: rejectedLatest ? 'NACKED' : current !== undefined && st.acked === current && !st.inFlight ? 'SYNCED' : 'STALE',
-        currentVersion: current,
-        versionSent: st.sent?.version,
-        versionAcked: st.acked,
-        lastNonce: st.sent?.nonce,
-        lastNack: st.lastNack,
-        subscribed: st.sub.toJSON(),
-      };
-    });
+  private shouldSend(st: TypeState, version: string): boolean {
+    if (st.nacked.has(version)) return false;
+    return !st.sent || st.sub.set !== st.sent.sub || version !== st.versionSent;
   }
 }

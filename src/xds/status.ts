@@ -1,3 +1,5 @@
+import type { Subscription } from './subscription.js';
+
 /** Proxy status as the admin API serves it: plain JSON, one entry per connected stream. */
 
 export type StreamKind = 'ads-sotw' | 'ads-delta' | 'sotw' | 'delta';
@@ -42,4 +44,32 @@ export interface ProxyStatus {
   peer: string;
   connectedSince: string;
   types: TypeStatus[];
+}
+
+/** What every stream kind keeps of one type for its status; answers are recorded into it (answers.ts). */
+export interface Exchange {
+  readonly sub: Subscription;
+  /** Nonce and version of the latest response sent. */
+  lastNonce?: string;
+  versionSent?: string;
+  versionAcked?: string;
+  lastNack?: NackRecord;
+}
+
+/**
+ * One type's status, by one rule for every stream kind. `current`: the version the proxy should have
+ * (undefined until its node is in a group); `settled`: nothing is unanswered and the proxy has it.
+ */
+export function typeStatus(typeUrl: string, ex: Exchange, current: string | undefined, settled: boolean): TypeStatus {
+  const rejectedLatest = !!ex.lastNack && ex.lastNack.nonce === ex.lastNonce;
+  return {
+    typeUrl,
+    state: rejectedLatest ? 'NACKED' : current !== undefined && settled ? 'SYNCED' : 'STALE',
+    currentVersion: current,
+    versionSent: ex.versionSent,
+    versionAcked: ex.versionAcked,
+    lastNonce: ex.lastNonce,
+    lastNack: ex.lastNack,
+    subscribed: ex.sub.toJSON(),
+  };
 }

@@ -2,10 +2,13 @@ import type { EventEmitter } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { NodeInfo } from '../compile/types.js';
+import { Answers } from './answers.js';
 import type { SnapshotCache, SnapshotChange } from './cache.js';
 import type { XdsMetrics } from './metrics.js';
 import { nodeInfo, type RawNode } from './node.js';
-import type { ProxyStatus, StreamKind, TypeStatus } from './status.js';
+import { pushOrder } from './order.js';
+import type { PushQueue } from './push-queue.js';
+import type { Exchange, ProxyStatus, StreamKind, TypeStatus } from './status.js';
 import type { Selector } from './subscription.js';
 import type { XdsResponse } from './wire.js';
 
@@ -24,20 +27,29 @@ export interface StreamContext {
   events: EventEmitter<XdsEvents>;
 }
 
+/** What the server asks of a stream, whatever its protocol. */
+export interface ServedStream {
+  readonly isClosed: boolean;
+  onSnapshot(change: SnapshotChange): void;
+  status(): ProxyStatus;
+}
+
 let streamSeq = 0;
 
 /**
- * One xDS stream: node and group, per-stream nonces, and a flush that runs once per turn of the event
- * loop so that everything dirtied together goes out together, in make-before-break order.
+ * One xDS stream: node and group, per-type state, per-stream nonces, and a flush that runs once per
+ * turn of the event loop so that everything dirtied together goes out together (push-queue.ts).
  */
-export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string }> {
+export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string }, St extends Exchange> implements ServedStream {
   readonly id = `s${++streamSeq}`;
   readonly connectedSince = new Date().toISOString();
   node?: NodeInfo;
   group?: string;
-  /** Types with something to (re)consider, with when the snapshot that dirtied them was set. */
-  protected readonly dirty = new Map<string, number | undefined>();
+  /** Per type requested, in the protocol's own terms. */
+  protected readonly types = new Map<string, St>();
+  protected abstract readonly queue: PushQueue<unknown>;
   protected readonly log: Logger;
+  protected readonly answers: Answers;
   private nonceSeq = 0;
   private scheduled = false;
   private closed = false;
@@ -49,9 +61,10 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     readonly service: string,
     /** Per-type services serve only this type; aggregated streams leave it undefined. */
     protected readonly fixedType: string | undefined,
-    private readonly onClose: (s: XdsStream<Req>) => void,
+    private readonly onClose: (s: ServedStream) => void,
   ) {
     this.log = ctx.log.child({ stream: this.id, kind });
+    this.answers = new Answers(ctx, this, this.log);
     ctx.metrics.streamOpened(kind, fixedType);
     call.on('data', (req: Req) => {
       try {
@@ -79,8 +92,8 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     this.placeNode();
     if (!this.group) return;
     const changed = this.group === before ? change.changed.get(this.group) : undefined;
-    for (const typeUrl of this.requestedTypes()) {
-      if (this.group !== before || changed?.has(typeUrl)) this.markDirty(typeUrl, change.at);
+    for (const typeUrl of this.types.keys()) {
+      if (this.group !== before || changed?.has(typeUrl)) this.queue.add(typeUrl, change.at);
     }
     this.schedule();
   }
@@ -95,19 +108,15 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
       service: this.service,
       peer: this.call.getPeer(),
       connectedSince: this.connectedSince,
-      types: this.typeStatuses(),
+      types: pushOrder(this.types.keys()).map((typeUrl) => this.typeStatus(typeUrl, this.types.get(typeUrl)!)),
     };
   }
 
-  protected abstract handle(req: Req, typeUrl: string): void;
-  protected abstract flush(): void;
-  protected abstract requestedTypes(): Iterable<string>;
-  protected abstract typeStatuses(): TypeStatus[];
-
-  protected markDirty(typeUrl: string, at?: number): void {
-    const prev = this.dirty.get(typeUrl);
-    this.dirty.set(typeUrl, prev ?? at);
-  }
+  /** State for a type first requested by `req`. */
+  protected abstract open(req: Req): St;
+  /** A request for a type: maybe an answer to a response, maybe a change of subscription. */
+  protected abstract handle(req: Req, typeUrl: string, st: St, first: boolean): void;
+  protected abstract typeStatus(typeUrl: string, st: St): TypeStatus;
 
   protected schedule(): void {
     if (this.scheduled || this.closed) return;
@@ -116,7 +125,7 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
       this.scheduled = false;
       if (this.closed) return;
       try {
-        this.flush();
+        if (this.group && this.queue.size) this.queue.flush();
       } catch (err) {
         this.log.error({ err }, 'failed to push xDS response');
       }
@@ -147,7 +156,10 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
       this.log.warn({ typeUrl, served: this.fixedType }, 'request for another type on a per-type stream ignored');
       return;
     }
-    this.handle(req, typeUrl);
+    let st = this.types.get(typeUrl);
+    const first = !st;
+    if (!st) this.types.set(typeUrl, (st = this.open(req)));
+    this.handle(req, typeUrl, st, first);
     this.schedule();
   }
 
@@ -164,7 +176,7 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
   private close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.dirty.clear();
+    this.queue.clear();
     this.ctx.metrics.streamClosed(this.kind, this.fixedType);
     this.log.info({ node: this.node?.id }, 'xDS stream closed');
     this.onClose(this);
