@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { BanyanError, type BanyanCode } from '../errors.js';
 
 export class CliError extends Error {
   constructor(
@@ -11,6 +12,42 @@ export class CliError extends Error {
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, unreachable: 3, rejected: 4, unauthorized: 5, timeout: 6 } as const;
+
+type Exit = (typeof EXIT)[keyof typeof EXIT];
+
+/**
+ * The exit code for a domain error raised in the CLI's own process (arguments it checks before
+ * calling the server, or a command that runs locally). A server's refusal arrives as an HTTP status,
+ * which the admin API chose from the same codes (src/admin/routes/errors.ts), and exits per status.
+ */
+export const EXIT_FOR: Record<BanyanCode, Exit> = {
+  'bad-weights': EXIT.usage,
+  'bad-input': EXIT.usage,
+  'unknown-route': EXIT.rejected,
+  'ambiguous-route': EXIT.rejected,
+  'not-forward': EXIT.rejected,
+  'unknown-backend': EXIT.rejected,
+  'busy-route': EXIT.rejected,
+  'bad-state': EXIT.rejected,
+  conflict: EXIT.rejected,
+  'not-found': EXIT.rejected,
+  'rejected-config': EXIT.rejected,
+  'held-change': EXIT.rejected,
+  'no-config': EXIT.failure,
+  'store-unavailable': EXIT.failure,
+  'store-locked': EXIT.failure,
+  'store-corrupt': EXIT.failure,
+};
+
+/** Runs a CLI-side step; a domain error it throws leaves with its EXIT_FOR code and its message. */
+export function orExit<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof BanyanError) throw new CliError(err.message, EXIT_FOR[err.code as BanyanCode]);
+    throw err;
+  }
+}
 
 export interface AdminClientOptions {
   server: string;

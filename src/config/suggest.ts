@@ -40,8 +40,11 @@ export function closest(word: string, candidates: readonly string[]): string | u
   return bestDistance <= limit ? best : undefined;
 }
 
-/** `; did you mean "x"?` or the empty string. */
-export function didYouMean(word: string, candidates: readonly string[]): string {
+/**
+ * `; did you mean "x"?` or the empty string. Diagnostics quote YAML names with `"`; the CLI's
+ * route and backend messages quote with `'`, as shells do.
+ */
+export function didYouMean(word: string, candidates: readonly string[], quote: '"' | "'" = '"'): string {
   const hit = closest(word, candidates);
-  return hit === undefined ? '' : `; did you mean "${hit}"?`;
+  return hit === undefined ? '' : `; did you mean ${quote}${hit}${quote}?`;
 }

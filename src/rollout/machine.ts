@@ -14,7 +14,7 @@
  * interval before the next: it never jumps ahead (let alone to 100 %) without anyone watching the
  * intermediate step. Pausing keeps the time left; resume continues the countdown from there.
  */
-import type { BackendWeight } from '../config/overrides.js';
+import type { BackendWeight } from '../config/routes.js';
 import type { Rollout, WeightEffect } from '../store/types.js';
 import { RolloutError } from './errors.js';
 import { validateSteps } from './steps.js';

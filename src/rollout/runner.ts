@@ -14,7 +14,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/model.js';
-import { checkClusters, resolveRoute, routeBackendsHash, yamlBackends, type BackendWeight } from '../config/overrides.js';
+import { resolveRoute, routeBackendsHash, yamlBackends, type BackendWeight } from '../config/routes.js';
+import { checkClusters, overrideFit } from '../config/weights.js';
 import { RevisionConflictError } from '../store/errors.js';
 import type { Rollout, Store } from '../store/types.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -81,23 +82,14 @@ export class RolloutRunner {
   // ------------------------------------------------------------------ operator commands
 
   async startRollout(req: StartRolloutRequest): Promise<Rollout> {
-    let location;
-    try {
-      location = resolveRoute(req.config, req.route);
-    } catch (err) {
-      // Same answer as for a shift: a route that does not exist is "not found", not bad input.
-      throw new RolloutError(/^unknown route/.test((err as Error).message) ? 'not-found' : 'bad-input', (err as Error).message);
-    }
-    try {
-      checkClusters(req.config, [req.to]);
-    } catch (err) {
-      throw new RolloutError('bad-input', (err as Error).message);
-    }
-    const yaml = yamlBackendsOrThrow(location);
+    // Route and backend errors are the same typed errors a shift gets, so they get the same answers.
+    const location = resolveRoute(req.config, req.route);
+    checkClusters(req.config, [req.to]);
+    const yaml = yamlBackends(location);
     const baseHash = routeBackendsHash(yaml);
     const override = await this.store.getOverride(location.ref);
-    // a stale override (the YAML changed under it) is not what proxies run, so it is not the start point
-    const current = override && override.baseHash === baseHash ? override : undefined;
+    // a stale override is not what proxies run, so it is not the start point
+    const current = override && overrideFit(req.config, override).applies ? override : undefined;
     const t = machine.startRollout(
       {
         id: randomUUID(),
@@ -231,13 +223,5 @@ export class RolloutRunner {
     } catch (err) {
       this.opts.logger?.error({ err }, 'onWeightsChange callback failed');
     }
-  }
-}
-
-function yamlBackendsOrThrow(location: ReturnType<typeof resolveRoute>): BackendWeight[] {
-  try {
-    return yamlBackends(location);
-  } catch (err) {
-    throw new RolloutError('bad-input', (err as Error).message);
   }
 }

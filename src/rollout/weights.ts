@@ -1,4 +1,4 @@
-import type { BackendWeight } from '../config/overrides.js';
+import type { BackendWeight } from '../config/routes.js';
 
 /**
  * The route's weights with `target` at `percent` %: the other backends share the rest in proportion

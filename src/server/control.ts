@@ -3,7 +3,10 @@ import { firstFilePos } from '../admission/index.js';
 import { DEFAULT_MAX_REMOVAL_SHARE, removalFindings } from '../admission/safety.js';
 import { hasErrors, type Diagnostic } from '../config/diagnostics.js';
 import type { Config } from '../config/model.js';
-import { listRoutes, prepareOverride, resolveRoute, yamlBackends, type BackendWeight } from '../config/overrides.js';
+import { prepareOverride } from '../config/overrides.js';
+import { listRoutes, resolveRoute, yamlBackends, type BackendWeight } from '../config/routes.js';
+import type { WeightsMode } from '../config/weights.js';
+import { BanyanError } from '../errors.js';
 import { hashConfigContent } from '../store/hash.js';
 import type { ConfigFile, ConfigVersion, Override, Store } from '../store/types.js';
 import type { ConfigPipeline } from './pipeline.js';
@@ -14,17 +17,17 @@ export interface RolloutAborter {
 }
 
 /** A candidate config was invalid: nothing was stored or applied. */
-export class ConfigRejectedError extends Error {
+export class ConfigRejectedError extends BanyanError<'rejected-config'> {
   constructor(readonly diagnostics: Diagnostic[]) {
-    super(`config rejected: ${diagnostics.filter((d) => d.severity === 'error').length} error(s)`);
+    super('rejected-config', `config rejected: ${diagnostics.filter((d) => d.severity === 'error').length} error(s)`);
     this.name = 'ConfigRejectedError';
   }
 }
 
 /** A valid change that removes much of what is served: held until the operator confirms it. */
-export class ChangeHeldError extends Error {
+export class ChangeHeldError extends BanyanError<'held-change'> {
   constructor(readonly findings: Diagnostic[]) {
-    super(`change held: ${findings.map((f) => f.message).join('; ')}`);
+    super('held-change', `change held: ${findings.map((f) => f.message).join('; ')}`);
     this.name = 'ChangeHeldError';
   }
 }
@@ -148,7 +151,7 @@ export class ControlPlane {
 
   private base(): Config {
     const cur = this.pipeline.current;
-    if (!cur) throw new Error('no config applied yet');
+    if (!cur) throw new BanyanError('no-config', 'no valid config applied yet');
     return cur.base;
   }
 
@@ -172,7 +175,7 @@ export class ControlPlane {
   /** Makes an old version live again, as a new version. */
   async rollback(target: number, meta: ChangeMeta): Promise<ConfigVersion> {
     const old = await this.store.getConfigVersion(target);
-    if (!old) throw new RangeError(`no config version ${target}`);
+    if (!old) throw new BanyanError('not-found', `no config version ${target}`);
     const check = this.pipeline.check(old.content);
     if (hasErrors(check.diagnostics)) throw new ConfigRejectedError(check.diagnostics);
     const version = await this.store.appendConfigVersion({
@@ -186,10 +189,10 @@ export class ControlPlane {
     return version;
   }
 
-  async setWeights(ref: string, backends: BackendWeight[], meta: { author: string; reason: string }): Promise<Override> {
-    const prepared = prepareOverride(this.base(), ref, backends);
-    const active = await this.store.activeRollout(prepared.route);
-    if (active) throw new RangeError(`route ${prepared.route} has an active rollout (${active.id}); pause/abort it before shifting by hand`);
+  /** Sets a route's weights by hand (percentages unless `relative`). Refused while a rollout drives the route. */
+  async setWeights(ref: string, backends: BackendWeight[], meta: { author: string; reason: string } & WeightsMode): Promise<Override> {
+    const prepared = prepareOverride(this.base(), ref, backends, { relative: meta.relative });
+    await this.refuseDuringRollout(prepared.route);
     // Admitted before it is stored: an override the proxies could not be sent exactly must never become live.
     const others = (await this.store.listOverrides()).filter((o) => o.route !== prepared.route);
     const check = this.pipeline.check(this.pipeline.current!.files, [...others, prepared]);
@@ -199,11 +202,21 @@ export class ControlPlane {
     return saved;
   }
 
-  async clearWeights(ref: string, meta: { author: string; reason: string }): Promise<boolean> {
+  /** Drops a route's override: its YAML weights apply again. Returns the canonical route and whether there was one. */
+  async clearWeights(ref: string, meta: { author: string; reason: string }): Promise<{ route: string; cleared: boolean }> {
     const route = resolveRoute(this.base(), ref).ref;
+    await this.refuseDuringRollout(route);
     const cleared = await this.store.clearOverride(route, meta.author, meta.reason);
     await this.reconcile();
-    return cleared;
+    return { route, cleared };
+  }
+
+  /** A rollout owns its route's weights until it ends: the one place hand changes are refused for it. */
+  private async refuseDuringRollout(route: string): Promise<void> {
+    const active = await this.store.activeRollout(route);
+    if (active) {
+      throw new BanyanError('busy-route', `route ${route} has an active rollout (${active.id}, ${active.state}); abort or finish it before shifting by hand`);
+    }
   }
 
   async routes(): Promise<RouteView[]> {

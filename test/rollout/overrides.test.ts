@@ -3,15 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ForwardAction } from '../../src/config/model.js';
-import {
-  applyOverrides,
-  listRoutes,
-  OverrideError,
-  parseWeights,
-  prepareOverride,
-  resolveRoute,
-  routeBackendsHash,
-} from '../../src/config/overrides.js';
+import { applyOverrides, prepareOverride } from '../../src/config/overrides.js';
+import { listRoutes, OverrideError, resolveRoute, routeBackendsHash } from '../../src/config/routes.js';
+import { parseWeights } from '../../src/config/weights.js';
 import { effectiveConfig } from '../../src/store/effective.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
 import { sampleConfig } from './fixtures.js';

@@ -1,39 +1,52 @@
 /**
- * Maps the domain's error classes to HTTP statuses, so handlers can let them propagate and every
- * endpoint answers the same failure the same way.
+ * Maps Banyan's domain errors to HTTP, so handlers let them propagate and every endpoint answers
+ * the same failure the same way. The status is decided by the error's code alone (HTTP_STATUS);
+ * a few codes also carry what the operator needs to read (diagnostics, a retry hint).
  */
 import { formatDiagnostic, type Diagnostic } from '../../config/diagnostics.js';
 import { plural } from '../../diff/canonical.js';
-import { OverrideError } from '../../config/overrides.js';
-import { RolloutError } from '../../rollout/errors.js';
+import { BanyanError, type BanyanCode } from '../../errors.js';
 import { ChangeHeldError, ConfigRejectedError } from '../../server/control.js';
-import { ActiveRolloutExistsError, RevisionConflictError, StoreUnavailableError } from '../../store/errors.js';
 import { HttpError, type Handler } from '../router.js';
 
-const ROLLOUT_STATUS: Record<RolloutError['code'], number> = { 'bad-input': 400, 'not-found': 404, 'bad-state': 409 };
+export const HTTP_STATUS: Record<BanyanCode, number> = {
+  'unknown-route': 404,
+  'ambiguous-route': 400,
+  'not-forward': 400,
+  'unknown-backend': 400,
+  'bad-weights': 400,
+  'bad-input': 400,
+  'busy-route': 409,
+  'bad-state': 409,
+  conflict: 409,
+  'not-found': 404,
+  'rejected-config': 400,
+  'held-change': 409,
+  'no-config': 503,
+  'store-unavailable': 503,
+  'store-locked': 500,
+  'store-corrupt': 500,
+};
 
 export function toHttpError(err: unknown): unknown {
-  if (err instanceof HttpError) return err;
-  if (err instanceof ConfigRejectedError) {
-    return rejected('config rejected', err.diagnostics);
-  }
+  if (!(err instanceof BanyanError)) return err;
+  const code: BanyanCode = err.code;
+  const status = HTTP_STATUS[code];
+  if (err instanceof ConfigRejectedError) return rejected('config rejected', err.diagnostics);
   if (err instanceof ChangeHeldError) {
-    return new HttpError(409, 'change held, nothing was changed: it removes much of what is served; repeat with confirmRemoval (banyan apply --confirm-removal) if that is intended', err.findings.map(formatDiagnostic));
+    return new HttpError(status, 'change held, nothing was changed: it removes much of what is served; repeat with confirmRemoval (banyan apply --confirm-removal) if that is intended', err.findings.map(formatDiagnostic));
   }
-  if (err instanceof OverrideError) return new HttpError(/^unknown route/.test(err.message) ? 404 : 400, err.message);
-  if (err instanceof RolloutError) return new HttpError(ROLLOUT_STATUS[err.code], err.message);
-  if (err instanceof ActiveRolloutExistsError || err instanceof RevisionConflictError) return new HttpError(409, err.message);
-  if (err instanceof StoreUnavailableError) {
-    return new HttpError(503, `state store unavailable, nothing was changed: ${err.message}`, undefined, { 'retry-after': '5' });
+  if (code === 'store-unavailable') {
+    return new HttpError(status, `state store unavailable, nothing was changed: ${err.message}`, undefined, { 'retry-after': '5' });
   }
-  return err;
+  return new HttpError(status, err.message);
 }
 
 /** 400 with one formatted `file:line:col: severity: message` per diagnostic, errors first. */
 export function rejected(what: string, diagnostics: Diagnostic[]): HttpError {
   const errors = diagnostics.filter((d) => d.severity === 'error');
   const ordered = [...errors, ...diagnostics.filter((d) => d.severity !== 'error')];
-  return new HttpError(400, `${what}: ${plural(errors.length, 'error')}`, ordered.map(formatDiagnostic));
+  return new HttpError(HTTP_STATUS['rejected-config'], `${what}: ${plural(errors.length, 'error')}`, ordered.map(formatDiagnostic));
 }
 
 /** Wraps a handler so domain errors become HTTP errors. */

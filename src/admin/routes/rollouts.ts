@@ -1,7 +1,7 @@
 /** Stepped rollouts: start, list, a live view of one, and the operator's commands on it. */
 import { z } from 'zod';
 import type { Config } from '../../config/model.js';
-import { listRoutes, type BackendWeight } from '../../config/overrides.js';
+import { listRoutes, type BackendWeight } from '../../config/routes.js';
 import { percentages } from '../../diff/config.js';
 import { rolloutWeights } from '../../rollout/machine.js';
 import { parseInterval, stepsFrom, validateSteps } from '../../rollout/steps.js';

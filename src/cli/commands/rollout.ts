@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { RolloutError } from '../../rollout/errors.js';
 import { parseInterval, parseSteps, stepsFrom } from '../../rollout/steps.js';
 import type { Rollout } from '../../store/types.js';
-import { clientFrom, CliError, EXIT, withServerOptions, type AdminClient } from '../admin-client.js';
+import { clientFrom, CliError, EXIT, orExit, withServerOptions, type AdminClient } from '../admin-client.js';
 import { color, outputOption, printJson, table } from '../output.js';
 import { parseIntOption } from '../options.js';
 import { defaultAuthor, withAuthor } from './apply.js';
@@ -121,14 +121,7 @@ Examples:
 }
 
 /** Runs a client-side check; bad input is a usage error, before anything is sent. */
-function usage<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof RolloutError) throw new CliError(err.message, EXIT.usage);
-    throw err;
-  }
-}
+const usage = orExit;
 
 async function listRollouts(client: AdminClient, output: string): Promise<void> {
   const { rollouts } = await client.get<{ rollouts: RolloutView[] }>('/api/v1/rollouts');

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { OverrideError, parseWeights } from '../../config/overrides.js';
-import { clientFrom, CliError, EXIT, withServerOptions } from '../admin-client.js';
+import { parseWeights } from '../../config/weights.js';
+import { clientFrom, CliError, EXIT, orExit, withServerOptions } from '../admin-client.js';
 import { outputOption, printJson } from '../output.js';
 import { defaultAuthor, withAuthor } from './apply.js';
 
@@ -40,19 +40,11 @@ Examples:
         return;
       }
       if (args.length === 0) throw new CliError('give BACKEND=WEIGHT pairs (or --clear)', EXIT.usage);
-      const backends = parseArgs(args, Boolean(o.relative));
+      // Checked here too, so bad weights exit as a usage error before anything is sent.
+      const backends = orExit(() => parseWeights(args, { relative: Boolean(o.relative) }));
       const reply = await client.put<ShiftReply>(path, { backends, relative: Boolean(o.relative), ...meta });
       if (o.output === 'json') return printJson(reply);
       const shares = Object.entries(reply.percent).map(([c, p]) => `${c}=${p}%`).join(' ');
       process.stdout.write(`${reply.override.route}: ${shares}\n`);
     });
-}
-
-function parseArgs(args: string[], relative: boolean) {
-  try {
-    return parseWeights(args, { relative });
-  } catch (err) {
-    if (err instanceof OverrideError) throw new CliError(err.message, EXIT.usage);
-    throw err;
-  }
 }
