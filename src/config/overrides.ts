@@ -6,7 +6,7 @@
  * reference names is routes.ts's rule; which weights are valid and when an override is stale, weights.ts's.
  */
 import type { Config, ForwardAction, WeightedBackend } from './model.js';
-import { resolveRoute, routeBackendsHash, yamlBackends, type BackendWeight } from './routes.js';
+import { resolveRoute, routeBackendsHash, forwardBackends, type BackendWeight } from './routes.js';
 import { checkClusters, checkWeights, overrideFit, type OverrideLike, type StaleReason, type WeightsMode } from './weights.js';
 
 // Older homes of these names, still imported by store/types.ts, diff/config.ts and server/pipeline.ts.
@@ -33,7 +33,7 @@ export interface StaleOverride<O extends OverrideLike = OverrideLike> {
  */
 export function prepareOverride(config: Config, ref: string, backends: readonly BackendWeight[], mode: WeightsMode = { relative: true }): OverrideLike {
   const location = resolveRoute(config, ref);
-  const base = yamlBackends(location);
+  const base = forwardBackends(location);
   checkWeights(backends, mode);
   checkClusters(config, backends.map((b) => b.cluster));
   return { route: location.ref, backends: backends.map((b) => ({ ...b })), baseHash: routeBackendsHash(base) };

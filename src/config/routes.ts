@@ -69,7 +69,7 @@ export function resolveRoute(config: Config, ref: string): RouteLocation {
 }
 
 /** The backends the route forwards to in `location`'s config; throws OverrideError `not-forward` for redirects and direct responses. */
-export function yamlBackends(location: RouteLocation): BackendWeight[] {
+export function forwardBackends(location: RouteLocation): BackendWeight[] {
   const action = location.route.action;
   if (action.kind !== 'forward') {
     throw new OverrideError('not-forward', `route '${location.ref}' is a ${action.kind} route; only routes that forward to backends have weights`);

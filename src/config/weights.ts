@@ -5,7 +5,7 @@
  */
 import type { Config } from './model.js';
 import { backendWeightProblem, backendWeightSetProblem } from './bounds.js';
-import { OverrideError, resolveRoute, routeBackendsHash, yamlBackends, type BackendWeight, type RouteLocation } from './routes.js';
+import { OverrideError, resolveRoute, routeBackendsHash, forwardBackends, type BackendWeight, type RouteLocation } from './routes.js';
 import { didYouMean } from './suggest.js';
 
 /** The part of a stored override that matters here (store/types.ts Override satisfies it). */
@@ -86,7 +86,7 @@ export function overrideFit(config: Config, override: OverrideLike): OverrideFit
   let base: BackendWeight[];
   try {
     location = resolveRoute(config, override.route);
-    base = yamlBackends(location);
+    base = forwardBackends(location);
   } catch (err) {
     if (!(err instanceof OverrideError)) throw err;
     return {

@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/model.js';
-import { resolveRoute, routeBackendsHash, yamlBackends, type BackendWeight } from '../config/routes.js';
+import { resolveRoute, routeBackendsHash, forwardBackends, type BackendWeight } from '../config/routes.js';
 import { checkClusters, overrideFit } from '../config/weights.js';
 import { RevisionConflictError } from '../store/errors.js';
 import type { Rollout, Store } from '../store/types.js';
@@ -85,7 +85,7 @@ export class RolloutRunner {
     // Route and backend errors are the same typed errors a shift gets, so they get the same answers.
     const location = resolveRoute(req.config, req.route);
     checkClusters(req.config, [req.to]);
-    const yaml = yamlBackends(location);
+    const yaml = forwardBackends(location);
     const baseHash = routeBackendsHash(yaml);
     const override = await this.store.getOverride(location.ref);
     // a stale override is not what proxies run, so it is not the start point

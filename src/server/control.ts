@@ -4,7 +4,7 @@ import { DEFAULT_MAX_REMOVAL_SHARE, removalFindings } from '../admission/safety.
 import { hasErrors, type Diagnostic } from '../config/diagnostics.js';
 import type { Config } from '../config/model.js';
 import { prepareOverride } from '../config/overrides.js';
-import { listRoutes, resolveRoute, yamlBackends, type BackendWeight } from '../config/routes.js';
+import { listRoutes, resolveRoute, forwardBackends, type BackendWeight } from '../config/routes.js';
 import type { WeightsMode } from '../config/weights.js';
 import { BanyanError } from '../errors.js';
 import { hashConfigContent } from '../store/hash.js';
@@ -233,8 +233,8 @@ export class ControlPlane {
           listener: l.listener.name,
           host: l.host.name,
           name: l.route.name,
-          backends: yamlBackends(eff),
-          yamlBackends: yamlBackends(l),
+          backends: forwardBackends(eff),
+          yamlBackends: forwardBackends(l),
           override: overrides.find((o) => o.route === l.ref) ?? null,
         };
       });

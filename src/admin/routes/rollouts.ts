@@ -1,7 +1,7 @@
 /** Stepped rollouts: start, list, a live view of one, and the operator's commands on it. */
 import { z } from 'zod';
 import type { Config } from '../../config/model.js';
-import { listRoutes, type BackendWeight } from '../../config/routes.js';
+import { listRoutes, forwardBackends, type BackendWeight } from '../../config/routes.js';
 import { percentages } from '../../diff/config.js';
 import { rolloutWeights } from '../../rollout/machine.js';
 import { parseInterval, stepsFrom, validateSteps } from '../../rollout/steps.js';
@@ -103,7 +103,7 @@ function view(deps: OpsDeps, r: Rollout, now = Date.now()) {
 function proxyProgress(deps: OpsDeps, route: string, weights: BackendWeight[]) {
   const current = deps.pipeline.current;
   const served = current ? listRoutes(current.effective).find((l) => l.ref === route) : undefined;
-  const servedWeights = served?.route.action.kind === 'forward' ? served.route.action.backends.map((b) => ({ cluster: b.cluster, weight: b.weight })) : [];
+  const servedWeights = served?.route.action.kind === 'forward' ? forwardBackends(served) : [];
   const live = JSON.stringify(servedWeights) === JSON.stringify(weights);
   const routeConfig = served?.listener.name;
   const accepted: string[] = [];
