@@ -13,8 +13,9 @@ export interface RunRateLimitOptions {
   port: number;
   host: string;
   /**
-   * envoyproxy/ratelimit domain files: a directory (its runtime `config/` directory, a ConfigMap
-   * mount) or one file; watched and hot-reloaded like `banyan serve`'s config.
+   * envoyproxy/ratelimit domain files: a directory (its runtime RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/config,
+   * a ConfigMap mount) or one file; read, watched and hot-reloaded like `banyan serve`'s config, so
+   * dot-files are skipped and a swap of the runtime root's symlink is followed.
    */
   config?: string;
   /** host:port of Banyan's xDS server to take the config from instead. */

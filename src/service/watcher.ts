@@ -1,7 +1,9 @@
+import fsSync from 'node:fs';
 import path from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { readConfigFiles, statConfigFiles, type SourceFile, type SourceFileStat } from '../config/source.js';
+import { symlinksOnPath } from './symlinks.js';
 import { findWriters, identityKey } from './writers.js';
 
 export interface WatcherOptions {
@@ -46,10 +48,15 @@ interface Sample {
  * After `maxWaitMs` pending, the second rule gives way with a warning, so that a writer that never
  * closes cannot hold the config back forever (and an empty file does reach validation, which rejects
  * it). Reloads never overlap: a change that lands during a reload is applied after it. Nothing is
- * sampled, scanned or read until chokidar reports an event.
+ * sampled, scanned or read until chokidar (or a symlink swap on the path) reports an event.
  */
 export class ConfigWatcher {
   private watcher?: FSWatcher;
+  /** One per directory holding a symlink the config path resolves through. */
+  private linkWatchers: fsSync.FSWatcher[] = [];
+  /** Watching the path again after a symlink swap: serialized, at most one more queued. */
+  private rewatching: Promise<void> = Promise.resolve();
+  private rewatchQueued = false;
   private timer?: NodeJS.Timeout;
   private running: Promise<void> = Promise.resolve();
   private queued = false;
@@ -84,7 +91,25 @@ export class ConfigWatcher {
 
   async start(): Promise<void> {
     this.appliedKey = (await this.sample()).key;
-    this.watcher = chokidar.watch(this.configPath, {
+    await this.watch();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.rewatching;
+    await this.unwatch();
+    await this.running;
+  }
+
+  /**
+   * chokidar on the path, and the directories that hold each symlink on the way to it: a watch holds
+   * the inode the path resolved to, so a swapped link (envoyproxy/ratelimit's and Envoy's runtime root,
+   * `ln -s v2 new && mv -Tf new current`; a ConfigMap's `..data` under a file path) is seen only
+   * there. A swap is a change, and the path is watched again to follow the new target.
+   */
+  private async watch(): Promise<void> {
+    const watcher = chokidar.watch(this.configPath, {
       ignoreInitial: true,
       depth: 0,
       // Atomic saves (write temp + rename) otherwise show up as unlink + add.
@@ -92,16 +117,47 @@ export class ConfigWatcher {
       awaitWriteFinish: false,
       ignored: (p) => p !== this.configPath && EDITOR_SCRATCH.test(path.basename(p)),
     });
-    this.watcher.on('all', () => this.onEvent());
-    this.watcher.on('error', (err) => this.log?.error({ err }, `watching ${this.configPath} failed`));
-    await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
+    this.watcher = watcher;
+    watcher.on('all', () => this.onEvent());
+    watcher.on('error', (err) => this.log?.error({ err }, `watching ${this.configPath} failed`));
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    for (const link of await symlinksOnPath(this.configPath)) {
+      const name = path.basename(link);
+      try {
+        const w = fsSync.watch(path.dirname(link), (_event, changed) => {
+          if (changed === null || changed === name) this.onSwap();
+        });
+        w.on('error', (err) => this.log?.error({ err }, `watching ${link} for swaps failed`));
+        this.linkWatchers.push(w);
+      } catch (err) {
+        this.log?.warn({ err }, `cannot watch ${link} for swaps; edits through it are still followed`);
+      }
+    }
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.watcher?.close();
-    await this.running;
+  private async unwatch(): Promise<void> {
+    for (const w of this.linkWatchers.splice(0)) w.close();
+    const watcher = this.watcher;
+    this.watcher = undefined;
+    await watcher?.close();
+  }
+
+  private onSwap(): void {
+    if (this.stopped) return;
+    this.onEvent();
+    if (this.rewatchQueued) return;
+    this.rewatchQueued = true;
+    this.rewatching = this.rewatching
+      .then(async () => {
+        this.rewatchQueued = false;
+        if (this.stopped) return;
+        await this.unwatch();
+        if (this.stopped) return;
+        await this.watch();
+        // An edit in the new target while no watch was up: the next settle finds it (or finds nothing).
+        this.onEvent();
+      })
+      .catch((err: unknown) => this.log?.error({ err }, `watching ${this.configPath} again failed`));
   }
 
   private onEvent(): void {

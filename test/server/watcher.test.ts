@@ -152,6 +152,47 @@ describe('ConfigWatcher', () => {
     expect(calls.map((c) => c.files)).toEqual([{ 'routes.yaml': 'v: 2\n' }]);
   });
 
+  it('follows a swap of a symlink the path goes through (a runtime root: ln -s v2 new && mv -Tf new current), and edits after it', async () => {
+    // envoyproxy/ratelimit's and Envoy's runtime layout: ROOT/current -> vN, served from current/ratelimit/config.
+    const version = (name: string, text: string) => {
+      fs.mkdirSync(path.join(dir, name, 'ratelimit', 'config'), { recursive: true });
+      fs.writeFileSync(path.join(dir, name, 'ratelimit', 'config', 'edge.yaml'), text);
+    };
+    version('v1', 'v: 1\n');
+    fs.symlinkSync(path.join(dir, 'v1'), path.join(dir, 'current'));
+    const target = path.join(dir, 'current', 'ratelimit', 'config');
+    await watch(target);
+    version('v2', 'v: 2\n');
+    fs.symlinkSync(path.join(dir, 'v2'), path.join(dir, 'new'));
+    fs.renameSync(path.join(dir, 'new'), path.join(dir, 'current'));
+    await eventually(() => expect(calls.map((c) => c.files)).toEqual([{ 'edge.yaml': 'v: 2\n' }]));
+    // The watch follows the new target: an edit there is seen, an edit in the old one is not config.
+    await new Promise((r) => setTimeout(r, 200));
+    fs.writeFileSync(path.join(dir, 'v1', 'ratelimit', 'config', 'edge.yaml'), 'v: old\n');
+    fs.writeFileSync(path.join(target, 'edge.yaml'), 'v: 3\n');
+    await eventually(() => expect(calls.length).toBe(2));
+    expect(calls[1].files).toEqual({ 'edge.yaml': 'v: 3\n' });
+  });
+
+  it('follows a ConfigMap update when the path is one of its files (routes.yaml -> ..data/routes.yaml)', async () => {
+    const volume = (name: string, text: string) => {
+      fs.mkdirSync(path.join(dir, name));
+      fs.writeFileSync(path.join(dir, name, 'routes.yaml'), text);
+    };
+    volume('..2024_01', 'v: 1\n');
+    fs.symlinkSync('..2024_01', path.join(dir, '..data'));
+    fs.symlinkSync('..data/routes.yaml', path.join(dir, 'routes.yaml'));
+    await watch(path.join(dir, 'routes.yaml'));
+    for (const [i, v] of [[2, 'v: 2\n'], [3, 'v: 3\n']] as const) {
+      volume(`..2024_0${i}`, v);
+      fs.symlinkSync(`..2024_0${i}`, path.join(dir, '..data_tmp'));
+      fs.renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+      fs.rmSync(path.join(dir, `..2024_0${i - 1}`), { recursive: true });
+      await eventually(() => expect(calls.at(-1)?.files).toEqual({ 'routes.yaml': v }));
+    }
+    expect(calls.length).toBe(2);
+  });
+
   it('never overlaps reloads, and applies an edit made during one after it', async () => {
     const file = path.join(dir, 'routes.yaml');
     fs.writeFileSync(file, 'v: 0\n');

@@ -44,7 +44,7 @@ export function register(program: Command): void {
     .description('Run the rate limit service (envoy.service.ratelimit.v3.RateLimitService, envoyproxy/ratelimit config format) on its own')
     .option('--port <port>', 'gRPC port', parseIntOption, DEFAULT_PORTS.ratelimit)
     .option('--host <address>', 'address to bind', '0.0.0.0')
-    .option('--config <dir-or-file>', 'envoyproxy/ratelimit domain files (a directory, one domain per file); hot-reloaded')
+    .option('--config <dir-or-file>', 'envoyproxy/ratelimit domain files: a directory (one domain per file; e.g. RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/config) or one file; hot-reloaded, symlink swaps followed')
     .option('--xds <host:port>', "take the config from Banyan's xDS server (RateLimitConfig over ADS)")
     .option('--node-id <id>', 'xDS node id (default ratelimit-<pid>)')
     .option('--redis <url>', 'Redis URL for shared counters (default: in-memory)')
