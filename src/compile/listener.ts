@@ -18,7 +18,7 @@ const STDOUT_ACCESS_LOG: envoy.AccessLog = {
 };
 
 export function buildListener(listener: Listener, ctx: CompileContext): envoy.Listener {
-  return listener.kind === 'api' ? apiListener(listener, ctx) : socketListener(listener, ctx);
+  return listener.kind === 'api' ? apiListener(listener) : socketListener(listener, ctx);
 }
 
 /** Routes always come over RDS on the same ADS stream, so a route edit never drains connections. */
@@ -61,11 +61,11 @@ function socketListener(listener: Listener, ctx: CompileContext): envoy.Listener
   };
 }
 
-/** Proxyless gRPC: an api_listener whose HCM runs only the router (gRPC rejects filters it lacks). */
-function apiListener(listener: Listener, ctx: CompileContext): envoy.Listener {
-  if (listener.authz || listener.ratelimit) {
-    ctx.warn(listener.pos, `authz/ratelimit on listener "${listener.name}" are ignored: proxyless gRPC (api) listeners run only the router filter`);
-  }
+/**
+ * Proxyless gRPC: an api_listener whose HCM runs only the router (gRPC rejects filters it lacks; a
+ * listener asking for more is refused by admission, src/admission/grpc.ts).
+ */
+function apiListener(listener: Listener): envoy.Listener {
   return {
     name: listener.name,
     api_listener: { api_listener: typed(HCM_TYPE, httpConnectionManager(listener, [ROUTER_FILTER])) },

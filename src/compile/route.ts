@@ -25,13 +25,8 @@ export function buildRouteConfiguration(listener: Listener, ctx: CompileContext)
 }
 
 function buildVirtualHost(host: VirtualHost, listener: Listener, ctx: CompileContext): envoy.VirtualHost {
+  // What api listeners cannot honour is refused by admission (src/admission/grpc.ts); here only what they are sent.
   const proxyless = listener.kind === 'api';
-  if (proxyless) {
-    for (const d of host.domains.filter((d) => !validGrpcDomain(d))) {
-      ctx.warn(host.pos, `domain "${d}" of virtual host "${host.name}" has a "*" that is not at its start or end, which proxyless gRPC clients (listener "${listener.name}") reject`);
-    }
-  }
-  if (proxyless && host.cors) ctx.warn(host.pos, `CORS on virtual host "${host.name}" is ignored: listener "${listener.name}" is a proxyless gRPC (api) listener`);
   return compact({
     name: host.name,
     // gRPC clients match domains against their target authority; `*` accepts whatever name they dialled.
@@ -44,11 +39,7 @@ function buildVirtualHost(host: VirtualHost, listener: Listener, ctx: CompileCon
 function buildRoute(route: Route, listener: Listener, ctx: CompileContext): envoy.Route {
   const proxyless = listener.kind === 'api';
   const perFilter: Record<string, envoy.TypedAny> = {};
-  if (route.cors) {
-    if (proxyless) ctx.warn(route.pos, `CORS on route "${route.name}" is ignored: listener "${listener.name}" is a proxyless gRPC (api) listener`);
-    else perFilter[CORS_FILTER] = corsPolicy(route.cors);
-  }
-  if (proxyless) for (const problem of proxylessProblems(route)) ctx.warn(route.pos, `route "${route.name}" ${problem}, which proxyless gRPC clients (listener "${listener.name}") reject`);
+  if (route.cors && !proxyless) perFilter[CORS_FILTER] = corsPolicy(route.cors);
   const out: envoy.Route = { name: route.name, match: buildMatch(route.match) };
   switch (route.action.kind) {
     case 'forward':
@@ -75,19 +66,6 @@ function buildRoute(route: Route, listener: Listener, ctx: CompileContext): envo
   Object.assign(out, headerMutations(route.requestHeaders, 'request'), headerMutations(route.responseHeaders, 'response'));
   if (Object.keys(perFilter).length) out.typed_per_filter_config = perFilter;
   return out;
-}
-
-/** gRPC accepts `*`, `*.suffix`, `prefix.*` and exact names: one wildcard, only at an end. */
-function validGrpcDomain(domain: string): boolean {
-  const stars = domain.split('*').length - 1;
-  return stars === 0 || (stars === 1 && (domain.startsWith('*') || domain.endsWith('*')));
-}
-
-/** What grpc-js-xds 1.14's RDS validation NACKs (for the whole RouteConfiguration) in a route Banyan emits. */
-function proxylessProblems(route: Route): string[] {
-  if (route.action.kind !== 'forward') return [`is a ${route.action.kind === 'direct' ? 'direct response' : 'redirect'}`];
-  if (route.action.retry && route.action.retry.attempts < 1) return ['retries 0 times'];
-  return [];
 }
 
 export function buildMatch(match: RouteMatch): envoy.RouteMatch {

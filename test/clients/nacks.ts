@@ -18,6 +18,8 @@ export interface NackOptions {
   target?: string;
   nodeCluster?: string;
   timeoutMs?: number;
+  /** Type URLs the client must have subscribed to before its answers count (a slow client may not have asked for RDS yet). */
+  awaitTypes?: string[];
 }
 
 export interface PlantResult {
@@ -44,6 +46,8 @@ export async function plantConfig(kind: ClientKind, yaml: string, opts: NackOpti
       () => {
         const s = t.banyan.xds.status().find((p) => p.nodeId === nodeId);
         if (!s?.types.length) throw new Error(`${kind} has not subscribed to anything`);
+        const missing = (opts.awaitTypes ?? []).filter((url) => !s.types.some((ty) => ty.typeUrl === url));
+        if (missing.length) throw new Error(`${kind} has not subscribed to ${missing.join(', ')}`);
         const pending = s.types.filter((ty) => ty.state === 'STALE').map((ty) => ty.typeUrl);
         if (pending.length) throw new Error(`${kind} has not answered ${pending.join(', ')}`);
         return Object.fromEntries(s.types.filter((ty) => ty.state === 'NACKED').map((ty) => [ty.typeUrl, ty.lastNack?.message ?? '']));

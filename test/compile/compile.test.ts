@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/compile/index.js';
 import { decodeMessage, encodeMessage, TypeUrl } from '../../src/proto/envoy.js';
 import { cluster, config, encodeAll, host, listener, pos, route } from './fixtures.js';
+import { Admission } from '../../src/admission/index.js';
 
 const group = (snap: ReturnType<typeof compile>, name = 'default') => snap.groups.get(name)!;
 const names = (snap: ReturnType<typeof compile>, type: (typeof TypeUrl)[keyof typeof TypeUrl], g = 'default') => [...group(snap, g).get(type)!.keys()];
@@ -82,10 +83,13 @@ describe('compile', () => {
     expect(snap.apiListenerNames).toEqual(new Set(['orders']));
   });
 
-  it('warns when a proxyless gRPC listener routes to a DNS cluster', () => {
+  it('leaves what api listeners cannot honour to admission: compile itself says nothing about a DNS cluster behind one', () => {
     const api = listener({ name: 'orders', kind: 'api', port: 0 });
-    const snap = compile(config({ listeners: [api], clusters: [cluster({ discovery: 'strict_dns', endpoints: [{ host: 'x.internal', port: 1 }] })] }));
-    expect(snap.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/DNS discovery.*proxyless gRPC clients \(listener "orders"\) reject/)]);
+    const c = cluster({ discovery: 'strict_dns', endpoints: [{ host: 'x.internal', port: 1 }] });
+    const cfg = config({ listeners: [api], clusters: [c] });
+    expect(compile(cfg).warnings).toEqual([]);
+    const admitted = new Admission().admit(cfg, { file: 'x.yaml', line: 1, col: 1 });
+    expect(admitted.diagnostics).toEqual([expect.objectContaining({ severity: 'error', message: expect.stringMatching(/cluster "app" uses DNS endpoints, which proxyless gRPC clients \(api listener "orders"\) cannot honour/) })]);
   });
 });
 
