@@ -53,10 +53,11 @@ export function capabilityMatrix(kind: ClientKind): void {
       expect(errors.length, 'validate must refuse it').toBeGreaterThan(0);
       expect(errors[0].message).toContain('proxyless gRPC clients');
       const expected = c.clients[kind]!;
-      const planted = await plantConfig(kind, c.yaml, { awaitTypes: 'nack' in expected ? [expected.nack] : [TypeUrl.Listener, TypeUrl.RouteConfiguration] });
+      // Generous bounds: a JVM client on a loaded 2-core machine takes seconds to start and subscribe.
+      const planted = await plantConfig(kind, c.yaml, { awaitTypes: 'nack' in expected ? [expected.nack] : [TypeUrl.Listener, TypeUrl.RouteConfiguration], timeoutMs: 45_000 });
       if ('nack' in expected) expect(Object.keys(planted.nacked)).toContain(expected.nack);
       else expect(Object.keys(planted.rpc.counts)).toEqual([]);
       if ('rpcFails' in expected) expect(Object.values(planted.rpc.errors).reduce((a, b) => a + b, 0)).toBe(1);
-    });
+    }, 90_000);
   });
 }
