@@ -14,7 +14,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { rateLimitServiceDefinition } from '../src/proto/grpc.js';
 import { createRedisClient, RedisBackend } from '../src/ratelimit/backend/redis.js';
-import { parseRateLimitYaml } from '../src/ratelimit/config.js';
+import { parseRateLimitYaml } from '../src/config/ratelimit/parse.js';
 import { createRateLimitServer, type RateLimitServer } from '../src/ratelimit/server.js';
 import { createLogger } from '../src/telemetry/logger.js';
 import { RedisServer } from '../test/support/redis.js';

@@ -9,6 +9,7 @@ import type { Config, SourcePos } from '../config/model.js';
 import type { SourceFile } from '../config/source.js';
 import { compile } from '../compile/index.js';
 import type { CompiledSnapshot } from '../compile/types.js';
+import { loadEnvoyProtos } from '../proto/envoy.js';
 import type { WireForms } from '../proto/wire-form.js';
 import { grpcCapabilityDiagnostics } from './grpc.js';
 import { ResourceAdmission } from './resources.js';
@@ -24,6 +25,11 @@ export interface AdmissionResult {
 
 export class Admission {
   private readonly resources = new ResourceAdmission();
+
+  constructor() {
+    // The protos are read here, once, so that compile() and the checks never do I/O mid-admission.
+    loadEnvoyProtos();
+  }
 
   /**
    * Compiles `config` and admits the result. `fallback` positions findings that no YAML element

@@ -1,7 +1,7 @@
-import type { Config, HeaderMatch, Listener, RateLimitAction, RateLimitDescriptor, RateLimitDomain, RateLimitPolicy, Route, RouteRateLimit } from '../config/model.js';
+import type { Config, HeaderMatch, Listener, RateLimitAction, Route, RouteRateLimit } from '../config/model.js';
+import { toRateLimitConfig } from '../config/ratelimit/resource.js';
 import { callsService } from '../config/semantic.js';
-import { envoyRoot } from '../proto/envoy.js';
-import { ensureEnvoyApiAdditions } from '../ratelimit/envoy-additions.js';
+import { envoyRoot, TypeUrl } from '../proto/envoy.js';
 import { headerMatcher } from './matchers.js';
 import { defineHttpFeature, type HttpFilterName } from './filters.js';
 import type * as envoy from './envoy-types.js';
@@ -13,7 +13,7 @@ export const RATELIMIT_FILTER: HttpFilterName = 'envoy.filters.http.ratelimit';
 export const LOCAL_RATELIMIT_FILTER: HttpFilterName = 'envoy.filters.http.local_ratelimit';
 const RATELIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit';
 const LOCAL_RATELIMIT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
-export const RATELIMIT_CONFIG_TYPE = 'type.googleapis.com/ratelimit.config.ratelimit.v3.RateLimitConfig';
+export const RATELIMIT_CONFIG_TYPE = TypeUrl.RateLimitConfig;
 
 const hasLocalLimits = (listener: Listener): boolean => listener.hosts.some((h) => h.routes.some((r) => r.localRateLimit));
 
@@ -91,8 +91,7 @@ export function action(a: RateLimitAction): envoy.RouteRateLimitAction {
         }),
       };
     case 'query_parameters':
-      // Newer than the Envoy API snapshot Banyan loads; declared with Envoy's field number.
-      ensureEnvoyApiAdditions();
+      // Newer than the Envoy API snapshot Banyan loads: declared when the protos load (proto/envoy-additions.ts).
       return { query_parameters: { query_parameter_name: a.param, descriptor_key: a.key, skip_if_absent: a.skipIfAbsent } };
   }
 }
@@ -124,40 +123,10 @@ function statusCodeName(code: number): envoy.StatusCodeName {
 
 /**
  * Banyan's `ratelimit:` domains as RateLimitConfig resources (type URL RATELIMIT_CONFIG_TYPE), one
- * per domain and named after it, for standalone rate limit replicas that subscribe over ADS.
+ * per domain and named after it, for standalone rate limit replicas that subscribe over ADS. The
+ * wire mapping itself is config/ratelimit/resource.ts, shared with the replicas that read it.
  */
 export function rateLimitConfigResources(config: Config): Map<string, envoy.RateLimitConfig> {
   const sorted = [...config.ratelimit].sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
   return new Map(sorted.map((d) => [d.domain, toRateLimitConfig(d)]));
-}
-
-export function toRateLimitConfig(d: RateLimitDomain): envoy.RateLimitConfig {
-  return { name: d.domain, domain: d.domain, descriptors: d.descriptors.map(descriptorResource) };
-}
-
-function descriptorResource(d: RateLimitDescriptor): envoy.RateLimitDescriptor {
-  const out: envoy.RateLimitDescriptor = { key: d.key };
-  if (d.value !== undefined) out.value = d.value;
-  if (d.rateLimit) out.rate_limit = policyResource(d.rateLimit);
-  if (d.descriptors.length) out.descriptors = d.descriptors.map(descriptorResource);
-  if (d.shadowMode) out.shadow_mode = true;
-  if (d.detailedMetric) out.detailed_metric = true;
-  if (d.quotaMode) out.quota_mode = true;
-  if (d.failOpen !== undefined) out.fail_open = wrap(d.failOpen);
-  if (d.extraLimits.length) out.extra_limits = d.extraLimits.map(policyResource);
-  return out;
-}
-
-function policyResource(p: RateLimitPolicy): envoy.RateLimitPolicy {
-  const out: envoy.RateLimitPolicy = p.unlimited ? { unlimited: true } : { unit: upper(p.unit), requests_per_unit: p.requestsPerUnit };
-  if (p.name) out.name = p.name;
-  if (p.replaces.length) out.replaces = p.replaces.map((name) => ({ name }));
-  if (p.algorithm !== 'fixed') out.algorithm = upper(p.algorithm);
-  if (p.windowSeconds !== undefined) out.window = duration(p.windowSeconds * 1000);
-  return out;
-}
-
-/** The config's enum values are the proto enum names in lower case; toUpperCase is typed only as string. */
-function upper<S extends string>(s: S): Uppercase<S> {
-  return s.toUpperCase() as Uppercase<S>;
 }

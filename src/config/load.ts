@@ -1,5 +1,4 @@
 import { DEFAULT_PORTS } from '../ports.js';
-import { parseRateLimitDomains } from '../ratelimit/config.js';
 import { buildFragment, rateLimitItems } from './build.js';
 import { hasErrors, type Diagnostic } from './diagnostics.js';
 import type { Fragment } from './fragment.js';
@@ -9,6 +8,7 @@ import { configSchema } from './schema.js';
 import { callsService, checkConfig, where } from './semantic.js';
 import { findUnreachableRoutes } from './shadow.js';
 import { Locator, parseYaml } from './yaml.js';
+import { parseRateLimitDomains } from './ratelimit/parse.js';
 import { readConfigFiles, type SourceFile } from './source.js';
 
 export interface LoadResult {

@@ -1,4 +1,4 @@
-import { RuleTable } from '../ratelimit/rules.js';
+import { DescriptorMatcher } from './ratelimit/match.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Reference } from './fragment.js';
 import type { Config, Listener, RateLimitAction, RateLimitDescriptor, Route, RouteRateLimit, SourcePos } from './model.js';
@@ -67,7 +67,8 @@ export function checkConfig(config: Config, references: readonly Reference[], ra
 function checkRouteRateLimits(config: Config): Diagnostic[] {
   const out: Diagnostic[] = [];
   const domains = new Map(config.ratelimit.map((d) => [d.domain, d]));
-  const table = new RuleTable(config.ratelimit);
+  // Only whether some entry matches matters here, not which limit.
+  const table = new DescriptorMatcher(config.ratelimit, () => true);
   for (const l of config.listeners) {
     for (const route of l.hosts.flatMap((h) => h.routes)) {
       // What proxyless gRPC (api) listeners cannot honour is admission's rule (src/admission/grpc.ts).
@@ -128,12 +129,12 @@ const OTHER_VALUE = '\u0000';
 
 /**
  * Whether some request can make `entries` match a limit, decided by the rate limit service's own
- * matcher (RuleTable.lookup: exact value, then wildcards, then the bare key, level by level, the
+ * matcher (DescriptorMatcher.lookup: exact value, then wildcards, then the bare key, level by level, the
  * limit at the last entry). A request-dependent value is tried as every value the domain names for
  * its key (wildcards made concrete) and as a value it names nowhere, so value-specific entries
  * count: `plan: free` is reached by an x-plan header, as in envoyproxy/ratelimit's own examples.
  */
-function reachable(table: RuleTable, domain: string, entries: PossibleEntry[], descriptors: readonly RateLimitDescriptor[]): boolean {
+function reachable(table: DescriptorMatcher<unknown>, domain: string, entries: PossibleEntry[], descriptors: readonly RateLimitDescriptor[]): boolean {
   const named = valuesByKey(descriptors);
   const choices = entries.map((e) => e.values ?? [...(named.get(e.key) ?? []), OTHER_VALUE]);
   if (choices.reduce((n, c) => n * c.length, 1) > MAX_COMBINATIONS) return true;

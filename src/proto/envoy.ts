@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
+import { applyEnvoyApiAdditions } from './envoy-additions.js';
 import { PROTO_INCLUDE_DIRS } from './paths.js';
 
 /**
@@ -75,19 +76,28 @@ function resolveInclude(origin: string, target: string): string | null {
 let cachedRoot: protobuf.Root | undefined;
 
 /**
- * The protobufjs root holding Envoy's API. Field names keep their proto (snake_case) spelling so that
- * compiled resources read like Envoy's own YAML/JSON docs. Loaded once per process.
+ * Reads Envoy's API (and Banyan's own protos) from disk into one protobufjs root, with the API
+ * additions declared, once per process. The only I/O behind every encode, decode and lookup: the
+ * pipeline, the CLI and tests call it up front, so that compile() and admission then never touch
+ * the disk nor see the root change under them. Field names keep their proto (snake_case) spelling so
+ * that compiled resources read like Envoy's own YAML/JSON docs.
  */
-export function envoyRoot(): protobuf.Root {
+export function loadEnvoyProtos(): protobuf.Root {
   if (cachedRoot) return cachedRoot;
   const root = new protobuf.Root();
   root.resolvePath = resolveInclude;
   const files = [...ENTRY_PROTOS, ...addedProtos];
   for (const own of BANYAN_PROTOS) if (resolveInclude('', own) && fs.existsSync(resolveInclude('', own)!)) files.push(own);
   root.loadSync(files, { keepCase: true });
+  applyEnvoyApiAdditions(root);
   root.resolveAll();
   cachedRoot = root;
   return root;
+}
+
+/** The protobufjs root holding Envoy's API; loads it on first use when nothing called loadEnvoyProtos. */
+export function envoyRoot(): protobuf.Root {
+  return cachedRoot ?? loadEnvoyProtos();
 }
 
 const typeCache = new Map<string, protobuf.Type>();

@@ -1,11 +1,11 @@
 import { formatDiagnostic, hasErrors } from '../config/diagnostics.js';
+import { parseRateLimitFiles } from '../config/ratelimit/parse.js';
 import { readConfigFiles, type SourceFile } from '../config/source.js';
 import { ServiceStack, type StopReport } from '../service/stack.js';
 import { ConfigWatcher } from '../service/watcher.js';
 import type { Logger } from '../telemetry/logger.js';
 import { serveMetrics } from '../telemetry/metrics-http.js';
 import { createRedisClient, RedisBackend, type RedisConnectOptions } from './backend/redis.js';
-import { parseRateLimitFiles } from './config.js';
 import { createRateLimitServer, type RateLimitServer } from './server.js';
 import { RateLimitXdsClient } from './xds-client.js';
 

@@ -2,10 +2,10 @@ import * as grpc from '@grpc/grpc-js';
 import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
 import type { RateLimitDomain } from '../config/model.js';
 import { DEFAULT_PORTS } from '../ports.js';
+import { loadEnvoyProtos } from '../proto/envoy.js';
 import { rateLimitServiceDefinition } from '../proto/grpc.js';
 import { addGrpcHealth, type GrpcHealth } from '../telemetry/health.js';
 import { logger, type Logger } from '../telemetry/logger.js';
-import { ensureEnvoyApiAdditions } from './envoy-additions.js';
 import { RateLimitError, RateLimiter, type RateLimitServiceOptions } from './service.js';
 import type { RlsRequest, RlsResponse } from './types.js';
 
@@ -26,7 +26,8 @@ export class RateLimitServer {
   private readonly log: Logger;
 
   constructor(opts: RateLimitServerOptions = {}) {
-    ensureEnvoyApiAdditions();
+    // Up front, so that the first request never waits on reading protos.
+    loadEnvoyProtos();
     this.limiter = new RateLimiter(opts);
     this.log = opts.log ?? logger().child({ component: 'ratelimit' });
   }

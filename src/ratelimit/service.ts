@@ -1,5 +1,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { RateLimitDomain, RateLimitPolicy } from '../config/model.js';
+import { envoyUnitName, UNIT_SECONDS, unitFromEnvoy } from '../config/ratelimit/units.js';
+import { validateDomains } from '../config/ratelimit/validate.js';
 import { plainToStruct } from '../proto/struct.js';
 import { MemoryBackend } from './backend/memory.js';
 import type { LimitCheck, LimiterBackend, LimitResult } from './backend/types.js';
@@ -7,8 +9,6 @@ import { OverLimitCache } from './local-cache.js';
 import { RateLimitMetrics } from './metrics.js';
 import { RuleTable, type DescriptorEntry, type Rule } from './rules.js';
 import type { RlsDescriptor, RlsDescriptorStatus, RlsRequest, RlsResponse } from './types.js';
-import { envoyUnitName, UNIT_SECONDS, unitFromEnvoy } from './units.js';
-import { validateDomains } from './validate.js';
 
 export interface RateLimitServiceOptions {
   backend?: LimiterBackend;

@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import type { RateLimitDomain } from '../config/model.js';
+import { fromRateLimitConfigResources } from '../config/ratelimit/resource.js';
 import { decodeMessage, TypeUrl } from '../proto/envoy.js';
 import { methodDefinition } from '../proto/grpc.js';
 import type { Logger } from '../telemetry/logger.js';
-import { fromRateLimitConfigResources } from './resource.js';
 
 interface DiscoveryResponse {
   version_info?: string;

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Config, Listener, Route } from '../../src/config/model.js';
 import { ratelimitFeature, rateLimitConfigResources } from '../../src/compile/ratelimit.js';
 import { decodeMessage, encodeMessage, TypeUrl } from '../../src/proto/envoy.js';
-import { parseRateLimitYaml } from '../../src/ratelimit/config.js';
-import { fromRateLimitConfigResource } from '../../src/ratelimit/resource.js';
+import { parseRateLimitYaml } from '../../src/config/ratelimit/parse.js';
+import { fromRateLimitConfigResource } from '../../src/config/ratelimit/resource.js';
 
 const pos = { file: 'banyan.yaml', line: 1, col: 1 };
 

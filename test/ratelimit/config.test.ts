@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/diagnostics.js';
-import { loadRateLimitDirectory, parseRateLimitFiles, parseRateLimitYaml } from '../../src/ratelimit/config.js';
+import { loadRateLimitDirectory } from '../../src/config/ratelimit/directory.js';
+import { parseRateLimitFiles, parseRateLimitYaml } from '../../src/config/ratelimit/parse.js';
 
 // Each error case mirrors a file in envoyproxy/ratelimit's test/config and its expected message.
 function errorsOf(yaml: string): string[] {

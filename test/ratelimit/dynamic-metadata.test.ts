@@ -1,15 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { messageType } from '../../src/proto/envoy.js';
-import { parseRateLimitYaml } from '../../src/ratelimit/config.js';
-import { ensureEnvoyApiAdditions } from '../../src/ratelimit/envoy-additions.js';
+import { loadEnvoyProtos, messageType } from '../../src/proto/envoy.js';
+import { parseRateLimitYaml } from '../../src/config/ratelimit/parse.js';
 import { createRateLimitServer, type RateLimitServer } from '../../src/ratelimit/server.js';
 import type { RlsRequest } from '../../src/ratelimit/types.js';
 import { decodeRlsDynamicMetadata } from '../xds/independent-struct.js';
 
 /** ShouldRateLimit whose response is handed over as the bytes on the wire, for an independent decoder. */
 function rawRlsClient(port: number): { call(r: RlsRequest): Promise<Buffer>; close(): void } {
-  ensureEnvoyApiAdditions();
+  loadEnvoyProtos();
   const reqT = messageType('envoy.service.ratelimit.v3.RateLimitRequest');
   const Ctor = grpc.makeGenericClientConstructor(
     {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeMessage, decodeMessage } from '../../src/proto/envoy.js';
-import { parseRateLimitYaml } from '../../src/ratelimit/config.js';
+import { parseRateLimitYaml } from '../../src/config/ratelimit/parse.js';
 import { createRateLimitServer, type RateLimitServer } from '../../src/ratelimit/server.js';
 import { req, rlsClient } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
+import { loadEnvoyProtos } from '../../src/proto/envoy.js';
 import { rateLimitServiceDefinition } from '../../src/proto/grpc.js';
-import { ensureEnvoyApiAdditions } from '../../src/ratelimit/envoy-additions.js';
-import { parseRateLimitYaml } from '../../src/ratelimit/config.js';
+import { parseRateLimitYaml } from '../../src/config/ratelimit/parse.js';
 import { RateLimiter, type RateLimitServiceOptions } from '../../src/ratelimit/service.js';
 import type { RlsDescriptor, RlsRequest, RlsResponse } from '../../src/ratelimit/types.js';
 
@@ -35,7 +35,7 @@ export async function metricValue(rl: RateLimiter, name: string, key: string): P
 
 /** A grpc-js client acting as Envoy's ratelimit filter (rls.proto messages). */
 export function rlsClient(port: number): { call(r: RlsRequest, deadlineMs?: number): Promise<RlsResponse>; close(): void } {
-  ensureEnvoyApiAdditions();
+  loadEnvoyProtos();
   const Ctor = grpc.makeGenericClientConstructor(rateLimitServiceDefinition(), 'RateLimitService');
   const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
     ShouldRateLimit(r: RlsRequest, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: RlsResponse) => void): void;

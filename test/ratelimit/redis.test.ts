@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseRateLimitYaml } from '../../src/ratelimit/config.js';
+import { parseRateLimitYaml } from '../../src/config/ratelimit/parse.js';
 import { createRedisClient, RedisBackend } from '../../src/ratelimit/backend/redis.js';
 import { createRateLimitServer, type RateLimitServer } from '../../src/ratelimit/server.js';
 import type { RateLimitServiceOptions } from '../../src/ratelimit/service.js';

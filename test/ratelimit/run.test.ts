@@ -7,7 +7,7 @@ import { rateLimitConfigResources } from '../../src/compile/ratelimit.js';
 import type { Config } from '../../src/config/model.js';
 import { TypeUrl } from '../../src/proto/envoy.js';
 import { methodDefinition } from '../../src/proto/grpc.js';
-import { parseRateLimitYaml } from '../../src/ratelimit/config.js';
+import { parseRateLimitYaml } from '../../src/config/ratelimit/parse.js';
 import { runRateLimit } from '../../src/ratelimit/run.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { eventually } from '../support/eventually.js';

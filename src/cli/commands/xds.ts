@@ -33,13 +33,14 @@ export function register(program: Command): void {
       if (o.group === undefined && !byNode) throw new CliError('give --group, or --node/--cluster to pick the group that proxy would join', EXIT.usage);
 
       // Loading and compiling pull in zod and every Envoy proto: only this command pays for them.
-      const [{ loadConfig }, { formatDiagnostic }, { compile }, { canonicalJsonOf }, { TypeUrl }] = await Promise.all([
+      const [{ loadConfig }, { formatDiagnostic }, { compile }, { canonicalJsonOf }, { loadEnvoyProtos, TypeUrl }] = await Promise.all([
         import('../../config/load.js'),
         import('../../config/diagnostics.js'),
         import('../../compile/index.js'),
         import('../../proto/json.js'),
         import('../../proto/envoy.js'),
       ]);
+      loadEnvoyProtos();
       const wanted: Record<TypeName, string> = {
         listener: TypeUrl.Listener,
         route: TypeUrl.RouteConfiguration,

@@ -1,11 +1,9 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node, type Pair, type YAMLMap } from 'yaml';
-import { ConfigError, hasErrors, type Diagnostic } from '../config/diagnostics.js';
-import { parseDuration } from '../config/duration.js';
-import type { RateLimitDescriptor, RateLimitDomain, RateLimitPolicy, RateLimitUnit, SourcePos } from '../config/model.js';
-import { positionOf } from '../config/position.js';
-import { didYouMean } from '../config/suggest.js';
+import { hasErrors, type Diagnostic } from '../diagnostics.js';
+import { parseDuration } from '../duration.js';
+import type { RateLimitDescriptor, RateLimitDomain, RateLimitPolicy, RateLimitUnit, SourcePos } from '../model.js';
+import { positionOf } from '../position.js';
+import { didYouMean } from '../suggest.js';
 import { isUnit, unitForWindow, UNIT_SECONDS } from './units.js';
 
 export interface RateLimitDomainSource {
@@ -247,24 +245,4 @@ export function parseRateLimitFiles(files: { file: string; text: string }[]): { 
   }
   if (hasErrors(diagnostics)) return { domains: [], diagnostics };
   return parseRateLimitDomains(sources);
-}
-
-const CONFIG_FILE = /\.ya?ml$/i;
-
-/**
- * Loads a directory of envoyproxy/ratelimit domain files (every *.yaml / *.yml directly inside it, in
- * name order), or a single file. Throws ConfigError with every diagnostic when anything is invalid.
- */
-export function loadRateLimitDirectory(dirOrFile: string): RateLimitDomain[] {
-  const stat = fs.statSync(dirOrFile);
-  const files = stat.isDirectory()
-    ? fs
-        .readdirSync(dirOrFile)
-        .filter((f) => CONFIG_FILE.test(f))
-        .sort()
-        .map((f) => path.join(dirOrFile, f))
-    : [dirOrFile];
-  const { domains, diagnostics } = parseRateLimitFiles(files.map((file) => ({ file, text: fs.readFileSync(file, 'utf8') })));
-  if (hasErrors(diagnostics)) throw new ConfigError(diagnostics);
-  return domains;
 }

@@ -1,21 +1,18 @@
 import protobuf from 'protobufjs';
-import { envoyRoot } from '../proto/envoy.js';
-
-let applied = false;
 
 /**
- * Fields Envoy added to its API after the proto snapshot that @grpc/grpc-js-xds ships, declared here
- * with Envoy's own field numbers so that they travel on the wire (a decoder that lacks a field skips
- * it, so older Envoys ignore them):
+ * Fields Envoy added to its API after the proto snapshot that @grpc/grpc-js-xds ships, declared with
+ * Envoy's own field numbers so that they travel on the wire (a decoder that lacks a field skips it,
+ * so older Envoys ignore them):
  * - RateLimitDescriptor.hits_addend = 3 (google.protobuf.UInt64Value): per-descriptor hits; 0 = check only.
  * - RateLimit.Action.query_parameters = 12 (QueryParameters {query_parameter_name = 1,
  *   descriptor_key = 2, skip_if_absent = 3}): a descriptor entry from a query parameter's value.
  * - WEEK = 7 in the rate limit unit enums.
- * Idempotent; call before encoding or decoding any of these.
+ * Applied by envoyRoot() while it loads, before anyone can see the root: declaring them later would
+ * change the types under encoders already built, and would make whoever first needs them (the
+ * compiler) mutate shared state. Skips what the snapshot already has, for a newer proto tree.
  */
-export function ensureEnvoyApiAdditions(): void {
-  if (applied) return;
-  const root = envoyRoot();
+export function applyEnvoyApiAdditions(root: protobuf.Root): void {
   const descriptor = root.lookupType('envoy.extensions.common.ratelimit.v3.RateLimitDescriptor');
   if (!descriptor.fields.hits_addend) descriptor.add(new protobuf.Field('hits_addend', 3, 'google.protobuf.UInt64Value'));
 
@@ -35,6 +32,4 @@ export function ensureEnvoyApiAdditions(): void {
     const e = root.lookupEnum(name);
     if (e.values.WEEK === undefined) e.add('WEEK', 7);
   }
-  root.resolveAll();
-  applied = true;
 }

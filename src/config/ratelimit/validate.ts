@@ -1,8 +1,8 @@
-import type { RateLimitDescriptor, RateLimitDomain } from '../config/model.js';
+import type { RateLimitDescriptor, RateLimitDomain } from '../model.js';
 
 /**
  * Structural checks on already-typed domains (from the config loader, xDS or the API), with the
- * reference's wording. YAML input gets the same checks with positions in config.ts; this guards
+ * reference's wording. YAML input gets the same checks with positions in parse.ts; this guards
  * setConfig against configs built in code.
  */
 export function validateDomains(domains: readonly RateLimitDomain[]): string[] {

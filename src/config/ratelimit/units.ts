@@ -1,4 +1,4 @@
-import type { RateLimitUnit } from '../config/model.js';
+import type { RateLimitUnit } from '../model.js';
 
 /**
  * Window lengths in seconds, as envoyproxy/ratelimit's UnitToDivider: a month is 30 days and a year

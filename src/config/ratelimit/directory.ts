@@ -1,0 +1,25 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, hasErrors } from '../diagnostics.js';
+import type { RateLimitDomain } from '../model.js';
+import { parseRateLimitFiles } from './parse.js';
+
+const CONFIG_FILE = /\.ya?ml$/i;
+
+/**
+ * Loads a directory of envoyproxy/ratelimit domain files (every *.yaml / *.yml directly inside it, in
+ * name order), or a single file. Throws ConfigError with every diagnostic when anything is invalid.
+ */
+export function loadRateLimitDirectory(dirOrFile: string): RateLimitDomain[] {
+  const stat = fs.statSync(dirOrFile);
+  const files = stat.isDirectory()
+    ? fs
+        .readdirSync(dirOrFile)
+        .filter((f) => CONFIG_FILE.test(f))
+        .sort()
+        .map((f) => path.join(dirOrFile, f))
+    : [dirOrFile];
+  const { domains, diagnostics } = parseRateLimitFiles(files.map((file) => ({ file, text: fs.readFileSync(file, 'utf8') })));
+  if (hasErrors(diagnostics)) throw new ConfigError(diagnostics);
+  return domains;
+}
