@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { BanyanError, type BanyanCode } from '../errors.js';
+import { DEFAULT_PORTS } from '../ports.js';
 
 export class CliError extends Error {
   constructor(
@@ -54,10 +55,12 @@ export interface AdminClientOptions {
   token?: string;
 }
 
+const DEFAULT_ADMIN_URL = `http://127.0.0.1:${DEFAULT_PORTS.admin}`;
+
 /** Adds --server/--token (with BANYAN_SERVER/BANYAN_TOKEN fallbacks) to a command that calls the admin API. */
 export function withServerOptions(cmd: Command): Command {
   return cmd
-    .option('--server <url>', 'admin API base URL or host:port (or BANYAN_SERVER; default http://127.0.0.1:18001)')
+    .option('--server <url>', `admin API base URL or host:port (or BANYAN_SERVER; default ${DEFAULT_ADMIN_URL})`)
     // No default value here: commander prints defaults in --help, and a token must never be shown.
     .option('--token <token>', 'admin bearer token for changes (or BANYAN_TOKEN)');
 }
@@ -122,7 +125,7 @@ export function serverUrl(server: string): string {
 
 export function clientFrom(opts: { server?: string; token?: string }): AdminClient {
   return new AdminClient({
-    server: serverUrl(opts.server ?? process.env.BANYAN_SERVER ?? 'http://127.0.0.1:18001'),
+    server: serverUrl(opts.server ?? process.env.BANYAN_SERVER ?? DEFAULT_ADMIN_URL),
     token: opts.token ?? process.env.BANYAN_TOKEN,
   });
 }

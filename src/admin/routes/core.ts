@@ -1,7 +1,7 @@
 import type client from 'prom-client';
-import { prom } from '../../telemetry/metrics.js';
 import { formatDiagnostic } from '../../config/diagnostics.js';
 import { canonicalJsonOf } from '../../proto/json.js';
+import { renderMetrics } from '../../telemetry/metrics-http.js';
 import type { ConfigPipeline } from '../../server/pipeline.js';
 import { HttpError, RawReply, type Router } from '../router.js';
 
@@ -19,8 +19,8 @@ export function mountCoreRoutes(router: Router, deps: CoreDeps): void {
     deps.ready() ? new RawReply(200, 'ready\n') : new RawReply(503, 'not ready: no valid config applied yet\n'),
   );
   router.get('/metrics', async () => {
-    const merged = prom.Registry.merge(deps.registries);
-    return new RawReply(200, await merged.metrics(), merged.contentType);
+    const { text, contentType } = await renderMetrics(deps.registries);
+    return new RawReply(200, text, contentType);
   });
 
   router.get('/api/v1/proxies', () => ({ proxies: deps.proxies() }));
