@@ -84,6 +84,15 @@ export const KNOWN_BUG_REGEX_DIALECT = true;
  */
 export const KNOWN_BUG_BACKOFF_DEFAULT_MAX_OVERFLOW = true;
 
+/**
+ * KNOWN BUG: some bounds are left to admission, which checks only what some proxy is sent, so on a
+ * cluster no route uses they pass validate — `healthCheck.healthyThreshold: 4294967296` (the schema
+ * has no uint32 maximum there, unlike circuitBreaker), `outlierDetection.interval: 0` (Envoy: > 0),
+ * endpoint weights of one zone summing above uint32 — while the same cluster is refused as soon as a
+ * route starts using it. While this is set, those values are generated only on used clusters.
+ */
+export const KNOWN_BUG_UNUSED_CLUSTER_UNCHECKED = true;
+
 // ------------------------------------------------------------------------------------------ constants
 
 export const UINT32_MAX = 4_294_967_295;
@@ -183,13 +192,17 @@ class Ctx {
   readonly faults: Fault[] = [];
   /** Plain-scalar texts to put in place of placeholders after emission (e.g. `1.10` for a header value). */
   readonly raws = new Map<string, string>();
+  /** Clusters some route sends traffic or mirrors to (listeners are generated before clusters). */
+  readonly used = new Set<string>();
   constructor(
     readonly p: Picker,
     readonly faulty: boolean,
+    /** Per-leaf fault probability in faulty mode: low rates give single-fault documents. */
+    readonly rate = 0,
   ) {}
-  /** Whether to inject a fault here: only in faulty mode, with probability 0.07 × weight. */
+  /** Whether to inject a fault here: only in faulty mode, with probability rate × weight. */
   maybe(weight = 1): boolean {
-    return this.faulty && this.p.chance(0.07 * weight);
+    return this.faulty && this.p.chance(this.rate * weight);
   }
   fault(reason: string, anchor: Path): void {
     this.faults.push({ reason, anchor });
@@ -257,11 +270,16 @@ function uint32(c: Ctx, at: Path, what: string, min = 0, small = 1000): number {
 }
 
 const VALUE_PIECES = ['v', 'abc', ' ', '1.0', 'é', '漢字', '😀', '"', "'", ': ', ' #x', '-', '*', '&a', '!x', '%20', '@', '`', '{', ']', ',', '\\', '\t', 'tab\there', 'http://x.example/a?b=c'];
+function freeText(p: Picker): string {
+  let s = '';
+  for (let i = p.int(0, 4); i > 0; i--) s += p.pick(VALUE_PIECES);
+  return s;
+}
+
 /** Text Envoy takes in a header value: anything but NUL, CR, LF (those are faults). */
 function headerValue(c: Ctx, at: Path, what: string): string {
   const { p } = c;
-  let s = '';
-  for (let i = p.int(0, 4); i > 0; i--) s += p.pick(VALUE_PIECES);
+  let s = freeText(p);
   if (c.maybe()) {
     const bad = p.pick(['\r', '\n', '\u0000', '\r\n']);
     const i = p.int(0, s.length);
@@ -377,32 +395,45 @@ function queryMatcher(c: Ctx, at: Path): Obj {
 /** `to:` — one cluster, or weighted backends with weights anywhere in 0..2^32+10. */
 function backends(c: Ctx, at: Path, env: RouteEnv): unknown {
   const { p } = c;
-  if (env.forwardTo) return env.forwardTo;
+  if (env.forwardTo) {
+    c.used.add(env.forwardTo);
+    return env.forwardTo;
+  }
   if (c.maybe(0.5)) {
     c.fault('route sends traffic to an unknown cluster', at);
     return p.pick(['nope', 'c9']);
   }
-  if (p.chance(0.4)) return p.pick(env.clusters);
+  if (p.chance(0.4)) {
+    const one = p.pick(env.clusters);
+    c.used.add(one);
+    return one;
+  }
   const n = Math.min(env.clusters.length, p.int(1, 3));
   const names = p.distinct(env.clusters, n);
+  for (const name of names) c.used.add(name);
   const weight = (): number =>
-    p.weighted<number>([
-      [10, () => p.int(0, 100)],
-      [3, () => p.pick([UINT32_MAX, UINT32_MAX - 1, 2 ** 31, 2 ** 31 - 1, 2 ** 32 - 2 ** 20])],
-      [2, () => p.int(0, UINT32_MAX)],
-      [c.faulty ? 1 : 0, () => UINT32_MAX + 1 + p.int(0, 10)],
-      [c.faulty ? 0.3 : 0, () => p.pick([-1, 1.5, 0.25])],
-    ]);
+    c.maybe(2)
+      ? p.weighted<number>([
+          [3, () => UINT32_MAX + 1 + p.int(0, 10)],
+          [1, () => p.pick([-1, 1.5, 0.25])],
+        ])
+      : p.weighted<number>([
+          [10, () => p.int(0, 100)],
+          [3, () => p.pick([UINT32_MAX, UINT32_MAX - 1, 2 ** 31, 2 ** 31 - 1, 2 ** 32 - 2 ** 20])],
+          [2, () => p.int(0, UINT32_MAX)],
+        ]);
   const weights = names.map(weight);
   // Pairs whose sum lands exactly on the uint32 boundary, or one past it.
+  let keepSum = false;
   if (n >= 2 && p.chance(0.3)) {
+    keepSum = c.maybe(4);
     weights[0] = p.int(0, UINT32_MAX);
-    weights[1] = UINT32_MAX - weights[0] + (c.faulty && p.chance(0.5) ? 1 : 0);
+    weights[1] = UINT32_MAX - weights[0] + (keepSum ? 1 : 0);
     for (let i = 2; i < n; i++) weights[i] = 0;
   }
-  if (!c.faulty) {
-    // Clean: valid weights, not all zero, a sum that fits uint32.
-    for (let i = 0; i < n; i++) if (weights[i] > UINT32_MAX || weights[i] < 0 || !Number.isInteger(weights[i])) weights[i] = 7;
+  const eachValid = weights.every((w) => Number.isInteger(w) && w >= 0 && w <= UINT32_MAX);
+  if (eachValid && !keepSum && !c.maybe(3)) {
+    // Unless a fault was drawn: not all zero, and a sum that fits uint32.
     let sum = weights.reduce((s, w) => s + w, 0);
     for (let i = n - 1; sum > UINT32_MAX && i >= 0; i--) {
       const cut = Math.min(weights[i], sum - UINT32_MAX);
@@ -548,6 +579,7 @@ function route(c: Ctx, at: Path, name: string, env: RouteEnv): Obj {
     if (!env.api && p.chance(0.25)) {
       const mirrors = Array.from({ length: p.int(1, 2) }, () => {
         const m: Obj = { cluster: p.pick(env.clusters) };
+        c.used.add(m.cluster as string);
         const pct = mirrorPercent(c, at);
         if (pct !== undefined) m.percent = pct;
         return m;
@@ -582,7 +614,7 @@ function route(c: Ctx, at: Path, name: string, env: RouteEnv): Obj {
     r.redirect = red;
   } else {
     const d: Obj = { status: p.pick([200, 204, 404, 418, 503, 599, p.int(200, 599)]) };
-    if (p.chance(0.6)) d.body = p.weighted<string>([[4, () => headerValue(c, at, 'body').replace(/[\r\n\0]/g, '')], [1, () => 'é'.repeat(2048)], [1, () => 'x\ny\r\n']]);
+    if (p.chance(0.6)) d.body = p.weighted<string>([[4, () => freeText(p)], [1, () => 'é'.repeat(2048)], [1, () => 'x\ny\r\n']]);
     if (c.maybe()) {
       p.weighted<void>([
         [1, () => void ((d.status = p.pick([199, 600, 100])), c.fault('direct status outside 200..599', at))],
@@ -610,7 +642,7 @@ function route(c: Ctx, at: Path, name: string, env: RouteEnv): Obj {
       const status = p.weighted<number>([[2, () => p.pick([429, 503])], [3, () => p.int(400, 599)]]);
       // A status from 400..599 that envoy.type.v3.StatusCode lacks is refused: a fault only in faulty mode.
       if (!ENVOY_4XX_5XX.includes(status)) {
-        if (c.faulty) {
+        if (c.maybe(6)) {
           l.status = status;
           c.fault(`local rate limit status ${status} is not an envoy.type.v3.StatusCode`, at);
         } else l.status = 429;
@@ -744,7 +776,7 @@ function apiListener(c: Ctx, at: Path, grpcClusters: string[]): Obj {
 const IP_ENDPOINTS = ['10.0.0.1:8080', '10.0.0.2:8080', '127.0.0.1:1', '[::1]:9000', '[2001:db8::1]:65535', '192.168.1.1:443'];
 const DNS_ENDPOINTS = ['backend.internal:8080', 'localhost:80', 'a-b.example.com:443', 'svc:9000'];
 
-function endpoints(c: Ctx, at: Path, grpc: boolean): unknown[] {
+function endpoints(c: Ctx, at: Path, grpc: boolean, lenient: boolean): unknown[] {
   const { p } = c;
   const dns = !grpc && p.chance(0.3);
   const strings = p.distinct(dns ? [...DNS_ENDPOINTS, ...IP_ENDPOINTS] : IP_ENDPOINTS, p.int(1, 3));
@@ -771,7 +803,7 @@ function endpoints(c: Ctx, at: Path, grpc: boolean): unknown[] {
     const zoneOverflow = [...perZone.values()].some((s) => s > UINT32_MAX);
     const total = [...perZone.values()].reduce((s, w) => s + w, 0);
     if (zoneOverflow || total > UINT32_MAX) {
-      if (!c.faulty || (!zoneOverflow && KNOWN_BUG_LOCALITY_WEIGHT_SUM)) {
+      if (lenient || !c.maybe(4) || (!zoneOverflow && KNOWN_BUG_LOCALITY_WEIGHT_SUM)) {
         for (const e of out) if (typeof e !== 'string' && (e as Obj).weight !== undefined) (e as Obj).weight = 5;
       } else c.fault(zoneOverflow ? 'endpoint weights of one zone sum above uint32' : 'locality weights sum above uint32', at);
     }
@@ -787,7 +819,9 @@ function endpoints(c: Ctx, at: Path, grpc: boolean): unknown[] {
 
 function cluster(c: Ctx, name: string, at: Path, grpc: boolean): Obj {
   const { p } = c;
-  const out: Obj = { name, endpoints: endpoints(c, at, grpc) };
+  // Values only admission catches are never checked on a cluster no proxy is sent.
+  const lenient = KNOWN_BUG_UNUSED_CLUSTER_UNCHECKED && !c.used.has(name);
+  const out: Obj = { name, endpoints: endpoints(c, at, grpc, lenient) };
   const ipHosts = IP_ENDPOINTS.map((e) => /^\[?([^\]]+?)\]?:\d+$/.exec(e)![1]);
   const allIp = (out.endpoints as unknown[]).every((e) => (typeof e === 'string' ? IP_ENDPOINTS.includes(e) : ipHosts.includes((e as Obj).address as string)));
   if (p.chance(0.2)) out.discovery = allIp && p.chance(0.7) ? 'eds' : 'strict_dns';
@@ -807,8 +841,8 @@ function cluster(c: Ctx, name: string, at: Path, grpc: boolean): Obj {
   if (p.chance(0.35)) {
     const od: Obj = {};
     if (!grpc && p.chance(0.6)) od.consecutive5xx = uint32(c, at, 'outlierDetection.consecutive5xx', 1, 20);
-    if (p.chance(0.5)) od.interval = duration(c, at, 'outlierDetection.interval', 'positive');
-    if (p.chance(0.5)) od.baseEjectionTime = duration(c, at, 'outlierDetection.baseEjectionTime', 'positive');
+    if (p.chance(0.5)) od.interval = duration(c, at, 'outlierDetection.interval', lenient ? 0n : 'positive');
+    if (p.chance(0.5)) od.baseEjectionTime = duration(c, at, 'outlierDetection.baseEjectionTime', lenient ? 0n : 'positive');
     if (p.chance(0.5)) od.maxEjectionPercent = p.int(0, 100);
     if (c.maybe(0.3)) {
       od.maxEjectionPercent = p.pick([101, -1, 50.5]);
@@ -826,7 +860,7 @@ function cluster(c: Ctx, name: string, at: Path, grpc: boolean): Obj {
     if (c.maybe(0.5)) {
       p.weighted<void>([
         [1, () => void ((hc.http = p.pick(['healthz', '/h\n'])), c.fault('health check path', at))],
-        [1, () => void ((hc.healthyThreshold = p.pick([0, UINT32_MAX + 1])), c.fault('healthyThreshold not 1..uint32', at))],
+        [1, () => void ((hc.healthyThreshold = lenient ? 0 : p.pick([0, UINT32_MAX + 1])), c.fault('healthyThreshold not 1..uint32', at))],
         [1, () => void ((hc.expectedStatuses = [p.pick([99, 600])]), c.fault('expected status outside 100..599', at))],
       ]);
     }
@@ -987,7 +1021,7 @@ function textFault(c: Ctx, text: string): string {
 export const configDocument: fc.Arbitrary<GeneratedConfig> = fc.gen().map((g) => {
   const p = new Picker(g);
   const faulty = p.chance(0.55);
-  const c = new Ctx(p, faulty);
+  const c = new Ctx(p, faulty, faulty ? p.pick([0.002, 0.004, 0.008, 0.03]) : 0);
   const tree = buildTree(c);
   const text = textFault(c, emit(c, tree));
   const file = p.pick(['banyan.yaml', 'routes/edge.yaml', 'conf dir/é.yml', '/etc/banyan/a.yaml']);
