@@ -3,6 +3,7 @@ import type {
   AuthRequirement, Cors, HeaderMatch, HeaderMutation, Mirror, RateLimitAction, Route, RouteRateLimit, VirtualHost,
 } from './model.js';
 import type { HeaderMatchInput, RateLimitActionInput, RouteInput, VirtualHostInput } from './schema-route.js';
+import { MAX_DURATION_MS } from './bounds.js';
 import { formatPath, type Locator, type PathSegment } from './yaml.js';
 
 /** Builds model virtual hosts and routes from validated input, recording references and positions. */
@@ -11,6 +12,21 @@ export class RouteBuilder {
     private readonly locator: Locator,
     private readonly references: Reference[],
   ) {}
+
+  /**
+   * Header values as the operator wrote them. YAML reads `x-version: 1.10` as the number 1.1; a header
+   * value is text, so it is taken from the scalar's source (`1.10`), not from String(number).
+   */
+  private mutation(input: MutationInput, path: PathSegment[]): HeaderMutation {
+    const add = input?.add;
+    const written = (at: PathSegment[], value: string) => this.locator.scalarText(at) ?? value;
+    return {
+      add: Array.isArray(add)
+        ? add.map((h, i) => ({ name: h.name, value: written([...path, 'add', i, 'value'], h.value), append: h.append ?? false }))
+        : Object.entries(add ?? {}).map(([name, value]) => ({ name, value: written([...path, 'add', name], value), append: false })),
+      remove: input?.remove ?? [],
+    };
+  }
 
   virtualHost(input: VirtualHostInput, path: PathSegment[]): VirtualHost {
     const domains = input.domains ?? ['*'];
@@ -40,8 +56,8 @@ export class RouteBuilder {
         grpc: m.grpc ?? false,
       },
       action: this.action(input, path, from),
-      requestHeaders: mutation(input.headers?.request),
-      responseHeaders: mutation(input.headers?.response),
+      requestHeaders: this.mutation(input.headers?.request, [...path, 'headers', 'request']),
+      responseHeaders: this.mutation(input.headers?.response, [...path, 'headers', 'response']),
       ...(input.cors ? { cors: cors(input.cors) } : {}),
       ratelimit: (input.ratelimit ?? []).map((d, i): RouteRateLimit => {
         const list = Array.isArray(d) ? d : d.actions;
@@ -88,7 +104,8 @@ export class RouteBuilder {
               ...defined({ perTryTimeoutMs: retry.perTryTimeout }),
               retriableStatusCodes: retry.retriableStatusCodes ?? [],
               // Envoy's own default max interval is ten times the base interval.
-              ...(retry.backoff ? { backoff: { baseMs: retry.backoff.base, maxMs: retry.backoff.max ?? retry.backoff.base * 10 } } : {}),
+              // Envoy's default max is 10 × base; capped at Duration's range so the default never makes a valid base invalid.
+              ...(retry.backoff ? { backoff: { baseMs: retry.backoff.base, maxMs: retry.backoff.max ?? Math.min(retry.backoff.base * 10, MAX_DURATION_MS) } } : {}),
             },
           }
         : {}),
@@ -142,15 +159,7 @@ function rateLimitAction(a: RateLimitActionInput): RateLimitAction {
   return { type: 'header_value_match', value: h.value, ...defined({ key: h.key }), expectMatch: h.expectMatch ?? true, headers: h.headers.map(headerMatch) };
 }
 
-function mutation(input: { add?: Record<string, string> | { name: string; value: string; append?: boolean }[]; remove?: string[] } | undefined): HeaderMutation {
-  const add = input?.add;
-  return {
-    add: Array.isArray(add)
-      ? add.map((h) => ({ name: h.name, value: h.value, append: h.append ?? false }))
-      : Object.entries(add ?? {}).map(([name, value]) => ({ name, value, append: false })),
-    remove: input?.remove ?? [],
-  };
-}
+type MutationInput = { add?: Record<string, string> | { name: string; value: string; append?: boolean }[]; remove?: string[] } | undefined;
 
 function cors(c: { allowOrigins: string[]; allowMethods?: string[]; allowHeaders?: string[]; exposeHeaders?: string[]; maxAge?: number; allowCredentials?: boolean }): Cors {
   return {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { hostProblem, parseHostPort } from './address.js';
 import { headerValueProblem, MAX_DURATION_MS, UINT32_MAX } from './bounds.js';
-import { DURATION_HINT, parseDuration } from './duration.js';
+import { DURATION_HINT, durationPrecisionProblem, parseDuration, parseDurationNanos } from './duration.js';
 import { regexProblem } from './regex.js';
 
 /** Marks a custom issue as being about a key's presence, so it is reported at the key, not its value. */
@@ -48,15 +48,14 @@ export const duration = z
   .union([z.string(), z.number()])
   .superRefine((v, ctx) => {
     if (v === 0) return;
-    const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+    const ns = typeof v === 'string' ? parseDurationNanos(v) : undefined;
     const bad =
       typeof v === 'number'
         ? `invalid duration ${v}: a unit is required; ${DURATION_HINT}`
-        : ms === undefined
+        : ns === undefined
           ? `invalid duration "${v}": ${DURATION_HINT}`
-          : ms > MAX_DURATION_MS
-            ? `duration "${v}" is longer than protobuf's Duration allows (${MAX_DURATION_MS / 3_600_000}h)`
-            : undefined;
+          : (durationPrecisionProblem(v) ??
+            (ns > BigInt(MAX_DURATION_MS) * 1_000_000n ? `duration "${v}" is longer than protobuf's Duration allows (${MAX_DURATION_MS / 3_600_000}h)` : undefined));
     if (bad) ctx.addIssue({ code: 'custom', message: bad, input: v });
   })
   .transform((v) => (typeof v === 'number' ? 0 : parseDuration(v)!))

@@ -70,7 +70,13 @@ export const retry = z.strictObject({
   on: z.array(z.enum(RETRY_ON)).optional(),
   perTryTimeout: durationAtLeast(1).optional(),
   retriableStatusCodes: z.array(z.number().int().min(100).max(599)).optional(),
-  backoff: z.strictObject({ base: durationAtLeast(1), max: durationAtLeast(1).optional() }).optional(),
+  backoff: z
+    .strictObject({ base: durationAtLeast(1), max: durationAtLeast(1).optional() })
+    .superRefine((b, ctx) => {
+      // Envoy's RetryBackOff: max_interval >= base_interval.
+      if (b.max !== undefined && b.max < b.base) ctx.addIssue({ code: 'custom', path: ['max'], message: `"max" must be at least "base"; Envoy refuses a backoff whose max is below its base`, input: b.max });
+    })
+    .optional(),
 });
 
 export const mirror = z.strictObject({
@@ -195,7 +201,8 @@ export const authRequirement = z.union([
     .superRefine(exactlyOne(['provider', 'anyOf', 'allOf'])),
 ]);
 
-const FORWARD_ONLY = ['timeout', 'idleTimeout', 'retry', 'mirror', 'mirrors', 'prefixRewrite', 'hostRewrite'];
+// `ratelimit` too: Envoy carries route rate limits in the RouteAction, so a redirect or direct response never enforces them.
+const FORWARD_ONLY = ['timeout', 'idleTimeout', 'retry', 'mirror', 'mirrors', 'prefixRewrite', 'hostRewrite', 'ratelimit'];
 
 export const route = z
   .strictObject({

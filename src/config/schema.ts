@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isIpLiteral } from './address.js';
+import { UINT32_MAX } from './bounds.js';
 import { AT_KEY, duration, durationAtLeast, exactlyOne, headerName, mutableHeaderName, host, hostPort, httpPath, name, onlyWith, port, refineWith, stringOrList, uint32 } from './schema-common.js';
 import { virtualHost, route } from './schema-route.js';
 
@@ -49,7 +50,15 @@ const endpoint = z.union([
 
 const cluster = z.strictObject({
   name: name,
-  endpoints: z.array(endpoint).min(1).meta({ description: '"host:port" strings or {address, port, weight, zone}' }),
+  endpoints: z
+    .array(endpoint)
+    .min(1)
+    .superRefine((eps, ctx) => {
+      // Each zone's load_balancing_weight is its endpoints' sum, and Envoy needs the zones' total at one priority to fit uint32.
+      const total = eps.reduce((sum, e) => sum + (typeof e === 'string' ? 1 : (e.weight ?? 1)), 0);
+      if (total > UINT32_MAX) ctx.addIssue({ code: 'custom', message: `endpoint weights sum to ${total}, above ${UINT32_MAX}: Envoy refuses locality weights whose total does not fit uint32`, input: eps });
+    })
+    .meta({ description: '"host:port" strings or {address, port, weight, zone}' }),
   discovery: z.enum(['eds', 'strict_dns']).optional().meta({ description: 'Derived: eds when all endpoints are IPs, else strict_dns' }),
   protocol: z.enum(['http1', 'http2']).optional(),
   lb: z.enum(['round_robin', 'least_request', 'random', 'ring_hash', 'maglev']).optional(),
@@ -65,8 +74,9 @@ const cluster = z.strictObject({
   outlierDetection: z
     .strictObject({
       consecutive5xx: uint32(1).optional(),
-      interval: duration.optional(),
-      baseEjectionTime: duration.optional(),
+      // Envoy: both > 0.
+      interval: durationAtLeast(1).optional(),
+      baseEjectionTime: durationAtLeast(1).optional(),
       maxEjectionPercent: z.number().int().min(0).max(100).optional(),
     })
     .optional(),
@@ -75,8 +85,8 @@ const cluster = z.strictObject({
       http: httpPath.meta({ description: 'Path to GET' }),
       interval: durationAtLeast(1).optional(),
       timeout: durationAtLeast(1).optional(),
-      healthyThreshold: z.number().int().min(1).optional(),
-      unhealthyThreshold: z.number().int().min(1).optional(),
+      healthyThreshold: uint32(1).optional(),
+      unhealthyThreshold: uint32(1).optional(),
       expectedStatuses: z.array(z.number().int().min(100).max(599)).min(1).optional(),
     })
     .optional(),

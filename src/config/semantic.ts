@@ -194,6 +194,12 @@ function checkMirrorPercents(config: Config): Diagnostic[] {
           ...m.pos,
           message: `mirror of route "${route.name}" to "${m.cluster}" at ${m.percent}% would be sent to Envoy as 0% (a FractionalPercent counts in millionths): the smallest mirror percent is ${SMALLEST_PERCENT}; use 0 to turn the mirror off`,
         });
+      } else if (Math.abs(m.percent * 10_000 - percentInMillionths(m.percent)) > 1e-6) {
+        out.push({
+          severity: 'error',
+          ...m.pos,
+          message: `mirror of route "${route.name}" to "${m.cluster}" at ${m.percent}% would be sent to Envoy as ${percentInMillionths(m.percent) / 10_000}% (a FractionalPercent counts in millionths): write at most 4 decimals`,
+        });
       }
     }
   }

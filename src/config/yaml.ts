@@ -76,6 +76,13 @@ export class Locator {
     return (pair?.key as Node | undefined) ?? node;
   }
 
+  /** The source text of a non-string scalar at `path` (a number or boolean as written), else undefined. */
+  scalarText(path: readonly PathSegment[]): string | undefined {
+    const { node, found } = this.nodeAt(path);
+    if (!found || !isScalar(node) || typeof node.value === 'string') return undefined;
+    return typeof node.source === 'string' ? node.source : undefined;
+  }
+
   posOfNode(node: Node | null): SourcePos {
     const offset = node?.range ? node.range[0] : 0;
     const { line, col } = this.source.lineCounter.linePos(offset);

@@ -368,3 +368,24 @@ describe('JSON Schema', () => {
     expect(route.properties.timeout.description).toContain('500ms');
   });
 });
+
+describe('header values are the text the operator wrote', () => {
+  it('keeps unquoted numbers and booleans as written, not as JavaScript prints them', () => {
+    const r = loadConfigFromString(
+      `listeners:
+  - name: e
+    port: 1
+    routes:
+      - name: r
+        match: { prefix: / }
+        to: a
+        headers: { request: { add: { x-v: 1.10, x-b: true, x-big: 12345678901234567890 } }, response: { add: [{ name: x-n, value: 0x1F }] } }
+clusters: [{ name: a, endpoints: [10.0.0.1:1] }]
+`,
+      'x.yaml',
+    );
+    const route = r.config!.listeners[0].hosts[0].routes[0];
+    expect(route.requestHeaders.add.map((h) => h.value)).toEqual(['1.10', 'true', '12345678901234567890']);
+    expect(route.responseHeaders.add.map((h) => h.value)).toEqual(['0x1F']);
+  });
+});
