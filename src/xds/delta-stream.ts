@@ -66,8 +66,8 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, TypeState> imp
       st.pending.delete(nonce);
       if (req.error_detail) {
         this.rollBack(st, pending);
-        this.answers.nacked(typeUrl, st, pending.systemVersion, nonce, req.error_detail);
-      } else this.answers.acked(typeUrl, st, pending.systemVersion);
+        this.ctx.answers.nacked(this, typeUrl, st, pending.systemVersion, nonce, req.error_detail);
+      } else this.ctx.answers.acked(this, typeUrl, st, pending.systemVersion);
       this.queue.answered(typeUrl);
     }
     const unsubscribe = req.resource_names_unsubscribe ?? [];

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type client from 'prom-client';
 import { createLogger } from '../telemetry/logger.js';
 import type { SnapshotCache, SnapshotChange } from './cache.js';
+import { Answers } from './answers.js';
 import { DeltaStream, type DeltaDiscoveryRequest } from './delta-stream.js';
 import { XdsMetrics } from './metrics.js';
 import { xdsServiceDefinition, XDS_SERVICES } from './services.js';
@@ -34,7 +35,8 @@ export class XdsServer extends EventEmitter<XdsEvents> {
   constructor(opts: XdsServerOptions) {
     super();
     const log = (opts.logger ?? createLogger()).child({ component: 'xds' });
-    this.ctx = { cache: opts.cache, selector: new Selector(opts.cache), metrics: new XdsMetrics(opts.registry), log, events: this };
+    const metrics = new XdsMetrics(opts.registry);
+    this.ctx = { cache: opts.cache, selector: new Selector(opts.cache), metrics, log, events: this, answers: new Answers(this, metrics) };
     opts.cache.on('change', this.onChange);
   }
 

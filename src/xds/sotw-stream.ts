@@ -60,10 +60,10 @@ export class SotwStream extends XdsStream<DiscoveryRequest, TypeState> implement
       st.inFlight = false;
       if (req.error_detail) {
         st.nacked.add(st.versionSent!);
-        this.answers.nacked(typeUrl, st, st.versionSent!, nonce, req.error_detail);
+        this.ctx.answers.nacked(this, typeUrl, st, st.versionSent!, nonce, req.error_detail);
       } else {
         st.accepted = st.sent.sel;
-        this.answers.acked(typeUrl, st, req.version_info ?? '');
+        this.ctx.answers.acked(this, typeUrl, st, req.version_info ?? '');
       }
       this.queue.answered(typeUrl);
     }

@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { NodeInfo } from '../compile/types.js';
-import { Answers } from './answers.js';
+import type { Answers } from './answers.js';
 import type { SnapshotCache, SnapshotChange } from './cache.js';
 import type { XdsMetrics } from './metrics.js';
 import { nodeInfo, type RawNode } from './node.js';
@@ -25,6 +25,7 @@ export interface StreamContext {
   metrics: XdsMetrics;
   log: Logger;
   events: EventEmitter<XdsEvents>;
+  answers: Answers;
 }
 
 /** What the server asks of a stream, whatever its protocol. */
@@ -48,8 +49,7 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
   /** Per type requested, in the protocol's own terms. */
   protected readonly types = new Map<string, St>();
   protected abstract readonly queue: PushQueue<unknown>;
-  protected readonly log: Logger;
-  protected readonly answers: Answers;
+  readonly log: Logger;
   private nonceSeq = 0;
   private scheduled = false;
   private closed = false;
@@ -64,7 +64,6 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     private readonly onClose: (s: ServedStream) => void,
   ) {
     this.log = ctx.log.child({ stream: this.id, kind });
-    this.answers = new Answers(ctx, this, this.log);
     ctx.metrics.streamOpened(kind, fixedType);
     call.on('data', (req: Req) => {
       try {
