@@ -7,7 +7,9 @@ import { AdminServer } from '../admin/server.js';
 import type { RolloutRunner } from '../rollout/runner.js';
 import type { Store } from '../store/types.js';
 import type { XdsServer } from '../xds/server.js';
+import { ServerOperations } from './admin-operations.js';
 import type { ControlPlane } from './control.js';
+import { PipelineView } from './served-view.js';
 
 export interface AdminDeps {
   control: ControlPlane;
@@ -20,11 +22,10 @@ export interface AdminDeps {
 /** The admin HTTP API over the control plane; changes need `token` when one is set. */
 export async function serveAdmin(deps: AdminDeps, host: string, port: number, token?: string): Promise<{ port: number; close(): Promise<void> }> {
   const { control, store, runner, xds, registries } = deps;
-  const pipeline = control.pipeline;
+  const view = new PipelineView(control.pipeline, () => xds.status());
   const router = new Router(bearerAuthorizer(token));
-  const proxies = () => xds.status();
-  mountCoreRoutes(router, { pipeline, registries, proxies, ready: () => !!pipeline.current });
-  mountOpsRoutes(router, { control, store, runner, pipeline, proxies });
+  mountCoreRoutes(router, { view, registries });
+  mountOpsRoutes(router, new ServerOperations(control, store, runner, view));
   const admin = new AdminServer(router);
   return { port: await admin.listen(port, host), close: () => admin.close() };
 }

@@ -1,54 +1,40 @@
 import type { Logger } from 'pino';
+import type { CandidateCheck, CandidateDiff, ChangeMeta, DiffLevel, RouteView } from '../admin/operations.js';
+import { ChangeHeldError, ConfigRejectedError } from '../admission/errors.js';
 import { firstFilePos } from '../admission/index.js';
 import { DEFAULT_MAX_REMOVAL_SHARE, removalFindings } from '../admission/safety.js';
+import { compile } from '../compile/index.js';
 import { hasErrors, type Diagnostic } from '../config/diagnostics.js';
 import type { Config } from '../config/model.js';
-import { prepareOverride } from '../config/overrides.js';
+import { applyOverrides, prepareOverride } from '../config/overrides.js';
 import { listRoutes, resolveRoute, forwardBackends, type BackendWeight } from '../config/routes.js';
 import type { WeightsMode } from '../config/weights.js';
+import { diffConfigs } from '../diff/config.js';
+import { diffSnapshots } from '../diff/xds.js';
 import { BanyanError } from '../errors.js';
 import { hashConfigContent } from '../store/hash.js';
 import type { ConfigFile, ConfigVersion, Override, Store } from '../store/types.js';
+import { requireVersion } from './history.js';
 import type { ConfigPipeline } from './pipeline.js';
+
+/** What `apply` did: the stored version, and what changed for the operator to read. */
+export interface AppliedChange {
+  version: ConfigVersion;
+  unchanged: boolean;
+  warnings: Diagnostic[];
+  /** Overrides on routes whose YAML backends this version changed: the YAML wins, loudly. */
+  clearedOverrides: string[];
+  summary: string;
+}
 
 /** What the control plane needs of the rollout runner (rollout/runner.ts implements it). */
 export interface RolloutAborter {
   abort(id: string, actor: string): Promise<unknown>;
 }
 
-/** A candidate config was invalid: nothing was stored or applied. */
-export class ConfigRejectedError extends BanyanError<'rejected-config'> {
-  constructor(readonly diagnostics: Diagnostic[]) {
-    super('rejected-config', `config rejected: ${diagnostics.filter((d) => d.severity === 'error').length} error(s)`);
-    this.name = 'ConfigRejectedError';
-  }
-}
-
-/** A valid change that removes much of what is served: held until the operator confirms it. */
-export class ChangeHeldError extends BanyanError<'held-change'> {
-  constructor(readonly findings: Diagnostic[]) {
-    super('held-change', `change held: ${findings.map((f) => f.message).join('; ')}`);
-    this.name = 'ChangeHeldError';
-  }
-}
-
-export interface ChangeMeta {
-  author: string;
-  message: string;
-  /** Apply even when the change removes more than the allowed share (see admission/safety.ts). */
-  confirmRemoval?: boolean;
-}
-
-export interface RouteView {
-  ref: string;
-  listener: string;
-  host: string;
-  name: string;
-  /** What proxies are sent now (YAML, or the override when one applies). */
-  backends: BackendWeight[];
-  yamlBackends: BackendWeight[];
-  override: Override | null;
-}
+// Where they have always been imported from (file edits); they live in admission/ so admin need not point here.
+export { ChangeHeldError, ConfigRejectedError };
+export type { ChangeMeta, RouteView };
 
 /**
  * The store is the source of truth; this class keeps what is served in step with it. Every change
@@ -155,13 +141,35 @@ export class ControlPlane {
     return cur.base;
   }
 
-  /** Validates and stores a new config version, then serves it. Throws ConfigRejectedError on any error. */
-  async apply(files: ConfigFile[], meta: ChangeMeta): Promise<{ version: ConfigVersion; unchanged: boolean; warnings: Diagnostic[] }> {
+  /** Load, compile and admit `files` with no overrides, storing nothing (`banyan validate` against the server). */
+  validate(files: ConfigFile[]): CandidateCheck {
+    const { diagnostics } = this.pipeline.check(files);
+    return { valid: !hasErrors(diagnostics), diagnostics };
+  }
+
+  /** What serving `files` would change: the candidate with today's overrides, against what is live. */
+  diffCandidate(files: ConfigFile[], level: DiffLevel): CandidateDiff {
+    const { config, diagnostics } = this.pipeline.check(files);
+    if (!config || hasErrors(diagnostics)) throw new ConfigRejectedError(diagnostics);
+    const live = this.pipeline.current;
+    if (!live) throw new BanyanError('no-config', 'no valid config applied yet');
+    const laid = applyOverrides(config, live.overrides);
+    const stale = laid.stale.map((s) => s.message);
+    if (level === 'xds') return { level: 'xds', diff: diffSnapshots(live.snapshot, compile(laid.config)), staleOverrides: stale };
+    return { level: 'config', diff: diffConfigs(live.effective, laid.config), staleOverrides: stale };
+  }
+
+  /**
+   * Validates and stores a new config version, then serves it. Throws ConfigRejectedError on any
+   * error, ChangeHeldError when it removes too much without `confirmRemoval`.
+   */
+  async apply(files: ConfigFile[], meta: ChangeMeta): Promise<AppliedChange> {
+    const before = this.pipeline.current;
     const check = this.pipeline.check(files, await this.store.listOverrides());
     if (hasErrors(check.diagnostics) || !check.config) throw new ConfigRejectedError(check.diagnostics);
     const warnings = check.diagnostics.filter((d) => d.severity !== 'error');
     const latest = await this.store.latestConfigVersion();
-    if (latest && latest.hash === hashConfigContent(files)) return { version: latest, unchanged: true, warnings };
+    if (latest && latest.hash === hashConfigContent(files)) return { version: latest, unchanged: true, warnings, clearedOverrides: [], summary: 'no changes' };
     const live = this.pipeline.current?.base;
     if (live && !meta.confirmRemoval) {
       const held = removalFindings(live, check.config, firstFilePos(files), this.maxRemovalShare);
@@ -169,13 +177,16 @@ export class ControlPlane {
     }
     const version = await this.store.appendConfigVersion({ content: files, author: meta.author, message: meta.message });
     await this.reconcile();
-    return { version, unchanged: false, warnings };
+    const after = this.pipeline.current?.base;
+    if (!after) return { version, unchanged: false, warnings, clearedOverrides: [], summary: 'no changes' };
+    // Reported from here because reconcile clears these overrides in the store only after the fact.
+    const clearedOverrides = applyOverrides(after, before?.overrides ?? []).stale.map((s) => s.message);
+    return { version, unchanged: false, warnings, clearedOverrides, summary: diffConfigs(before?.base, after).summary };
   }
 
   /** Makes an old version live again, as a new version. */
   async rollback(target: number, meta: ChangeMeta): Promise<ConfigVersion> {
-    const old = await this.store.getConfigVersion(target);
-    if (!old) throw new BanyanError('not-found', `no config version ${target}`);
+    const old = await requireVersion(this.store, target);
     const check = this.pipeline.check(old.content);
     if (hasErrors(check.diagnostics)) throw new ConfigRejectedError(check.diagnostics);
     const version = await this.store.appendConfigVersion({

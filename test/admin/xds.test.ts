@@ -6,6 +6,7 @@ import { Router } from '../../src/admin/router.js';
 import { mountCoreRoutes } from '../../src/admin/routes/core.js';
 import { AdminServer } from '../../src/admin/server.js';
 import { ConfigPipeline } from '../../src/server/pipeline.js';
+import { PipelineView } from '../../src/server/served-view.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { createRegistry } from '../../src/telemetry/metrics.js';
 
@@ -20,7 +21,7 @@ let base: string;
 beforeAll(async () => {
   pipeline = new ConfigPipeline({ snapshot: () => {} }, createLogger('test', 'silent'), createRegistry());
   const router = new Router(bearerAuthorizer(undefined));
-  mountCoreRoutes(router, { pipeline, registries: [], proxies: () => [], ready: () => !!pipeline.current });
+  mountCoreRoutes(router, { view: new PipelineView(pipeline, () => []), registries: [] });
   admin = new AdminServer(router);
   base = `http://127.0.0.1:${await admin.listen(0)}`;
 });

@@ -3,10 +3,10 @@
  * the same failure the same way. The status is decided by the error's code alone (HTTP_STATUS);
  * a few codes also carry what the operator needs to read (diagnostics, a retry hint).
  */
+import { ChangeHeldError, ConfigRejectedError } from '../../admission/errors.js';
 import { formatDiagnostic, type Diagnostic } from '../../config/diagnostics.js';
 import { plural } from '../../diff/canonical.js';
 import { BanyanError, type BanyanCode } from '../../errors.js';
-import { ChangeHeldError, ConfigRejectedError } from '../../server/control.js';
 import { HttpError, type Handler } from '../router.js';
 
 export const HTTP_STATUS: Record<BanyanCode, number> = {

@@ -1,10 +1,10 @@
 /** Route weights: what is served per route, and runtime overrides on top of the YAML. */
 import { z } from 'zod';
 import { percentages } from '../../diff/config.js';
+import type { WeightOperations } from '../operations.js';
 import type { Router } from '../router.js';
 import { author, parseBody, validate } from './body.js';
 import { guard } from './errors.js';
-import type { OpsDeps } from './ops.js';
 
 const weightsBody = z.object({
   backends: z
@@ -17,22 +17,12 @@ const weightsBody = z.object({
 
 const clearBody = z.object({ author: author.default('unknown'), reason: z.string().default('') });
 
-export function mountWeightRoutes(router: Router, deps: OpsDeps): void {
+export function mountWeightRoutes(router: Router, ops: WeightOperations): void {
   router.get(
     '/api/v1/routes',
-    guard(async () => {
-      const [routes, active] = await Promise.all([deps.control.routes(), deps.store.activeRollouts()]);
-      return {
-        routes: routes.map((r) => {
-          const rollout = active.find((a) => a.route === r.ref);
-          return {
-            ...r,
-            percent: Object.fromEntries(percentages(r.backends)),
-            rollout: rollout ? { id: rollout.id, state: rollout.state, toBackend: rollout.toBackend, percent: rollout.percent } : null,
-          };
-        }),
-      };
-    }),
+    guard(async () => ({
+      routes: (await ops.routes()).map(({ rollout, ...route }) => ({ ...route, percent: Object.fromEntries(percentages(route.backends)), rollout })),
+    })),
   );
 
   router.put(
@@ -40,7 +30,7 @@ export function mountWeightRoutes(router: Router, deps: OpsDeps): void {
     guard(async (ctx) => {
       const body = await parseBody(ctx, weightsBody);
       // Route, weights (percentages unless relative) and the rollout guard are all the control plane's.
-      const override = await deps.control.setWeights(ctx.params.route, body.backends, { author: body.author, reason: body.reason, relative: body.relative });
+      const override = await ops.setWeights(ctx.params.route, body.backends, { author: body.author, reason: body.reason, relative: body.relative });
       return { override, percent: Object.fromEntries(percentages(override.backends)) };
     }),
   );
@@ -50,8 +40,7 @@ export function mountWeightRoutes(router: Router, deps: OpsDeps): void {
     guard(async (ctx) => {
       // The body is optional here: some HTTP clients cannot send one with DELETE.
       const body = validate((await ctx.body()) ?? {}, clearBody);
-      return deps.control.clearWeights(ctx.params.route, { author: body.author, reason: body.reason });
+      return ops.clearWeights(ctx.params.route, { author: body.author, reason: body.reason });
     }),
   );
 }
-

@@ -1,0 +1,54 @@
+import type { ServedStatus, ServedView, XdsView } from '../admin/operations.js';
+import type { Config } from '../config/model.js';
+import { BanyanError } from '../errors.js';
+import { canonicalJsonOf } from '../proto/json.js';
+import type { ProxyStatus } from '../xds/status.js';
+import type { AppliedConfig, ConfigPipeline } from './pipeline.js';
+
+/** What the pipeline serves and which proxies take it, as the admin API reads it. */
+export class PipelineView implements ServedView {
+  constructor(
+    private readonly pipeline: ConfigPipeline,
+    private readonly connected: () => ProxyStatus[],
+  ) {}
+
+  status(): ServedStatus {
+    const { current: cur, lastRejected: rej, lastHeld: held } = this.pipeline;
+    return {
+      config: cur ? { hash: cur.hash, files: cur.files.map((f) => f.file), appliedAt: cur.appliedAt, warnings: cur.warnings } : null,
+      lastRejected: rej ? { hash: rej.hash, at: rej.at, diagnostics: rej.diagnostics } : null,
+      lastHeld: held ? { hash: held.hash, at: held.at, diagnostics: held.diagnostics } : null,
+      groups: cur ? [...cur.snapshot.groups.keys()] : [],
+    };
+  }
+
+  config(which: 'base' | 'effective'): Config {
+    return this.current()[which];
+  }
+
+  xds(wanted?: string): XdsView {
+    const cur = this.current();
+    const out: XdsView = {};
+    for (const [group, resources] of cur.snapshot.groups) {
+      if (wanted && group !== wanted) continue;
+      const byType: Record<string, Record<string, unknown>> = {};
+      for (const [typeUrl, named] of resources) {
+        byType[typeUrl] = Object.fromEntries([...named].map(([name, r]) => [name, canonicalJsonOf(typeUrl, r)]));
+      }
+      out[group] = byType;
+    }
+    if (wanted && !out[wanted]) throw new BanyanError('not-found', `no proxy group "${wanted}"; have: ${[...cur.snapshot.groups.keys()].join(', ')}`);
+    return out;
+  }
+
+  proxies(): ProxyStatus[] {
+    return this.connected();
+  }
+
+  /** What is served, or `no-config` (503) before the first config: nothing can be read yet. */
+  current(): AppliedConfig {
+    const cur = this.pipeline.current;
+    if (!cur) throw new BanyanError('no-config', 'no valid config applied yet');
+    return cur;
+  }
+}
