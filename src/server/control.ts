@@ -5,7 +5,6 @@ import { firstFilePos } from '../admission/index.js';
 import { DEFAULT_MAX_REMOVAL_SHARE, removalFindings } from '../admission/safety.js';
 import { compile } from '../compile/index.js';
 import { hasErrors, type Diagnostic } from '../config/diagnostics.js';
-import type { Config } from '../config/model.js';
 import { applyOverrides, prepareOverride } from '../config/overrides.js';
 import { listRoutes, resolveRoute, forwardBackends, type BackendWeight } from '../config/routes.js';
 import type { WeightsMode } from '../config/weights.js';
@@ -135,12 +134,6 @@ export class ControlPlane {
     await this.rollouts.abort(active.id, 'banyan (YAML changed the route)');
   }
 
-  private base(): Config {
-    const cur = this.pipeline.current;
-    if (!cur) throw new BanyanError('no-config', 'no valid config applied yet');
-    return cur.base;
-  }
-
   /** Load, compile and admit `files` with no overrides, storing nothing (`banyan validate` against the server). */
   validate(files: ConfigFile[]): CandidateCheck {
     const { diagnostics } = this.pipeline.check(files);
@@ -151,8 +144,7 @@ export class ControlPlane {
   diffCandidate(files: ConfigFile[], level: DiffLevel): CandidateDiff {
     const { config, diagnostics } = this.pipeline.check(files);
     if (!config || hasErrors(diagnostics)) throw new ConfigRejectedError(diagnostics);
-    const live = this.pipeline.current;
-    if (!live) throw new BanyanError('no-config', 'no valid config applied yet');
+    const live = this.pipeline.served();
     const laid = applyOverrides(config, live.overrides);
     const stale = laid.stale.map((s) => s.message);
     if (level === 'xds') return { level: 'xds', diff: diffSnapshots(live.snapshot, compile(laid.config)), staleOverrides: stale };
@@ -202,7 +194,7 @@ export class ControlPlane {
 
   /** Sets a route's weights by hand (percentages unless `relative`). Refused while a rollout drives the route. */
   async setWeights(ref: string, backends: BackendWeight[], meta: { author: string; reason: string } & WeightsMode): Promise<Override> {
-    const prepared = prepareOverride(this.base(), ref, backends, { relative: meta.relative });
+    const prepared = prepareOverride(this.pipeline.served().base, ref, backends, { relative: meta.relative });
     await this.refuseDuringRollout(prepared.route);
     // Admitted before it is stored: an override the proxies could not be sent exactly must never become live.
     const others = (await this.store.listOverrides()).filter((o) => o.route !== prepared.route);
@@ -215,7 +207,7 @@ export class ControlPlane {
 
   /** Drops a route's override: its YAML weights apply again. Returns the canonical route and whether there was one. */
   async clearWeights(ref: string, meta: { author: string; reason: string }): Promise<{ route: string; cleared: boolean }> {
-    const route = resolveRoute(this.base(), ref).ref;
+    const route = resolveRoute(this.pipeline.served().base, ref).ref;
     await this.refuseDuringRollout(route);
     const cleared = await this.store.clearOverride(route, meta.author, meta.reason);
     await this.reconcile();

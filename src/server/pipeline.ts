@@ -10,6 +10,7 @@ import type { WireForms } from '../proto/wire-form.js';
 import { applyOverrides, type OverrideLike, type StaleOverride } from '../config/overrides.js';
 import { hashConfigContent } from '../store/hash.js';
 import type { SourceFile } from '../config/source.js';
+import { BanyanError } from '../errors.js';
 
 export interface AppliedConfig {
   files: SourceFile[];
@@ -87,6 +88,12 @@ export class ConfigPipeline {
       help: 'Valid configs applied',
       registers: [registry],
     });
+  }
+
+  /** What is served, for callers that cannot proceed without it: `no-config` before the first config. */
+  served(): AppliedConfig {
+    if (!this.current) throw new BanyanError('no-config', 'no valid config applied yet');
+    return this.current;
   }
 
   /**

@@ -3,7 +3,7 @@ import type { Config } from '../config/model.js';
 import { BanyanError } from '../errors.js';
 import { canonicalJsonOf } from '../proto/json.js';
 import type { ProxyStatus } from '../xds/status.js';
-import type { AppliedConfig, ConfigPipeline } from './pipeline.js';
+import type { ConfigPipeline } from './pipeline.js';
 
 /** What the pipeline serves and which proxies take it, as the admin API reads it. */
 export class PipelineView implements ServedView {
@@ -23,11 +23,11 @@ export class PipelineView implements ServedView {
   }
 
   config(which: 'base' | 'effective'): Config {
-    return this.current()[which];
+    return this.pipeline.served()[which];
   }
 
   xds(wanted?: string): XdsView {
-    const cur = this.current();
+    const cur = this.pipeline.served();
     const out: XdsView = {};
     for (const [group, resources] of cur.snapshot.groups) {
       if (wanted && group !== wanted) continue;
@@ -43,12 +43,5 @@ export class PipelineView implements ServedView {
 
   proxies(): ProxyStatus[] {
     return this.connected();
-  }
-
-  /** What is served, or `no-config` (503) before the first config: nothing can be read yet. */
-  current(): AppliedConfig {
-    const cur = this.pipeline.current;
-    if (!cur) throw new BanyanError('no-config', 'no valid config applied yet');
-    return cur;
   }
 }
