@@ -297,11 +297,9 @@ function checkRoute(w: Written, at: Path, r: Obj, wr: Obj, defaultName: string, 
     const add = w.node([...at, 'headers', side, 'add']);
     if (isMap(add)) for (const pair of add.items) written.push({ name: String((pair.key as Obj).value), value: scalarText(w.scalar(pair.value)), append: false });
     if (isSeq(add))
-      (add.items as Node[]).forEach((item, i) => {
-        const o = r.headers[side].add[i];
-        written.push({ name: o.name, value: scalarText(w.node([...at, 'headers', side, 'add', i, 'value'])), append: o.append ?? false });
-        void item;
-      });
+      (r.headers[side].add as Obj[]).forEach((o, i) =>
+        written.push({ name: o.name, value: scalarText(w.node([...at, 'headers', side, 'add', i, 'value'])), append: o.append ?? false }),
+      );
     const sent = ((wr[`${side}_headers_to_add`] ?? []) as Obj[]).map((h) => ({
       name: h.header.key,
       value: h.header.value ?? '',
