@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { regexProblem } from './regex.js';
 import { backendWeightSetProblem, ENVOY_STATUS_CODES, headerValueProblem } from './bounds.js';
-import { AT_KEY, duration, durationAtLeast, exactlyOne, headerName, headerSafe, httpPath, matchHeaderName, mutableHeaderName, name, onlyWith, port, refineWith, regex, scalarString, uint32 } from './schema-common.js';
+import { AT_KEY, WITH_SUBJECT, duration, durationAtLeast, exactlyOne, headerName, headerSafe, httpPath, matchHeaderName, mutableHeaderName, name, onlyWith, port, refineWith, regex, scalarString, uint32 } from './schema-common.js';
 
 /** Operator YAML for routes and virtual hosts. Output feeds build-route.ts. */
 
@@ -133,7 +133,8 @@ export const cors = z.strictObject({
   allowMethods: z.array(z.string()).optional(),
   allowHeaders: z.array(z.string()).optional(),
   exposeHeaders: z.array(z.string()).optional(),
-  maxAge: duration.optional(),
+  // Envoy's max_age is whole seconds: 500ms would go out as 0 (browsers then never cache the preflight).
+  maxAge: duration.refine((ms) => ms % 1000 === 0, { error: 'must be whole seconds (Envoy sends max_age in seconds)', params: WITH_SUBJECT }).optional(),
   allowCredentials: z.boolean().optional(),
 });
 

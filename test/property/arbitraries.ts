@@ -35,13 +35,8 @@ import YAML from 'yaml';
 // - healthyThreshold above uint32 and outlier interval 0 passed on a cluster no route used.
 // A corner still open is excluded behind a KNOWN_BUG_* flag, with its explanation:
 
-/**
- * KNOWN BUG: CORS `maxAge` is floored to whole seconds without a word: `maxAge: 1.5s` is sent as
- * max_age "1" and `maxAge: 500ms` as "0" (Access-Control-Max-Age: 0 tells browsers not to cache the
- * preflight at all). Access-Control-Max-Age carries whole seconds, so such a value should be an error,
- * like the other values Banyan cannot carry exactly. Whole seconds only while this is set.
- */
-export const KNOWN_BUG_CORS_MAX_AGE_FLOOR = true;
+/** Fixed: a CORS maxAge that is not whole seconds is an error (Envoy's max_age is seconds). */
+export const KNOWN_BUG_CORS_MAX_AGE_FLOOR = false;
 
 /**
  * KNOWN BUG: the `ratelimit:` section (envoyproxy/ratelimit format, src/config/ratelimit/parse.ts)
