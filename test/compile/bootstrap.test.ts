@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { BOOTSTRAP_TYPE, formatBootstrap, renderBootstrap, type BootstrapOptions } from '../../src/compile/bootstrap.js';
-import { toEnvoyJson } from '../../src/compile/envoy-json.js';
+import { canonicalJsonOf } from '../../src/proto/json.js';
 import { decodeMessage, encodeMessage } from '../../src/proto/envoy.js';
 import { parseHostPort } from '../../src/cli/commands/bootstrap.js';
 
@@ -43,9 +43,9 @@ describe('bootstrap', () => {
     expect(JSON.parse(formatBootstrap(opts, 'json'))).toEqual(doc);
   });
 
-  it('converts durations with fractions and wrappers to their JSON forms', () => {
-    expect(toEnvoyJson('envoy.config.cluster.v3.Cluster', { connect_timeout: { seconds: 0, nanos: 250_000_000 }, per_connection_buffer_limit_bytes: { value: 32768 } })).toEqual({
-      connect_timeout: '0.25s',
+  it('prints durations with fractions and wrappers in their proto3 JSON forms (what the bootstrap file holds)', () => {
+    expect(canonicalJsonOf('envoy.config.cluster.v3.Cluster', { connect_timeout: { seconds: 0, nanos: 250_000_000 }, per_connection_buffer_limit_bytes: { value: 32768 } })).toEqual({
+      connect_timeout: '0.250s',
       per_connection_buffer_limit_bytes: 32768,
     });
   });
