@@ -121,7 +121,10 @@ export class ConfigPipeline {
    * Configs and snapshots are never mutated after they are made, so sharing them is safe.
    */
   private prepare(files: SourceFile[], hash: string, overrides: readonly OverrideLike[]): Prepared {
-    const key = `${hash}|${JSON.stringify(overrides.map((o) => [o.route, o.backends, o.baseHash]))}`;
+    // By route: each override is for a different route, so their order changes nothing, and a shift's
+    // pre-store check (overrides in its own order) must hit the same entry as the reconcile after it.
+    const byRoute = [...overrides].sort((a, b) => (a.route < b.route ? -1 : a.route > b.route ? 1 : 0));
+    const key = `${hash}|${JSON.stringify(byRoute.map((o) => [o.route, o.backends, o.baseHash]))}`;
     const hit = this.prepared.get(key);
     if (hit) return hit;
     const result = this.compute(files, hash, overrides);
@@ -164,7 +167,8 @@ export class ConfigPipeline {
     const allWarnings = prepared.diagnostics.filter((d) => d.severity !== 'error');
     for (const st of stale) this.log.warn({ route: st.override.route, reason: st.reason }, st.message);
     for (const w of allWarnings) this.log.warn({ diagnostic: w }, formatDiagnostic(w));
-    const appliedOverrides = overrides.filter((o) => !stale.some((st) => st.override === o));
+    // By route, not identity: a remembered result may have been computed from an equal list of other objects.
+    const appliedOverrides = overrides.filter((o) => !stale.some((st) => st.override.route === o.route));
     this.current = { files, hash, base, effective, snapshot, warnings: allWarnings, overrides: appliedOverrides, stale, appliedAt: at };
     this.lastRejected = undefined;
     this.lastHeld = undefined;
