@@ -12,7 +12,7 @@ import type { Config } from '../config/model.js';
 import type { WeightsMode } from '../config/weights.js';
 import type { ConfigDiff } from '../diff/config.js';
 import type { XdsDiff } from '../diff/xds.js';
-import type { AuditEntry, BackendWeight, ConfigFile, ConfigVersion, Override, Rollout, RolloutState } from '../store/types.js';
+import type { AuditEntry, BackendWeight, ConfigFile, ConfigVersion, Override, ReplicaStatus, Rollout, RolloutAnalysis, RolloutState, WebhookSpec } from '../store/types.js';
 import type { ProxyStatus } from '../xds/status.js';
 
 /** A stored version without its (possibly large) content. */
@@ -159,6 +159,12 @@ export interface StartRollout {
   steps: number[];
   intervalMs: number;
   author: string;
+  /** Without it, a first step that lowers the target's current share is refused. */
+  allowDecrease?: boolean;
+  /** How long proxies have to ACK each step before the rollout holds (default 2 min). */
+  ackTimeoutMs?: number;
+  analysis?: RolloutAnalysis;
+  webhooks?: WebhookSpec[];
 }
 
 export interface RolloutOperations {

@@ -19,6 +19,7 @@ export function buildFragment(input: ConfigInput, locator: Locator): Fragment {
     clusters: [],
     groups: [],
     providers: [],
+    rollouts: [],
     services: {},
     rateLimitNodes: rateLimitItems(locator),
     references,

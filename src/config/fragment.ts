@@ -1,5 +1,5 @@
 import type { Diagnostic } from './diagnostics.js';
-import type { AuthProvider, Cluster, Listener, ProxyGroup, SourcePos } from './model.js';
+import type { AuthProvider, Cluster, Listener, ProxyGroup, RolloutSpec, SourcePos } from './model.js';
 import type { Node } from 'yaml';
 import type { SourceDoc } from './yaml.js';
 
@@ -25,6 +25,7 @@ export interface Fragment {
   clusters: Cluster[];
   groups: ProxyGroup[];
   providers: AuthProvider[];
+  rollouts: RolloutSpec[];
   services: { ratelimit?: ServiceSetting; authz?: ServiceSetting };
   /** The `ratelimit:` items, left as YAML for the rate limit config parser. */
   rateLimitNodes: { source: SourceDoc; node: Node; domain?: string }[];

@@ -109,6 +109,7 @@ export function loadConfigFromFiles(files: readonly SourceFile[], options: LoadO
     ratelimit: rateLimit.domains,
     auth: { providers: fragments.flatMap((f) => f.providers) },
     services: { ...DEFAULT_SERVICES },
+    rollouts: fragments.flatMap((f) => f.rollouts),
   };
   const fromServe = mergeServices(config, fragments, diagnostics, options.served);
   const domainNames = fragments.flatMap((f) => f.rateLimitNodes.flatMap((n) => (n.domain === undefined ? [] : [n.domain])));
@@ -190,7 +191,7 @@ function unreachableServiceWarnings(config: Config, fromServe: readonly ServiceN
 }
 
 function emptyFragment(): Fragment {
-  return { listeners: [], clusters: [], groups: [], providers: [], services: {}, rateLimitNodes: [], references: [], diagnostics: [] };
+  return { listeners: [], clusters: [], groups: [], providers: [], rollouts: [], services: {}, rateLimitNodes: [], references: [], diagnostics: [] };
 }
 
 function lineCol(locator: Locator): { line: number; col: number } {

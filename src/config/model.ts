@@ -24,6 +24,72 @@ export interface Config {
     ratelimit: { address: string; port: number };
     authz: { address: string; port: number };
   };
+  /** Declarative rollouts (`rollouts:`): the desired rollout lives in git, its progress in the store. */
+  rollouts: RolloutSpec[];
+}
+
+// ---------------------------------------------------------------- rollouts
+
+/** A `rollouts:` entry: the same rollout `banyan rollout start` makes, owned by the file. */
+export interface RolloutSpec {
+  /** Unique among rollouts; how CLI verbs and the audit name it. */
+  name: string;
+  /** Route reference as resolveRoute() accepts it. */
+  route: string;
+  /** The backend that receives more and more of the route's traffic. */
+  to: string;
+  /** Increasing whole percentages in 1..100. */
+  steps: number[];
+  intervalMs: number;
+  /** The first step may lower the target's current share only when this is set. */
+  allowDecrease: boolean;
+  ackTimeoutMs: number;
+  analysis?: RolloutAnalysis;
+  webhooks: WebhookSpec[];
+  pos: SourcePos;
+}
+
+export interface RolloutAnalysis {
+  checks: AnalysisCheck[];
+  /** How often checks run while a step bakes; each run looks back this far. Default: the step interval. */
+  intervalMs: number;
+  /** Failed runs in one step before `onFailure`. */
+  failureLimit: number;
+  /** `rollback`: back to the starting weights; `pause`: freeze the weights where they are. */
+  onFailure: 'rollback' | 'pause';
+}
+
+export type AnalysisMetric = 'success-rate' | 'latency' | 'requests' | 'promql';
+
+export interface AnalysisCheck {
+  /** Shown in status and audit; default derived from the metric. */
+  name: string;
+  metric: AnalysisMetric;
+  /** success-rate: percent; latency: milliseconds; requests: count; promql: the query's value. */
+  min?: number;
+  max?: number;
+  /** latency: which percentile (default 99). */
+  percentile?: number;
+  /** Compare with the other backends of the route over the same window: the threshold applies to the difference. */
+  vsBaseline?: boolean;
+  /** promql: the query, with {{cluster}}, {{baseline}}, {{route}} and {{window}} filled in. */
+  query?: string;
+  /** Where the numbers come from: Banyan's own (LRS, metrics service) or Prometheus. */
+  source: 'banyan' | 'prometheus';
+}
+
+export type WebhookEvent = 'pre-step' | 'post-step' | 'promotion' | 'rollback';
+
+export interface WebhookSpec {
+  name: string;
+  url: string;
+  events: WebhookEvent[];
+  /** A gate holds the step (pre-step) until it answers 2xx; a notification is only told. */
+  gate: boolean;
+  /** Environment variable holding the HMAC secret: secrets never go into the store. */
+  secretEnv?: string;
+  timeoutMs: number;
+  retries: number;
 }
 
 // ---------------------------------------------------------------- proxy groups

@@ -43,6 +43,7 @@ const EMPTY_CONFIG: Config = {
   ratelimit: [],
   auth: { providers: [] },
   services: { ratelimit: { address: '', port: 0 }, authz: { address: '', port: 0 } },
+  rollouts: [],
 };
 
 /** `before` undefined means "nothing before" (the first version in history). */

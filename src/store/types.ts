@@ -6,10 +6,11 @@
  * All times are epoch milliseconds (numbers), so records are JSON-ready and rollout logic can run
  * on an injected clock. Every method returns copies: mutating a result never changes the store.
  */
+import type { AnalysisCheck, AnalysisMetric, RolloutAnalysis, WebhookEvent, WebhookSpec } from '../config/model.js';
 import type { BackendWeight } from '../config/overrides.js';
 import type { SourceFile } from '../config/source.js';
 
-export type { BackendWeight };
+export type { AnalysisCheck, AnalysisMetric, BackendWeight, RolloutAnalysis, WebhookEvent, WebhookSpec };
 
 /** One YAML file of a config version, as read from disk (config/source.ts). */
 export type ConfigFile = SourceFile;
@@ -47,7 +48,8 @@ export interface Override {
 
 export type NewOverride = Omit<Override, 'updatedAt'>;
 
-export type RolloutState = 'running' | 'paused' | 'completed' | 'aborted' | 'undone';
+/** `rolled-back`: analysis failed and the rollout put back its starting weights by itself. */
+export type RolloutState = 'running' | 'paused' | 'completed' | 'aborted' | 'undone' | 'rolled-back';
 
 export const ACTIVE_ROLLOUT_STATES: readonly RolloutState[] = ['running', 'paused'];
 
@@ -78,6 +80,135 @@ export interface Rollout {
   updatedAt: number;
   /** Optimistic concurrency: bumped by the store on every update. */
   revision: number;
+
+  // ---- added with gated, analysed rollouts; absent on records stored by older Banyans (see rollout/defaults.ts)
+
+  /** Who owns the rollout: a CLI/admin start, or a `rollouts:` entry in the YAML (its name). */
+  owner?: { kind: 'cli' } | { kind: 'file'; spec: string; specHash: string };
+  /** How long every proxy serving the route has to ACK a step before the rollout holds. */
+  ackTimeoutMs?: number;
+  analysis?: RolloutAnalysis;
+  webhooks?: WebhookSpec[];
+  /** Where the current step is: waiting for proxies, baking (analysis), or waiting on a gate. */
+  phase?: RolloutPhase;
+  /** Why a paused rollout is paused; `auto` holds lift by themselves (the proxies ACK, the gate opens). */
+  hold?: RolloutHold | null;
+  /** Consecutive failed analysis runs in the current step. */
+  failures?: number;
+  /** One record per step applied, in order: the live step list. */
+  log?: StepRecord[];
+  /** Why a rollout ended other than by completing (YAML edit, analysis, operator). */
+  endReason?: string;
+  /** Notifications decided by a transition, delivered after it was stored (outbox: exactly once per event). */
+  outbox?: WebhookDelivery[];
+}
+
+export type RolloutPhase = 'syncing' | 'baking' | 'gating';
+
+export interface RolloutHold {
+  kind: 'operator' | 'nack' | 'sync-timeout' | 'analysis' | 'gate';
+  message: string;
+  since: number;
+  /** Lifts by itself when its cause goes (nack, sync-timeout, gate); operator and analysis holds need `resume`. */
+  auto: boolean;
+}
+
+export interface CheckResult {
+  check: string;
+  /** null: not enough data to decide (e.g. fewer requests than a min-requests check needs). */
+  passed: boolean | null;
+  value: number | null;
+  baseline?: number | null;
+  threshold: string;
+  /** Requests (or samples) the value is computed from. */
+  samples: number;
+  detail?: string;
+}
+
+export interface AnalysisRun {
+  at: number;
+  from: number;
+  to: number;
+  passed: boolean | null;
+  results: CheckResult[];
+}
+
+export interface StepRecord {
+  step: number;
+  percent: number;
+  appliedAt: number;
+  /** When every proxy serving the route, on every replica, had ACKed this step's weights. */
+  syncedAt?: number;
+  /** The latest analysis runs of this step (bounded). */
+  analysis: AnalysisRun[];
+  outcome?: 'passed' | 'failed' | 'paused' | 'aborted';
+}
+
+export interface WebhookDelivery {
+  /** Stable across retries and replicas: receivers deduplicate on it (X-Banyan-Delivery). */
+  id: string;
+  webhook: string;
+  event: WebhookEvent;
+  payload: Record<string, unknown>;
+  /** Claimed by a replica (it is delivering it) until this time; another replica may take it after. */
+  claimedBy?: string;
+  claimedUntil?: number;
+}
+
+// ------------------------------------------------------------------ replica-wide status and load
+
+/** One xDS type of one proxy stream, as xds/status.ts reports it (structurally the same). */
+export interface ProxyTypeRecord {
+  typeUrl: string;
+  state: 'SYNCED' | 'STALE' | 'NACKED';
+  currentVersion?: string;
+  versionSent?: string;
+  versionAcked?: string;
+  lastNonce?: string;
+  lastNack?: { version: string; nonce: string; message: string; code?: number; at: string };
+  subscribed: string[];
+}
+
+export interface ProxyRecord {
+  streamId: string;
+  nodeId: string;
+  nodeCluster: string;
+  group?: string;
+  kind: string;
+  service: string;
+  peer: string;
+  connectedSince: string;
+  /** From Node.user_agent_name / user_agent_version (or user_agent_build_version). */
+  userAgent?: { name: string; version: string };
+  types: ProxyTypeRecord[];
+}
+
+/** What one replica serves and to whom, leased: a replica that stops renewing drops out of the fleet. */
+export interface ReplicaStatus {
+  replica: string;
+  /** Identifies what the replica serves (config hash and overrides); equal on replicas serving the same. */
+  servedKey: string;
+  reportedAt: number;
+  expiresAt: number;
+  proxies: ProxyRecord[];
+}
+
+/** Load of one cluster over one reporting interval, as one replica received it (LRS or the metrics service). */
+export interface LoadSample {
+  replica: string;
+  cluster: string;
+  source: 'lrs' | 'metrics';
+  /** End of the interval the sample covers, epoch ms. */
+  at: number;
+  intervalMs: number;
+  /** Proxy (node id) the sample came from. */
+  node: string;
+  successes: number;
+  errors: number;
+  issued: number;
+  dropped: number;
+  /** Upstream request time: bucket upper bounds in ms (ascending) and per-bucket (not cumulative) counts for the interval. */
+  latency?: { bounds: number[]; counts: number[] };
 }
 
 /** A rollout update may change the route's override in the same transaction. */
@@ -136,6 +267,19 @@ export interface Store {
 
   /** Newest first; `since` keeps entries at or after that time. */
   listAudit(opts?: { limit?: number; since?: number }): Promise<AuditEntry[]>;
+
+  /** Replaces this replica's status (all its proxies), leased until `status.expiresAt`. */
+  putReplicaStatus(status: ReplicaStatus): Promise<void>;
+  /** Every replica whose lease has not expired at `now`. */
+  listReplicaStatus(now: number): Promise<ReplicaStatus[]>;
+  /** A replica shutting down leaves the fleet at once. */
+  removeReplicaStatus(replica: string): Promise<void>;
+
+  addLoadSamples(samples: LoadSample[]): Promise<void>;
+  /** Samples of `clusters` whose `at` lies in (from, to]. */
+  listLoadSamples(clusters: readonly string[], from: number, to: number): Promise<LoadSample[]>;
+  /** Forgets samples with `at` before `before` (retention). */
+  pruneLoadSamples(before: number): Promise<void>;
 
   /** Calls `listener` after every committed change (from this or, for PostgreSQL, any replica). Returns unsubscribe. */
   watch(listener: (change: StoreChange) => void): () => void;

@@ -39,6 +39,7 @@ function config(listeners: Listener[], authzAddress = '127.0.0.1'): Config {
     ratelimit: [],
     auth: { providers: [] },
     services: { ratelimit: { address: '127.0.0.1', port: 8081 }, authz: { address: authzAddress, port: 9191 } },
+    rollouts: [],
   };
 }
 

@@ -47,7 +47,7 @@ describe('authz service over gRPC (Envoy external_auth.proto)', () => {
     ];
     listener = { name: 'edge', kind: 'socket', address: '0.0.0.0', port: 10000, hosts: [{ name: 'api', domains: ['*'], routes, pos }], authz: { failureMode: 'deny', timeoutMs: 250 }, accessLog: false, pos };
     const main = provider({ jwks: { kind: 'uri', uri: `${jwks.url}/jwks`, cacheMs: 300_000, cooldownMs: 30_000 }, removeAuthorization: true });
-    cfg = { listeners: [listener], clusters: [], groups: [], ratelimit: [], auth: { providers: [main] }, services: { ratelimit: { address: '127.0.0.1', port: 8081 }, authz: { address: '127.0.0.1', port: 0 } } };
+    cfg = { listeners: [listener], clusters: [], groups: [], ratelimit: [], auth: { providers: [main] }, services: { ratelimit: { address: '127.0.0.1', port: 8081 }, authz: { address: '127.0.0.1', port: 0 } }, rollouts: [] };
     server = createAuthzServer({ providers: cfg.auth.providers });
     const port = await server.start(0, '127.0.0.1');
     const Client = grpc.makeGenericClientConstructor(authorizationServiceDefinition(), 'Authorization');

@@ -49,6 +49,7 @@ export function config(over: Partial<Config> = {}): Config {
     ratelimit: [],
     auth: { providers: [] },
     services: { ratelimit: { address: '127.0.0.1', port: 8081 }, authz: { address: '127.0.0.1', port: 9191 } },
+    rollouts: [],
     ...over,
   };
 }

@@ -31,5 +31,6 @@ export function config(routes: Route[], clusters: Cluster[]): Config {
     ratelimit: [],
     auth: { providers: [] },
     services: { ratelimit: { address: '127.0.0.1', port: 8081 }, authz: { address: '127.0.0.1', port: 9191 } },
+    rollouts: [],
   };
 }

@@ -32,6 +32,7 @@ function config(listeners: Listener[], ratelimitYaml = ''): Config {
     ratelimit: ratelimitYaml ? parseRateLimitYaml(ratelimitYaml, 'banyan.yaml').domains : [],
     auth: { providers: [] },
     services: { ratelimit: { address: 'ratelimit.internal', port: 8081 }, authz: { address: '127.0.0.1', port: 9191 } },
+    rollouts: [],
   };
 }
 

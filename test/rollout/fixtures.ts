@@ -51,5 +51,6 @@ export function sampleConfig(authBackends: [string, number][] = [['auth-v2', 90]
     ratelimit: [],
     auth: { providers: [] },
     services: { ratelimit: { address: '127.0.0.1', port: 8081 }, authz: { address: '127.0.0.1', port: 9191 } },
+    rollouts: [],
   };
 }
