@@ -34,6 +34,9 @@ export const SYSTEM_TOOLS: readonly SystemTool[] = [
   { command: 'redis-server', debianPackage: 'redis-server' },
   { command: 'initdb', debianPackage: 'postgresql', extraDirs: postgresBinDirs },
   { command: 'pg_ctl', debianPackage: 'postgresql', extraDirs: postgresBinDirs },
+  // Analysis checks with `source: prometheus` run against a real Prometheus (support/prometheus.ts).
+  // The package may start its own service on install; the tests never use it, they start their own.
+  { command: 'prometheus', debianPackage: 'prometheus' },
 ];
 
 /** The absolute path of `command` on `searchPath` or in the tool's extra directories, if any. */
