@@ -12,7 +12,7 @@ import type { Config } from '../config/model.js';
 import type { WeightsMode } from '../config/weights.js';
 import type { ConfigDiff } from '../diff/config.js';
 import type { XdsDiff } from '../diff/xds.js';
-import type { AuditEntry, BackendWeight, ConfigFile, ConfigVersion, Override, ReplicaStatus, Rollout, RolloutAnalysis, RolloutState, WebhookSpec } from '../store/types.js';
+import type { AuditEntry, BackendWeight, ConfigFile, ConfigVersion, Override, Rollout, RolloutAnalysis, RolloutState, WebhookSpec } from '../store/types.js';
 import type { ProxyStatus } from '../xds/status.js';
 
 /** A stored version without its (possibly large) content. */
