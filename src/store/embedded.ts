@@ -5,6 +5,9 @@
  *   DIR/state.json         everything but config contents: version index, overrides, rollouts, audit
  *   DIR/versions/N.json    content of config version N, written once
  *
+ * Replica status and load samples live in memory only: one process owns an embedded store, so there
+ * is no other replica to share them with, and both are worthless after a restart.
+ *
  * Every mutation computes the next state on a copy, writes it with writeFileAtomic (temp + fsync +
  * rename), and only then swaps it in memory. state.json is the commit point: a version file written
  * before a crash but not yet listed in state.json is an orphan that the next append overwrites.
@@ -21,9 +24,11 @@ import {
   type AuditEntry,
   type AuditInput,
   type ConfigVersion,
+  type LoadSample,
   type NewConfigVersion,
   type NewOverride,
   type Override,
+  type ReplicaStatus,
   type Rollout,
   type Store,
   type StoreChange,
@@ -40,6 +45,9 @@ interface State {
   audit: AuditEntry[];
 }
 
+/** A lease this long past its end is forgotten (the same rule as the PostgreSQL store's). */
+export const EXPIRED_REPLICA_RETENTION_MS = 60_000;
+
 export interface EmbeddedStoreOptions {
   /** Data directory; default `.banyan` under the current directory. Created if missing. */
   dir?: string;
@@ -50,6 +58,9 @@ export class EmbeddedStore implements Store {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly watchers = new Watchers();
   private closed = false;
+  /** In memory only (see the header): never written to state.json. */
+  private readonly replicas = new Map<string, ReplicaStatus>();
+  private loadSamples: LoadSample[] = [];
 
   private constructor(
     readonly dir: string,
@@ -185,6 +196,45 @@ export class EmbeddedStore implements Store {
     return structuredClone(this.state.rollouts.filter((r) => ACTIVE_ROLLOUT_STATES.includes(r.state)));
   }
 
+  // ------------------------------------------------------------------ replica status and load samples (memory only, no watch)
+
+  async putReplicaStatus(status: ReplicaStatus): Promise<void> {
+    this.assertOpen();
+    for (const [replica, s] of this.replicas) {
+      if (s.expiresAt < status.reportedAt - EXPIRED_REPLICA_RETENTION_MS) this.replicas.delete(replica);
+    }
+    this.replicas.set(status.replica, structuredClone(status));
+  }
+
+  async listReplicaStatus(now: number): Promise<ReplicaStatus[]> {
+    this.assertOpen();
+    const live = [...this.replicas.values()].filter((s) => s.expiresAt > now);
+    return structuredClone(live.sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0)));
+  }
+
+  async removeReplicaStatus(replica: string): Promise<void> {
+    this.assertOpen();
+    this.replicas.delete(replica);
+  }
+
+  async addLoadSamples(samples: LoadSample[]): Promise<void> {
+    this.assertOpen();
+    this.loadSamples.push(...structuredClone(samples));
+  }
+
+  /** Oldest first (by `at`; samples with the same `at` in the order they were added). */
+  async listLoadSamples(clusters: readonly string[], from: number, to: number): Promise<LoadSample[]> {
+    this.assertOpen();
+    const wanted = new Set(clusters);
+    const hits = this.loadSamples.filter((s) => wanted.has(s.cluster) && s.at > from && s.at <= to);
+    return structuredClone(hits.sort((a, b) => a.at - b.at));
+  }
+
+  async pruneLoadSamples(before: number): Promise<void> {
+    this.assertOpen();
+    this.loadSamples = this.loadSamples.filter((s) => s.at >= before);
+  }
+
   // ------------------------------------------------------------------ audit, watch, lifecycle
 
   async listAudit(opts: { limit?: number; since?: number } = {}): Promise<AuditEntry[]> {
@@ -201,10 +251,16 @@ export class EmbeddedStore implements Store {
     this.closed = true;
     await this.queue.catch(() => undefined);
     this.watchers.clear();
+    this.replicas.clear();
+    this.loadSamples = [];
     this.release();
   }
 
   // ------------------------------------------------------------------ internals
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('store is closed');
+  }
 
   /**
    * Runs one mutation at a time: `fn` edits a copy of the state; if it and the write succeed, the

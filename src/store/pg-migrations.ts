@@ -47,6 +47,30 @@ export const MIGRATIONS: { id: number; name: string; sql: string }[] = [
       CREATE INDEX banyan_audit_at ON banyan_audit (at);
     `,
   },
+  {
+    id: 2,
+    name: 'replica status and load samples',
+    sql: `
+      -- one row per replica, leased: a replica renews it every second and removes it on shutdown
+      CREATE TABLE banyan_replicas (
+        replica text PRIMARY KEY,
+        served_key text NOT NULL,
+        reported_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        proxies jsonb NOT NULL
+      );
+      CREATE TABLE banyan_load_samples (
+        id bigserial PRIMARY KEY,
+        replica text NOT NULL,
+        cluster text NOT NULL,
+        source text NOT NULL,
+        at bigint NOT NULL,
+        record jsonb NOT NULL
+      );
+      CREATE INDEX banyan_load_samples_cluster_at ON banyan_load_samples (cluster, at);
+      CREATE INDEX banyan_load_samples_at ON banyan_load_samples (at);
+    `,
+  },
 ];
 
 /** Arbitrary constant: the advisory lock key under which replicas take turns migrating. */

@@ -8,6 +8,9 @@
  * StoreUnavailableError and, the transaction being rolled back, nothing is half-applied. (One
  * inherent exception: if the connection drops after COMMIT is sent but before it is acknowledged,
  * the caller sees an error for a change that did commit.)
+ *
+ * Replica status and load samples are written without a transaction, audit row or NOTIFY: every
+ * replica renews its status every second, and nothing reconciles on them (readers poll).
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -21,9 +24,11 @@ import type {
   AuditEntry,
   AuditInput,
   ConfigVersion,
+  LoadSample,
   NewConfigVersion,
   NewOverride,
   Override,
+  ReplicaStatus,
   Rollout,
   Store,
   StoreChange,
@@ -34,6 +39,8 @@ const CHANNEL = 'banyan_changes';
 const VERSION_LOCK = 0x62616e7a; // serialises version numbering across replicas
 const ROUTE_LOCK = 0x62616e72; // with hashtext(route): serialises rollout creation per route
 const ACTIVE = `state IN ('running', 'paused')`;
+/** A lease this long past its end is deleted by the next put of any replica (tolerates clock skew between replicas). */
+export const EXPIRED_REPLICA_RETENTION_MS = 60_000;
 
 export interface PostgresStoreOptions {
   /** e.g. postgres://user:pass@host:5432/banyan */
@@ -231,6 +238,69 @@ export class PostgresStore implements Store {
     return this.read(async () => (await this.pool.query(`SELECT record, revision FROM banyan_rollouts WHERE ${ACTIVE} ORDER BY seq`)).rows.map(toRollout));
   }
 
+  // ------------------------------------------------------------------ replica status and load samples (no NOTIFY)
+
+  putReplicaStatus(status: ReplicaStatus): Promise<void> {
+    return this.write('replica status not stored', async () => {
+      await this.pool.query(
+        `INSERT INTO banyan_replicas (replica, served_key, reported_at, expires_at, proxies) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (replica) DO UPDATE SET served_key = $2, reported_at = $3, expires_at = $4, proxies = $5`,
+        [status.replica, status.servedKey, status.reportedAt, status.expiresAt, JSON.stringify(status.proxies)],
+      );
+      // Replicas that died without removing their row: forgotten a while after their lease ended.
+      await this.pool.query('DELETE FROM banyan_replicas WHERE expires_at < $1', [status.reportedAt - EXPIRED_REPLICA_RETENTION_MS]);
+    });
+  }
+
+  listReplicaStatus(now: number): Promise<ReplicaStatus[]> {
+    return this.read(async () => {
+      const { rows } = await this.pool.query('SELECT * FROM banyan_replicas WHERE expires_at > $1 ORDER BY replica', [now]);
+      return rows.map((r) => ({
+        replica: r.replica,
+        servedKey: r.served_key,
+        reportedAt: Number(r.reported_at),
+        expiresAt: Number(r.expires_at),
+        proxies: r.proxies,
+      }));
+    });
+  }
+
+  removeReplicaStatus(replica: string): Promise<void> {
+    return this.write('replica status not removed', async () => {
+      await this.pool.query('DELETE FROM banyan_replicas WHERE replica = $1', [replica]);
+    });
+  }
+
+  addLoadSamples(samples: LoadSample[]): Promise<void> {
+    return this.write('load samples not stored', async () => {
+      if (!samples.length) return;
+      // One statement, one parameter, whatever the batch size (no 65535-parameter limit).
+      await this.pool.query(
+        `INSERT INTO banyan_load_samples (replica, cluster, source, at, record)
+         SELECT s->>'replica', s->>'cluster', s->>'source', (s->>'at')::bigint, s FROM jsonb_array_elements($1::jsonb) AS s`,
+        [JSON.stringify(samples)],
+      );
+    });
+  }
+
+  /** Oldest first (by `at`; samples with the same `at` in the order they were added). */
+  listLoadSamples(clusters: readonly string[], from: number, to: number): Promise<LoadSample[]> {
+    return this.read(async () => {
+      const { rows } = await this.pool.query('SELECT record FROM banyan_load_samples WHERE cluster = ANY($1) AND at > $2 AND at <= $3 ORDER BY at, id', [
+        [...clusters],
+        from,
+        to,
+      ]);
+      return rows.map((r) => r.record as LoadSample);
+    });
+  }
+
+  pruneLoadSamples(before: number): Promise<void> {
+    return this.write('load samples not pruned', async () => {
+      await this.pool.query('DELETE FROM banyan_load_samples WHERE at < $1', [before]);
+    });
+  }
+
   // ------------------------------------------------------------------ audit, watch, lifecycle
 
   listAudit(opts: { limit?: number; since?: number } = {}): Promise<AuditEntry[]> {
@@ -264,6 +334,16 @@ export class PostgresStore implements Store {
       return await fn();
     } catch (err) {
       throw isConnectionError(err) ? unavailable(err, 'cannot read state') : err;
+    }
+  }
+
+  /** A write outside any transaction that notifies nobody (replica status, load samples). */
+  private async write(whatFailed: string, fn: () => Promise<void>): Promise<void> {
+    this.assertOpen();
+    try {
+      await fn();
+    } catch (err) {
+      throw isConnectionError(err) ? unavailable(err, whatFailed) : err;
     }
   }
 

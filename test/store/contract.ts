@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
 import { ActiveRolloutExistsError, RevisionConflictError } from '../../src/store/errors.js';
 import { hashConfigContent } from '../../src/store/hash.js';
-import type { Rollout, Store, StoreChange } from '../../src/store/types.js';
+import type { LoadSample, ProxyRecord, ReplicaStatus, Rollout, Store, StoreChange } from '../../src/store/types.js';
 
 export interface StoreHarness {
   store: Store;
@@ -38,6 +38,45 @@ export function sampleRollout(id: string, route: string, overrides: Partial<Roll
     updatedAt: 1,
     ...overrides,
   };
+}
+
+const LDS = 'type.googleapis.com/envoy.config.listener.v3.Listener';
+const RDS = 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration';
+
+export function sampleProxy(nodeId: string, overrides: Partial<ProxyRecord> = {}): ProxyRecord {
+  return {
+    streamId: `s-${nodeId}`,
+    nodeId,
+    nodeCluster: 'edge',
+    group: 'default',
+    kind: 'ads-sotw',
+    service: 'envoy.service.discovery.v3.AggregatedDiscoveryService',
+    peer: 'ipv4:127.0.0.1:40000',
+    connectedSince: '2026-01-01T00:00:00.000Z',
+    userAgent: { name: 'envoy', version: '1.32.4' },
+    types: [
+      { typeUrl: LDS, state: 'SYNCED', currentVersion: 'v1', versionSent: 'v1', versionAcked: 'v1', lastNonce: '1', subscribed: ['*'] },
+      {
+        typeUrl: RDS,
+        state: 'NACKED',
+        currentVersion: 'v2',
+        versionSent: 'v2',
+        versionAcked: 'v1',
+        lastNonce: '2',
+        lastNack: { version: 'v2', nonce: '2', message: 'bad route', code: 3, at: '2026-01-01T00:00:01.000Z' },
+        subscribed: ['edge'],
+      },
+    ],
+    ...overrides,
+  };
+}
+
+export function sampleReplica(replica: string, overrides: Partial<ReplicaStatus> = {}): ReplicaStatus {
+  return { replica, servedKey: 'hash|[]', reportedAt: 10_000, expiresAt: 20_000, proxies: [sampleProxy(`${replica}-proxy`)], ...overrides };
+}
+
+export function sampleLoad(cluster: string, at: number, overrides: Partial<LoadSample> = {}): LoadSample {
+  return { replica: 'r1', cluster, source: 'lrs', at, intervalMs: 1000, node: 'envoy-1', successes: 90, errors: 10, issued: 100, dropped: 0, ...overrides };
 }
 
 export function storeContract(name: string, makeHarness: () => Promise<StoreHarness>): void {
@@ -195,6 +234,136 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       await eventually(() => expect(live).toContainEqual({ kind: 'config', target: '3' }));
       stopLive();
       expect(seen.length).toBe(count);
+    });
+
+    it('puts, lists and replaces replica status; results are copies', async () => {
+      const store = await fresh();
+      expect(await store.listReplicaStatus(0)).toEqual([]);
+      const a = sampleReplica('a');
+      await store.putReplicaStatus(a);
+      a.proxies[0].nodeId = 'mutated after put';
+      const [listed] = await store.listReplicaStatus(15_000);
+      expect(listed).toEqual(sampleReplica('a'));
+      // a stored record keeps every field of every proxy, lastNack and userAgent included
+      expect(listed.proxies[0].types[1].lastNack).toEqual({ version: 'v2', nonce: '2', message: 'bad route', code: 3, at: '2026-01-01T00:00:01.000Z' });
+      listed.proxies[0].types[0].state = 'STALE';
+      listed.proxies.push(sampleProxy('extra'));
+      expect(await store.listReplicaStatus(15_000)).toEqual([sampleReplica('a')]);
+      // a put replaces the replica's whole record: proxies it no longer holds are gone
+      const replaced = sampleReplica('a', { servedKey: 'hash2|[]', reportedAt: 11_000, expiresAt: 21_000, proxies: [sampleProxy('p2'), sampleProxy('p3')] });
+      await store.putReplicaStatus(replaced);
+      expect(await store.listReplicaStatus(15_000)).toEqual([replaced]);
+      await store.putReplicaStatus({ ...replaced, proxies: [] });
+      expect(await store.listReplicaStatus(15_000)).toEqual([{ ...replaced, proxies: [] }]);
+    });
+
+    it('leaves out replicas whose lease has expired at the given time', async () => {
+      const store = await fresh();
+      await store.putReplicaStatus(sampleReplica('a', { expiresAt: 20_000 }));
+      await store.putReplicaStatus(sampleReplica('b', { expiresAt: 30_000 }));
+      const names = async (now: number) => (await store.listReplicaStatus(now)).map((r) => r.replica);
+      expect(await names(19_999)).toEqual(['a', 'b']);
+      expect(await names(20_000)).toEqual(['b']);
+      expect(await names(29_999)).toEqual(['b']);
+      expect(await names(30_000)).toEqual([]);
+      // expiry is judged at the time asked about: nothing was deleted by asking
+      expect(await names(0)).toEqual(['a', 'b']);
+      // a renewal extends the lease
+      await store.putReplicaStatus(sampleReplica('a', { reportedAt: 25_000, expiresAt: 35_000 }));
+      expect(await names(30_000)).toEqual(['a']);
+      // a lease over a minute past its end is forgotten by the next put (a replica that died without removing it)
+      await store.putReplicaStatus(sampleReplica('d', { reportedAt: 40_000, expiresAt: 50_000 }));
+      await store.putReplicaStatus(sampleReplica('c', { reportedAt: 35_000 + 60_001, expiresAt: 200_000 }));
+      expect(await names(0)).toEqual(['c', 'd']);
+    });
+
+    it('removes a replica at once, leaving the others', async () => {
+      const store = await fresh();
+      await store.putReplicaStatus(sampleReplica('a'));
+      await store.putReplicaStatus(sampleReplica('b'));
+      await store.removeReplicaStatus('a');
+      expect((await store.listReplicaStatus(15_000)).map((r) => r.replica)).toEqual(['b']);
+      await store.removeReplicaStatus('never-was');
+      await store.removeReplicaStatus('b');
+      expect(await store.listReplicaStatus(15_000)).toEqual([]);
+    });
+
+    it('keeps two replicas apart: each put replaces only its own record', async () => {
+      const store = await fresh();
+      const a = sampleReplica('replica-a', { servedKey: 'k1', proxies: [sampleProxy('envoy-1'), sampleProxy('envoy-2')] });
+      const b = sampleReplica('replica-b', { servedKey: 'k2', proxies: [sampleProxy('envoy-3')] });
+      await store.putReplicaStatus(b);
+      await store.putReplicaStatus(a);
+      expect(await store.listReplicaStatus(15_000)).toEqual([a, b]);
+      await store.putReplicaStatus({ ...a, proxies: [sampleProxy('envoy-1')] });
+      const listed = await store.listReplicaStatus(15_000);
+      expect(listed.map((r) => [r.replica, r.servedKey, r.proxies.map((p) => p.nodeId)])).toEqual([
+        ['replica-a', 'k1', ['envoy-1']],
+        ['replica-b', 'k2', ['envoy-3']],
+      ]);
+    });
+
+    it('does not notify watchers of replica status (it is renewed every second)', async () => {
+      const store = await fresh();
+      const seen: StoreChange[] = [];
+      const stop = store.watch((c) => seen.push(c));
+      try {
+        await store.putReplicaStatus(sampleReplica('a'));
+        await store.removeReplicaStatus('a');
+        await store.addLoadSamples([sampleLoad('c', 1)]);
+        await store.pruneLoadSamples(10);
+        // changes are delivered in order: once this one is seen, any from the calls above would have been
+        await store.setOverride({ route: 'auth', backends: [{ cluster: 'a', weight: 1 }], author: 'a', reason: '', baseHash: '' });
+        await eventually(() => expect(seen).toContainEqual({ kind: 'override', target: 'auth' }));
+        expect(seen).toEqual([{ kind: 'override', target: 'auth' }]);
+      } finally {
+        stop();
+      }
+    });
+
+    it('lists load samples in (from, to]: from exclusive, to inclusive, oldest first', async () => {
+      const store = await fresh();
+      await store.addLoadSamples([sampleLoad('c', 1000), sampleLoad('c', 2000, { latency: { bounds: [5, 10, 50], counts: [3, 4, 1] } }), sampleLoad('c', 3000)]);
+      await store.addLoadSamples([sampleLoad('c', 1500, { replica: 'r2', source: 'metrics', node: 'envoy-2' })]);
+      const ats = async (from: number, to: number) => (await store.listLoadSamples(['c'], from, to)).map((s) => s.at);
+      expect(await ats(1000, 3000)).toEqual([1500, 2000, 3000]);
+      expect(await ats(999, 2999)).toEqual([1000, 1500, 2000]);
+      expect(await ats(2000, 2000)).toEqual([]);
+      expect(await ats(1999, 2000)).toEqual([2000]);
+      expect(await ats(3000, 9000)).toEqual([]);
+      const [s] = await store.listLoadSamples(['c'], 1999, 2000);
+      expect(s).toEqual(sampleLoad('c', 2000, { latency: { bounds: [5, 10, 50], counts: [3, 4, 1] } }));
+      expect((await store.listLoadSamples(['c'], 1000, 1500))[0]).toEqual(sampleLoad('c', 1500, { replica: 'r2', source: 'metrics', node: 'envoy-2' }));
+      // results are copies
+      s.successes = -1;
+      s.latency!.counts[0] = 99;
+      expect((await store.listLoadSamples(['c'], 1999, 2000))[0]).toEqual(sampleLoad('c', 2000, { latency: { bounds: [5, 10, 50], counts: [3, 4, 1] } }));
+      // an empty batch is fine
+      await store.addLoadSamples([]);
+      expect(await ats(0, 9000)).toEqual([1000, 1500, 2000, 3000]);
+    });
+
+    it('lists load samples of the clusters asked for only', async () => {
+      const store = await fresh();
+      const added = [sampleLoad('auth', 1000), sampleLoad('auth-v2', 1000), sampleLoad('orders', 1000), sampleLoad('auth-v2', 2000)];
+      await store.addLoadSamples(added);
+      added[1].successes = -1; // the store kept its own copy
+      const of = async (clusters: string[]) => (await store.listLoadSamples(clusters, 0, 5000)).map((s) => `${s.cluster}@${s.at}:${s.successes}`).sort();
+      expect(await of(['auth-v2'])).toEqual(['auth-v2@1000:90', 'auth-v2@2000:90']);
+      expect(await of(['auth', 'orders'])).toEqual(['auth@1000:90', 'orders@1000:90']);
+      expect(await of(['nope'])).toEqual([]);
+      expect(await of([])).toEqual([]);
+    });
+
+    it('prunes load samples older than the retention bound, keeping those at it', async () => {
+      const store = await fresh();
+      await store.addLoadSamples([1000, 2000, 3000, 4000].flatMap((at) => [sampleLoad('a', at), sampleLoad('b', at)]));
+      await store.pruneLoadSamples(3000);
+      expect((await store.listLoadSamples(['a', 'b'], 0, 9000)).map((s) => `${s.cluster}@${s.at}`).sort()).toEqual(['a@3000', 'a@4000', 'b@3000', 'b@4000']);
+      await store.pruneLoadSamples(0);
+      expect(await store.listLoadSamples(['a', 'b'], 0, 9000)).toHaveLength(4);
+      await store.pruneLoadSamples(9000);
+      expect(await store.listLoadSamples(['a', 'b'], 0, 9000)).toEqual([]);
     });
 
     it('keeps everything across a restart', async () => {

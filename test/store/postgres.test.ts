@@ -1,10 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/store/pg-migrations.js';
 import { PostgresStore } from '../../src/store/postgres.js';
 import type { StoreChange } from '../../src/store/types.js';
 import { eventually } from '../support/eventually.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
-import { sampleRollout, storeContract } from './contract.js';
+import { sampleLoad, sampleReplica, sampleRollout, storeContract } from './contract.js';
 
 let server: PostgresServer;
 let dbCount = 0;
@@ -42,7 +43,8 @@ describe('postgres store with several replicas', () => {
       await client.connect();
       const { rows } = await client.query('SELECT id FROM banyan_migrations');
       await client.end();
-      expect(rows.map((r) => r.id)).toEqual([1]);
+      expect(rows.map((r) => r.id).sort((x, y) => x - y)).toEqual(MIGRATIONS.map((m) => m.id));
+      expect(MIGRATIONS.map((m) => m.id)).toEqual(expect.arrayContaining([1, 2]));
       await stores[0].setOverride({ route: 'r', backends: [{ cluster: 'a', weight: 1 }], author: 'a', reason: '', baseHash: '' });
       expect(await stores[2].getOverride('r')).toBeDefined();
     } finally {
@@ -85,6 +87,29 @@ describe('postgres store with several replicas', () => {
       );
       expect(updates.filter((u) => u.status === 'fulfilled')).toHaveLength(1);
       expect((await b.listAudit()).filter((e) => e.action === 'rollout.step')).toHaveLength(1);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("shares replica status and load samples between replicas without firing the other's watch", async () => {
+    const url = await freshDatabase();
+    const [a, b] = await Promise.all([PostgresStore.open({ url }), PostgresStore.open({ url })]);
+    try {
+      const seenByB: StoreChange[] = [];
+      b.watch((c) => seenByB.push(c));
+      await a.putReplicaStatus(sampleReplica('replica-a'));
+      await b.putReplicaStatus(sampleReplica('replica-b'));
+      await a.addLoadSamples([sampleLoad('auth', 1000, { replica: 'replica-a' })]);
+      await b.addLoadSamples([sampleLoad('auth', 1000, { replica: 'replica-b' })]);
+      expect((await b.listReplicaStatus(15_000)).map((r) => r.replica)).toEqual(['replica-a', 'replica-b']);
+      expect((await a.listLoadSamples(['auth'], 0, 1000)).map((s) => s.replica).sort()).toEqual(['replica-a', 'replica-b']);
+      await a.removeReplicaStatus('replica-a');
+      expect((await b.listReplicaStatus(15_000)).map((r) => r.replica)).toEqual(['replica-b']);
+      // NOTIFYs arrive in commit order: once B hears this change it would have heard any from the writes above
+      await a.setOverride({ route: 'auth', backends: [{ cluster: 'a', weight: 1 }], author: 'a', reason: '', baseHash: '' });
+      await eventually(() => expect(seenByB).toContainEqual({ kind: 'override', target: 'auth' }));
+      expect(seenByB).toEqual([{ kind: 'override', target: 'auth' }]);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
