@@ -1,35 +1,57 @@
 /**
  * Drives rollouts through the store. Operators' commands (start, pause, resume, promote, abort,
- * undo) and the timer's steps all go the same way: read the rollout, compute the transition with
- * the pure machine, write it with the revision that was read (optimistic concurrency). With several
- * replicas each runs a timer; when a step falls due they all try, exactly one write succeeds, and
- * the others see a RevisionConflictError, re-read and find nothing due — no step skipped or repeated.
+ * undo) and the runner's own decisions all go the same way: read the rollout, compute the transition
+ * with the pure machine, write it with the revision that was read (optimistic concurrency). With
+ * several replicas each runs a runner; when a decision falls due they may all make it, exactly one
+ * write succeeds, the others see a RevisionConflictError, re-read and find it made — no step skipped
+ * or repeated, also when the replica that was ahead is killed.
+ *
+ * What the machine decides from is observed here: whether every proxy ACKed the step (the injected
+ * `sync`, over the replica-wide proxy view), analysis runs (over the injected metric sources), and
+ * the pre-step gates' answers (webhooks). Notifications are written into the rollout's outbox with
+ * the transition that caused them and delivered afterwards by whichever replica claims them first.
  *
  * Weights reach the proxies as the route's override, written in the same transaction as the rollout
- * (see weightEffect()). The host therefore only has to re-apply overrides whenever the store reports
- * a change; `onWeightsChange` is a shortcut for this replica's own transitions.
+ * (see weightEffect()). The host re-applies overrides whenever the store reports a change.
  *
- * The timer is armed for the earliest due step of any running rollout and re-armed after every store
- * change, so an idle control plane does no work and a replica learns of rollouts others start.
+ * The runner looks again at the earliest time something is due, and every `pollMs` while a rollout
+ * waits on something only observation can tell (proxies ACKing, a gate); an idle control plane does
+ * no work.
  */
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../config/model.js';
+import type { Config, RolloutAnalysis, WebhookSpec } from '../config/model.js';
 import { resolveRoute, routeBackendsHash, forwardBackends, type BackendWeight } from '../config/routes.js';
 import { checkClusters, overrideFit } from '../config/weights.js';
 import { RevisionConflictError } from '../store/errors.js';
-import type { Rollout, Store } from '../store/types.js';
+import type { AnalysisRun, Rollout, Store, WebhookDelivery } from '../store/types.js';
 import type { Logger } from '../telemetry/logger.js';
+import { runAnalysis, type AnalysisSources } from './analysis/checks.js';
 import { systemClock, type Clock } from './clock.js';
 import { RolloutError } from './errors.js';
 import * as machine from './machine.js';
 
+/** How a rollout's webhooks are called (rollout/webhooks.ts; injectable for tests). */
+export interface WebhookClient {
+  deliver(spec: WebhookSpec, delivery: WebhookDelivery): Promise<{ ok: boolean; attempts: number; status?: number; error?: string }>;
+  askGate(spec: WebhookSpec, delivery: WebhookDelivery): Promise<{ open: boolean; reason?: string }>;
+}
+
 export interface RolloutRunnerOptions {
   store: Store;
   clock?: Clock;
-  /** Audit actor for the timer's own steps; default `banyan-rollout`. */
+  /** Audit actor for the runner's own decisions; default `banyan-rollout`. */
   actor?: string;
+  /** This replica, for claiming webhook deliveries. */
+  replica?: string;
   onWeightsChange?: (route: string, backends: BackendWeight[], rollout: Rollout) => void;
   logger?: Logger;
+  /** Whether the proxies run `r`'s weights. Without it a step counts as synced as soon as it is stored. */
+  sync?: (r: Rollout) => Promise<machine.SyncReport>;
+  /** Where analysis reads its numbers. */
+  metrics?: AnalysisSources;
+  webhooks?: WebhookClient;
+  /** How often to look while waiting on proxies or gates; default 1 s. */
+  pollMs?: number;
 }
 
 export interface StartRolloutRequest {
@@ -40,19 +62,31 @@ export interface StartRolloutRequest {
   steps: number[];
   intervalMs: number;
   actor: string;
+  allowDecrease?: boolean;
+  ackTimeoutMs?: number;
+  analysis?: RolloutAnalysis;
+  webhooks?: WebhookSpec[];
+  owner?: Rollout['owner'];
 }
 
-/** How many times an operator command re-reads and retries after losing a race with another writer. */
+/** How many times a command re-reads and retries after losing a race with another writer. */
 const COMMAND_RETRIES = 5;
+/** How long a replica holds a webhook delivery before another may take it over. */
+const CLAIM_MS = 60_000;
+/** Decisions one rollout may make in one pass (start → synced → gating → …). */
+const FOLLOW_LIMIT = 4;
+const ALWAYS_SYNCED: machine.SyncReport = { synced: true, accepted: [], pending: [], nacks: [] };
 
 export class RolloutRunner {
   private readonly store: Store;
   private readonly clock: Clock;
   private readonly actor: string;
+  private readonly replica: string;
+  private readonly pollMs: number;
   private timer: unknown;
   private unwatch?: () => void;
   private running = false;
-  /** Serialises scheduling passes so a store change during a pass causes exactly one more. */
+  /** Serialises passes so a store change during a pass causes exactly one more. */
   private pass: Promise<void> = Promise.resolve();
   private passQueued = false;
 
@@ -60,6 +94,8 @@ export class RolloutRunner {
     this.store = opts.store;
     this.clock = opts.clock ?? systemClock;
     this.actor = opts.actor ?? 'banyan-rollout';
+    this.replica = opts.replica ?? `replica-${randomUUID().slice(0, 8)}`;
+    this.pollMs = opts.pollMs ?? 1000;
   }
 
   /** Starts driving: applies whatever is already due (e.g. after a restart) and arms the timer. */
@@ -82,32 +118,39 @@ export class RolloutRunner {
   // ------------------------------------------------------------------ operator commands
 
   async startRollout(req: StartRolloutRequest): Promise<Rollout> {
-    // Route and backend errors are the same typed errors a shift gets, so they get the same answers.
-    const location = resolveRoute(req.config, req.route);
-    checkClusters(req.config, [req.to]);
-    const yaml = forwardBackends(location);
-    const baseHash = routeBackendsHash(yaml);
-    const override = await this.store.getOverride(location.ref);
-    // a stale override is not what proxies run, so it is not the start point
-    const current = override && overrideFit(req.config, override).applies ? override : undefined;
-    const t = machine.startRollout(
-      {
-        id: randomUUID(),
-        route: location.ref,
-        fromBackends: current ? current.backends : yaml,
-        startOverride: current ?? null,
-        baseHash,
-        toBackend: req.to,
-        steps: req.steps,
-        intervalMs: req.intervalMs,
-        startedBy: req.actor,
-      },
-      this.clock.now(),
-    );
+    const plan = await this.plan(req);
+    const t = machine.startRollout(plan, this.clock.now());
     const stored = await this.store.createRollout(t.rollout, { actor: req.actor, action: t.action, details: t.details }, machine.weightEffect(t.rollout, req.actor));
     this.notify(stored);
     await this.schedule();
     return stored;
+  }
+
+  /** Route, backends and start weights as startRollout() would take them, without storing anything. */
+  async plan(req: StartRolloutRequest): Promise<machine.RolloutPlan> {
+    // Route and backend errors are the same typed errors a shift gets, so they get the same answers.
+    const location = resolveRoute(req.config, req.route);
+    checkClusters(req.config, [req.to]);
+    const yaml = forwardBackends(location);
+    const override = await this.store.getOverride(location.ref);
+    // a stale override is not what proxies run, so it is not the start point
+    const current = override && overrideFit(req.config, override).applies ? override : undefined;
+    return {
+      id: randomUUID(),
+      route: location.ref,
+      fromBackends: current ? current.backends : yaml,
+      startOverride: current ?? null,
+      baseHash: routeBackendsHash(yaml),
+      toBackend: req.to,
+      steps: req.steps,
+      intervalMs: req.intervalMs,
+      startedBy: req.actor,
+      allowDecrease: req.allowDecrease,
+      ackTimeoutMs: req.ackTimeoutMs,
+      analysis: req.analysis,
+      webhooks: req.webhooks,
+      owner: req.owner,
+    };
   }
 
   /** `ref` is a rollout id or a route with an active rollout. */
@@ -123,13 +166,18 @@ export class RolloutRunner {
     return this.command(ref, actor, 'active', (r, now) => machine.promote(r, now, opts));
   }
 
-  abort(ref: string, actor: string): Promise<Rollout> {
-    return this.command(ref, actor, 'active', (r, now) => machine.abort(r, now));
+  abort(ref: string, actor: string, reason?: string): Promise<Rollout> {
+    return this.command(ref, actor, 'active', (r, now) => machine.abort(r, now, reason));
   }
 
   /** `ref` is a rollout id or a route (its latest rollout). */
   undo(ref: string, actor: string): Promise<Rollout> {
     return this.command(ref, actor, 'latest', (r, now) => machine.undo(r, now));
+  }
+
+  /** Applies a changed spec (steps, interval, analysis, webhooks) to an active rollout. */
+  respec(id: string, actor: string, spec: Parameters<typeof machine.respec>[1]): Promise<Rollout> {
+    return this.command(id, actor, 'active', (r, now) => machine.respec(r, spec, now));
   }
 
   /** Finds a rollout by id, or by route: the active one, or the latest one. */
@@ -141,9 +189,9 @@ export class RolloutRunner {
     return found;
   }
 
-  // ------------------------------------------------------------------ timer
+  // ------------------------------------------------------------------ the loop
 
-  /** Applies every step that is due now (at most one per rollout), then re-arms the timer. */
+  /** Observes every active rollout once, applies what is due, delivers pending notifications, re-arms. */
   runDue(): Promise<void> {
     return this.schedule();
   }
@@ -155,7 +203,12 @@ export class RolloutRunner {
       this.passQueued = false;
       if (!this.running) return;
       try {
-        await this.advanceDue();
+        for (const r of await this.store.activeRollouts()) {
+          // a decision can make the next one due at once (a step synced → its gates): follow, boundedly
+          let current: Rollout | undefined = r;
+          for (let i = 0; current && i < FOLLOW_LIMIT; i++) current = await this.observe(current);
+        }
+        await this.deliverOutboxes();
         this.arm(await this.store.activeRollouts());
       } catch (err) {
         // e.g. the store is unavailable: try again later rather than stall the rollout forever
@@ -166,29 +219,108 @@ export class RolloutRunner {
     return this.pass;
   }
 
-  private async advanceDue(): Promise<void> {
+  /** One observation of one rollout: the stored result of the transition it made, if any. */
+  private async observe(r: Rollout): Promise<Rollout | undefined> {
+    if (r.state !== 'running' && r.state !== 'paused') return undefined;
     const now = this.clock.now();
-    for (const r of await this.store.activeRollouts()) {
-      const t = machine.tick(r, now);
-      if (!t) continue;
-      try {
-        const stored = await this.store.updateRollout(t.rollout, r.revision, { actor: this.actor, action: t.action, details: t.details }, machine.weightEffect(t.rollout, this.actor));
-        this.notify(stored);
-      } catch (err) {
-        // another replica took this step; the watch will bring us its result
-        if (!(err instanceof RevisionConflictError)) throw err;
+    const obs: machine.Observation = {};
+    const waitingOnSync = r.phase === 'syncing' && (r.state === 'running' || r.hold?.auto);
+    if (waitingOnSync) obs.sync = this.opts.sync ? await this.opts.sync(r) : ALWAYS_SYNCED;
+    if (machine.analysisDue(r, now)) obs.analysis = await this.analyse(r, now);
+    // a ready step first moves to `gating` (stored), then the gates are asked on the next look
+    if (!obs.analysis && r.phase === 'gating' && machine.gatesDue(r, now)) obs.gates = await this.askGates(r, now);
+    const t = machine.advance(r, now, obs);
+    return t ? this.write(r, t, this.actor) : undefined;
+  }
+
+  private async analyse(r: Rollout, now: number): Promise<AnalysisRun> {
+    const step = r.log?.[r.log.length - 1];
+    // only this step's traffic: never before the step was synced
+    const from = Math.max(step?.syncedAt ?? now - r.analysis!.intervalMs, now - r.analysis!.intervalMs);
+    return runAnalysis(r, { from, to: now }, this.opts.metrics ?? {});
+  }
+
+  private async askGates(r: Rollout, now: number): Promise<{ open: boolean; reason?: string }> {
+    const client = this.opts.webhooks;
+    const gates = (r.webhooks ?? []).filter((w) => w.gate && w.events.includes('pre-step'));
+    if (!client) return { open: false, reason: 'no webhook client configured' };
+    for (const g of gates) {
+      const delivery: WebhookDelivery = {
+        id: `${r.id}:gate:${r.currentStep + 1}:${g.name}`,
+        webhook: g.name,
+        event: 'pre-step',
+        payload: { rollout: r.id, route: r.route, to: r.toBackend, step: r.currentStep + 2, percent: r.steps[r.currentStep + 1], current: r.percent, at: now },
+      };
+      const answer = await client.askGate(g, delivery);
+      if (!answer.open) return { open: false, reason: `${g.name}: ${answer.reason ?? 'not approved'}` };
+    }
+    return { open: true };
+  }
+
+  /** Writes `t` over revision `r.revision`; undefined when another replica got there first. */
+  private async write(r: Rollout, t: machine.Transition, actor: string): Promise<Rollout | undefined> {
+    try {
+      const stored = await this.store.updateRollout(t.rollout, r.revision, { actor, action: t.action, details: t.details }, machine.weightEffect(t.rollout, actor));
+      if (t.action === 'rollout.hold') this.opts.logger?.warn({ rollout: r.id, route: r.route }, String(t.details.reason));
+      if (t.action === 'rollout.rollback' || t.action === 'rollout.freeze') this.opts.logger?.error({ rollout: r.id, route: r.route }, String(t.details.reason));
+      this.notify(stored);
+      return stored;
+    } catch (err) {
+      // another replica made this decision; the watch brings us its result
+      if (!(err instanceof RevisionConflictError)) throw err;
+      return undefined;
+    }
+  }
+
+  /** Delivers what transitions put in outboxes: claimed first (CAS), so one replica sends each. */
+  private async deliverOutboxes(): Promise<void> {
+    const client = this.opts.webhooks;
+    if (!client) return;
+    const recent = await this.store.listRollouts({ limit: 20 });
+    for (const listed of recent) {
+      for (const d of listed.outbox ?? []) {
+        const now = this.clock.now();
+        if (d.claimedBy && (d.claimedUntil ?? 0) > now) continue;
+        const current = await this.store.getRollout(listed.id);
+        if (!current?.outbox?.some((x) => x.id === d.id && !(x.claimedBy && (x.claimedUntil ?? 0) > now))) continue;
+        let claimed: Rollout;
+        try {
+          claimed = await this.store.updateRollout(machine.claim(current, d.id, this.replica, now + CLAIM_MS), current.revision, { actor: this.actor, action: 'rollout.webhook-claim', details: { delivery: d.id, replica: this.replica } });
+        } catch (err) {
+          if (err instanceof RevisionConflictError) continue;
+          throw err;
+        }
+        const spec = (current.webhooks ?? []).find((w) => w.name === d.webhook);
+        const result = spec ? await client.deliver(spec, d) : { ok: false, attempts: 0, error: `webhook '${d.webhook}' is no longer configured` };
+        for (let attempt = 0; attempt <= COMMAND_RETRIES; attempt++) {
+          const latest = attempt === 0 ? claimed : await this.store.getRollout(listed.id);
+          if (!latest) break;
+          try {
+            await this.store.updateRollout(machine.delivered(latest, d.id, this.clock.now()), latest.revision, {
+              actor: this.actor,
+              action: result.ok ? 'rollout.webhook' : 'rollout.webhook-failed',
+              details: { delivery: d.id, webhook: d.webhook, event: d.event, attempts: result.attempts, status: result.status ?? null, error: result.error ?? null },
+            });
+            break;
+          } catch (err) {
+            if (!(err instanceof RevisionConflictError)) throw err;
+          }
+        }
+        if (!result.ok) this.opts.logger?.error({ rollout: listed.id, webhook: d.webhook, event: d.event, error: result.error }, 'webhook delivery failed');
       }
     }
   }
 
   private arm(active: Rollout[]): void {
-    const due = active.filter((r) => r.state === 'running' && r.nextStepAt !== null).map((r) => r.nextStepAt!);
-    if (due.length === 0) {
+    const wakes = active.map((r) => machine.nextWake(r)).filter((t): t is number => t !== null);
+    // waiting on proxies or gates: only looking tells
+    if (active.some((r) => r.phase === 'syncing' || r.phase === 'gating' || r.hold?.auto)) wakes.push(this.clock.now() + this.pollMs);
+    if (wakes.length === 0) {
       if (this.timer !== undefined) this.clock.clearTimer(this.timer);
       this.timer = undefined;
       return;
     }
-    this.armAt(Math.min(...due));
+    this.armAt(Math.min(...wakes));
   }
 
   private armAt(at: number): void {

@@ -95,6 +95,10 @@ export interface Rollout {
   hold?: RolloutHold | null;
   /** Consecutive failed analysis runs in the current step. */
   failures?: number;
+  /** While syncing: when the proxies' time to ACK runs out. */
+  syncDeadline?: number | null;
+  /** While baking: when the next analysis run is due. */
+  nextAnalysisAt?: number | null;
   /** One record per step applied, in order: the live step list. */
   log?: StepRecord[];
   /** Why a rollout ended other than by completing (YAML edit, analysis, operator). */

@@ -20,7 +20,7 @@ async function servedPercent(store: Store, route = 'auth-login'): Promise<number
 
 async function stepPercents(store: Store): Promise<number[]> {
   const audit = (await store.listAudit()).reverse();
-  return audit.filter((e) => e.action.startsWith('rollout.') && typeof e.details.percent === 'number').map((e) => e.details.percent as number);
+  return audit.filter((e) => ['rollout.start', 'rollout.step', 'rollout.promote'].includes(e.action)).map((e) => e.details.percent as number);
 }
 
 describe('RolloutRunner (embedded store, fake clock)', () => {
@@ -86,11 +86,15 @@ describe('RolloutRunner (embedded store, fake clock)', () => {
     const audit = (await store.listAudit()).reverse().filter((e) => e.action.startsWith('rollout.'));
     expect(audit.map((e) => [e.action, e.actor])).toEqual([
       ['rollout.start', 'alice'],
+      ['rollout.synced', 'runner'],
       ['rollout.step', 'runner'],
+      ['rollout.synced', 'runner'],
       ['rollout.pause', 'bob'],
       ['rollout.resume', 'bob'],
       ['rollout.step', 'runner'],
+      ['rollout.synced', 'runner'],
       ['rollout.promote', 'bob'],
+      ['rollout.complete', 'runner'],
     ]);
 
     await runner.undo('auth-login', 'carol');
