@@ -12,7 +12,7 @@ import type { Config } from '../config/model.js';
 import type { WeightsMode } from '../config/weights.js';
 import type { ConfigDiff } from '../diff/config.js';
 import type { XdsDiff } from '../diff/xds.js';
-import type { AuditEntry, BackendWeight, ConfigFile, ConfigVersion, Override, Rollout, RolloutAnalysis, RolloutState, WebhookSpec } from '../store/types.js';
+import type { AuditEntry, BackendWeight, ConfigFile, ConfigVersion, Override, ProxyRecord, Rollout, RolloutAnalysis, RolloutState, WebhookSpec } from '../store/types.js';
 import type { ProxyStatus } from '../xds/status.js';
 
 /** A stored version without its (possibly large) content. */
@@ -42,14 +42,23 @@ export interface ServedStatus {
 /** Proxy group → type URL → resource name → canonical JSON of the wire bytes (Envoy's config_dump form). */
 export type XdsView = Record<string, Record<string, Record<string, unknown>>>;
 
-/** The read side: synchronous, because health probes and status must answer even while a change is applied. */
+/** One proxy stream of one replica, as the fleet's status holds it; `replica` says which replica serves it. */
+export type FleetProxy = ProxyRecord & { replica: string };
+
+/**
+ * The read side: synchronous, because health probes and status must answer even while a change is
+ * applied; except fleet(), which reads every replica's status from the store.
+ */
 export interface ServedView {
   status(): ServedStatus;
   /** The YAML as loaded (`base`) or what is served with overrides (`effective`). Throws `no-config` before the first config. */
   config(which: 'base' | 'effective'): Config;
   /** Every group, or one (`not-found` when it does not exist). Throws `no-config` before the first config. */
   xds(group?: string): XdsView;
+  /** The proxies connected to this replica. */
   proxies(): ProxyStatus[];
+  /** Every proxy of every live replica (this one's as it holds them now). Rejects when the store cannot be read. */
+  fleet(): Promise<FleetProxy[]>;
 }
 
 // ------------------------------------------------------------------ candidate configs

@@ -9,6 +9,7 @@ import type { Store } from '../store/types.js';
 import type { XdsServer } from '../xds/server.js';
 import { ServerOperations } from './admin-operations.js';
 import type { ControlPlane } from './control.js';
+import type { FleetPublisher } from './fleet.js';
 import { PipelineView } from './served-view.js';
 
 export interface AdminDeps {
@@ -16,13 +17,15 @@ export interface AdminDeps {
   store: Store;
   runner: RolloutRunner;
   xds: XdsServer;
+  /** This replica's view of every replica's proxies (GET /api/v1/proxies). */
+  fleet: FleetPublisher;
   registries: Registry[];
 }
 
 /** The admin HTTP API over the control plane; changes need `token` when one is set. */
 export async function serveAdmin(deps: AdminDeps, host: string, port: number, token?: string): Promise<{ port: number; close(): Promise<void> }> {
-  const { control, store, runner, xds, registries } = deps;
-  const view = new PipelineView(control.pipeline, () => xds.status());
+  const { control, store, runner, xds, fleet, registries } = deps;
+  const view = new PipelineView(control.pipeline, () => xds.status(), fleet);
   const router = new Router(bearerAuthorizer(token));
   mountCoreRoutes(router, { view, registries });
   mountOpsRoutes(router, new ServerOperations(control, store, runner, view));

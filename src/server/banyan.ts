@@ -14,6 +14,7 @@ import { XdsServer } from '../xds/server.js';
 import { serveAdmin } from './admin-endpoint.js';
 import { ControlPlane } from './control.js';
 import { FileEdits } from './file-edits.js';
+import { FleetPublisher } from './fleet.js';
 import { ConfigPipeline } from './pipeline.js';
 import { startServices } from './services.js';
 import { serveXds } from './xds-endpoint.js';
@@ -47,6 +48,10 @@ export interface ServeOptions {
   /** In-process authz service port (0 = any free port); undefined = not started. */
   authzPort?: number;
   logger?: Logger;
+  /** This replica's id in the fleet's status (default `${hostname}-${pid}-${4 random hex}`). */
+  replica?: string;
+  /** How often this replica renews its status in the store; default 1000 ms. */
+  fleetIntervalMs?: number;
 }
 
 export interface RunningBanyan {
@@ -60,6 +65,9 @@ export interface RunningBanyan {
   xds: XdsServer;
   cache: SnapshotCache;
   registry: Registry;
+  replica: string;
+  /** This replica's status in the store, renewed every fleetIntervalMs; the fleet's as read back. */
+  fleet: FleetPublisher;
   /** Re-reads the config path now (what the watcher does after a burst of edits). */
   reload(): Promise<void>;
   stop(): Promise<void>;
@@ -96,7 +104,10 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     stack.add('rollouts', () => runner.stop());
     const xdsEndpoint = await serveXds(xds, opts.host, opts.xdsPort);
     stack.add('xDS server', () => xdsEndpoint.stop());
-    const admin = await serveAdmin({ control, store, runner, xds, registries: [registry, ...services.registries] }, opts.adminHost, opts.adminPort, opts.adminToken);
+    const fleet = new FleetPublisher({ store, xds, servedKey: () => control.servedKey(), logger: log, replica: opts.replica, intervalMs: opts.fleetIntervalMs });
+    await fleet.start();
+    stack.add('fleet status', () => fleet.stop());
+    const admin = await serveAdmin({ control, store, runner, xds, fleet, registries: [registry, ...services.registries] }, opts.adminHost, opts.adminPort, opts.adminToken);
     stack.add('admin API', () => admin.close());
     if (opts.config && opts.watch) {
       const watcher = new ConfigWatcher(opts.config, edits.apply, { debounceMs: opts.debounceMs, maxWaitMs: opts.watchMaxWaitMs, logger: log.child({ component: 'watcher' }) });
@@ -105,9 +116,9 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     }
 
     const ports = { xds: xdsEndpoint.port, admin: admin.port, ...services.ports };
-    log.info({ xdsPort: ports.xds, adminPort: ports.admin, ratelimitPort: ports.ratelimit, authzPort: ports.authz, config: opts.config }, 'banyan serving');
+    log.info({ xdsPort: ports.xds, adminPort: ports.admin, ratelimitPort: ports.ratelimit, authzPort: ports.authz, config: opts.config, replica: fleet.replica }, 'banyan serving');
     const { ratelimit, authz } = services;
-    return { ports, ratelimit, authz, pipeline, control, store, runner, xds, cache, registry, reload: edits.reload, stop: async () => void (await stack.stop()), shutdown: () => stack.stop() };
+    return { ports, ratelimit, authz, pipeline, control, store, runner, xds, cache, registry, replica: fleet.replica, fleet, reload: edits.reload, stop: async () => void (await stack.stop()), shutdown: () => stack.stop() };
   } catch (err) {
     await stack.stop();
     throw err;

@@ -105,6 +105,11 @@ export class ControlPlane {
     this.unwatch?.();
   }
 
+  /** What this replica serves: the applied config hash and overrides (equal on replicas serving the same). */
+  servedKey(): string {
+    return this.appliedKey;
+  }
+
   /** Applies the store's latest version and overrides if they differ from what is served. Serialized. */
   reconcile(): Promise<void> {
     const run = this.queue.then(async () => {

@@ -1,15 +1,26 @@
-import type { ServedStatus, ServedView, XdsView } from '../admin/operations.js';
+import type { FleetProxy, ServedStatus, ServedView, XdsView } from '../admin/operations.js';
 import type { Config } from '../config/model.js';
 import { BanyanError } from '../errors.js';
 import { canonicalJsonOf } from '../proto/json.js';
+import type { ReplicaStatus } from '../store/types.js';
 import type { ProxyStatus } from '../xds/status.js';
 import type { ConfigPipeline } from './pipeline.js';
+
+/** Where the fleet's status is read from: the FleetPublisher (server/fleet.ts). */
+export interface FleetSource {
+  readonly replica: string;
+  fleet(): Promise<ReplicaStatus[]>;
+}
+
+/** Without a FleetSource (tests that serve one pipeline), the fleet is this process's proxies under this name. */
+export const LOCAL_REPLICA = 'local';
 
 /** What the pipeline serves and which proxies take it, as the admin API reads it. */
 export class PipelineView implements ServedView {
   constructor(
     private readonly pipeline: ConfigPipeline,
     private readonly connected: () => ProxyStatus[],
+    private readonly replicas?: FleetSource,
   ) {}
 
   status(): ServedStatus {
@@ -43,5 +54,11 @@ export class PipelineView implements ServedView {
 
   proxies(): ProxyStatus[] {
     return this.connected();
+  }
+
+  async fleet(): Promise<FleetProxy[]> {
+    if (!this.replicas) return this.connected().map((p) => ({ ...p, replica: LOCAL_REPLICA }));
+    const replicas = await this.replicas.fleet();
+    return replicas.flatMap((r) => r.proxies.map((p) => ({ ...p, replica: r.replica })));
   }
 }

@@ -43,6 +43,8 @@ export interface ProxyStatus {
   service: string;
   peer: string;
   connectedSince: string;
+  /** From the node's user_agent_name and user_agent_version / user_agent_build_version; absent when it sends neither. */
+  userAgent?: { name: string; version: string };
   types: TypeStatus[];
 }
 

@@ -5,7 +5,7 @@ import type { NodeInfo } from '../compile/types.js';
 import type { Answers } from './answers.js';
 import type { SnapshotCache, SnapshotChange } from './cache.js';
 import type { XdsMetrics } from './metrics.js';
-import { nodeInfo, type RawNode } from './node.js';
+import { nodeInfo, userAgentOf, type RawNode } from './node.js';
 import { pushOrder } from './order.js';
 import type { PushQueue } from './push-queue.js';
 import type { Exchange, ProxyStatus, StreamKind, TypeStatus } from './status.js';
@@ -45,6 +45,7 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
   readonly id = `s${++streamSeq}`;
   readonly connectedSince = new Date().toISOString();
   node?: NodeInfo;
+  userAgent?: { name: string; version: string };
   group?: string;
   /** Per type requested, in the protocol's own terms. */
   protected readonly types = new Map<string, St>();
@@ -107,6 +108,7 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
       service: this.service,
       peer: this.call.getPeer(),
       connectedSince: this.connectedSince,
+      ...(this.userAgent && { userAgent: { ...this.userAgent } }),
       types: pushOrder(this.types.keys()).map((typeUrl) => this.typeStatus(typeUrl, this.types.get(typeUrl)!)),
     };
   }
@@ -143,6 +145,7 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
   private receive(req: Req): void {
     if (!this.node) {
       this.node = nodeInfo(req.node);
+      this.userAgent = userAgentOf(req.node);
       this.placeNode();
       this.log.info({ node: this.node.id, cluster: this.node.cluster, group: this.group }, 'xDS stream opened');
     }

@@ -22,7 +22,11 @@ export function mountCoreRoutes(router: Router, deps: CoreDeps): void {
     return new RawReply(200, text, contentType);
   });
 
-  router.get('/api/v1/proxies', () => ({ proxies: view.proxies() }));
+  // Every replica's proxies (from the store); `?scope=local`: only those connected to this replica.
+  router.get(
+    '/api/v1/proxies',
+    guard(async ({ url }) => (url.searchParams.get('scope') === 'local' ? { proxies: view.proxies() } : { proxies: await view.fleet() })),
+  );
 
   router.get('/api/v1/status', () => {
     const { config, lastRejected: rej, lastHeld: held, groups } = view.status();

@@ -1,0 +1,139 @@
+/**
+ * Replica-wide proxy status. Every replica leases a record in the store — what it serves
+ * (`servedKey`) and every proxy stream it holds, with per-type versions sent/ACKed and the last NACK —
+ * renewed every `intervalMs` and leased for `ttlMs`: a replica that dies drops out of the fleet when
+ * its lease runs out, one that stops cleanly removes its record at once. `fleet()` is the view the
+ * admin API (`GET /api/v1/proxies`, `banyan proxies`) and rollout gates read: every proxy of every
+ * live replica.
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { Logger } from 'pino';
+import type { ProxyRecord, ReplicaStatus, Store } from '../store/types.js';
+
+export const DEFAULT_FLEET_INTERVAL_MS = 1000;
+export const DEFAULT_FLEET_TTL_MS = 10_000;
+
+/** `${hostname}-${pid}-${4 random hex}` unless one is given: unique per process, readable in a table. */
+export function replicaId(given?: string): string {
+  return given || `${os.hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+}
+
+export interface FleetPublisherOptions {
+  store: Store;
+  /** Where this replica's proxies come from: the XdsServer (its `status()`). */
+  xds: { status(): ProxyRecord[] };
+  /** What this replica serves now (ControlPlane.servedKey). */
+  servedKey: () => string;
+  logger: Logger;
+  /** Default replicaId(). */
+  replica?: string;
+  /** How often the record is renewed; default 1000 ms. */
+  intervalMs?: number;
+  /** How long a record outlives its last renewal; default 10 s. */
+  ttlMs?: number;
+  now?: () => number;
+}
+
+export class FleetPublisher {
+  readonly replica: string;
+  readonly intervalMs: number;
+  readonly ttlMs: number;
+  private readonly now: () => number;
+  private readonly log: Logger;
+  private timer?: NodeJS.Timeout;
+  private inflight?: Promise<boolean>;
+  private running = false;
+  private failing = false;
+
+  constructor(private readonly opts: FleetPublisherOptions) {
+    this.replica = replicaId(opts.replica);
+    this.intervalMs = opts.intervalMs ?? DEFAULT_FLEET_INTERVAL_MS;
+    this.ttlMs = opts.ttlMs ?? DEFAULT_FLEET_TTL_MS;
+    this.now = opts.now ?? Date.now;
+    this.log = opts.logger.child({ component: 'fleet', replica: this.replica });
+  }
+
+  /** Publishes once (a failure is logged, not thrown) and then every `intervalMs` until stop(). */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.publish();
+  }
+
+  /** This replica's record as it would be stored now. */
+  status(): ReplicaStatus {
+    const reportedAt = this.now();
+    return { replica: this.replica, servedKey: this.opts.servedKey(), reportedAt, expiresAt: reportedAt + this.ttlMs, proxies: this.opts.xds.status() };
+  }
+
+  /**
+   * Stores this replica's status now (and re-arms the timer). Resolves true when stored, false when
+   * the store refused (logged; the next interval retries). Never rejects.
+   */
+  publish(): Promise<boolean> {
+    if (!this.running) return Promise.resolve(false);
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const run = (this.inflight ?? Promise.resolve(true)).then(() => this.putOnce());
+    this.inflight = run;
+    void run.finally(() => {
+      if (this.inflight === run) this.inflight = undefined;
+      this.arm();
+    });
+    return run;
+  }
+
+  /**
+   * Every live replica's status at this moment, by replica id. This replica's own
+   * entry is what it holds now rather than its last renewal, so its own proxies are never a second
+   * behind. Rejects (StoreUnavailableError) when the store cannot be read.
+   */
+  async fleet(): Promise<ReplicaStatus[]> {
+    const now = this.now();
+    const stored = await this.opts.store.listReplicaStatus(now);
+    if (!this.running) return stored;
+    const others = stored.filter((r) => r.replica !== this.replica);
+    return [...others, this.status()].sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0));
+  }
+
+  /** Stops renewing and removes this replica's record (a failure is logged: the lease expires anyway). */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    // A put still in flight must land before the removal, or it would bring the record back.
+    await this.inflight;
+    try {
+      await this.opts.store.removeReplicaStatus(this.replica);
+    } catch (err) {
+      this.log.warn({ err }, `could not remove this replica's status; it expires within ${this.ttlMs} ms`);
+    }
+  }
+
+  private async putOnce(): Promise<boolean> {
+    if (!this.running) return false;
+    try {
+      await this.opts.store.putReplicaStatus(this.status());
+      if (this.failing) this.log.info('replica status stored again');
+      this.failing = false;
+      return true;
+    } catch (err) {
+      // Once at warn, then quietly every interval until it works again.
+      if (this.failing) this.log.debug({ err }, 'replica status still not stored');
+      else this.log.warn({ err }, `could not store this replica's status; retrying every ${this.intervalMs} ms`);
+      this.failing = true;
+      return false;
+    }
+  }
+
+  private arm(): void {
+    if (!this.running || this.timer || this.inflight) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.publish();
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+}
