@@ -22,13 +22,14 @@ import { randomUUID } from 'node:crypto';
 import type { Config, RolloutAnalysis, WebhookSpec } from '../config/model.js';
 import { resolveRoute, routeBackendsHash, forwardBackends, type BackendWeight } from '../config/routes.js';
 import { checkClusters, overrideFit } from '../config/weights.js';
-import { RevisionConflictError } from '../store/errors.js';
-import type { AnalysisRun, Rollout, Store, WebhookDelivery } from '../store/types.js';
+import { ActiveRolloutExistsError, RevisionConflictError } from '../store/errors.js';
+import type { AnalysisRun, Rollout, Store, WebhookDelivery, WeightEffect } from '../store/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import { runAnalysis, type AnalysisSources } from './analysis/checks.js';
 import { systemClock, type Clock } from './clock.js';
 import { RolloutError } from './errors.js';
 import * as machine from './machine.js';
+import { planSpecs } from './specs.js';
 
 /** How a rollout's webhooks are called (rollout/webhooks.ts; injectable for tests). */
 export interface WebhookClient {
@@ -89,6 +90,8 @@ export class RolloutRunner {
   /** Serialises passes so a store change during a pass causes exactly one more. */
   private pass: Promise<void> = Promise.resolve();
   private passQueued = false;
+  /** Spec failures already logged (spec name and version), so a failing spec is logged once, not per change. */
+  private readonly specFailures = new Set<string>();
 
   constructor(private readonly opts: RolloutRunnerOptions) {
     this.store = opts.store;
@@ -170,6 +173,14 @@ export class RolloutRunner {
     return this.command(ref, actor, 'active', (r, now) => machine.abort(r, now, reason));
   }
 
+  /**
+   * The YAML changed the route's backends under the rollout: the YAML wins (it is what the operator
+   * wrote last), so the rollout ends without restoring anything: the route serves the YAML's weights.
+   */
+  supersede(ref: string, actor: string, reason: string): Promise<Rollout> {
+    return this.command(ref, actor, 'active', (r, now) => machine.abort(r, now, reason), (r) => ({ clear: r.route }));
+  }
+
   /** `ref` is a rollout id or a route (its latest rollout). */
   undo(ref: string, actor: string): Promise<Rollout> {
     return this.command(ref, actor, 'latest', (r, now) => machine.undo(r, now));
@@ -178,6 +189,47 @@ export class RolloutRunner {
   /** Applies a changed spec (steps, interval, analysis, webhooks) to an active rollout. */
   respec(id: string, actor: string, spec: Parameters<typeof machine.respec>[1]): Promise<Rollout> {
     return this.command(id, actor, 'active', (r, now) => machine.respec(r, spec, now));
+  }
+
+  /**
+   * Makes the store's rollouts follow the YAML's `rollouts:` specs (see specs.ts). Every replica may
+   * run this on the same config: the store's one-active-rollout-per-route rule and the revision
+   * checks make the outcome the same as one replica running it. Failures are logged per spec, once
+   * per spec version, and never stop the others.
+   */
+  async reconcileSpecs(config: Config, actor = 'file'): Promise<void> {
+    const specs = config.rollouts.flatMap((spec) => {
+      try {
+        return [{ ...spec, route: resolveRoute(config, spec.route).ref }];
+      } catch {
+        return []; // admission reported it; nothing to run
+      }
+    });
+    if (!specs.length && !(await this.store.activeRollouts()).some((r) => r.owner?.kind === 'file')) return;
+    const known = await this.store.listRollouts({ limit: 200 });
+    for (const action of planSpecs(specs, known)) {
+      try {
+        if (action.kind === 'abort' || action.kind === 'replace') await this.abort(action.rollout.id, actor, action.reason);
+        if (action.kind === 'update') {
+          const { spec } = action;
+          await this.respec(action.rollout.id, actor, { ...spec, owner: { kind: 'file', spec: spec.name, specHash: action.specHash } });
+        }
+        if (action.kind === 'start' || action.kind === 'replace') {
+          const { spec } = action;
+          await this.startRollout({ ...spec, config, actor: `${actor} (rollouts: ${spec.name})`, owner: { kind: 'file', spec: spec.name, specHash: action.specHash } });
+        }
+      } catch (err) {
+        const key = `${'spec' in action ? action.spec.name : action.rollout.id}:${'specHash' in action ? action.specHash : action.kind}`;
+        if (err instanceof ActiveRolloutExistsError && action.kind === 'start') {
+          // another replica started it a moment ago, or an operator's rollout holds the route
+          const holder = await this.store.activeRollout(action.spec.route);
+          if (holder?.owner?.kind === 'file' && holder.owner.spec === action.spec.name) continue;
+        }
+        if (this.specFailures.has(key)) continue;
+        this.specFailures.add(key);
+        this.opts.logger?.error({ err, spec: 'spec' in action ? action.spec.name : undefined }, `rollout spec not applied: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** Finds a rollout by id, or by route: the active one, or the latest one. */
@@ -333,13 +385,19 @@ export class RolloutRunner {
 
   // ------------------------------------------------------------------ internals
 
-  private async command(ref: string, actor: string, which: 'active' | 'latest', step: (r: Rollout, now: number) => machine.Transition): Promise<Rollout> {
+  private async command(
+    ref: string,
+    actor: string,
+    which: 'active' | 'latest',
+    step: (r: Rollout, now: number) => machine.Transition,
+    effect: (r: Rollout) => WeightEffect = (r) => machine.weightEffect(r, actor),
+  ): Promise<Rollout> {
     const id = (await this.find(ref, which)).id;
     for (let attempt = 0; ; attempt++) {
       const r = await this.find(id, which);
       const t = step(r, this.clock.now());
       try {
-        const stored = await this.store.updateRollout(t.rollout, r.revision, { actor, action: t.action, details: t.details }, machine.weightEffect(t.rollout, actor));
+        const stored = await this.store.updateRollout(t.rollout, r.revision, { actor, action: t.action, details: t.details }, effect(t.rollout));
         this.notify(stored);
         await this.schedule();
         return stored;
