@@ -150,14 +150,20 @@ export type RolloutCommand = (typeof ROLLOUT_COMMANDS)[number];
 export interface RolloutProgress {
   /** False until this replica serves the rollout's weights; every proxy is pending until then. */
   weightsServed: boolean;
+  /** Every replica serves the weights and every proxy serving the route, on every replica, ACKed them. */
+  synced: boolean;
   accepted: string[];
-  pending: { nodeId: string; state: string; error?: string }[];
+  pending: { nodeId: string; replica?: string; state: string; error?: string }[];
+  /** Why it is not synced when no proxy is to blame (a replica still applying the change). */
+  detail?: string;
 }
 
 export interface RolloutStatus {
   rollout: Rollout;
-  /** The route's weights at the rollout's current step. */
+  /** The route's weights at the rollout's current step (its starting weights once aborted, undone or rolled back). */
   weights: BackendWeight[];
+  /** What this replica serves on the route now, whatever the rollout says (a YAML edit may have replaced it). */
+  served: BackendWeight[];
   /** Null unless the rollout is running or paused. */
   proxies: RolloutProgress | null;
 }
