@@ -2,6 +2,7 @@ import nodePath from 'node:path';
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { isIpLiteral, parseHostPort } from './address.js';
 import { defined, RouteBuilder } from './build-route.js';
+import { buildRollout } from './build-rollout.js';
 import type { Fragment, Reference, ServiceSetting } from './fragment.js';
 import type { AuthProvider, Cluster, Endpoint, Listener, ProxyGroup, TokenSource } from './model.js';
 import type { ClusterInput, ConfigInput, GroupInput, ListenerInput, ProviderInput } from './schema.js';
@@ -20,6 +21,7 @@ export function buildFragment(input: ConfigInput, locator: Locator): Fragment {
     groups: [],
     providers: [],
     rollouts: [],
+    rolloutSites: [],
     services: {},
     rateLimitNodes: rateLimitItems(locator),
     references,
@@ -30,6 +32,11 @@ export function buildFragment(input: ConfigInput, locator: Locator): Fragment {
   input.clusters?.forEach((c, i) => fragment.clusters.push(cluster(c, ['clusters', i], locator, fragment)));
   input.groups?.forEach((g, i) => fragment.groups.push(group(g, ['groups', i], locator, references)));
   input.auth?.providers?.forEach((p, i) => fragment.providers.push(provider(p, ['auth', 'providers', i], locator)));
+  input.rollouts?.forEach((r, i) => {
+    const site = buildRollout(r, ['rollouts', i], locator, references);
+    fragment.rollouts.push(site.spec);
+    fragment.rolloutSites.push(site);
+  });
   for (const key of ['ratelimit', 'authz'] as const) {
     const text = input.services?.[key];
     if (text === undefined) continue;

@@ -19,6 +19,14 @@ export interface ServiceSetting {
   pos: SourcePos;
 }
 
+/** A `rollouts:` entry and where its keys are written. */
+export interface RolloutSite {
+  spec: RolloutSpec;
+  name: SourcePos;
+  route: SourcePos;
+  to: SourcePos;
+}
+
 /** What one YAML document contributes; fragments are concatenated into one Config. */
 export interface Fragment {
   listeners: Listener[];
@@ -26,6 +34,8 @@ export interface Fragment {
   groups: ProxyGroup[];
   providers: AuthProvider[];
   rollouts: RolloutSpec[];
+  /** Where each rollout's keys are, for the checks that need every file (rollouts.ts). Same order as `rollouts`. */
+  rolloutSites: RolloutSite[];
   services: { ratelimit?: ServiceSetting; authz?: ServiceSetting };
   /** The `ratelimit:` items, left as YAML for the rate limit config parser. */
   rateLimitNodes: { source: SourceDoc; node: Node; domain?: string }[];

@@ -5,6 +5,7 @@ import type { Fragment } from './fragment.js';
 import { issuesToDiagnostics } from './issues.js';
 import type { Config } from './model.js';
 import { configSchema } from './schema.js';
+import { checkRollouts } from './rollouts.js';
 import { callsService, checkConfig, where } from './semantic.js';
 import { findUnreachableRoutes } from './shadow.js';
 import { Locator, parseYaml } from './yaml.js';
@@ -115,6 +116,7 @@ export function loadConfigFromFiles(files: readonly SourceFile[], options: LoadO
   const domainNames = fragments.flatMap((f) => f.rateLimitNodes.flatMap((n) => (n.domain === undefined ? [] : [n.domain])));
   const anyRateLimitSection = fragments.some((f) => f.rateLimitNodes.length > 0);
   diagnostics.push(...checkConfig(config, fragments.flatMap((f) => f.references), anyRateLimitSection ? domainNames : undefined));
+  diagnostics.push(...checkRollouts(config, fragments.flatMap((f) => f.rolloutSites)));
   diagnostics.push(...findUnreachableRoutes(config));
   diagnostics.push(...unreachableServiceWarnings(config, fromServe, options.served));
 
@@ -191,7 +193,7 @@ function unreachableServiceWarnings(config: Config, fromServe: readonly ServiceN
 }
 
 function emptyFragment(): Fragment {
-  return { listeners: [], clusters: [], groups: [], providers: [], rollouts: [], services: {}, rateLimitNodes: [], references: [], diagnostics: [] };
+  return { listeners: [], clusters: [], groups: [], providers: [], rollouts: [], rolloutSites: [], services: {}, rateLimitNodes: [], references: [], diagnostics: [] };
 }
 
 function lineCol(locator: Locator): { line: number; col: number } {

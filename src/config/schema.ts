@@ -3,6 +3,7 @@ import { isIpLiteral } from './address.js';
 import { UINT32_MAX } from './bounds.js';
 import { AT_KEY, duration, durationAtLeast, exactlyOne, headerName, mutableHeaderName, host, hostPort, httpPath, name, onlyWith, port, refineWith, stringOrList, uint32 } from './schema-common.js';
 import { virtualHost, route } from './schema-route.js';
+import { rollout } from './schema-rollout.js';
 
 /**
  * The operator's YAML, as zod schemas over one file's plain value. Every object is strict so typos
@@ -173,6 +174,7 @@ export const configSchema = z
       .array(z.record(z.string(), z.unknown()))
       .optional()
       .meta({ description: 'envoyproxy/ratelimit domain configs ({domain, descriptors}), format unchanged' }),
+    rollouts: z.array(rollout).optional().meta({ description: 'Stepped rollouts owned by the config (banyan rollout start makes the same, owned by the CLI)' }),
   })
   .meta({ title: 'Banyan configuration', description: 'One file, or one of several in a config directory (lists are concatenated).' });
 

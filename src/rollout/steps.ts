@@ -1,13 +1,15 @@
-/** Parsing of the CLI's rollout shape: `--steps 5,10,25,50,100`, `--step 10 --max 50`, `--interval 10m`. */
+/**
+ * Parsing of the CLI's rollout shape: `--steps 5,10,25,50,100`, `--step 10 --max 50`, `--interval 10m`.
+ * The rules themselves are config/steps.ts's (the `rollouts:` YAML section uses the same); here they
+ * become RolloutError `bad-input`.
+ */
+import { stepRangeProblem, stepsInRange, stepsProblem } from '../config/steps.js';
 import { RolloutError } from './errors.js';
 
 /** Checks a step list: whole percentages in 1..100, strictly increasing. */
 export function validateSteps(steps: readonly number[]): number[] {
-  if (steps.length === 0) throw new RolloutError('bad-input', 'a rollout needs at least one step');
-  steps.forEach((p, i) => {
-    if (!Number.isInteger(p) || p < 1 || p > 100) throw new RolloutError('bad-input', `step ${i + 1} is ${p}; steps are whole percentages from 1 to 100`);
-    if (i > 0 && p <= steps[i - 1]) throw new RolloutError('bad-input', `steps must increase: ${steps[i - 1]} is followed by ${p}`);
-  });
+  const problem = stepsProblem(steps);
+  if (problem) throw new RolloutError('bad-input', problem.message);
   return [...steps];
 }
 
@@ -25,18 +27,15 @@ export function parseSteps(text: string): number[] {
 
 /** `--step 10 --max 50` → [10, 20, 30, 40, 50]; a max that is not a multiple of step is the last step. */
 export function stepsFrom(step: number, max = 100): number[] {
-  if (!Number.isInteger(step) || step < 1 || step > 100) throw new RolloutError('bad-input', `--step is ${step}; it must be a whole percentage from 1 to 100`);
-  if (!Number.isInteger(max) || max < step || max > 100) throw new RolloutError('bad-input', `--max is ${max}; it must be a whole percentage from --step (${step}) to 100`);
-  const steps: number[] = [];
-  for (let p = step; p < max; p += step) steps.push(p);
-  steps.push(max);
-  return steps;
+  const problem = stepRangeProblem(step, max);
+  if (problem) throw new RolloutError('bad-input', problem.message);
+  return stepsInRange(step, max);
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** `10m`, `30s`, `1h30m`, `500ms` → milliseconds (> 0). */
-export function parseInterval(text: string): number {
+/** `10m`, `30s`, `1h30m`, `500ms` → milliseconds (> 0). `what` names the flag in the message. */
+export function parseInterval(text: string, what = '--interval'): number {
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
   let total = 0;
   let end = 0;
@@ -44,7 +43,7 @@ export function parseInterval(text: string): number {
     total += Number(m[1]) * UNITS[m[2]];
     end = re.lastIndex;
   }
-  if (text === '' || end !== text.length) throw new RolloutError('bad-input', `--interval '${text}' is not a duration (e.g. 30s, 10m, 1h30m)`);
-  if (total <= 0) throw new RolloutError('bad-input', `--interval must be longer than zero`);
+  if (text === '' || end !== text.length) throw new RolloutError('bad-input', `${what} '${text}' is not a duration (e.g. 30s, 10m, 1h30m)`);
+  if (total <= 0) throw new RolloutError('bad-input', `${what} must be longer than zero`);
   return Math.round(total);
 }
