@@ -7,7 +7,7 @@ import { hasErrors, type Diagnostic } from '../config/diagnostics.js';
 import { loadConfigFromFiles, type LoadResult } from '../config/load.js';
 import type { Config, SourcePos } from '../config/model.js';
 import type { SourceFile } from '../config/source.js';
-import { compile } from '../compile/index.js';
+import { compile, type CompileOptions } from '../compile/index.js';
 import type { CompiledSnapshot } from '../compile/types.js';
 import { loadEnvoyProtos } from '../proto/envoy.js';
 import type { WireForms } from '../proto/wire-form.js';
@@ -32,14 +32,14 @@ export class Admission {
   }
 
   /**
-   * Compiles `config` and admits the result. `fallback` positions findings that no YAML element
-   * produced (it should name the config's first file).
+   * Compiles `config` (with `compileOptions`, e.g. which clusters report load) and admits the result.
+   * `fallback` positions findings that no YAML element produced (it should name the config's first file).
    */
-  admit(config: Config, fallback: SourcePos): AdmissionResult {
+  admit(config: Config, fallback: SourcePos, compileOptions: CompileOptions = {}): AdmissionResult {
     const diagnostics = grpcCapabilityDiagnostics(config);
     let snapshot: CompiledSnapshot;
     try {
-      snapshot = compile(config);
+      snapshot = compile(config, compileOptions);
     } catch (err) {
       // A compiler exception is a Banyan bug, but still the operator's config must not go out.
       diagnostics.push({ severity: 'error', ...fallback, message: `internal error while compiling: ${err instanceof Error ? err.message : String(err)}` });

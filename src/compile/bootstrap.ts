@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { loadProtos } from '../proto/envoy.js';
 import { canonicalJsonOf } from '../proto/json.js';
 import { plainToStruct } from '../proto/struct.js';
 import type * as envoy from './envoy-types.js';
@@ -8,6 +9,24 @@ export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
 /** The static cluster through which Envoy reaches Banyan's xDS server. */
 export const XDS_CLUSTER = 'banyan_xds';
 
+/** How often Envoy flushes its stats to the sinks (Banyan's metrics service) unless told otherwise. */
+export const DEFAULT_STATS_FLUSH_INTERVAL_MS = 10_000;
+/** Envoy's rule for Bootstrap.stats_flush_interval: at least 1 ms, less than 300 s. */
+export const STATS_FLUSH_INTERVAL_RANGE_MS = { min: 1, below: 300_000 } as const;
+
+const METRICS_SERVICE_CONFIG = 'type.googleapis.com/envoy.config.metrics.v3.MetricsServiceConfig';
+// The stats sink's config message is not among the generated types (nothing in src/compile builds it
+// but this file); its fields are checked when the bootstrap is encoded, against the loaded proto.
+loadProtos(['envoy/config/metrics/v3/metrics_service.proto']);
+
+/** envoy.config.metrics.v3.MetricsServiceConfig in object form. */
+interface MetricsServiceConfig {
+  grpc_service: envoy.GrpcService;
+  transport_api_version: 'V3';
+  report_counters_as_deltas?: { value: boolean };
+  emit_tags_as_labels?: boolean;
+}
+
 export interface BootstrapOptions {
   nodeId: string;
   /** Becomes node.cluster, which is what proxy groups match on first. */
@@ -16,6 +35,8 @@ export interface BootstrapOptions {
   xdsHost: string;
   xdsPort: number;
   adminPort: number;
+  /** Bootstrap.stats_flush_interval: how often Envoy sends its stats to Banyan's metrics service (default 10 s). */
+  statsFlushIntervalMs?: number;
 }
 
 /** Edge proxies face the internet: Envoy's edge best practices cap downstream connections. */
@@ -25,6 +46,9 @@ const EDGE_MAX_DOWNSTREAM_CONNECTIONS = 50_000;
  * An Envoy v3 bootstrap (protobufjs object form) that takes listeners and clusters — and through
  * them routes and endpoints — from Banyan over one ADS stream. Everything else is dynamic, so this
  * file rarely changes. node.metadata.kind lets groups match on `kind: edge` / `kind: sidecar`.
+ * Envoy also reports to Banyan over the same cluster: per-cluster load over LRS
+ * (cluster_manager.load_stats_config) and its stats, upstream latency histograms among them, to the
+ * metrics service (a stats sink), counters as deltas and tags as labels (src/loadstats/).
  */
 export function renderBootstrap(o: BootstrapOptions): envoy.Bootstrap {
   const bootstrap: envoy.Bootstrap = {
@@ -40,6 +64,11 @@ export function renderBootstrap(o: BootstrapOptions): envoy.Bootstrap {
       cds_config: ADS_CONFIG_SOURCE,
     },
     static_resources: { clusters: [xdsCluster(o.xdsHost, o.xdsPort)] },
+    cluster_manager: {
+      load_stats_config: { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }] },
+    },
+    stats_sinks: [{ name: 'envoy.stat_sinks.metrics_service', typed_config: metricsServiceSink() }],
+    stats_flush_interval: duration(o.statsFlushIntervalMs ?? DEFAULT_STATS_FLUSH_INTERVAL_MS),
     admin: { address: socketAddress('127.0.0.1', o.adminPort) },
   };
   if (o.kind === 'edge') {
@@ -53,6 +82,18 @@ export function renderBootstrap(o: BootstrapOptions): envoy.Bootstrap {
     };
   }
   return bootstrap;
+}
+
+function metricsServiceSink(): envoy.TypedAny {
+  const config: MetricsServiceConfig = {
+    grpc_service: { envoy_grpc: { cluster_name: XDS_CLUSTER } },
+    transport_api_version: 'V3',
+    // Deltas: a sample per flush needs no memory of the last value (histograms are per flush interval anyway).
+    report_counters_as_deltas: { value: true },
+    // Tag-extracted names with the cluster as a label: a cluster name with dots cannot be misread.
+    emit_tags_as_labels: true,
+  };
+  return { '@type': METRICS_SERVICE_CONFIG, ...config };
 }
 
 function xdsCluster(host: string, port: number): envoy.Cluster {

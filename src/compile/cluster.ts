@@ -11,13 +11,23 @@ const LB_POLICY: Record<Cluster['lbPolicy'], NonNullable<envoy.Cluster['lb_polic
   maglev: 'MAGLEV',
 };
 
-export function buildCluster(c: Cluster): envoy.Cluster {
+export interface ClusterOptions {
+  /**
+   * Clusters whose clients report their load to Banyan: `lrs_server: {self: {}}`, i.e. over LRS to the
+   * server they take xDS from (gRPC clients, gRFC A27; Envoy when its bootstrap has
+   * cluster_manager.load_stats_config). Who is in the set is the caller's decision (clusters under analysis).
+   */
+  loadReporting?: ReadonlySet<string>;
+}
+
+export function buildCluster(c: Cluster, opts: ClusterOptions = {}): envoy.Cluster {
   const out: envoy.Cluster = {
     name: c.name,
     type: c.discovery === 'eds' ? 'EDS' : 'STRICT_DNS',
     connect_timeout: duration(c.connectTimeoutMs),
     lb_policy: LB_POLICY[c.lbPolicy],
   };
+  if (opts.loadReporting?.has(c.name)) out.lrs_server = { self: {} };
   if (c.discovery === 'eds') {
     out.eds_cluster_config = { eds_config: ADS_CONFIG_SOURCE };
   } else {

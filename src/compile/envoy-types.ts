@@ -20,6 +20,7 @@ import type { HttpProtocolOptions } from '../proto/generated/envoy/extensions/up
 export type { Bootstrap } from '../proto/generated/envoy/config/bootstrap/v3/Bootstrap.js';
 export type { Cluster } from '../proto/generated/envoy/config/cluster/v3/Cluster.js';
 export type { ConfigSource } from '../proto/generated/envoy/config/core/v3/ConfigSource.js';
+export type { GrpcService } from '../proto/generated/envoy/config/core/v3/GrpcService.js';
 export type { AccessLog } from '../proto/generated/envoy/config/accesslog/v3/AccessLog.js';
 export type { Address } from '../proto/generated/envoy/config/core/v3/Address.js';
 export type { Http2ProtocolOptions } from '../proto/generated/envoy/config/core/v3/Http2ProtocolOptions.js';

@@ -1,6 +1,6 @@
 import type { Config } from '../config/model.js';
 import { TypeUrl } from '../proto/envoy.js';
-import { buildCluster } from './cluster.js';
+import { buildCluster, type ClusterOptions } from './cluster.js';
 import { checkClusters, referencedClusters } from './checks.js';
 import { createContext } from './context.js';
 import { buildLoadAssignment } from './endpoint.js';
@@ -13,6 +13,9 @@ import type * as envoy from './envoy-types.js';
 import type { CompiledSnapshot, ResourceSet } from './types.js';
 import { byName } from './util.js';
 
+/** How a config is compiled beyond what it says itself (the default: the config alone). */
+export type CompileOptions = ClusterOptions;
+
 /**
  * Config → what every proxy group is served. Pure and deterministic: no I/O, no clocks, resources
  * sorted by name, and equal input gives deep-equal output. A resource that several groups share is
@@ -20,7 +23,7 @@ import { byName } from './util.js';
  * Every group also carries the `ratelimit:` domains as RateLimitConfig resources, for rate limit
  * service replicas that subscribe over ADS (whatever group their node lands in).
  */
-export function compile(config: Config): CompiledSnapshot {
+export function compile(config: Config, opts: CompileOptions = {}): CompiledSnapshot {
   const { ctx, warnings } = createContext(config);
   const clusters = new Map(config.clusters.map((c) => [c.name, c]));
   const listeners = new Map<string, envoy.Listener>();
@@ -29,7 +32,7 @@ export function compile(config: Config): CompiledSnapshot {
     listeners.set(l.name, buildListener(l, ctx));
     routes.set(l.name, buildRouteConfiguration(l, ctx));
   }
-  const clusterResources = new Map(config.clusters.map((c) => [c.name, buildCluster(c)]));
+  const clusterResources = new Map(config.clusters.map((c) => [c.name, buildCluster(c, opts)]));
   const assignments = new Map(config.clusters.filter((c) => c.discovery === 'eds').map((c) => [c.name, buildLoadAssignment(c)]));
   const featureClusters = FEATURES.flatMap((f) => f.clusters(config));
   const rateLimitConfigs = rateLimitConfigResources(config);

@@ -34,6 +34,14 @@ describe('banyan bootstrap', () => {
     expect(text).toContain('port_value: 18000');
   });
 
+  it('sets stats_flush_interval from --stats-flush-interval (default 10s)', async () => {
+    expect(JSON.parse(await run(['--node', 'n', '--group', 'g', '--output', 'json'])).stats_flush_interval).toBe('10s');
+    expect(JSON.parse(await run(['--node', 'n', '--group', 'g', '--stats-flush-interval', '2.5s', '--output', 'json'])).stats_flush_interval).toBe('2.500s');
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    await expect(run(['--node', 'n', '--group', 'g', '--stats-flush-interval', '10m'])).rejects.toThrow(/expected a duration/);
+    err.mockRestore();
+  });
+
   it('rejects a malformed --xds with the expected form', async () => {
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     await expect(run(['--node', 'n', '--group', 'g', '--xds', 'nope'])).rejects.toThrow(/expected host:port/);

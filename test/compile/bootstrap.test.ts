@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { BOOTSTRAP_TYPE, formatBootstrap, renderBootstrap, type BootstrapOptions } from '../../src/compile/bootstrap.js';
 import { canonicalJsonOf } from '../../src/proto/json.js';
 import { decodeMessage, encodeMessage } from '../../src/proto/envoy.js';
-import { parseHostPort } from '../../src/cli/commands/bootstrap.js';
+import { parseFlushInterval, parseHostPort } from '../../src/cli/commands/bootstrap.js';
 
 const opts: BootstrapOptions = { nodeId: 'edge-1', group: 'edges', kind: 'edge', xdsHost: 'banyan.internal', xdsPort: 18000, adminPort: 9901 };
 
@@ -28,6 +28,38 @@ describe('bootstrap', () => {
     expect(xds.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: 'banyan.internal', port_value: 18000 });
     expect(xds.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config.http2_protocol_options).toBeDefined();
     expect(decoded.admin.address.socket_address).toEqual({ address: '127.0.0.1', port_value: 9901 });
+  });
+
+  it('reports load over LRS and stats to the metrics service, both through the banyan_xds cluster', () => {
+    const decoded = decodeMessage<any>(BOOTSTRAP_TYPE, encodeMessage(BOOTSTRAP_TYPE, renderBootstrap(opts)));
+    expect(decoded.cluster_manager.load_stats_config).toEqual({ api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: 'banyan_xds' } }] });
+    expect(decoded.stats_sinks).toEqual([
+      {
+        name: 'envoy.stat_sinks.metrics_service',
+        typed_config: {
+          '@type': 'type.googleapis.com/envoy.config.metrics.v3.MetricsServiceConfig',
+          grpc_service: { envoy_grpc: { cluster_name: 'banyan_xds' } },
+          transport_api_version: 'V3',
+          report_counters_as_deltas: { value: true },
+          emit_tags_as_labels: true,
+        },
+      },
+    ]);
+    expect(decoded.stats_flush_interval).toEqual({ seconds: 10 });
+    const fast = decodeMessage<any>(BOOTSTRAP_TYPE, encodeMessage(BOOTSTRAP_TYPE, renderBootstrap({ ...opts, statsFlushIntervalMs: 1500 })));
+    expect(fast.stats_flush_interval).toEqual({ seconds: 1, nanos: 500_000_000 });
+  });
+
+  it('prints the stats sink in its file form: the Any with @type, the wrapper as a bare boolean', () => {
+    const doc = parse(formatBootstrap(opts, 'yaml'));
+    expect(doc.stats_flush_interval).toBe('10s');
+    expect(doc.stats_sinks[0].typed_config).toEqual({
+      '@type': 'type.googleapis.com/envoy.config.metrics.v3.MetricsServiceConfig',
+      grpc_service: { envoy_grpc: { cluster_name: 'banyan_xds' } },
+      transport_api_version: 'V3',
+      report_counters_as_deltas: true,
+      emit_tags_as_labels: true,
+    });
   });
 
   it('caps downstream connections on edge proxies only', () => {
@@ -69,6 +101,13 @@ describe('bootstrap', () => {
     expect(parseHostPort('[::1]:18000')).toEqual({ host: '::1', port: 18000 });
     expect(() => parseHostPort('banyan')).toThrow(/expected host:port/);
     expect(() => parseHostPort('banyan:99999')).toThrow(/expected host:port/);
+  });
+
+  it("parses --stats-flush-interval within Envoy's range (1 ms to under 5 minutes)", () => {
+    expect(parseFlushInterval('10s')).toBe(10_000);
+    expect(parseFlushInterval('1ms')).toBe(1);
+    expect(parseFlushInterval('4m59s')).toBe(299_000);
+    for (const bad of ['5m', '0s', '0.5ms', '10', 'soon']) expect(() => parseFlushInterval(bad), bad).toThrow(/expected a duration from 1ms to under 5m/);
   });
 });
 

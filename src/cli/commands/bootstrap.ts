@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { formatBootstrap } from '../../compile/bootstrap.js';
+import { DEFAULT_STATS_FLUSH_INTERVAL_MS, formatBootstrap, STATS_FLUSH_INTERVAL_RANGE_MS } from '../../compile/bootstrap.js';
+import { parseDuration } from '../../config/duration.js';
 import { DEFAULT_PORTS } from '../../ports.js';
 
 /** `host:port` or `[v6]:port` → parts; anything else is a usage error that says what was expected. */
@@ -16,6 +17,14 @@ function parsePort(value: string): number {
   return port;
 }
 
+/** `10s`, `500ms`, `1m`: within what Envoy accepts for stats_flush_interval (1 ms up to, not including, 5 minutes). */
+export function parseFlushInterval(value: string): number {
+  const ms = parseDuration(value);
+  const { min, below } = STATS_FLUSH_INTERVAL_RANGE_MS;
+  if (ms === undefined || ms < min || ms >= below) throw new InvalidArgumentError(`expected a duration from ${min}ms to under ${below / 60_000}m (e.g. 10s), got "${value}"`);
+  return ms;
+}
+
 export function register(program: Command): void {
   program
     .command('bootstrap')
@@ -25,13 +34,28 @@ export function register(program: Command): void {
     .addOption(new Option('--kind <kind>', 'proxy kind (recorded in node.metadata.kind)').choices(['sidecar', 'edge']).default('sidecar'))
     .option('--xds <host:port>', "Banyan's xDS server", parseHostPort, { host: '127.0.0.1', port: DEFAULT_PORTS.xds })
     .option('--admin-port <port>', "Envoy's admin port (bound to 127.0.0.1)", parsePort, DEFAULT_PORTS.envoyAdmin)
+    .addOption(
+      new Option('--stats-flush-interval <duration>', "how often Envoy sends its stats (latency histograms) to Banyan's metrics service")
+        .argParser(parseFlushInterval)
+        .default(DEFAULT_STATS_FLUSH_INTERVAL_MS, `${DEFAULT_STATS_FLUSH_INTERVAL_MS / 1000}s`),
+    )
     .addOption(new Option('--output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
-    .action((opts: { node: string; group: string; kind: 'sidecar' | 'edge'; xds: { host: string; port: number }; adminPort: number; output: 'yaml' | 'json' }) => {
-      process.stdout.write(
-        formatBootstrap(
-          { nodeId: opts.node, group: opts.group, kind: opts.kind, xdsHost: opts.xds.host, xdsPort: opts.xds.port, adminPort: opts.adminPort },
-          opts.output,
-        ),
-      );
-    });
+    .action(
+      (opts: { node: string; group: string; kind: 'sidecar' | 'edge'; xds: { host: string; port: number }; adminPort: number; statsFlushInterval: number; output: 'yaml' | 'json' }) => {
+        process.stdout.write(
+          formatBootstrap(
+            {
+              nodeId: opts.node,
+              group: opts.group,
+              kind: opts.kind,
+              xdsHost: opts.xds.host,
+              xdsPort: opts.xds.port,
+              adminPort: opts.adminPort,
+              statsFlushIntervalMs: opts.statsFlushInterval,
+            },
+            opts.output,
+          ),
+        );
+      },
+    );
 }
