@@ -7,3 +7,21 @@ export class RolloutError extends BanyanError<'bad-input' | 'not-found' | 'bad-s
     this.name = 'RolloutError';
   }
 }
+
+/**
+ * An analysis metric source could not measure. `bad-input`: the query is wrong for the source (a
+ * PromQL syntax or type error, a result that is not one value, a template variable it cannot fill);
+ * `bad-state`: the source did not answer usefully (unreachable, timed out, failed). The message
+ * always ends with the query, and `query` holds it too.
+ */
+export class MetricSourceError extends BanyanError<'bad-input' | 'bad-state'> {
+  constructor(
+    code: MetricSourceError['code'],
+    message: string,
+    readonly query: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.name = 'MetricSourceError';
+  }
+}
