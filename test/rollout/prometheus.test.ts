@@ -99,13 +99,13 @@ describe('PrometheusMetricSource against a real Prometheus scraping Envoy-named 
     }));
     prometheus = await PrometheusServer.start({ targets: [`127.0.0.1:${exporterPort}`], scrapeIntervalSec: 1 });
     source = new PrometheusMetricSource({ url: prometheus.url, timeoutMs: 5_000 });
-    // Enough scrapes in the window for increase() and rate() (two samples at least; five for margin),
+    // Enough scrapes in the window for increase() and rate() (two samples at least; three for margin),
     // and Prometheus answering with them.
     await eventually(
       async () => {
-        expect(scrapes).toBeGreaterThanOrEqual(5);
+        expect(scrapes).toBeGreaterThanOrEqual(3);
         const m = await source.measure(q({ metric: 'requests' }));
-        expect(m.value).toBeGreaterThanOrEqual(400);
+        expect(m.value).toBeGreaterThanOrEqual(200);
       },
       30_000,
       200,
@@ -125,8 +125,8 @@ describe('PrometheusMetricSource against a real Prometheus scraping Envoy-named 
     const baseline = await source.measure(q({ clusters: ['orders-v1'] }));
     expect(baseline.value).toBeCloseTo(100, 6);
     // samples: the requests over the window, measured by a second query
-    expect(canary.samples).toBeGreaterThanOrEqual(400);
-    expect(baseline.samples).toBeGreaterThanOrEqual(400);
+    expect(canary.samples).toBeGreaterThanOrEqual(200);
+    expect(baseline.samples).toBeGreaterThanOrEqual(200);
     // two clusters together: 70 + 500 good of 600 per scrape
     const both = await source.measure(q({ clusters: ['orders.v2', 'orders-v2'] }));
     expect(both.value).toBeGreaterThan(94.5);
