@@ -29,6 +29,8 @@ export interface ConfigDiff {
   ratelimitDomains: NamedDiff;
   authProviders: NamedDiff;
   groups: NamedDiff;
+  /** `rollouts:` entries by name: a changed spec is what a file-owned rollout follows. */
+  rollouts: NamedDiff;
   empty: boolean;
   /** One line, e.g. "2 routes changed, 1 cluster added; checkout: monolith 90→50, checkout-v2 10→50". */
   summary: string;
@@ -55,10 +57,12 @@ export function diffConfigs(before: Config | undefined, after: Config): ConfigDi
   const ratelimitDomains = diffNamed(byKey(a.ratelimit, (d) => d.domain), byKey(after.ratelimit, (d) => d.domain), POS);
   const authProviders = diffNamed(byName(a.auth.providers), byName(after.auth.providers), POS);
   const groups = diffNamed(byName(a.groups), byName(after.groups), POS);
+  // `?? []`: a Config built before rollouts existed (a stored snapshot, a test builder) has none.
+  const rollouts = diffNamed(byName(a.rollouts ?? []), byName(after.rollouts ?? []), POS);
   const empty =
     routes.added.length + routes.removed.length + routes.changed.length === 0 &&
-    [clusters, listeners, ratelimitDomains, authProviders, groups].every(isEmptyNamedDiff);
-  const diff: Omit<ConfigDiff, 'summary'> = { routes, clusters, listeners, ratelimitDomains, authProviders, groups, empty };
+    [clusters, listeners, ratelimitDomains, authProviders, groups, rollouts].every(isEmptyNamedDiff);
+  const diff: Omit<ConfigDiff, 'summary'> = { routes, clusters, listeners, ratelimitDomains, authProviders, groups, rollouts, empty };
   return { ...diff, summary: summarize(diff) };
 }
 
@@ -140,6 +144,7 @@ function summarize(d: Omit<ConfigDiff, 'summary'>): string {
     ...countsOf('rate limit domain', d.ratelimitDomains),
     ...countsOf('auth provider', d.authProviders),
     ...countsOf('proxy group', d.groups),
+    ...countsOf('rollout', d.rollouts),
   ];
   const weights = d.routes.changed
     .filter((r) => r.weights.length > 0)
