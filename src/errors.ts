@@ -19,6 +19,7 @@ export type BanyanCode =
   | 'bad-input'
   // The request is fine but the state refuses it.
   | 'busy-route'
+  | 'file-owned'
   | 'bad-state'
   | 'conflict'
   | 'not-found'

@@ -29,6 +29,7 @@ export const EXIT_FOR: Record<BanyanCode, Exit> = {
   'not-forward': EXIT.rejected,
   'unknown-backend': EXIT.rejected,
   'busy-route': EXIT.rejected,
+  'file-owned': EXIT.rejected,
   'bad-state': EXIT.rejected,
   conflict: EXIT.rejected,
   'not-found': EXIT.rejected,

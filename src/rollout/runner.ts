@@ -304,7 +304,7 @@ export class RolloutRunner {
         payload: { rollout: r.id, route: r.route, to: r.toBackend, step: r.currentStep + 2, percent: r.steps[r.currentStep + 1], current: r.percent, at: now },
       };
       const answer = await client.askGate(g, delivery);
-      if (!answer.open) return { open: false, reason: `${g.name}: ${answer.reason ?? 'not approved'}` };
+      if (!answer.open) return { open: false, reason: answer.reason ?? `gate ${g.name} closed` };
     }
     return { open: true };
   }

@@ -28,7 +28,8 @@ export async function serveAdmin(deps: AdminDeps, host: string, port: number, to
   const view = new PipelineView(control.pipeline, () => xds.status(), fleet);
   const router = new Router(bearerAuthorizer(token));
   mountCoreRoutes(router, { view, registries });
-  mountOpsRoutes(router, new ServerOperations(control, store, runner, view));
+  const fleetState = { pipeline: control.pipeline, replica: fleet.replica, servedKey: () => control.servedKey(), replicas: () => fleet.fleet() };
+  mountOpsRoutes(router, new ServerOperations(control, store, runner, view, fleetState));
   const admin = new AdminServer(router);
   return { port: await admin.listen(port, host), close: () => admin.close() };
 }

@@ -19,7 +19,7 @@ import type { RolloutRunner } from '../rollout/runner.js';
 import type { AuditEntry, BackendWeight, ConfigFile, ConfigVersion, Override, Rollout, Store } from '../store/types.js';
 import type { ControlPlane } from './control.js';
 import { ConfigHistory, withoutContent } from './history.js';
-import { rolloutStatus } from './rollout-progress.js';
+import { rolloutStatus, type FleetState } from './rollout-progress.js';
 
 /**
  * The admin API's operations over this process: changes go to the control plane, rollout commands
@@ -34,6 +34,7 @@ export class ServerOperations implements AdminOperations {
     private readonly store: Store,
     private readonly runner: RolloutRunner,
     private readonly view: ServedView,
+    private readonly fleet: FleetState,
   ) {
     this.versions = new ConfigHistory(store, control.pipeline);
   }
@@ -93,7 +94,7 @@ export class ServerOperations implements AdminOperations {
   }
 
   async rollouts(opts: { route?: string; limit: number }): Promise<RolloutStatus[]> {
-    return (await this.store.listRollouts(opts)).map((r) => this.status(r));
+    return Promise.all((await this.store.listRollouts(opts)).map((r) => this.status(r)));
   }
 
   async rollout(ref: string): Promise<RolloutStatus> {
@@ -106,7 +107,7 @@ export class ServerOperations implements AdminOperations {
     return this.status(r);
   }
 
-  private status(r: Rollout): RolloutStatus {
-    return rolloutStatus(this.control.pipeline, this.view.proxies(), r);
+  private status(r: Rollout): Promise<RolloutStatus> {
+    return rolloutStatus(this.fleet, r);
   }
 }

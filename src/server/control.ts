@@ -7,6 +7,7 @@ import { compile } from '../compile/index.js';
 import { hasErrors, type Diagnostic } from '../config/diagnostics.js';
 import { applyOverrides, prepareOverride } from '../config/overrides.js';
 import { listRoutes, resolveRoute, forwardBackends, type BackendWeight } from '../config/routes.js';
+import type { Config } from '../config/model.js';
 import type { WeightsMode } from '../config/weights.js';
 import { diffConfigs } from '../diff/config.js';
 import { diffSnapshots } from '../diff/xds.js';
@@ -28,7 +29,10 @@ export interface AppliedChange {
 
 /** What the control plane needs of the rollout runner (rollout/runner.ts implements it). */
 export interface RolloutAborter {
-  abort(id: string, actor: string): Promise<unknown>;
+  /** The YAML re-pointed the route: the rollout ends and the YAML's weights are served. */
+  supersede(id: string, actor: string, reason: string): Promise<unknown>;
+  /** Makes the rollouts follow the served config's `rollouts:` section. */
+  reconcileSpecs(config: Config): Promise<void>;
 }
 
 // Where they have always been imported from (file edits); they live in admission/ so admin need not point here.
@@ -54,6 +58,8 @@ export class ControlPlane {
     /** The rollouts this process drives; a rollout on a route the YAML re-pointed is aborted through it. */
     private readonly rollouts?: RolloutAborter,
     private readonly maxRemovalShare = DEFAULT_MAX_REMOVAL_SHARE,
+    /** Set when files own the config (`serve` watching them): then apply and rollback are refused. */
+    private readonly ownedByFiles?: string,
   ) {}
 
   /**
@@ -125,6 +131,7 @@ export class ControlPlane {
         await this.store.clearOverride(st.override.route, 'banyan', st.message).catch((err) => this.log.error({ err }, 'could not clear stale override'));
         await this.abortRollout(st.override.route, st.message).catch((err) => this.log.error({ err, route: st.override.route }, 'could not act on stale override'));
       }
+      await this.rollouts?.reconcileSpecs(result.applied.base).catch((err) => this.log.error({ err }, 'could not reconcile rollouts: specs'));
     });
     this.queue = run.catch(() => undefined);
     return run;
@@ -135,8 +142,8 @@ export class ControlPlane {
     if (!this.rollouts) return;
     const active = await this.store.activeRollout(route);
     if (!active) return;
-    this.log.warn({ route, rollout: active.id }, `aborting rollout: ${reason}`);
-    await this.rollouts.abort(active.id, 'banyan (YAML changed the route)');
+    this.log.warn({ route, rollout: active.id }, `rollout superseded: ${reason}`);
+    await this.rollouts.supersede(active.id, 'banyan (YAML changed the route)', `the YAML changed the route's backends; its weights are served now (${reason})`);
   }
 
   /** Load, compile and admit `files` with no overrides, storing nothing (`banyan validate` against the server). */
@@ -160,7 +167,8 @@ export class ControlPlane {
    * Validates and stores a new config version, then serves it. Throws ConfigRejectedError on any
    * error, ChangeHeldError when it removes too much without `confirmRemoval`.
    */
-  async apply(files: ConfigFile[], meta: ChangeMeta): Promise<AppliedChange> {
+  async apply(files: ConfigFile[], meta: ChangeMeta, origin: 'file' | 'api' = 'api'): Promise<AppliedChange> {
+    if (origin === 'api') this.refuseWhenFilesOwn('apply');
     const before = this.pipeline.current;
     const check = this.pipeline.check(files, await this.store.listOverrides());
     if (hasErrors(check.diagnostics) || !check.config) throw new ConfigRejectedError(check.diagnostics);
@@ -183,6 +191,7 @@ export class ControlPlane {
 
   /** Makes an old version live again, as a new version. */
   async rollback(target: number, meta: ChangeMeta): Promise<ConfigVersion> {
+    this.refuseWhenFilesOwn('rollback');
     const old = await requireVersion(this.store, target);
     const check = this.pipeline.check(old.content);
     if (hasErrors(check.diagnostics)) throw new ConfigRejectedError(check.diagnostics);
@@ -217,6 +226,19 @@ export class ControlPlane {
     const cleared = await this.store.clearOverride(route, meta.author, meta.reason);
     await this.reconcile();
     return { route, cleared };
+  }
+
+  /**
+   * One source of truth: while `serve` follows files, a config stored by apply or rollback would be
+   * undone by the next file edit without a word. Refused, saying what to do instead.
+   */
+  private refuseWhenFilesOwn(verb: string): void {
+    if (!this.ownedByFiles) return;
+    throw new BanyanError(
+      'file-owned',
+      `this control plane serves its config from ${this.ownedByFiles} and follows edits there, so ${verb} through the API would be undone by the next edit: ` +
+        `change the files instead (e.g. git revert), or start serve with --config-owner store to let apply and rollback own the config`,
+    );
   }
 
   /** A rollout owns its route's weights until it ends: the one place hand changes are refused for it. */

@@ -31,7 +31,7 @@ export class FileEdits {
    */
   readonly apply = async (files: SourceFile[]): Promise<void> => {
     try {
-      await this.control.apply(files, { author: 'file', message: `edited ${this.configPath}` });
+      await this.control.apply(files, { author: 'file', message: `edited ${this.configPath}` }, 'file');
     } catch (err) {
       if (err instanceof ConfigRejectedError) this.control.pipeline.rejectFiles(files, err.diagnostics);
       else if (err instanceof ChangeHeldError) this.control.pipeline.holdFiles(files, err.findings);

@@ -34,10 +34,18 @@ describe('RolloutRunner on two replicas sharing PostgreSQL', () => {
         if (expected < 100) await eventually(() => expect(clock.pendingTimers()).toBe(2));
       }
 
-      const steps = (await a.listAudit()).reverse().filter((e) => e.action === 'rollout.step' || e.action === 'rollout.complete');
+      const steps = (await a.listAudit()).reverse().filter((e) => e.action === 'rollout.step');
       expect(steps.map((e) => e.details.percent)).toEqual([20, 30, 100]);
+      // each step synced once, by one replica, and the last one completed the rollout
+      const synced = (await a.listAudit()).reverse().filter((e) => e.action === 'rollout.synced' || e.action === 'rollout.complete');
+      expect(synced.map((e) => [e.action, e.details.percent])).toEqual([
+        ['rollout.synced', 10],
+        ['rollout.synced', 20],
+        ['rollout.synced', 30],
+        ['rollout.complete', 100],
+      ]);
       expect((await b.getOverride('auth-login'))?.backends.find((x) => x.cluster === 'auth-v3')?.weight).toBe(100);
-      expect((await a.getRollout(r.id))).toMatchObject({ state: 'completed', revision: 4 });
+      expect((await a.getRollout(r.id))).toMatchObject({ state: 'completed', revision: 8 });
       await eventually(() => expect(clock.pendingTimers()).toBe(0));
     } finally {
       runners.forEach((r) => r.stop());

@@ -17,6 +17,7 @@ export const HTTP_STATUS: Record<BanyanCode, number> = {
   'bad-weights': 400,
   'bad-input': 400,
   'busy-route': 409,
+  'file-owned': 409,
   'bad-state': 409,
   conflict: 409,
   'not-found': 404,
