@@ -13,6 +13,7 @@ import type { ProxyRecord, ReplicaStatus, Store } from '../store/types.js';
 
 export const DEFAULT_FLEET_INTERVAL_MS = 1000;
 export const DEFAULT_FLEET_TTL_MS = 10_000;
+export const DEFAULT_FLEET_STOP_WAIT_MS = 2000;
 
 /** `${hostname}-${pid}-${4 random hex}` unless one is given: unique per process, readable in a table. */
 export function replicaId(given?: string): string {
@@ -33,6 +34,8 @@ export interface FleetPublisherOptions {
   /** How long a record outlives its last renewal; default 10 s. */
   ttlMs?: number;
   now?: () => number;
+  /** How long stop() waits for an in-flight put, and then for the removal; default 2000 ms. */
+  stopWaitMs?: number;
 }
 
 export class FleetPublisher {
@@ -97,19 +100,30 @@ export class FleetPublisher {
     return [...others, this.status()].sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0));
   }
 
-  /** Stops renewing and removes this replica's record (a failure is logged: the lease expires anyway). */
+  /**
+   * Stops renewing and removes this replica's record. Never rejects, and waits at most about
+   * 2 × stopWaitMs (a store that hangs must not hold up shutdown): the lease expires anyway.
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     clearTimeout(this.timer);
     this.timer = undefined;
+    const wait = this.opts.stopWaitMs ?? DEFAULT_FLEET_STOP_WAIT_MS;
     // A put still in flight must land before the removal, or it would bring the record back.
-    await this.inflight;
-    try {
-      await this.opts.store.removeReplicaStatus(this.replica);
-    } catch (err) {
-      this.log.warn({ err }, `could not remove this replica's status; it expires within ${this.ttlMs} ms`);
+    const inflight = this.inflight;
+    if (inflight && !(await settlesWithin(inflight, wait))) {
+      // It may still land later: remove again then, if the store is still open.
+      void inflight.then((stored) => (stored ? this.opts.store.removeReplicaStatus(this.replica) : undefined)).catch(() => undefined);
     }
+    const removal = this.opts.store.removeReplicaStatus(this.replica).then(
+      () => true,
+      (err) => {
+        this.log.warn({ err }, `could not remove this replica's status; it expires within ${this.ttlMs} ms`);
+        return true;
+      },
+    );
+    if (!(await settlesWithin(removal, wait))) this.log.warn(`removing this replica's status is taking over ${wait} ms; it expires within ${this.ttlMs} ms`);
   }
 
   private async putOnce(): Promise<boolean> {
@@ -135,5 +149,19 @@ export class FleetPublisher {
       void this.publish();
     }, this.intervalMs);
     this.timer.unref();
+  }
+}
+
+/** Whether `p` settles within `ms` (it is never rejected here: callers pass promises that only resolve). */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

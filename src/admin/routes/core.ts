@@ -1,5 +1,6 @@
 import type client from 'prom-client';
 import { formatDiagnostic } from '../../config/diagnostics.js';
+import { BanyanError } from '../../errors.js';
 import { renderMetrics } from '../../telemetry/metrics-http.js';
 import type { ServedView } from '../operations.js';
 import { RawReply, type Router } from '../router.js';
@@ -23,9 +24,18 @@ export function mountCoreRoutes(router: Router, deps: CoreDeps): void {
   });
 
   // Every replica's proxies (from the store); `?scope=local`: only those connected to this replica.
+  // With the store unreachable, this replica's own are still worth showing (`banyan status` reads them): marked partial.
   router.get(
     '/api/v1/proxies',
-    guard(async ({ url }) => (url.searchParams.get('scope') === 'local' ? { proxies: view.proxies() } : { proxies: await view.fleet() })),
+    guard(async ({ url }) => {
+      if (url.searchParams.get('scope') === 'local') return { proxies: view.proxies() };
+      try {
+        return { proxies: await view.fleet() };
+      } catch (err) {
+        if (!(err instanceof BanyanError) || err.code !== 'store-unavailable') throw err;
+        return { proxies: view.proxies(), partial: true, warning: `only this replica's proxies: ${err.message}` };
+      }
+    }),
   );
 
   router.get('/api/v1/status', () => {

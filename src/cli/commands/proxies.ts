@@ -1,7 +1,8 @@
-import type { Command } from 'commander';
-import type { ProxyStatus, SyncState } from '../../xds/status.js';
+import { Option, type Command } from 'commander';
+import type { FleetProxy } from '../../admin/operations.js';
+import type { ProxyTypeRecord } from '../../store/types.js';
 import { clientFrom, withServerOptions } from '../admin-client.js';
-import { ago, color, outputOption, printJson, table } from '../output.js';
+import { ago, color, printJson, table } from '../output.js';
 
 const SHORT: Record<string, string> = {
   'envoy.config.listener.v3.Listener': 'LDS',
@@ -11,49 +12,99 @@ const SHORT: Record<string, string> = {
   'ratelimit.config.ratelimit.v3.RateLimitConfig': 'RLS',
 };
 
+/** The columns of the table, in istioctl proxy-status's order. */
+const COLUMNS = ['CDS', 'LDS', 'EDS', 'RDS'] as const;
+
 /** LDS/RDS/CDS/EDS for the usual types, the message name otherwise. */
 function xdsTypeName(typeUrl: string): string {
   const name = typeUrl.slice(typeUrl.indexOf('/') + 1);
   return SHORT[name] ?? name.slice(name.lastIndexOf('.') + 1);
 }
 
-function paintState(state: SyncState): string {
-  return state === 'SYNCED' ? color.green(state) : state === 'NACKED' ? color.red(state) : color.yellow(state);
+function paintState(state: ProxyTypeRecord['state'] | 'NOT SENT'): string {
+  if (state === 'SYNCED') return color.green(state);
+  if (state === 'NACKED') return color.red(state);
+  if (state === 'STALE') return color.yellow(state);
+  return color.dim(state);
 }
 
 const short = (v: string | undefined) => (v ? v.slice(0, 12) : '-');
 
+function client(p: FleetProxy): string {
+  if (!p.userAgent) return '-';
+  const { name, version } = p.userAgent;
+  return [name || '?', version].filter(Boolean).join('/');
+}
+
+/** One row per proxy; a type the proxy has not subscribed to is NOT SENT. */
+export function proxyRows(proxies: FleetProxy[], now = Date.now()): string[][] {
+  return sorted(proxies).map((p) => {
+    const byName = new Map(p.types.map((t) => [xdsTypeName(t.typeUrl), t]));
+    return [
+      p.nodeId || '-',
+      p.replica,
+      p.group ?? '-',
+      client(p),
+      ...COLUMNS.map((c) => paintState(byName.get(c)?.state ?? 'NOT SENT')),
+      `${ago(p.connectedSince, now)} ago`,
+    ];
+  });
+}
+
+/** Every rejected type, one line each: what the table cannot hold. */
+export function nackLines(proxies: FleetProxy[], now = Date.now()): string[] {
+  return sorted(proxies).flatMap((p) =>
+    p.types
+      .filter((t) => t.state === 'NACKED' && t.lastNack)
+      .map((t) => `  ${p.nodeId} (${p.replica}) ${xdsTypeName(t.typeUrl)}: ${t.lastNack!.message} (version ${short(t.lastNack!.version)}, ${ago(t.lastNack!.at, now)} ago)`),
+  );
+}
+
+function sorted(proxies: FleetProxy[]): FleetProxy[] {
+  const key = (p: FleetProxy) => [p.nodeId, p.replica, p.streamId];
+  return [...proxies].sort((a, b) => {
+    const [x, y] = [key(a), key(b)];
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
+    return 0;
+  });
+}
+
 export function register(program: Command): void {
   const cmd = program
     .command('proxies')
-    .description('List connected proxies and, per xDS type, the version sent and ACKed: SYNCED, STALE or NACKED');
-  outputOption(withServerOptions(cmd))
+    .description('List every proxy of every replica and, per xDS type, whether it has what it should: SYNCED, STALE, NACKED or NOT SENT');
+  withServerOptions(cmd)
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
+    .option('--local', 'only the proxies connected to the replica --server points at')
     .addHelpText(
       'after',
       `
+One row per proxy stream, from every replica sharing the store (REPLICA says which one serves it).
 SYNCED: the proxy ACKed what it should have. STALE: a response is in flight or not ACKed yet.
-NACKED: it rejected the latest version (it keeps running the previous one); see LAST NACK.
+NACKED: it rejected the latest version (it keeps running the previous one); the error is printed
+below the table. NOT SENT: the proxy has not subscribed to that type.
+-o json / -o yaml print the full records: versions sent and ACKed, nonces, subscriptions, last NACK.
 
 Examples:
   $ banyan proxies
-  $ banyan proxies -o json | jq '.proxies[] | select(.types[].state == "NACKED")'`,
+  $ banyan proxies --local
+  $ banyan proxies -o yaml
+  $ banyan proxies -o json | jq '.proxies[] | select(.types[].state == "NACKED") | {nodeId, replica}'`,
     )
     .action(async (o) => {
-      const reply = await clientFrom(o).get<{ proxies: ProxyStatus[] }>('/api/v1/proxies');
+      const reply = await clientFrom(o).get<{ proxies: FleetProxy[] }>(o.local ? '/api/v1/proxies?scope=local' : '/api/v1/proxies');
       if (o.output === 'json') return printJson(reply);
-      const rows = reply.proxies.flatMap((p) =>
-        (p.types.length ? p.types : [undefined]).map((t, i) => [
-          i === 0 ? p.nodeId : '',
-          i === 0 ? (p.group ?? '-') : '',
-          t ? xdsTypeName(t.typeUrl) : '-',
-          short(t?.versionSent),
-          short(t?.versionAcked),
-          t ? paintState(t.state) : '-',
-          t?.lastNack ? `${t.lastNack.message} (v ${short(t.lastNack.version)}, ${ago(t.lastNack.at)} ago)` : '',
-          i === 0 ? `${p.connectedSince} (${ago(p.connectedSince)})` : '',
-        ]),
-      );
-      if (rows.length === 0) return void process.stdout.write('no proxies connected\n');
-      process.stdout.write(table(['NODE', 'GROUP', 'TYPE', 'SENT', 'ACKED', 'STATE', 'LAST NACK', 'CONNECTED SINCE'], rows));
+      if (o.output === 'yaml') {
+        const { stringify } = await import('yaml');
+        return void process.stdout.write(stringify(reply));
+      }
+      if (reply.proxies.length === 0) return void process.stdout.write('no proxies connected\n');
+      // --local asks a replica for its own streams, which carry no replica id
+      const proxies = reply.proxies.map((p) => ({ ...p, replica: p.replica ?? 'this replica' }));
+      const now = Date.now();
+      let out = table(['NODE', 'REPLICA', 'GROUP', 'CLIENT', ...COLUMNS, 'CONNECTED'], proxyRows(proxies, now));
+      const nacks = nackLines(proxies, now);
+      if (nacks.length) out += `\n${color.red('NACKED:')}\n${nacks.join('\n')}\n`;
+      process.stdout.write(out);
     });
 }

@@ -1,0 +1,368 @@
+/**
+ * Replica-wide proxy status: every replica leases its proxies' status in the store (FleetPublisher),
+ * and GET /api/v1/proxies on any replica lists every proxy of every live replica. Two real `banyan
+ * serve` replicas on one real PostgreSQL, real ADS clients; plus the publisher's failure handling
+ * over the embedded store.
+ */
+import fs from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bearerAuthorizer } from '../../src/admin/auth.js';
+import { Router } from '../../src/admin/router.js';
+import { mountCoreRoutes } from '../../src/admin/routes/core.js';
+import { AdminServer } from '../../src/admin/server.js';
+import { TypeUrl } from '../../src/proto/envoy.js';
+import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
+import { FleetPublisher, replicaId } from '../../src/server/fleet.js';
+import { ConfigPipeline } from '../../src/server/pipeline.js';
+import { PipelineView } from '../../src/server/served-view.js';
+import { EmbeddedStore } from '../../src/store/embedded.js';
+import { StoreUnavailableError } from '../../src/store/errors.js';
+import type { ProxyRecord, ReplicaStatus, Store } from '../../src/store/types.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { createRegistry } from '../../src/telemetry/metrics.js';
+import { XDS_SERVICES } from '../../src/xds/services.js';
+import type { ProxyStatus } from '../../src/xds/status.js';
+import { routesYaml } from '../cli/config.yaml.js';
+import { SotwClient, type NodeSpec } from '../conformance/harness.js';
+import { eventually } from '../support/eventually.js';
+import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { sampleProxy } from '../store/contract.js';
+
+const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS } = TypeUrl;
+
+/**
+ * A scripted proxy on ADS that says which client it is (user_agent_* in its node) and answers every
+ * response of a subscribed type at once: ACK, or NACK with `nack` as the error.
+ */
+class AgentProxy extends SotwClient {
+  constructor(
+    address: string,
+    node: NodeSpec,
+    private readonly agent: Record<string, unknown>,
+    answers: Record<string, { names: string[]; nack?: string }>,
+  ) {
+    super(address, XDS_SERVICES[0], 'sotw', node);
+    this.call.on('data', () => {
+      const r = this.received.at(-1)!;
+      const a = answers[r.type_url];
+      if (a?.nack) this.nack(r, a.nack, '', a.names);
+      else if (a) this.ack(r, a.names);
+    });
+    for (const [typeUrl, a] of Object.entries(answers)) this.request(typeUrl, a.names);
+  }
+
+  protected override withNode(req: Record<string, unknown>): Record<string, unknown> {
+    const out = super.withNode(req);
+    return out.node ? { ...out, node: { ...(out.node as object), ...this.agent } } : out;
+  }
+}
+
+type ApiProxy = ProxyRecord & { replica: string };
+
+async function proxiesOf(b: RunningBanyan, query = ''): Promise<{ status: number; body: { proxies: ApiProxy[]; partial?: boolean } }> {
+  const res = await fetch(`http://127.0.0.1:${b.ports.admin}/api/v1/proxies${query}`);
+  return { status: res.status, body: await res.json() };
+}
+
+const states = (p: ProxyRecord) => Object.fromEntries(p.types.map((t) => [t.typeUrl, t.state]));
+
+describe('fleet status on two replicas sharing PostgreSQL', () => {
+  let pg: PostgresServer;
+  let dir: string;
+  let dbs = 0;
+  const cleanups: (() => unknown)[] = [];
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-fleet-'));
+    fs.writeFileSync(path.join(dir, 'routes.yaml'), routesYaml());
+  });
+  afterEach(async () => {
+    for (const fn of cleanups.splice(0).reverse()) await Promise.resolve(fn()).catch(() => undefined);
+  });
+  afterAll(async () => {
+    await pg?.destroy();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A replica on a fresh (i === 0) or the same database; the first brings the YAML, others follow the store. */
+  async function replica(name: string, url: string, withConfig: boolean): Promise<RunningBanyan> {
+    const b = await startBanyan({
+      config: withConfig ? path.join(dir, 'routes.yaml') : undefined,
+      postgresUrl: url,
+      host: '127.0.0.1',
+      xdsPort: 0,
+      adminHost: '127.0.0.1',
+      adminPort: 0,
+      debounceMs: 20,
+      watch: false,
+      replica: name,
+      fleetIntervalMs: 100,
+      logger: createLogger(name, process.env.BANYAN_LOG_LEVEL ?? 'silent'),
+    });
+    cleanups.push(() => b.stop());
+    return b;
+  }
+
+  function proxy(b: RunningBanyan, ...args: [NodeSpec, Record<string, unknown>, Record<string, { names: string[]; nack?: string }>]): AgentProxy {
+    const p = new AgentProxy(`127.0.0.1:${b.ports.xds}`, ...args);
+    cleanups.push(() => p.close());
+    return p;
+  }
+
+  it("lists every replica's proxies with their replica, client and per-type state; a stopped replica's leave at once", async () => {
+    const url = await pg.createDatabase(`fleet_${++dbs}`);
+    const a = await replica('replica-a', url, true);
+    const b = await replica('replica-b', url, false);
+    expect([a.replica, b.replica]).toEqual(['replica-a', 'replica-b']);
+
+    proxy(a, { id: 'envoy-1', cluster: 'edge' }, { user_agent_name: 'envoy', user_agent_build_version: { version: { major_number: 1, minor_number: 32, patch: 4 } } }, {
+      [CDS]: { names: [] },
+      [LDS]: { names: [] },
+      [RDS]: { names: ['edge'] },
+    });
+    proxy(b, { id: 'grpc-1', cluster: 'api' }, { user_agent_name: 'grpc-go', user_agent_version: '1.70.0' }, {
+      [LDS]: { names: [] },
+      [RDS]: { names: ['edge'], nack: 'route edge: unsupported field' },
+    });
+
+    const both = await eventually(async () => {
+      const { status, body } = await proxiesOf(a);
+      expect(status).toBe(200);
+      const byNode = Object.fromEntries(body.proxies.map((p) => [p.nodeId, p]));
+      expect(Object.keys(byNode).sort()).toEqual(['envoy-1', 'grpc-1']);
+      expect(states(byNode['envoy-1'])).toEqual({ [CDS]: 'SYNCED', [LDS]: 'SYNCED', [RDS]: 'SYNCED' });
+      expect(states(byNode['grpc-1'])).toEqual({ [LDS]: 'SYNCED', [RDS]: 'NACKED' });
+      return byNode;
+    });
+    expect(both['envoy-1']).toMatchObject({ replica: 'replica-a', nodeCluster: 'edge', group: 'default', kind: 'ads-sotw', userAgent: { name: 'envoy', version: '1.32.4' } });
+    expect(both['grpc-1']).toMatchObject({ replica: 'replica-b', nodeCluster: 'api', userAgent: { name: 'grpc-go', version: '1.70.0' } });
+    const rds = both['grpc-1'].types.find((t) => t.typeUrl === RDS)!;
+    expect(rds.lastNack).toMatchObject({ message: 'route edge: unsupported field', version: rds.versionSent });
+    expect(rds.versionAcked).toBeUndefined();
+    expect(both['envoy-1'].types.find((t) => t.typeUrl === EDS)).toBeUndefined();
+
+    // replica B sees the same fleet; ?scope=local is each replica's own
+    expect((await proxiesOf(b)).body.proxies.map((p) => `${p.nodeId}@${p.replica}`).sort()).toEqual(['envoy-1@replica-a', 'grpc-1@replica-b']);
+    expect((await proxiesOf(a, '?scope=local')).body.proxies.map((p) => p.nodeId)).toEqual(['envoy-1']);
+    expect((await proxiesOf(b, '?scope=local')).body.proxies.map((p) => p.nodeId)).toEqual(['grpc-1']);
+
+    // both replicas serve the same, and their records say so
+    const records = await a.store.listReplicaStatus(Date.now());
+    expect(records.map((r) => r.replica)).toEqual(['replica-a', 'replica-b']);
+    expect(a.control.servedKey()).not.toBe('');
+    expect(records.map((r) => r.servedKey)).toEqual([a.control.servedKey(), a.control.servedKey()]);
+    // B's lease runs for seconds yet: what follows is its removal, not its expiry
+    const leaseOfB = records.find((r) => r.replica === 'replica-b')!.expiresAt;
+    expect(leaseOfB - Date.now()).toBeGreaterThan(5000);
+
+    await b.stop();
+    expect(Date.now()).toBeLessThan(leaseOfB);
+    expect((await a.store.listReplicaStatus(Date.now())).map((r) => r.replica)).toEqual(['replica-a']);
+    const after = await proxiesOf(a);
+    expect(after.body.proxies.map((p) => `${p.nodeId}@${p.replica}`)).toEqual(['envoy-1@replica-a']);
+  });
+
+  it('drops a replica that stops renewing once its lease runs out', async () => {
+    const url = await pg.createDatabase(`fleet_${++dbs}`);
+    const a = await replica('replica-a', url, true);
+    proxy(a, { id: 'envoy-1', cluster: 'edge' }, {}, { [LDS]: { names: [] } });
+    const now = Date.now();
+    // a replica that renewed once, then died without removing its record
+    const ghost: ReplicaStatus = { replica: 'ghost', servedKey: 'old', reportedAt: now, expiresAt: now + 1500, proxies: [sampleProxy('envoy-ghost')] };
+    await a.store.putReplicaStatus(ghost);
+    await eventually(async () => {
+      const nodes = (await proxiesOf(a)).body.proxies.map((p) => `${p.nodeId}@${p.replica}`).sort();
+      expect(nodes).toEqual(['envoy-1@replica-a', 'envoy-ghost@ghost']);
+    }, 1000);
+    await eventually(async () => {
+      const nodes = (await proxiesOf(a)).body.proxies.map((p) => `${p.nodeId}@${p.replica}`);
+      expect(nodes).toEqual(['envoy-1@replica-a']);
+    }, 5000);
+    expect(Date.now()).toBeGreaterThanOrEqual(ghost.expiresAt);
+    // expired, not removed: the record is still stored, only past its lease
+    expect((await a.store.listReplicaStatus(now)).map((r) => r.replica)).toEqual(['ghost', 'replica-a']);
+  });
+});
+
+// ------------------------------------------------------------------ the publisher alone
+
+/** A store whose replica-status calls can be made to fail or hang. */
+function faultyStore(inner: Store) {
+  const faults = { failPuts: 0, failRemove: false, holdPut: undefined as Promise<void> | undefined, puts: 0, landed: 0 };
+  const store: Store = Object.create(inner);
+  store.putReplicaStatus = async (s) => {
+    faults.puts++;
+    if (faults.holdPut) await faults.holdPut;
+    if (faults.failPuts > 0) {
+      faults.failPuts--;
+      throw new StoreUnavailableError('PostgreSQL is unavailable (test)');
+    }
+    await inner.putReplicaStatus(s);
+    faults.landed++;
+  };
+  store.removeReplicaStatus = async (r) => {
+    if (faults.failRemove) throw new StoreUnavailableError('PostgreSQL is unavailable (test)');
+    return inner.removeReplicaStatus(r);
+  };
+  return { store, faults };
+}
+
+function capturingLogger() {
+  const lines: { level: number; msg: string }[] = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  return { logger, lines };
+}
+
+describe('FleetPublisher', () => {
+  let dir: string;
+  let inner: EmbeddedStore;
+  const stops: (() => unknown)[] = [];
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-fleet-unit-'));
+  });
+  afterEach(async () => {
+    for (const fn of stops.splice(0).reverse()) await fn();
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function publisher(opts: Partial<ConstructorParameters<typeof FleetPublisher>[0]> = {}) {
+    inner = await EmbeddedStore.open({ dir: await mkdtemp(path.join(dir, 'store-')) });
+    stops.push(() => inner.close());
+    const { store, faults } = faultyStore(inner);
+    const { logger, lines } = capturingLogger();
+    const proxies: ProxyRecord[] = [sampleProxy('envoy-1')];
+    const fleet = new FleetPublisher({ store, xds: { status: () => proxies }, servedKey: () => 'key-1', logger, replica: 'r1', intervalMs: 20, ...opts });
+    stops.push(() => fleet.stop());
+    return { fleet, faults, lines, proxies };
+  }
+
+  it('names a replica host-pid-hex unless given one', () => {
+    expect(replicaId()).toMatch(new RegExp(`^${os.hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-${process.pid}-[0-9a-f]{4}$`));
+    expect(replicaId()).not.toBe(replicaId());
+    expect(replicaId('given')).toBe('given');
+  });
+
+  it('renews its lease every interval with what the xDS server reports now', async () => {
+    const { fleet, proxies } = await publisher({ ttlMs: 5000 });
+    const before = Date.now();
+    await fleet.start();
+    const [first] = await inner.listReplicaStatus(Date.now());
+    expect(first).toMatchObject({ replica: 'r1', servedKey: 'key-1', proxies: [sampleProxy('envoy-1')] });
+    expect(first.expiresAt - first.reportedAt).toBe(5000);
+    expect(first.reportedAt).toBeGreaterThanOrEqual(before);
+    // a new proxy shows in the store by the next renewal, with a later lease
+    proxies.push(sampleProxy('envoy-2'));
+    const renewed = await eventually(async () => {
+      const [r] = await inner.listReplicaStatus(Date.now());
+      expect(r.proxies.map((p) => p.nodeId)).toEqual(['envoy-1', 'envoy-2']);
+      return r;
+    }, 2000);
+    expect(renewed.expiresAt).toBeGreaterThan(first.expiresAt);
+  });
+
+  it("reads the fleet with its own entry as it holds it now, and without it after stop", async () => {
+    const { fleet, proxies } = await publisher({ intervalMs: 60_000 });
+    await fleet.start();
+    await inner.putReplicaStatus({ replica: 'r0', servedKey: 'k', reportedAt: Date.now(), expiresAt: Date.now() + 60_000, proxies: [] });
+    proxies.push(sampleProxy('envoy-new')); // not yet renewed (the interval is a minute)
+    expect((await inner.listReplicaStatus(Date.now())).find((r) => r.replica === 'r1')!.proxies).toHaveLength(1);
+    const view = await fleet.fleet();
+    expect(view.map((r) => r.replica)).toEqual(['r0', 'r1']);
+    expect(view[1].proxies.map((p) => p.nodeId)).toEqual(['envoy-1', 'envoy-new']);
+    await fleet.stop();
+    expect((await fleet.fleet()).map((r) => r.replica)).toEqual(['r0']);
+  });
+
+  it('logs a failed put once, retries every interval until it works, and never throws', async () => {
+    const { fleet, faults, lines } = await publisher();
+    faults.failPuts = 3;
+    await expect(fleet.start()).resolves.toBeUndefined();
+    expect(await inner.listReplicaStatus(Date.now())).toEqual([]);
+    await eventually(async () => expect((await inner.listReplicaStatus(Date.now())).map((r) => r.replica)).toEqual(['r1']), 2000);
+    expect(faults.puts).toBeGreaterThanOrEqual(4);
+    const warns = lines.filter((l) => l.level === 40);
+    expect(warns.map((l) => l.msg)).toEqual(["could not store this replica's status; retrying every 20 ms"]);
+    expect(lines.filter((l) => l.level === 20 && l.msg === 'replica status still not stored')).toHaveLength(2);
+    expect(lines.some((l) => l.level === 30 && l.msg === 'replica status stored again')).toBe(true);
+  });
+
+  it('on stop, lets an in-flight put land first, then removes the record; a failed removal is logged, not thrown', async () => {
+    const { fleet, faults } = await publisher({ intervalMs: 60_000 });
+    await fleet.start();
+    let release!: () => void;
+    faults.holdPut = new Promise<void>((r) => (release = r));
+    const put = fleet.publish();
+    await eventually(() => expect(faults.puts).toBe(2));
+    let stopped = false;
+    const stopping = fleet.stop().then(() => (stopped = true));
+    // the removal waits for the put: the record is still there while it hangs
+    expect((await inner.listReplicaStatus(Date.now())).map((r) => r.replica)).toEqual(['r1']);
+    expect(stopped).toBe(false);
+    release();
+    expect(await put).toBe(true);
+    await stopping;
+    expect(await inner.listReplicaStatus(Date.now())).toEqual([]);
+
+    const second = await publisher();
+    await second.fleet.start();
+    second.faults.failRemove = true;
+    await expect(second.fleet.stop()).resolves.toBeUndefined();
+    expect(second.lines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(["could not remove this replica's status; it expires within 10000 ms"]);
+  });
+
+  it('does not wait past stopWaitMs for a put that hangs', async () => {
+    const { fleet, faults } = await publisher({ intervalMs: 60_000, stopWaitMs: 50 });
+    await fleet.start();
+    let release!: () => void;
+    faults.holdPut = new Promise<void>((r) => (release = r));
+    void fleet.publish();
+    await eventually(() => expect(faults.puts).toBe(2));
+    const started = Date.now();
+    await fleet.stop();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(await inner.listReplicaStatus(Date.now())).toEqual([]);
+    // the hung put lands after the removal: it is removed again
+    release();
+    await eventually(() => expect(faults.landed).toBe(2));
+    await eventually(async () => expect(await inner.listReplicaStatus(Date.now())).toEqual([]), 1000);
+  });
+});
+
+// ------------------------------------------------------------------ the route when the store is down
+
+describe('GET /api/v1/proxies with the store unreachable', () => {
+  it("answers this replica's proxies, marked partial, instead of failing", async () => {
+    const pipeline = new ConfigPipeline({ snapshot: () => {} }, createLogger('test', 'silent'), createRegistry());
+    const local = [sampleProxy('envoy-1')];
+    const down = { replica: 'r1', fleet: () => Promise.reject(new StoreUnavailableError('PostgreSQL is unavailable (test)')) };
+    const router = new Router(bearerAuthorizer(undefined));
+    mountCoreRoutes(router, { view: new PipelineView(pipeline, () => local as unknown as ProxyStatus[], down), registries: [] });
+    const admin = new AdminServer(router);
+    try {
+      const base = `http://127.0.0.1:${await admin.listen(0)}`;
+      const res = await fetch(`${base}/api/v1/proxies`);
+      expect(res.status).toBe(200);
+      const body = await res.json();
+      expect(body).toMatchObject({ partial: true, proxies: [{ nodeId: 'envoy-1' }] });
+      expect(body.warning).toContain("only this replica's proxies: PostgreSQL is unavailable (test)");
+      // any other failure is still an error
+      const broken = new Router(bearerAuthorizer(undefined));
+      mountCoreRoutes(broken, { view: new PipelineView(pipeline, () => [], { replica: 'r1', fleet: () => Promise.reject(new Error('boom')) }), registries: [] });
+      const admin2 = new AdminServer(broken);
+      try {
+        expect((await fetch(`http://127.0.0.1:${await admin2.listen(0)}/api/v1/proxies`)).status).toBe(500);
+      } finally {
+        await admin2.close();
+      }
+    } finally {
+      await admin.close();
+    }
+  });
+});
