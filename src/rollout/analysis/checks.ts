@@ -38,7 +38,7 @@ async function runCheck(
   const source = check.metric === 'promql' || check.source === 'prometheus' ? sources.prometheus : sources.banyan;
   if (!source) return { check: check.name, passed: null, value: null, threshold, samples: 0, detail: `no ${check.source === 'prometheus' || check.metric === 'promql' ? 'Prometheus' : 'metrics'} source configured` };
   try {
-    const query = { metric: check.metric, window, route, percentile: check.percentile ?? 99, query: check.query };
+    const query = { metric: check.metric, window, route, percentile: check.percentile ?? 99, query: check.query, baseline };
     const m = await source.measure({ ...query, clusters: canary });
     if (check.metric === 'requests') {
       return { check: check.name, passed: m.samples >= (check.min ?? 0) ? true : null, value: m.samples, threshold, samples: m.samples, ...(m.samples < (check.min ?? 0) ? { detail: `waiting for ${check.min} requests` } : {}) };

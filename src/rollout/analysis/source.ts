@@ -20,6 +20,8 @@ export interface MetricQuery {
   /** promql: the template; {{cluster}} (regex alternation of `clusters`), {{route}}, {{window}} (e.g. 60s). */
   query?: string;
   route: string;
+  /** The route's other backends (for {{baseline}} in PromQL). */
+  baseline?: string[];
 }
 
 export interface Measurement {
