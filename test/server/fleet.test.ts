@@ -27,6 +27,7 @@ import { createRegistry } from '../../src/telemetry/metrics.js';
 import { XDS_SERVICES } from '../../src/xds/services.js';
 import type { ProxyStatus } from '../../src/xds/status.js';
 import { routesYaml } from '../cli/config.yaml.js';
+import { banyan } from '../cli/run.js';
 import { SotwClient, type NodeSpec } from '../conformance/harness.js';
 import { eventually } from '../support/eventually.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
@@ -352,6 +353,11 @@ describe('GET /api/v1/proxies with the store unreachable', () => {
       const body = await res.json();
       expect(body).toMatchObject({ partial: true, proxies: [{ nodeId: 'envoy-1' }] });
       expect(body.warning).toContain("only this replica's proxies: PostgreSQL is unavailable (test)");
+      // and `banyan proxies` shows them, saying why the others are missing
+      const cli = await banyan(['proxies', '--server', base]);
+      expect(cli.code).toBe(0);
+      expect(cli.stderr).toBe("warning: only this replica's proxies: PostgreSQL is unavailable (test)\n");
+      expect(cli.stdout).toMatch(/^envoy-1\s+this replica\s+default\s+envoy\/1\.32\.4\s+NOT SENT\s+SYNCED\s+NOT SENT\s+NACKED\s/m);
       // any other failure is still an error
       const broken = new Router(bearerAuthorizer(undefined));
       mountCoreRoutes(broken, { view: new PipelineView(pipeline, () => [], { replica: 'r1', fleet: () => Promise.reject(new Error('boom')) }), registries: [] });

@@ -92,7 +92,9 @@ Examples:
   $ banyan proxies -o json | jq '.proxies[] | select(.types[].state == "NACKED") | {nodeId, replica}'`,
     )
     .action(async (o) => {
-      const reply = await clientFrom(o).get<{ proxies: FleetProxy[] }>(o.local ? '/api/v1/proxies?scope=local' : '/api/v1/proxies');
+      const reply = await clientFrom(o).get<{ proxies: FleetProxy[]; partial?: boolean; warning?: string }>(o.local ? '/api/v1/proxies?scope=local' : '/api/v1/proxies');
+      // the store is unreachable: the server could answer only for itself
+      if (reply.warning) process.stderr.write(color.yellow(`warning: ${reply.warning}`) + '\n');
       if (o.output === 'json') return printJson(reply);
       if (o.output === 'yaml') {
         const { stringify } = await import('yaml');
