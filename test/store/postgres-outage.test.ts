@@ -4,7 +4,7 @@ import { PostgresStore } from '../../src/store/postgres.js';
 import type { StoreChange } from '../../src/store/types.js';
 import { eventually } from '../support/eventually.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
-import { sampleRollout } from './contract.js';
+import { sampleLoad, sampleReplica, sampleRollout } from './contract.js';
 
 let server: PostgresServer;
 beforeAll(async () => {
@@ -30,6 +30,12 @@ describe('postgres store when PostgreSQL goes away', () => {
         ['createRollout', () => a.createRollout(sampleRollout('r1', 'auth'), { actor: 'alice', action: 'rollout.start' })],
         ['appendConfigVersion', () => a.appendConfigVersion({ content: [], author: 'alice', message: 'during' })],
         ['listOverrides', () => a.listOverrides()],
+        ['putReplicaStatus', () => a.putReplicaStatus(sampleReplica('replica-a'))],
+        ['listReplicaStatus', () => a.listReplicaStatus(15_000)],
+        ['removeReplicaStatus', () => a.removeReplicaStatus('replica-a')],
+        ['addLoadSamples', () => a.addLoadSamples([sampleLoad('auth', 1000)])],
+        ['listLoadSamples', () => a.listLoadSamples(['auth'], 0, 2000)],
+        ['pruneLoadSamples', () => a.pruneLoadSamples(2000)],
       ];
       for (const [name, attempt] of attempts) {
         const started = Date.now();
@@ -49,6 +55,8 @@ describe('postgres store when PostgreSQL goes away', () => {
       expect(await a.activeRollouts()).toEqual([]);
       expect(await a.latestConfigVersion()).toBeUndefined();
       expect((await a.listAudit()).map((e) => e.action)).toEqual(['override.set']);
+      expect(await a.listReplicaStatus(15_000)).toEqual([]);
+      expect(await a.listLoadSamples(['auth'], 0, 2000)).toEqual([]);
 
       const sent = Date.now();
       await a.setOverride({ ...before, backends: [{ cluster: 'v2', weight: 100 }], reason: 'after' });
