@@ -5,6 +5,7 @@ import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnost
 import { loadConfigFromFiles, type LoadOptions } from '../config/load.js';
 import type { Config } from '../config/model.js';
 import { Admission, firstFilePos } from '../admission/index.js';
+import type { CompileOptions } from '../compile/index.js';
 import type { CompiledSnapshot } from '../compile/types.js';
 import type { WireForms } from '../proto/wire-form.js';
 import { applyOverrides, type OverrideLike, type StaleOverride } from '../config/overrides.js';
@@ -77,6 +78,8 @@ export class ConfigPipeline {
     registry: client.Registry,
     /** How this process loads configs (serve: where its own services listen). */
     private readonly loadOptions: LoadOptions = {},
+    /** How configs are compiled beyond what they say (serve: which clusters report load, ServeOptions.loadReporting). */
+    private readonly compileOptions: CompileOptions = {},
   ) {
     this.loadErrors = new prom.Counter({
       name: 'banyan_config_load_errors_total',
@@ -142,7 +145,7 @@ export class ConfigPipeline {
     } catch (err) {
       return { ok: false, diagnostics: [internalDiagnostic(files, err)] };
     }
-    const admitted = this.admission.admit(laid.config, firstFilePos(files));
+    const admitted = this.admission.admit(laid.config, firstFilePos(files), this.compileOptions);
     const all = [...diagnostics, ...admitted.diagnostics];
     if (!admitted.snapshot) return { ok: false, diagnostics: all };
     return { ok: true, base, effective: laid.config, stale: laid.stale, snapshot: admitted.snapshot, wire: admitted.wire, diagnostics: all };

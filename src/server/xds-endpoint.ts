@@ -1,25 +1,44 @@
 import * as grpc from '@grpc/grpc-js';
 import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
+import { LRS_SERVICE, METRICS_SERVICE, registerLoadStats, type LoadStats, type LoadStatsOptions } from '../loadstats/index.js';
 import { addGrpcHealth } from '../telemetry/health.js';
 import type { XdsServer } from '../xds/server.js';
 
 export interface XdsEndpoint {
   port: number;
+  /** LRS and the metrics service, when asked for. */
+  loadStats?: LoadStats;
   stop(): Promise<void>;
 }
 
+export interface XdsEndpointOptions {
+  /** Also serve LRS and Envoy's metrics service here: `lrs_server: {self: {}}` means this server. */
+  loadStats?: LoadStatsOptions;
+}
+
 /** The xDS gRPC server (ADS, with grpc.health.v1 so probes and proxies can tell it is up). */
-export async function serveXds(xds: XdsServer, host: string, port: number): Promise<XdsEndpoint> {
-  // ADS streams stay open for days, idle between pushes; a full snapshot of a large mesh exceeds 4 MB.
+export async function serveXds(xds: XdsServer, host: string, port: number, opts: XdsEndpointOptions = {}): Promise<XdsEndpoint> {
+  // ADS streams stay open for days, idle between pushes; a full snapshot of a large mesh exceeds 4 MB
+  // (and so does an Envoy's stats flush to the metrics service).
   const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   xds.addToServer(server);
-  const health = addGrpcHealth(server, ['envoy.service.discovery.v3.AggregatedDiscoveryService']);
-  const bound = await bindGrpcServer(server, host, port);
+  const loadStats = opts.loadStats ? registerLoadStats(server, opts.loadStats) : undefined;
+  const health = addGrpcHealth(server, ['envoy.service.discovery.v3.AggregatedDiscoveryService', ...(loadStats ? [LRS_SERVICE, METRICS_SERVICE] : [])]);
+  let bound: number;
+  try {
+    bound = await bindGrpcServer(server, host, port);
+  } catch (err) {
+    await loadStats?.stop();
+    throw err;
+  }
   return {
     port: bound,
+    loadStats,
     async stop() {
       health.setStatus('', 'NOT_SERVING');
       await shutdownGrpcServer(server);
+      // The streams are gone: what they reported last goes to the store before it closes.
+      await loadStats?.stop();
     },
   };
 }
