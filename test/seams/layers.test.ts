@@ -26,6 +26,7 @@ export const RANK: Record<string, number> = {
   xds: 5, // servers: the xDS protocol
   ratelimit: 5, // servers: the rate limit service
   authz: 5, // servers: the authz service
+  loadstats: 5, // servers: LRS and Envoy's metrics service, the load samples analysis reads
   admin: 6, // the admin API, over an interface it defines
   server: 7, // wiring of `banyan serve`
   cli: 8, // commands
