@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AuthzServer } from '../authz/server.js';
 import type { RateLimitServer } from '../ratelimit/server.js';
+import { BanyanMetricSource } from '../rollout/analysis/banyan-source.js';
+import { PrometheusMetricSource } from '../rollout/analysis/prometheus.js';
 import { RolloutRunner } from '../rollout/runner.js';
 import { ServiceStack, type StopReport } from '../service/stack.js';
 import { ConfigWatcher } from '../service/watcher.js';
@@ -14,7 +16,9 @@ import { XdsServer } from '../xds/server.js';
 import { serveAdmin } from './admin-endpoint.js';
 import { ControlPlane } from './control.js';
 import { FileEdits } from './file-edits.js';
-import { FleetPublisher } from './fleet.js';
+import { FleetPublisher, replicaId } from './fleet.js';
+import { webhookClient } from './rollout-deps.js';
+import { fleetSync, type FleetState } from './rollout-progress.js';
 import { ConfigPipeline } from './pipeline.js';
 import { startServices } from './services.js';
 import { serveXds } from './xds-endpoint.js';
@@ -52,6 +56,16 @@ export interface ServeOptions {
   replica?: string;
   /** How often this replica renews its status in the store; default 1000 ms. */
   fleetIntervalMs?: number;
+  /** Who owns the config: `files` (default while watching a config path: apply and rollback are refused) or `store`. */
+  configOwner?: 'files' | 'store';
+  /** Prometheus for analysis checks with `source: prometheus`. */
+  prometheusUrl?: string;
+  /** How often rollouts waiting on proxies or gates are looked at (default 1 s). */
+  rolloutPollMs?: number;
+  /** How often LRS clients report their load (LoadStatsResponse.load_reporting_interval); default 10 s. */
+  loadReportIntervalMs?: number;
+  /** Clusters always compiled with load reporting (lrs_server self), besides those the pipeline picks. */
+  loadReporting?: string[];
 }
 
 export interface RunningBanyan {
@@ -94,19 +108,32 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     const services = await startServices(opts, registry, log, stack);
     const pipeline = new ConfigPipeline({ snapshot: (s, wire) => cache.setSnapshot(s, wire), config: services.feed }, log, registry, {
       served: { host: opts.host, ...services.ports },
+    }, { loadReporting: new Set(opts.loadReporting) });
+    const replica = replicaId(opts.replica);
+    // the runner's gate reads the fleet, which reads the control plane: bound once all three exist
+    const fleetState: FleetState = { pipeline, replica, servedKey: () => control.servedKey(), replicas: () => fleet.fleet() };
+    const runner = new RolloutRunner({
+      store,
+      logger: log,
+      replica,
+      sync: (r) => fleetSync(fleetState, r),
+      metrics: { banyan: new BanyanMetricSource(store), ...(opts.prometheusUrl ? { prometheus: new PrometheusMetricSource({ url: opts.prometheusUrl, timeoutMs: 10_000 }) } : {}) },
+      webhooks: webhookClient(log),
+      pollMs: opts.rolloutPollMs,
     });
-    const runner = new RolloutRunner({ store, logger: log });
-    const control = new ControlPlane(store, pipeline, log, runner);
+    const owner = opts.configOwner ?? (opts.config && opts.watch ? 'files' : 'store');
+    const control = new ControlPlane(store, pipeline, log, runner, undefined, owner === 'files' ? opts.config : undefined);
+    const fleet = new FleetPublisher({ store, xds, servedKey: () => control.servedKey(), logger: log, replica, intervalMs: opts.fleetIntervalMs });
     const edits = new FileEdits(opts.config, control, log);
     await edits.start();
     stack.add('control plane', () => control.stop());
-    await runner.start();
-    stack.add('rollouts', () => runner.stop());
-    const xdsEndpoint = await serveXds(xds, opts.host, opts.xdsPort);
-    stack.add('xDS server', () => xdsEndpoint.stop());
-    const fleet = new FleetPublisher({ store, xds, servedKey: () => control.servedKey(), logger: log, replica: opts.replica, intervalMs: opts.fleetIntervalMs });
     await fleet.start();
     stack.add('fleet status', () => fleet.stop());
+    await runner.start();
+    stack.add('rollouts', () => runner.stop());
+    const loadStats = { store, replica, logger: log, registry, reportIntervalMs: opts.loadReportIntervalMs };
+    const xdsEndpoint = await serveXds(xds, opts.host, opts.xdsPort, { loadStats });
+    stack.add('xDS server', () => xdsEndpoint.stop());
     const admin = await serveAdmin({ control, store, runner, xds, fleet, registries: [registry, ...services.registries] }, opts.adminHost, opts.adminPort, opts.adminToken);
     stack.add('admin API', () => admin.close());
     if (opts.config && opts.watch) {

@@ -69,7 +69,14 @@ export async function startHarness(wrap: (s: Store) => Store = (s) => s): Promis
   await runner.start();
   const router = new Router(bearerAuthorizer(TOKEN));
   const proxies: ProxyStatus[] = [];
-  mountOpsRoutes(router, new ServerOperations(control, store, runner, new PipelineView(pipeline, () => proxies)));
+  // one replica: the fleet is this harness's proxies
+  const fleet = {
+    pipeline,
+    replica: 'local',
+    servedKey: () => control.servedKey(),
+    replicas: async () => [{ replica: 'local', servedKey: control.servedKey(), reportedAt: Date.now(), expiresAt: Date.now() + 10_000, proxies }],
+  };
+  mountOpsRoutes(router, new ServerOperations(control, store, runner, new PipelineView(pipeline, () => proxies), fleet));
   const admin = new AdminServer(router);
   const port = await admin.listen(0);
   const url = `http://127.0.0.1:${port}`;

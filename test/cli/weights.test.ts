@@ -63,7 +63,7 @@ describe('banyan CLI: shift, routes, proxies, apply, diff, history, rollback', (
     expect(checkout.override.author).toMatch(/^ci@/);
     expect(table.stdout).toMatch(/^checkout\s+monolith=40% checkout-v2=60%\s+override\s+monolith=90 checkout-v2=10/m);
     expect(proxies.code).toBe(0);
-    expect(proxies.stdout).toMatch(/^edge-proxy-1\s+default\s+RDS\s+\S+\s+\S+\s+SYNCED/m);
+    expect(proxies.stdout).toMatch(/^edge-proxy-1\s+\S+\s+default\s+-\s+NOT SENT\s+NOT SENT\s+NOT SENT\s+SYNCED\s/m);
 
     const relative = await cli('shift', 'checkout', 'monolith=1', 'checkout-v2=3', '--relative');
     expect(relative.stdout).toBe('checkout: monolith=25% checkout-v2=75%\n');
