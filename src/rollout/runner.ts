@@ -126,7 +126,8 @@ export class RolloutRunner {
     const stored = await this.store.createRollout(t.rollout, { actor: req.actor, action: t.action, details: t.details }, machine.weightEffect(t.rollout, req.actor));
     this.notify(stored);
     await this.schedule();
-    return stored;
+    // what the pass made of it (e.g. synced at once): what the operator is shown
+    return (await this.store.getRollout(stored.id)) ?? stored;
   }
 
   /** Route, backends and start weights as startRollout() would take them, without storing anything. */
@@ -400,7 +401,7 @@ export class RolloutRunner {
         const stored = await this.store.updateRollout(t.rollout, r.revision, { actor, action: t.action, details: t.details }, effect(t.rollout));
         this.notify(stored);
         await this.schedule();
-        return stored;
+        return (await this.store.getRollout(stored.id)) ?? stored;
       } catch (err) {
         if (!(err instanceof RevisionConflictError) || attempt >= COMMAND_RETRIES) throw err;
       }

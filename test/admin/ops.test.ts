@@ -208,7 +208,7 @@ describe('rollout admin API', () => {
 
     const byRoute = await h.call('GET', '/api/v1/rollouts/checkout');
     expect(byRoute.body.id).toBe(id);
-    expect(byRoute.body.proxies).toEqual({ weightsServed: true, accepted: [], pending: [] });
+    expect(byRoute.body.proxies).toEqual({ weightsServed: true, synced: true, accepted: [], pending: [] });
 
     // Only proxies that receive the route's RouteConfiguration (`edge`) count towards progress.
     const rds = (subscribed: string[], state: 'SYNCED' | 'STALE' | 'NACKED') => ({
@@ -228,10 +228,11 @@ describe('rollout admin API', () => {
     const progress = (await h.call('GET', '/api/v1/rollouts/checkout')).body.proxies;
     expect(progress).toEqual({
       weightsServed: true,
+      synced: false,
       accepted: ['synced'],
       pending: [
-        { nodeId: 'behind', state: 'STALE' },
-        { nodeId: 'rejected', state: 'NACKED', error: 'bad route' },
+        { nodeId: 'behind', replica: 'local', state: 'STALE' },
+        { nodeId: 'rejected', replica: 'local', state: 'NACKED', error: 'bad route' },
       ],
     });
     h.proxies.length = 0;
@@ -252,7 +253,7 @@ describe('rollout admin API', () => {
     const list = await h.call('GET', '/api/v1/rollouts?route=checkout');
     expect(list.body.rollouts.map((r: { id: string }) => r.id)).toEqual([id]);
     const actions = (await h.store.listAudit()).map((e) => e.action).filter((a) => a.startsWith('rollout.'));
-    expect(actions.reverse()).toEqual(['rollout.start', 'rollout.pause', 'rollout.promote', 'rollout.abort']);
+    expect(actions.reverse()).toEqual(['rollout.start', 'rollout.synced', 'rollout.pause', 'rollout.promote', 'rollout.abort']);
   });
 
   it('rejects bad rollout requests clearly', async () => {
