@@ -1,6 +1,7 @@
-/** Output helpers: JSON for scripts, aligned tables for people, colour only on a TTY. */
+/** Output helpers: JSON (or YAML) for scripts, aligned tables for people, colour only on a TTY. */
+import { stringify } from 'yaml';
 
-export type OutputFormat = 'table' | 'json';
+export type OutputFormat = 'table' | 'json' | 'yaml';
 
 const useColor = (): boolean => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 
@@ -29,8 +30,26 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-export function outputOption<T extends { option: (...a: any[]) => T }>(cmd: T): T {
-  return cmd.option('-o, --output <format>', 'output format: table or json', 'table');
+/** YAML of a JSON-ready value (what `-o json` prints, as YAML 1.2; undefined fields left out). */
+export function yamlText(value: unknown): string {
+  return stringify(JSON.parse(JSON.stringify(value ?? null)), { lineWidth: 0 });
+}
+
+export function printYaml(value: unknown): void {
+  process.stdout.write(yamlText(value));
+}
+
+/** `-o/--output`; `yaml: true` for commands that also print YAML (see printStructured). */
+export function outputOption<T extends { option: (...a: any[]) => T }>(cmd: T, opts: { yaml?: boolean } = {}): T {
+  return cmd.option('-o, --output <format>', opts.yaml ? 'output format: table, json or yaml' : 'output format: table or json', 'table');
+}
+
+/** Prints `value` as JSON or YAML when `format` asks for one and returns true; false for a table (the caller renders it). */
+export function printStructured(value: unknown, format: string | undefined): boolean {
+  if (format === 'json') printJson(value);
+  else if (format === 'yaml') printYaml(value);
+  else return false;
+  return true;
 }
 
 export function ago(iso: string | undefined, now = Date.now()): string {

@@ -47,17 +47,30 @@ describe('banyan rollout (CLI end to end)', () => {
     // The scripted proxy ACKs what it has received; then the live view counts it as accepted.
     await eventually(async () => {
       expect(await proxy.weights('checkout')).toEqual([100 - held.percent, held.percent]);
-      expect((await rollout(held.id)).proxies).toEqual({ weightsServed: true, accepted: ['edge-proxy-1'], pending: [] });
+      expect((await rollout(held.id)).proxies).toMatchObject({ weightsServed: true, accepted: ['edge-proxy-1'], pending: [] });
     });
     const status = await cli('rollout', 'status', held.id);
-    expect(status.stdout).toMatch(/^step\s+\d\/7 \(\d+%\)\s+steps 20,30,40,50,60,70,100\s+every 2s$/m);
-    expect(status.stdout).toMatch(/^route\s+checkout → checkout-v2\s+paused$/m);
-    expect(status.stdout).toMatch(/^next step\s+\d+s left \(paused\)$/m);
+    expect(status.stdout).toMatch(new RegExp(`^rollout ${held.id}  checkout → checkout-v2  paused  owner cli$`, 'm'));
+    expect(status.stdout).toMatch(/^steps\s+every 2s, proxies ACK within 2m$/m);
+    // One line per step: the ones taken ✔, the held one ⏸ with why, the rest still to come.
+    const stepLines = status.stdout.split('\n').filter((l) => /^ {2}[✔⏸·▶✖] \d+%/.test(l));
+    expect(stepLines.map((l) => Number(/(\d+)%/.exec(l)![1]))).toEqual([20, 30, 40, 50, 60, 70, 100]);
+    const at = [20, 30, 40, 50, 60, 70, 100].indexOf(held.percent);
+    expect(stepLines[at]).toMatch(new RegExp(`^  ⏸ ${held.percent}%\\s+applied \\S+.*paused: paused by an operator \\(resume to continue\\)$`));
+    expect(stepLines.slice(0, at).every((l) => l.startsWith('  ✔ '))).toBe(true);
+    expect(stepLines.slice(at + 1).every((l) => l.startsWith('  · '))).toBe(true);
+    // Paused while baking: the time that was left; paused before every proxy had ACKed the step: a full interval after they have.
+    expect(status.stdout).toMatch(/^next step\s+(\d+s left|2s after every proxy has ACKed) \(paused\)$/m);
     expect(status.stdout).toMatch(/^proxies\s+1\/1 accepted these weights$/m);
     expect(status.stdout).toMatch(/^ {2}accepted: edge-proxy-1$/m);
 
+    // pause and resume are idempotent: repeating one changes nothing and says so.
+    const pausedAgain = await cli('rollout', 'pause', 'checkout');
+    expect(pausedAgain.code).toBe(0);
+    expect(pausedAgain.stdout).toMatch(new RegExp(`^rollout ${held.id} is already paused; nothing changed$`, 'm'));
     expect((await cli('rollout', 'resume', 'checkout')).code).toBe(0);
-    const done = await cli('rollout', 'status', 'checkout', '--wait-for', 'completed', '--timeout', '30s', '-o', 'json');
+    // Without an id, --wait-for follows the one active rollout.
+    const done = await cli('rollout', 'status', '--wait-for', 'completed', '--timeout', '30s', '-o', 'json');
     expect(done.code).toBe(EXIT.ok);
     expect(JSON.parse(done.stdout)).toMatchObject({ state: 'completed', percent: 100, percentages: { monolith: 0, 'checkout-v2': 100 } });
     await eventually(async () => expect(await proxy.weights('checkout')).toEqual([0, 100]));
@@ -83,6 +96,11 @@ describe('banyan rollout (CLI end to end)', () => {
     expect(JSON.parse(start.stdout).steps).toEqual([25, 50, 75, 100]);
     expect((await cli('rollout', 'promote', id)).code).toBe(0);
     await eventually(async () => expect(await proxy.weights('search')).toEqual([50, 50]));
+    // Resuming a running rollout changes nothing, and says so (here as YAML).
+    const resumed = await cli('rollout', 'resume', 'search', '-o', 'yaml');
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(new RegExp(`^id: ${id}$`, 'm'));
+    expect(resumed.stdout).toMatch(/^unchanged: true$/m);
 
     const [busy, badSteps, badTo] = await Promise.all([
       cli('rollout', 'start', 'search', '--to', 'search-v2', '--steps', '50,100', '--interval', '1m'),
