@@ -9,6 +9,7 @@ import type { CompileOptions } from '../compile/index.js';
 import type { CompiledSnapshot } from '../compile/types.js';
 import type { WireForms } from '../proto/wire-form.js';
 import { applyOverrides, type OverrideLike, type StaleOverride } from '../config/overrides.js';
+import { forwardBackends, resolveRoute } from '../config/routes.js';
 import { hashConfigContent } from '../store/hash.js';
 import type { SourceFile } from '../config/source.js';
 import { BanyanError } from '../errors.js';
@@ -145,7 +146,8 @@ export class ConfigPipeline {
     } catch (err) {
       return { ok: false, diagnostics: [internalDiagnostic(files, err)] };
     }
-    const admitted = this.admission.admit(laid.config, firstFilePos(files), this.compileOptions);
+    const loadReporting = reportingClusters(laid.config, overrides, laid.stale, this.compileOptions.loadReporting);
+    const admitted = this.admission.admit(laid.config, firstFilePos(files), { ...this.compileOptions, loadReporting });
     const all = [...diagnostics, ...admitted.diagnostics];
     if (!admitted.snapshot) return { ok: false, diagnostics: all };
     return { ok: true, base, effective: laid.config, stale: laid.stale, snapshot: admitted.snapshot, wire: admitted.wire, diagnostics: all };
@@ -211,4 +213,26 @@ function internalDiagnostic(files: SourceFile[], err: unknown): Diagnostic {
     col: 1,
     message: `internal error while compiling: ${err instanceof Error ? err.message : String(err)}`,
   };
+}
+
+/**
+ * Which clusters report their load (lrs_server self): every backend of a route whose weights are
+ * moved at run time (an override: a shift or a rollout), and the backends and target of every
+ * `rollouts:` spec, so analysis has numbers from the first step on. Derived from the config and
+ * overrides alone, so every replica compiles the same resources.
+ */
+function reportingClusters(config: Config, overrides: readonly OverrideLike[], stale: readonly StaleOverride[], always?: ReadonlySet<string>): ReadonlySet<string> {
+  const out = new Set(always ?? []);
+  const staleRoutes = new Set(stale.map((s) => s.override.route));
+  for (const o of overrides) if (!staleRoutes.has(o.route)) for (const b of o.backends) out.add(b.cluster);
+  for (const spec of config.rollouts) {
+    out.add(spec.to);
+    try {
+      for (const b of forwardBackends(resolveRoute(config, spec.route))) out.add(b.cluster);
+    } catch {
+      // an unknown route is the config's error, reported by the loader
+    }
+  }
+  const known = new Set(config.clusters.map((c) => c.name));
+  return new Set([...out].filter((c) => known.has(c)));
 }
