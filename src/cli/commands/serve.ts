@@ -3,6 +3,8 @@ import { resolveAdminToken } from '../../admin/auth.js';
 import { DEFAULT_PORTS } from '../../ports.js';
 import { stopOnSignals } from '../../service/signals.js';
 import { parseIntOption } from '../options.js';
+import { CliError, EXIT, orExit } from '../admin-client.js';
+import { parseInterval } from '../../rollout/steps.js';
 
 export function register(program: Command): void {
   program
@@ -26,6 +28,11 @@ export function register(program: Command): void {
     .option('--ratelimit-failure-mode <mode>', 'when the backend is down: allow or deny', 'allow')
     .option('--authz-port <port>', 'in-process ext_authz service gRPC port', parseIntOption, DEFAULT_PORTS.authz)
     .option('--no-authz', 'do not start the authz service in this process')
+    .option('--config-owner <owner>', 'who owns the config: files (default while watching: apply and rollback are refused) or store')
+    .option('--replica <id>', "this replica's name in the fleet's status (default: hostname-pid-random)")
+    .option('--prometheus-url <url>', 'Prometheus for rollout analysis checks with source: prometheus (or BANYAN_PROMETHEUS_URL)')
+    .option('--load-report-interval <duration>', 'how often proxies report load over LRS', '10s')
+    .option('--rollout-poll <duration>', 'how often rollouts waiting on proxies or gates are looked at', '1s')
     .addHelpText(
       'after',
       `
@@ -52,7 +59,17 @@ Examples:
         ratelimitTimeoutMs: o.ratelimitTimeout,
         ratelimitFailureMode: o.ratelimitFailureMode === 'deny' ? 'deny' : 'allow',
         authzPort: o.authz ? o.authzPort : undefined,
+        configOwner: orExit(() => owner(o.configOwner)),
+        replica: o.replica,
+        prometheusUrl: o.prometheusUrl ?? process.env.BANYAN_PROMETHEUS_URL,
+        loadReportIntervalMs: orExit(() => parseInterval(o.loadReportInterval, '--load-report-interval')),
+        rolloutPollMs: orExit(() => parseInterval(o.rolloutPoll, '--rollout-poll')),
       });
       stopOnSignals(running.shutdown);
     });
+}
+
+function owner(text: string | undefined): 'files' | 'store' | undefined {
+  if (text === undefined || text === 'files' || text === 'store') return text;
+  throw new CliError(`--config-owner must be files or store, not '${text}'`, EXIT.usage);
 }
