@@ -9,7 +9,7 @@ import { toolPath } from './provision.js';
 export interface PrometheusOptions {
   /** `host:port` targets scraped at `/metrics`, as one job. */
   targets: string[];
-  /** Seconds between scrapes (default 1). */
+  /** Seconds between scrapes (default 1); fractions are fine (0.5 is written as 500ms). */
   scrapeIntervalSec?: number;
 }
 
@@ -47,12 +47,13 @@ export class PrometheusServer {
   }
 
   private async run(opts: PrometheusOptions): Promise<void> {
-    const interval = opts.scrapeIntervalSec ?? 1;
+    // Prometheus durations are whole numbers of a unit: 0.5s is refused, 500ms is not.
+    const interval = `${Math.max(1, Math.round((opts.scrapeIntervalSec ?? 1) * 1000))}ms`;
     const config = [
       'global:',
-      `  scrape_interval: ${interval}s`,
+      `  scrape_interval: ${interval}`,
       // must not exceed the interval (Prometheus refuses the config otherwise)
-      `  scrape_timeout: ${interval}s`,
+      `  scrape_timeout: ${interval}`,
       '  evaluation_interval: 1m',
       'scrape_configs:',
       '  - job_name: banyan-test',
