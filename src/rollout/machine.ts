@@ -222,7 +222,7 @@ function onAnalysis(r: Rollout, now: number, run: AnalysisRun): Transition {
     };
   }
   return {
-    rollout: { ...patchStep(recorded, { outcome: 'failed' }), state: 'rolled-back', phase: undefined, hold: null, nextStepAt: null, nextAnalysisAt: null, syncDeadline: null, pausedRemainingMs: null, endReason: reason, outbox: enqueue(r, 'rollback', now, { reason }) },
+    rollout: { ...patchStep(recorded, { outcome: 'failed' }), state: 'rolled-back', phase: undefined, hold: null, nextStepAt: null, nextAnalysisAt: null, syncDeadline: null, pausedRemainingMs: null, endReason: reason, outbox: enqueue(r, 'rollback', now, restoring(r, reason)) },
     action: 'rollout.rollback',
     details: { ...details, reason, weights: r.fromBackends },
   };
@@ -283,7 +283,7 @@ export function promote(r: Rollout, now: number, opts: { full?: boolean } = {}):
 export function abort(r: Rollout, now: number, reason = 'aborted by an operator'): Transition {
   expectState(r, 'abort', ['running', 'paused']);
   return {
-    rollout: { ...patchStep(r, { outcome: 'aborted' }), ...ended(now), state: 'aborted', endReason: reason, outbox: enqueue(r, 'rollback', now, { reason }) },
+    rollout: { ...patchStep(r, { outcome: 'aborted' }), ...ended(now), state: 'aborted', endReason: reason, outbox: enqueue(r, 'rollback', now, restoring(r, reason)) },
     action: 'rollout.abort',
     details: { at: r.percent, reason, weights: r.fromBackends },
   };
@@ -293,7 +293,7 @@ export function abort(r: Rollout, now: number, reason = 'aborted by an operator'
 export function undo(r: Rollout, now: number): Transition {
   expectState(r, 'undo', ['completed']);
   return {
-    rollout: { ...r, ...ended(now), state: 'undone', endReason: 'undone by an operator', outbox: enqueue(r, 'rollback', now, { reason: 'undo' }) },
+    rollout: { ...r, ...ended(now), state: 'undone', endReason: 'undone by an operator', outbox: enqueue(r, 'rollback', now, restoring(r, 'undone by an operator')) },
     action: 'rollout.undo',
     details: { from: r.percent, weights: r.fromBackends },
   };
@@ -425,6 +425,11 @@ function enqueue(r: Rollout, event: WebhookEvent, now: number, extra: Record<str
     });
   }
   return out;
+}
+
+/** A rollback notification says which weights are put back, and which ones are left. */
+function restoring(r: Rollout, reason: string): Record<string, unknown> {
+  return { reason, weights: structuredClone(r.fromBackends), leaving: rolloutWeights(r) };
 }
 
 function expectState(r: Rollout, verb: string, allowed: Rollout['state'][]): void {

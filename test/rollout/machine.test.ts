@@ -164,6 +164,8 @@ describe('rollout state machine', () => {
     expect(m.rolloutWeights(f2.rollout)).toEqual(plan().fromBackends);
     expect(m.weightEffect(f2.rollout, 'runner')).toEqual({ clear: 'auth-login' });
     expect(f2.rollout.outbox?.map((d) => [d.webhook, d.event])).toEqual([['ops', 'rollback']]);
+    // the notification says which weights are put back, and which are left
+    expect(f2.rollout.outbox?.[0].payload).toMatchObject({ weights: plan().fromBackends, leaving: [{ cluster: 'monolith', weight: 90 }, { cluster: 'auth-v2', weight: 10 }] });
     expect(f2.rollout.log?.[1].outcome).toBe('failed');
   });
 
