@@ -203,4 +203,15 @@ describe('loadstats services', () => {
     now += 61_000;
     await eventually(async () => expect(await all(['w-2', 'w-3', 'w-4'])).toEqual([]));
   });
+
+  it('stop() writes what is still waiting, and takes nothing after', async () => {
+    const s = await serve({ store, flushMs: 60_000 });
+    const at = Date.now();
+    s.loadStats.writer.add([{ replica: 'r', cluster: 'at-stop', source: 'lrs', at, intervalMs: 1000, node: 'n', successes: 3, errors: 1, issued: 4, dropped: 0 }]);
+    expect(await all(['at-stop'])).toEqual([]);
+    await s.stop();
+    expect((await all(['at-stop'])).map((x) => x.successes)).toEqual([3]);
+    s.loadStats.writer.add([{ replica: 'r', cluster: 'at-stop', source: 'lrs', at, intervalMs: 1000, node: 'n', successes: 9, errors: 0, issued: 9, dropped: 0 }]);
+    expect(s.loadStats.writer.pendingCount).toBe(0);
+  });
 });
