@@ -25,16 +25,19 @@ import { counterFamily, ENVOY_BUCKETS, envoySink, histogramFamily, type EnvoySin
 
 interface Served {
   loadStats: LoadStats;
+  registry: ReturnType<typeof createRegistry>;
   port: number;
   stop(): Promise<void>;
 }
 
 async function serve(opts: Omit<LoadStatsOptions, 'logger' | 'replica'> & { store: LoadStatsOptions['store'] }): Promise<Served> {
   const server = new grpc.Server();
-  const loadStats = registerLoadStats(server, { replica: 'replica-a', logger: createLogger('test', 'silent'), registry: createRegistry(), ...opts });
+  const registry = createRegistry();
+  const loadStats = registerLoadStats(server, { replica: 'replica-a', logger: createLogger('test', 'silent'), registry, ...opts });
   const port = await bindGrpcServer(server, '127.0.0.1', 0);
   return {
     loadStats,
+    registry,
     port,
     async stop() {
       await shutdownGrpcServer(server, 200);
@@ -116,8 +119,13 @@ describe('loadstats services', () => {
     });
     expect(sample).toMatchObject({ replica: 'replica-a', cluster: 'lrs-a', source: 'lrs', node: 'envoy-7', successes: 50, errors: 3, issued: 56, dropped: 4, intervalMs: 1250 });
 
+    const metric = async (name: string) => (await s.registry.getSingleMetric(name)!.get()).values[0]?.value;
+    expect(await metric('banyan_lrs_reports_total')).toBe(2);
+    expect(await metric('banyan_lrs_streams')).toBe(1);
+    await eventually(async () => expect(await metric('banyan_load_samples_written_total')).toBe(1));
     call.cancel();
     await eventually(() => expect(s.loadStats.lrs.streamCount).toBe(0));
+    expect(await metric('banyan_lrs_streams')).toBe(0);
   });
 
   it('LRS: names the clusters to a client that does not announce send_all_clusters support', async () => {
@@ -169,6 +177,7 @@ describe('loadstats services', () => {
     });
     expect(after).toMatchObject({ successes: 7, errors: 1, latency: { counts: [0, 0, 5, 3, ...new Array<number>(ENVOY_BUCKETS.length - 4).fill(0), 0] } });
     expect(s.loadStats.metrics.streamCount).toBe(1);
+    expect((await s.registry.getSingleMetric('banyan_metrics_service_messages_total')!.get()).values[0].value).toBe(3);
     stream.cancel();
     await eventually(() => expect(s.loadStats.metrics.streamCount).toBe(0));
 
