@@ -5,6 +5,7 @@
  * last one. Each report becomes a LoadSample per cluster (source 'lrs').
  */
 import type * as grpc from '@grpc/grpc-js';
+import { BanyanError } from '../errors.js';
 import type { Logger } from 'pino';
 import type client from 'prom-client';
 import type { LoadSample } from '../store/types.js';
@@ -42,7 +43,7 @@ export class LoadReportingService {
   constructor(private readonly opts: LoadReportingOptions) {
     this.log = opts.logger.child({ component: 'lrs' });
     this.reportIntervalMs = opts.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS;
-    if (!(this.reportIntervalMs >= 1)) throw new RangeError(`load report interval must be at least 1 ms, got ${this.reportIntervalMs}`);
+    if (!(this.reportIntervalMs >= 1)) throw new BanyanError('bad-input', `load report interval must be at least 1 ms, got ${this.reportIntervalMs}`);
     const registers = opts.registry ? [opts.registry] : [];
     this.requests = new prom.Counter({ name: 'banyan_lrs_reports_total', help: 'Load reports (LoadStatsRequest) received over LRS, the first of each stream included', registers });
     this.open = new prom.Gauge({ name: 'banyan_lrs_streams', help: 'Open LRS streams', registers });

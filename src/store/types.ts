@@ -211,7 +211,10 @@ export interface LoadSample {
   errors: number;
   issued: number;
   dropped: number;
-  /** Upstream request time: bucket upper bounds in ms (ascending) and per-bucket (not cumulative) counts for the interval. */
+  /**
+   * Upstream request time: bucket upper bounds in ms (ascending) and per-bucket (not cumulative)
+   * counts for the interval; `counts` has one more entry than `bounds`, the count above the last bound.
+   */
   latency?: { bounds: number[]; counts: number[] };
 }
 
