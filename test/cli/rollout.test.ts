@@ -23,7 +23,8 @@ describe('banyan rollout (CLI end to end)', () => {
   });
   afterAll(() => fixture?.stop());
 
-  it('advances on its own, holds while paused, resumes and completes; status --wait-for gives CI exit codes', async () => {
+  // Seven steps of 2 s, each baked only once the proxy has ACKed it, and a deliberate 2.5 s wait: more than the default 30 s on a loaded machine.
+  it('advances on its own, holds while paused, resumes and completes; status --wait-for gives CI exit codes', { timeout: 60_000 }, async () => {
     const start = await cli('rollout', 'start', 'checkout', '--to', 'checkout-v2', '--steps', '20,30,40,50,60,70,100', '--interval', '2s');
     expect(start.code).toBe(0);
     expect(start.stdout).toMatch(/^started rollout \S+\n/);
@@ -68,9 +69,21 @@ describe('banyan rollout (CLI end to end)', () => {
     const pausedAgain = await cli('rollout', 'pause', 'checkout');
     expect(pausedAgain.code).toBe(0);
     expect(pausedAgain.stdout).toMatch(new RegExp(`^rollout ${held.id} is already paused; nothing changed$`, 'm'));
+    // Each step waits until every proxy has ACKed it, and the scripted proxy ACKs only when asked: ask it
+    // over and over, as an Envoy ACKs every push, until the rollout is done.
+    let acking = true;
+    const acker = (async () => {
+      while (acking) {
+        await proxy.weights('checkout');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
     expect((await cli('rollout', 'resume', 'checkout')).code).toBe(0);
     // Without an id, --wait-for follows the one active rollout.
-    const done = await cli('rollout', 'status', '--wait-for', 'completed', '--timeout', '30s', '-o', 'json');
+    const done = await cli('rollout', 'status', '--wait-for', 'completed', '--timeout', '30s', '-o', 'json').finally(async () => {
+      acking = false;
+      await acker;
+    });
     expect(done.code).toBe(EXIT.ok);
     expect(JSON.parse(done.stdout)).toMatchObject({ state: 'completed', percent: 100, percentages: { monolith: 0, 'checkout-v2': 100 } });
     await eventually(async () => expect(await proxy.weights('checkout')).toEqual([0, 100]));
@@ -79,13 +92,13 @@ describe('banyan rollout (CLI end to end)', () => {
     expect(JSON.parse(undo.stdout)).toMatchObject({ state: 'undone', percentages: { monolith: 90, 'checkout-v2': 10 } });
     await eventually(async () => expect(await proxy.weights('checkout')).toEqual([90, 10]));
 
-    // Every step exactly once, in order: the timer's steps, then completion.
+    // Every step exactly once, in order: the timer's steps, then completion once the last one is synced.
     const audit = (await (await fetch(`${server.adminUrl}/api/v1/audit`)).json()).entries;
     const steps = audit
       .filter((e: { action: string; details: { to?: string } }) => e.details.to === 'checkout-v2' && /^rollout\.(start|step|complete)$/.test(e.action))
       .reverse()
       .map((e: { action: string; details: { percent: number } }) => `${e.action}:${e.details.percent}`);
-    expect(steps).toEqual(['rollout.start:20', 'rollout.step:30', 'rollout.step:40', 'rollout.step:50', 'rollout.step:60', 'rollout.step:70', 'rollout.complete:100']);
+    expect(steps).toEqual(['rollout.start:20', 'rollout.step:30', 'rollout.step:40', 'rollout.step:50', 'rollout.step:60', 'rollout.step:70', 'rollout.step:100', 'rollout.complete:100']);
     expect(audit[0].action).toBe('rollout.undo');
   });
 

@@ -72,14 +72,14 @@ Examples:
     .option('--allow-decrease', "let the first step lower the target's current share")
     .option('--ack-timeout <duration>', 'how long proxies have to ACK a step before the rollout holds (default 2m)')
     .option('--min-success-rate <percent>', 'analysis: the canary must answer at least this share of requests without error')
-    .option('--max-latency <pNN=duration>', 'analysis: the canary\'s latency at a percentile, e.g. p99=500ms (repeatable, or p99=500ms,p95=300ms)', collect, [])
+    .option('--max-latency <pNN=duration>', 'analysis: the canary\'s latency at a percentile, e.g. p99=500ms (repeatable, or p99=500ms,p95=300ms)', collect)
     .option('--min-requests <n>', 'analysis: a run with fewer canary requests is inconclusive')
     .option('--vs-baseline', 'the success-rate and latency checks compare with the other backends: --min-success-rate N allows N points below them, --max-latency p99=D allows D slower')
     .option('--analysis-interval <duration>', 'how often checks run while a step bakes, each over that long a window (default: --interval)')
     .option('--failure-limit <n>', 'failed runs in one step before --on-failure (default 2)')
     .addOption(new Option('--on-failure <action>', 'after --failure-limit failed runs: rollback to the starting weights, or pause where they are (default rollback)').choices(['rollback', 'pause']))
     .option('--prometheus', "checks read Prometheus (the server's --prometheus URL) instead of Banyan's own load reports")
-    .option('--webhook <spec>', 'name=url[,gate][,events=pre-step+rollback][,secret-env=VAR][,timeout=5s][,retries=3] (repeatable)', collect, []);
+    .option('--webhook <spec>', 'name=url[,gate][,events=pre-step+rollback][,secret-env=VAR][,timeout=5s][,retries=3] (repeatable)', collect);
   outputOption(withAuthor(withServerOptions(start)), { yaml: true })
     .addHelpText(
       'after',
@@ -177,8 +177,9 @@ Examples:
   }
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+/** A repeatable option (no commander default: it would show as "(default: [])" in --help). */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** Runs a client-side check; bad input is a usage error, before anything is sent. */
