@@ -56,7 +56,7 @@ describe('a rollout across a control-plane restart', () => {
     const done = await banyan(['rollout', 'status', id, '--watch', '--wait-for', 'completed', '--timeout', '30s'], env());
     expect(done.code).toBe(EXIT.ok);
     const views = done.stdout.split('\n\n').filter(Boolean);
-    expect(views.at(-1)).toMatch(/^route\s+checkout → checkout-v2\s+completed$/m);
+    expect(views.at(-1)).toMatch(new RegExp(`^rollout ${id}  checkout → checkout-v2  completed  owner cli$`, 'm'));
     expect(views.at(-1)).toMatch(/^weights\s+monolith=20% checkout-v2=80%$/m);
     if (after.percent < 80) expect(views.length).toBeGreaterThan(1);
 
