@@ -64,6 +64,6 @@ describe('a rollout across a control-plane restart', () => {
       .filter((e: { action: string }) => /^rollout\.(start|step|complete)$/.test(e.action))
       .reverse()
       .map((e: { action: string; details: { percent: number } }) => `${e.action}:${e.details.percent}`);
-    expect(steps).toEqual(['rollout.start:20', 'rollout.step:40', 'rollout.step:60', 'rollout.complete:80']);
+    expect(steps).toEqual(['rollout.start:20', 'rollout.step:40', 'rollout.step:60', 'rollout.step:80', 'rollout.complete:80']);
   });
 });
