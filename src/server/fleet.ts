@@ -5,15 +5,47 @@
  * its lease runs out, one that stops cleanly removes its record at once. `fleet()` is the view the
  * admin API (`GET /api/v1/proxies`, `banyan proxies`) and rollout gates read: every proxy of every
  * live replica.
+ *
+ * At a thousand proxies and more the record is megabytes, so it is written only when it changed:
+ * every interval the publisher hashes its proxies (fleetProxy() form, `lastNonce` left out) and, if
+ * the hash is the one it last stored, only renews the lease (renewReplicaStatus, a few bytes). A
+ * change — a proxy ACKs, NACKs, connects or goes — is written in full at the next interval. The
+ * record keeps subscribed names for RouteConfigurations only (rollout gates read them); other types
+ * keep a `subscribedCount` (and "*" for a wildcard subscriber): EDS lists run to hundreds of names
+ * per proxy, and nothing reads them from the store. `?scope=local` still shows this replica's in full.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
-import type { ProxyRecord, ReplicaStatus, Store } from '../store/types.js';
+import { TypeUrl } from '../proto/envoy.js';
+import type { ProxyRecord, ProxyTypeRecord, ReplicaStatus, Store } from '../store/types.js';
 
 export const DEFAULT_FLEET_INTERVAL_MS = 1000;
 export const DEFAULT_FLEET_TTL_MS = 10_000;
 export const DEFAULT_FLEET_STOP_WAIT_MS = 2000;
+
+/**
+ * A proxy as the fleet record holds it: RouteConfiguration names kept (rollout gates match them),
+ * every other type's names replaced by their count (`subscribedCount`), "*" kept for a wildcard.
+ */
+export function fleetProxy(p: ProxyRecord): ProxyRecord {
+  return { ...p, types: p.types.map(fleetType) };
+}
+
+function fleetType(t: ProxyTypeRecord): ProxyTypeRecord {
+  if (t.typeUrl === TypeUrl.RouteConfiguration) return t;
+  return { ...t, subscribed: t.subscribed.includes('*') ? ['*'] : [], subscribedCount: t.subscribed.length };
+}
+
+/**
+ * What decides whether the stored record is still current: a hash of the proxies without `lastNonce`,
+ * which moves with every response sent while a change that matters moves a version or a state too.
+ */
+export function proxiesKey(proxies: readonly ProxyRecord[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify(proxies, (k, v) => (k === 'lastNonce' ? undefined : v)))
+    .digest('base64url');
+}
 
 /** `${hostname}-${pid}-${4 random hex}` unless one is given: unique per process, readable in a table. */
 export function replicaId(given?: string): string {
@@ -48,6 +80,8 @@ export class FleetPublisher {
   private inflight?: Promise<boolean>;
   private running = false;
   private failing = false;
+  /** proxiesKey() of the proxies this publisher last put, while the store is known to hold them. */
+  private storedKey?: string;
 
   constructor(private readonly opts: FleetPublisherOptions) {
     this.replica = replicaId(opts.replica);
@@ -61,17 +95,19 @@ export class FleetPublisher {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.storedKey = undefined;
     await this.publish();
   }
 
-  /** This replica's record as it would be stored now. */
+  /** This replica's record as it would be stored now (proxies in fleetProxy() form). */
   status(): ReplicaStatus {
     const reportedAt = this.now();
-    return { replica: this.replica, servedKey: this.opts.servedKey(), reportedAt, expiresAt: reportedAt + this.ttlMs, proxies: this.opts.xds.status() };
+    return { replica: this.replica, servedKey: this.opts.servedKey(), reportedAt, expiresAt: reportedAt + this.ttlMs, proxies: this.opts.xds.status().map(fleetProxy) };
   }
 
   /**
-   * Stores this replica's status now (and re-arms the timer). Resolves true when stored, false when
+   * Stores this replica's status now (and re-arms the timer): the whole record when its proxies
+   * changed since the last put, else a renewal of the lease. Resolves true when stored, false when
    * the store refused (logged; the next interval retries). Never rejects.
    */
   publish(): Promise<boolean> {
@@ -129,7 +165,17 @@ export class FleetPublisher {
   private async putOnce(): Promise<boolean> {
     if (!this.running) return false;
     try {
-      await this.opts.store.putReplicaStatus(this.status());
+      const status = this.status();
+      const key = proxiesKey(status.proxies);
+      const { proxies: _proxies, ...lease } = status;
+      // false: the record is gone (removed, forgotten, a new database): put it whole
+      const renewed = key === this.storedKey && (await this.opts.store.renewReplicaStatus(lease));
+      if (!renewed) {
+        // until this put is known to have landed, the store may hold either record
+        this.storedKey = undefined;
+        await this.opts.store.putReplicaStatus(status);
+        this.storedKey = key;
+      }
       if (this.failing) this.log.info('replica status stored again');
       this.failing = false;
       return true;

@@ -28,6 +28,7 @@ import {
   type NewConfigVersion,
   type NewOverride,
   type Override,
+  type ReplicaLease,
   type ReplicaStatus,
   type Rollout,
   type Store,
@@ -200,10 +201,18 @@ export class EmbeddedStore implements Store {
 
   async putReplicaStatus(status: ReplicaStatus): Promise<void> {
     this.assertOpen();
-    for (const [replica, s] of this.replicas) {
-      if (s.expiresAt < status.reportedAt - EXPIRED_REPLICA_RETENTION_MS) this.replicas.delete(replica);
-    }
+    this.forgetExpired(status.reportedAt);
     this.replicas.set(status.replica, structuredClone(status));
+  }
+
+  async renewReplicaStatus(lease: ReplicaLease): Promise<boolean> {
+    this.assertOpen();
+    this.forgetExpired(lease.reportedAt, lease.replica);
+    const held = this.replicas.get(lease.replica);
+    if (!held) return false;
+    // a new object: a list already returned (a copy) never sees the renewal, and the proxies stay shared with no one
+    this.replicas.set(lease.replica, { replica: lease.replica, servedKey: lease.servedKey, reportedAt: lease.reportedAt, expiresAt: lease.expiresAt, proxies: held.proxies });
+    return true;
   }
 
   async listReplicaStatus(now: number): Promise<ReplicaStatus[]> {
@@ -260,6 +269,13 @@ export class EmbeddedStore implements Store {
 
   private assertOpen(): void {
     if (this.closed) throw new Error('store is closed');
+  }
+
+  /** Replicas that died without removing their record: forgotten a while after their lease ended (`except` is the one renewing). */
+  private forgetExpired(now: number, except?: string): void {
+    for (const [replica, s] of this.replicas) {
+      if (replica !== except && s.expiresAt < now - EXPIRED_REPLICA_RETENTION_MS) this.replicas.delete(replica);
+    }
   }
 
   /**

@@ -28,6 +28,7 @@ import type {
   NewConfigVersion,
   NewOverride,
   Override,
+  ReplicaLease,
   ReplicaStatus,
   Rollout,
   Store,
@@ -242,14 +243,29 @@ export class PostgresStore implements Store {
 
   putReplicaStatus(status: ReplicaStatus): Promise<void> {
     return this.write('replica status not stored', async () => {
+      // One statement: the upsert, and (in the same snapshot, never this replica's row) replicas that died
+      // without removing their row, forgotten a while after their lease ended.
       await this.pool.query(
-        `INSERT INTO banyan_replicas (replica, served_key, reported_at, expires_at, proxies) VALUES ($1, $2, $3, $4, $5)
+        `WITH forgotten AS (DELETE FROM banyan_replicas WHERE expires_at < $6 AND replica <> $1)
+         INSERT INTO banyan_replicas (replica, served_key, reported_at, expires_at, proxies) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (replica) DO UPDATE SET served_key = $2, reported_at = $3, expires_at = $4, proxies = $5`,
-        [status.replica, status.servedKey, status.reportedAt, status.expiresAt, JSON.stringify(status.proxies)],
+        [status.replica, status.servedKey, status.reportedAt, status.expiresAt, JSON.stringify(status.proxies), status.reportedAt - EXPIRED_REPLICA_RETENTION_MS],
       );
-      // Replicas that died without removing their row: forgotten a while after their lease ended.
-      await this.pool.query('DELETE FROM banyan_replicas WHERE expires_at < $1', [status.reportedAt - EXPIRED_REPLICA_RETENTION_MS]);
     });
+  }
+
+  async renewReplicaStatus(lease: ReplicaLease): Promise<boolean> {
+    let renewed = false;
+    await this.write('replica status not renewed', async () => {
+      // Only the small columns change; PostgreSQL's new row version points at the same TOASTed proxies.
+      const { rowCount } = await this.pool.query(
+        `WITH forgotten AS (DELETE FROM banyan_replicas WHERE expires_at < $5 AND replica <> $1)
+         UPDATE banyan_replicas SET served_key = $2, reported_at = $3, expires_at = $4 WHERE replica = $1`,
+        [lease.replica, lease.servedKey, lease.reportedAt, lease.expiresAt, lease.reportedAt - EXPIRED_REPLICA_RETENTION_MS],
+      );
+      renewed = rowCount === 1;
+    });
+    return renewed;
   }
 
   listReplicaStatus(now: number): Promise<ReplicaStatus[]> {

@@ -171,6 +171,13 @@ export interface ProxyTypeRecord {
   lastNonce?: string;
   lastNack?: { version: string; nonce: string; message: string; code?: number; at: string };
   subscribed: string[];
+  /**
+   * Set when `subscribed` was cut short: the fleet view (FleetPublisher, server/fleet.ts) keeps the
+   * names of RouteConfigurations only, since a proxy's EDS/CDS names can run to thousands and nothing
+   * reads them from the store. `subscribed` then holds only "*" (a wildcard subscriber) or nothing,
+   * and this is how many entries the proxy's full list has.
+   */
+  subscribedCount?: number;
 }
 
 export interface ProxyRecord {
@@ -196,6 +203,9 @@ export interface ReplicaStatus {
   expiresAt: number;
   proxies: ProxyRecord[];
 }
+
+/** A replica's record without its proxies: what renewReplicaStatus() updates. */
+export type ReplicaLease = Omit<ReplicaStatus, 'proxies'>;
 
 /** Load of one cluster over one reporting interval, as one replica received it (LRS or the metrics service). */
 export interface LoadSample {
@@ -277,6 +287,13 @@ export interface Store {
 
   /** Replaces this replica's status (all its proxies), leased until `status.expiresAt`. */
   putReplicaStatus(status: ReplicaStatus): Promise<void>;
+  /**
+   * Extends this replica's lease and updates its servedKey and reportedAt, keeping the proxies of its
+   * last put: the cheap renewal when they have not changed. Returns false, and writes nothing, when
+   * the store holds no record for the replica (never put, removed, or forgotten after expiring): the
+   * caller then puts the whole record. Forgets long-expired leases as putReplicaStatus() does.
+   */
+  renewReplicaStatus(lease: ReplicaLease): Promise<boolean>;
   /** Every replica whose lease has not expired at `now`. */
   listReplicaStatus(now: number): Promise<ReplicaStatus[]>;
   /** A replica shutting down leaves the fleet at once. */

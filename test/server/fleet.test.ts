@@ -192,9 +192,21 @@ describe('fleet status on two replicas sharing PostgreSQL', () => {
 
 // ------------------------------------------------------------------ the publisher alone
 
-/** A store whose replica-status calls can be made to fail or hang. */
+/**
+ * A real store with a counting layer: how many puts and renewals reached it (and landed), and
+ * whose replica-status writes can be made to fail or hang.
+ */
 function faultyStore(inner: Store) {
-  const faults = { failPuts: 0, failRemove: false, holdPut: undefined as Promise<void> | undefined, puts: 0, landed: 0 };
+  const faults = {
+    failPuts: 0,
+    failRenews: 0,
+    failRemove: false,
+    holdPut: undefined as Promise<void> | undefined,
+    puts: 0,
+    landed: 0,
+    renews: 0,
+    renewed: 0,
+  };
   const store: Store = Object.create(inner);
   store.putReplicaStatus = async (s) => {
     faults.puts++;
@@ -205,6 +217,16 @@ function faultyStore(inner: Store) {
     }
     await inner.putReplicaStatus(s);
     faults.landed++;
+  };
+  store.renewReplicaStatus = async (lease) => {
+    faults.renews++;
+    if (faults.failRenews > 0) {
+      faults.failRenews--;
+      throw new StoreUnavailableError('PostgreSQL is unavailable (test)');
+    }
+    const renewed = await inner.renewReplicaStatus(lease);
+    if (renewed) faults.renewed++;
+    return renewed;
   };
   store.removeReplicaStatus = async (r) => {
     if (faults.failRemove) throw new StoreUnavailableError('PostgreSQL is unavailable (test)');
@@ -295,10 +317,11 @@ describe('FleetPublisher', () => {
   });
 
   it('on stop, lets an in-flight put land first, then removes the record; a failed removal is logged, not thrown', async () => {
-    const { fleet, faults } = await publisher({ intervalMs: 60_000 });
+    const { fleet, faults, proxies } = await publisher({ intervalMs: 60_000 });
     await fleet.start();
     let release!: () => void;
     faults.holdPut = new Promise<void>((r) => (release = r));
+    proxies.push(sampleProxy('envoy-2')); // a change: the next publish is a put
     const put = fleet.publish();
     await eventually(() => expect(faults.puts).toBe(2));
     let stopped = false;
@@ -319,10 +342,11 @@ describe('FleetPublisher', () => {
   });
 
   it('does not wait past stopWaitMs for a put that hangs', async () => {
-    const { fleet, faults } = await publisher({ intervalMs: 60_000, stopWaitMs: 50 });
+    const { fleet, faults, proxies } = await publisher({ intervalMs: 60_000, stopWaitMs: 50 });
     await fleet.start();
     let release!: () => void;
     faults.holdPut = new Promise<void>((r) => (release = r));
+    proxies.push(sampleProxy('envoy-2'));
     void fleet.publish();
     await eventually(() => expect(faults.puts).toBe(2));
     const started = Date.now();
