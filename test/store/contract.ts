@@ -303,12 +303,55 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       ]);
     });
 
+    it('renews a lease without touching the proxies, and only a record it holds', async () => {
+      const store = await fresh();
+      const lease = (replica: string, reportedAt: number, servedKey = 'hash|[]') => ({ replica, servedKey, reportedAt, expiresAt: reportedAt + 10_000 });
+      // nothing to renew: false, and nothing written
+      expect(await store.renewReplicaStatus(lease('a', 11_000))).toBe(false);
+      expect(await store.listReplicaStatus(0)).toEqual([]);
+
+      const a = sampleReplica('a', { proxies: [sampleProxy('envoy-1'), sampleProxy('envoy-2')] });
+      await store.putReplicaStatus(a);
+      const before = await store.listReplicaStatus(15_000);
+      expect(await store.renewReplicaStatus(lease('a', 18_000, 'hash2|[]'))).toBe(true);
+      // the lease, served key and report time move; the proxies are those of the put
+      expect(await store.listReplicaStatus(25_000)).toEqual([{ ...a, servedKey: 'hash2|[]', reportedAt: 18_000, expiresAt: 28_000 }]);
+      expect(await store.listReplicaStatus(28_000)).toEqual([]);
+      // a list read before the renewal is a copy: it still says what it said
+      expect(before).toEqual([a]);
+      // the next put replaces the proxies as ever
+      await store.putReplicaStatus(sampleReplica('a', { reportedAt: 19_000, expiresAt: 29_000, proxies: [] }));
+      expect((await store.listReplicaStatus(25_000))[0].proxies).toEqual([]);
+
+      // a removed record is not brought back by a renewal
+      await store.removeReplicaStatus('a');
+      expect(await store.renewReplicaStatus(lease('a', 20_000))).toBe(false);
+      expect(await store.listReplicaStatus(0)).toEqual([]);
+    });
+
+    it("forgets other replicas' long-expired leases on a renewal, as on a put", async () => {
+      const store = await fresh();
+      await store.putReplicaStatus(sampleReplica('dead', { reportedAt: 10_000, expiresAt: 20_000 }));
+      await store.putReplicaStatus(sampleReplica('b', { reportedAt: 10_000, expiresAt: 30_000 }));
+      const names = async () => (await store.listReplicaStatus(0)).map((r) => r.replica);
+      // 'dead' ended 60 s before this renewal, not more: kept
+      expect(await store.renewReplicaStatus({ replica: 'b', servedKey: 'k', reportedAt: 80_000, expiresAt: 90_000 })).toBe(true);
+      expect(await names()).toEqual(['b', 'dead']);
+      expect(await store.renewReplicaStatus({ replica: 'b', servedKey: 'k', reportedAt: 80_001, expiresAt: 90_001 })).toBe(true);
+      expect(await names()).toEqual(['b']);
+      // a renewal that finds nothing still forgets the others
+      await store.putReplicaStatus(sampleReplica('dead2', { reportedAt: 80_001, expiresAt: 90_001 }));
+      expect(await store.renewReplicaStatus({ replica: 'nobody', servedKey: 'k', reportedAt: 200_000, expiresAt: 210_000 })).toBe(false);
+      expect(await names()).toEqual([]);
+    });
+
     it('does not notify watchers of replica status (it is renewed every second)', async () => {
       const store = await fresh();
       const seen: StoreChange[] = [];
       const stop = store.watch((c) => seen.push(c));
       try {
         await store.putReplicaStatus(sampleReplica('a'));
+        expect(await store.renewReplicaStatus({ replica: 'a', servedKey: 'k', reportedAt: 11_000, expiresAt: 21_000 })).toBe(true);
         await store.removeReplicaStatus('a');
         await store.addLoadSamples([sampleLoad('c', 1)]);
         await store.pruneLoadSamples(10);

@@ -31,6 +31,7 @@ describe('postgres store when PostgreSQL goes away', () => {
         ['appendConfigVersion', () => a.appendConfigVersion({ content: [], author: 'alice', message: 'during' })],
         ['listOverrides', () => a.listOverrides()],
         ['putReplicaStatus', () => a.putReplicaStatus(sampleReplica('replica-a'))],
+        ['renewReplicaStatus', () => a.renewReplicaStatus({ replica: 'replica-a', servedKey: 'k', reportedAt: 11_000, expiresAt: 21_000 })],
         ['listReplicaStatus', () => a.listReplicaStatus(15_000)],
         ['removeReplicaStatus', () => a.removeReplicaStatus('replica-a')],
         ['addLoadSamples', () => a.addLoadSamples([sampleLoad('auth', 1000)])],
