@@ -66,7 +66,8 @@ function renderNamed(title: string, d: NamedDiff): string[] {
   return lines.length ? [`${title}:`, ...lines] : [];
 }
 
-function renderConfig(d: ConfigDiff): string {
+/** A config-level diff for people: routes with their weight moves, then each named section that changed. Pure. */
+export function renderConfig(d: ConfigDiff): string {
   if (d.empty) return 'no changes\n';
   const routes = [
     ...d.routes.added.map((r) => `  ${mark.added} ${r}`),
@@ -84,6 +85,8 @@ function renderConfig(d: ConfigDiff): string {
     ...renderNamed('rate limit domains', d.ratelimitDomains),
     ...renderNamed('auth providers', d.authProviders),
     ...renderNamed('proxy groups', d.groups),
+    // `?? empty`: a server from before `rollouts:` existed sends no such section.
+    ...renderNamed('rollouts', d.rollouts ?? { added: [], removed: [], changed: [] }),
     `summary: ${d.summary}`,
   ];
   return lines.join('\n') + '\n';
