@@ -168,6 +168,35 @@ describe('fleet status on two replicas sharing PostgreSQL', () => {
     expect(after.body.proxies.map((p) => `${p.nodeId}@${p.replica}`)).toEqual(['envoy-1@replica-a']);
   });
 
+  it('stores RouteConfiguration names and only a count of the others; `banyan proxies -o json` says so', async () => {
+    const url = await pg.createDatabase(`fleet_${++dbs}`);
+    const a = await replica('replica-a', url, true);
+    const b = await replica('replica-b', url, false);
+    const eds = Array.from({ length: 300 }, (_, i) => `c-${String(i).padStart(3, '0')}`);
+    proxy(b, { id: 'envoy-eds', cluster: 'edge' }, {}, { [CDS]: { names: [] }, [EDS]: { names: eds }, [RDS]: { names: ['edge'] } });
+
+    const types = await eventually(async () => {
+      const cli = await banyan(['proxies', '-o', 'json', '--server', `http://127.0.0.1:${a.ports.admin}`]);
+      expect(cli.code).toBe(0);
+      const p = (JSON.parse(cli.stdout).proxies as ApiProxy[]).find((x) => x.nodeId === 'envoy-eds');
+      expect(p?.replica).toBe('replica-b');
+      expect(p!.types.map((t) => t.typeUrl).sort()).toEqual([CDS, EDS, RDS].sort());
+      return Object.fromEntries(p!.types.map((t) => [t.typeUrl, t]));
+    });
+    expect(types[EDS]).toMatchObject({ subscribed: [], subscribedCount: 300 });
+    expect(types[CDS]).toMatchObject({ subscribed: ['*'], subscribedCount: 1 });
+    expect(types[RDS].subscribed).toEqual(['edge']);
+    expect(types[RDS].subscribedCount).toBeUndefined();
+    // what is stored is that form: B's record, as A reads it
+    const [stored] = (await a.store.listReplicaStatus(Date.now())).filter((r) => r.replica === 'replica-b');
+    expect(stored.proxies[0].types.find((t) => t.typeUrl === EDS)).toMatchObject({ subscribed: [], subscribedCount: 300 });
+    // the replica holding the stream still lists every name
+    const local = await banyan(['proxies', '-o', 'json', '--local', '--server', `http://127.0.0.1:${b.ports.admin}`]);
+    const mine = (JSON.parse(local.stdout).proxies as ProxyRecord[]).find((x) => x.nodeId === 'envoy-eds')!;
+    expect(mine.types.find((t) => t.typeUrl === EDS)).toMatchObject({ subscribed: eds });
+    expect(mine.types.find((t) => t.typeUrl === EDS)!.subscribedCount).toBeUndefined();
+  });
+
   it('drops a replica that stops renewing once its lease runs out', async () => {
     const url = await pg.createDatabase(`fleet_${++dbs}`);
     const a = await replica('replica-a', url, true);
@@ -288,6 +317,116 @@ describe('FleetPublisher', () => {
       return r;
     }, 2000);
     expect(renewed.expiresAt).toBeGreaterThan(first.expiresAt);
+  });
+
+  it('puts the record only when its proxies changed, and otherwise only renews the lease', async () => {
+    const served = { key: 'key-1' };
+    let clock = 1_000_000;
+    const { fleet, faults, proxies } = await publisher({ intervalMs: 60_000, ttlMs: 5000, servedKey: () => served.key, now: () => clock });
+    await fleet.start();
+    expect([faults.puts, faults.renews]).toEqual([1, 0]);
+    const stored = async () => (await inner.listReplicaStatus(clock)).find((r) => r.replica === 'r1')!;
+    const first = await stored();
+
+    // nothing changed: two renewals, no put; the lease runs on, the proxies are the first put's
+    clock += 1000;
+    expect(await fleet.publish()).toBe(true);
+    clock += 1000;
+    expect(await fleet.publish()).toBe(true);
+    expect([faults.puts, faults.renews, faults.renewed]).toEqual([1, 2, 2]);
+    expect(await stored()).toEqual({ ...first, reportedAt: first.reportedAt + 2000, expiresAt: first.expiresAt + 2000 });
+
+    // a new served key rides on the renewal; a new nonce alone (a response, no new version or state) is no change either
+    served.key = 'key-2';
+    proxies[0].types[0].lastNonce = '77';
+    expect(await fleet.publish()).toBe(true);
+    expect([faults.puts, faults.renews]).toEqual([1, 3]);
+    expect(await stored()).toMatchObject({ servedKey: 'key-2', proxies: first.proxies });
+
+    // the proxy ACKs the RouteConfiguration it NACKed: the very next publish writes it
+    const rds = proxies[0].types[1];
+    Object.assign(rds, { state: 'SYNCED', versionAcked: 'v2' });
+    expect(await fleet.publish()).toBe(true);
+    expect([faults.puts, faults.renews]).toEqual([2, 3]);
+    const acked = await stored();
+    expect(acked.proxies[0].types[1]).toMatchObject({ state: 'SYNCED', versionAcked: 'v2' });
+    expect(acked.proxies[0].types[0].lastNonce).toBe('77');
+
+    // a NACK, a new proxy, a proxy gone: each written at the next publish
+    Object.assign(rds, { state: 'NACKED', versionSent: 'v3', lastNack: { version: 'v3', nonce: '3', message: 'no', at: '2026-01-01T00:00:02.000Z' } });
+    await fleet.publish();
+    expect((await stored()).proxies[0].types[1]).toMatchObject({ state: 'NACKED', lastNack: { version: 'v3', message: 'no' } });
+    proxies.push(sampleProxy('envoy-2'));
+    await fleet.publish();
+    expect((await stored()).proxies.map((p) => p.nodeId)).toEqual(['envoy-1', 'envoy-2']);
+    proxies.shift();
+    await fleet.publish();
+    expect((await stored()).proxies.map((p) => p.nodeId)).toEqual(['envoy-2']);
+    expect([faults.puts, faults.renews]).toEqual([5, 3]);
+    // and then it is quiet again
+    await fleet.publish();
+    expect([faults.puts, faults.renews]).toEqual([5, 4]);
+  });
+
+  it('writes a change by the next interval on its own timer', async () => {
+    const { fleet, faults, proxies } = await publisher({ intervalMs: 20 });
+    await fleet.start();
+    await eventually(() => expect(faults.renewed).toBeGreaterThanOrEqual(2), 2000);
+    expect(faults.puts).toBe(1);
+    Object.assign(proxies[0].types[1], { state: 'SYNCED', versionAcked: 'v2' });
+    await eventually(async () => expect((await inner.listReplicaStatus(Date.now()))[0].proxies[0].types[1].state).toBe('SYNCED'), 2000);
+    expect(faults.puts).toBe(2);
+    const renewed = faults.renewed;
+    await eventually(() => expect(faults.renewed).toBeGreaterThan(renewed), 2000);
+    expect(faults.puts).toBe(2);
+  });
+
+  it('puts the whole record again when the store lost it or a put failed, not after a failed renewal', async () => {
+    const { fleet, faults, proxies } = await publisher({ intervalMs: 60_000 });
+    await fleet.start();
+    // removed behind its back (or a new database): the renewal finds nothing, the same publish puts it back
+    await inner.removeReplicaStatus('r1');
+    expect(await fleet.publish()).toBe(true);
+    expect([faults.puts, faults.renews, faults.renewed]).toEqual([2, 1, 0]);
+    expect((await inner.listReplicaStatus(Date.now())).map((r) => r.proxies.map((p) => p.nodeId))).toEqual([['envoy-1']]);
+
+    // a failed put may or may not have landed: the next publish puts again, though nothing changed since
+    proxies.push(sampleProxy('envoy-2'));
+    faults.failPuts = 1;
+    expect(await fleet.publish()).toBe(false);
+    expect(await fleet.publish()).toBe(true);
+    expect([faults.puts, faults.landed, faults.renews]).toEqual([4, 3, 1]);
+    expect((await inner.listReplicaStatus(Date.now()))[0].proxies.map((p) => p.nodeId)).toEqual(['envoy-1', 'envoy-2']);
+
+    // a failed renewal leaves the stored proxies as they were: the next publish renews
+    faults.failRenews = 1;
+    expect(await fleet.publish()).toBe(false);
+    expect(await fleet.publish()).toBe(true);
+    expect([faults.puts, faults.renews, faults.renewed]).toEqual([4, 3, 1]);
+  });
+
+  it('keeps RouteConfiguration names and a count of the other types in the record and its fleet view', async () => {
+    const eds = Array.from({ length: 500 }, (_, i) => `cluster-${i}`);
+    const p = sampleProxy('envoy-1');
+    p.types.push({ typeUrl: CDS, state: 'SYNCED', subscribed: ['*', 'extra'] }, { typeUrl: EDS, state: 'SYNCED', currentVersion: 'e1', subscribed: eds });
+    p.types[1].subscribed = ['edge', 'orders'];
+    const { fleet, proxies } = await publisher({ intervalMs: 60_000 });
+    proxies[0] = p;
+    await fleet.start();
+    const want = [
+      [LDS, ['*'], 1],
+      [RDS, ['edge', 'orders'], undefined],
+      [CDS, ['*'], 2],
+      [EDS, [], 500],
+    ];
+    const [stored] = await inner.listReplicaStatus(Date.now());
+    expect(stored.proxies[0].types.map((t) => [t.typeUrl, t.subscribed, t.subscribedCount])).toEqual(want);
+    // everything else of the type is kept
+    expect(stored.proxies[0].types[3]).toEqual({ typeUrl: EDS, state: 'SYNCED', currentVersion: 'e1', subscribed: [], subscribedCount: 500 });
+    const [own] = await fleet.fleet();
+    expect(own.proxies[0].types.map((t) => [t.typeUrl, t.subscribed, t.subscribedCount])).toEqual(want);
+    // what the xDS server reported is not touched
+    expect(p.types[3].subscribed).toHaveLength(500);
   });
 
   it("reads the fleet with its own entry as it holds it now, and without it after stop", async () => {
