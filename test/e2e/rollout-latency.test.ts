@@ -148,12 +148,16 @@ describe('rollout analysis of p99 latency from the metrics service (Envoy-style 
   let envoy: EnvoyFlushLoop | undefined;
   const startedAt = performance.now();
   let flushes = 0;
+  /** What the route served before any rollout: the YAML's weights. */
+  let yamlWeights = '';
 
   beforeAll(async () => {
     expect(P99_FAST).toBeCloseTo(97.5, 9);
     expect(P99_SLOW).toBeCloseTo(300, 9);
     t = await startTestBanyan(YAML, { watch: false, adminToken: TOKEN, rolloutPollMs: 100 });
     sink = await envoySink(`127.0.0.1:${t.banyan.ports.xds}`);
+    yamlWeights = servedWeights(t.banyan, ROUTE);
+    expect(yamlWeights).toMatch(new RegExp(`^${BASELINE}=100(,${CANARY}=0)?$`));
   }, 300_000);
 
   beforeEach(async () => {
@@ -248,8 +252,8 @@ describe('rollout analysis of p99 latency from the metrics service (Envoy-style 
     expect(vs.baseline).toBeCloseTo(P99_FAST, 2);
     expect(abs).toMatchObject({ check: 'p99', passed: true, threshold: '≤ 400ms' });
     expect(abs.value).toBeCloseTo(P99_FAST, 2);
-    // a window of ANALYSIS_INTERVAL_MS holds at least two flushes of 1000 requests
-    expect(vs.samples).toBeGreaterThanOrEqual(2000);
+    // at least one flush of 1000 requests (how many: see the last test)
+    expect(vs.samples).toBeGreaterThanOrEqual(1000);
     expect(vs.samples % 1000).toBe(0);
     expect((await banyan().store.getOverride(ROUTE))?.backends).toEqual(weights(50, 50));
     await eventually(() => expect(servedWeights(banyan(), ROUTE)).toBe(`${BASELINE}=50,${CANARY}=50`));
@@ -297,7 +301,7 @@ describe('rollout analysis of p99 latency from the metrics service (Envoy-style 
 
     // no override was there at the start: the YAML's weights are served again
     expect(await banyan().store.getOverride(ROUTE)).toBeUndefined();
-    await eventually(() => expect(servedWeights(banyan(), ROUTE)).toMatch(new RegExp(`^${BASELINE}=100(,${CANARY}=0)?$`)));
+    await eventually(() => expect(servedWeights(banyan(), ROUTE)).toBe(yamlWeights));
   });
 
   it('with onFailure: pause, freezes at the step instead (paused, hold kind analysis, weights kept) and stays frozen', async () => {
@@ -328,5 +332,35 @@ describe('rollout analysis of p99 latency from the metrics service (Envoy-style 
     expect(await auditOf(id, 'rollout.rollback')).toEqual([]);
     expect((await banyan().store.getOverride(ROUTE))?.backends).toEqual(weights(50, 50));
     expect(servedWeights(banyan(), ROUTE)).toBe(`${BASELINE}=50,${CANARY}=50`);
+  });
+
+  it("a step's analysis runs count every flush the sink sent in their windows (none still on its way to the store, none between two runs)", async () => {
+    // the frozen rollout of the previous test is left behind by a new one only once it ended
+    const [paused] = (await banyan().store.listRollouts({ route: ROUTE, limit: 5 })).filter((r) => r.state === 'paused');
+    if (paused) expect((await api('POST', `/api/v1/rollouts/${paused.id}/abort`, { author: 'e2e' })).status).toBe(200);
+    const id = await startRollout('rollback');
+    const runs = await eventually(async () => {
+      // step 1's runs, once the rollout moved on (all of them: fewer than the 5 a step keeps)
+      const r = await stored(id);
+      expect(r.currentStep).toBeGreaterThanOrEqual(1);
+      const step = r.log![0];
+      expect(step.analysis.length).toBeGreaterThanOrEqual(2);
+      return step.analysis;
+    }, 20_000);
+    // a sample ingested after the last window is stored only once every earlier one is (one writer, in order)
+    const last = runs.at(-1)!;
+    await eventually(async () => expect((await banyan().store.listLoadSamples([CANARY], last.to, Date.now())).length).toBeGreaterThan(0));
+
+    const counted: string[] = [];
+    const inStore: string[] = [];
+    for (const run of runs) {
+      const stored = (await banyan().store.listLoadSamples([CANARY], run.from, run.to)).reduce((n, s) => n + (s.latency?.counts.reduce((a, b) => a + b, 0) ?? 0), 0);
+      counted.push(`(${run.from}, ${run.to}]: ${run.results[0].samples}`);
+      inStore.push(`(${run.from}, ${run.to}]: ${stored}`);
+    }
+    expect(counted, 'requests each run counted vs those the store holds for its window').toEqual(inStore);
+    // and the runs' windows adjoin: what the sink sent from the first run's start to the last run's end, all counted
+    const all = (await banyan().store.listLoadSamples([CANARY], runs[0].from, last.to)).length * total(FAST);
+    expect(runs.reduce((n, r) => n + r.results[0].samples, 0), 'requests counted by all runs vs sent over their span').toBe(all);
   });
 });
