@@ -262,6 +262,9 @@ describe('rollouts analysed from LRS with grpc-js-xds and grpc-go clients across
       process.stderr.write(`${traffic.name}: canary share per step ${seen.map((s) => `${s.percent}%→${s.share.toFixed(1)}% of ${s.calls}`).join(', ')}\n`);
     }
     expect(backends['orders-v2'].failed + backends['orders-v1'].failed).toBe(0);
+    // what analysis read: both clients' LRS reports of the canary, each through the replica it talks to
+    const samples = await a.store.listLoadSamples(['orders-v2'], log[0].appliedAt, Date.now());
+    expect([...new Set(samples.map((x) => `${x.source} ${x.node} via ${x.replica}`))].sort()).toEqual(['lrs lrs-e2e-grpc-go-orders via replica-b', `lrs ${JS_NODE} via replica-a`]);
   });
 
   it('a canary failing 30% of its calls is rolled back within two analysis intervals, to the starting override, with its success rate in the audit', async () => {
@@ -318,7 +321,7 @@ describe('rollouts analysed from LRS with grpc-js-xds and grpc-go clients across
 
     // within two analysis intervals of the first failing window's start (slack for timers and a loaded machine)
     const fromFirstFailure = rollback.at - (firstFail.details.window as { from: number }).from;
-    process.stderr.write(`rollback ${fromFirstFailure} ms after the first failing window began (${ANALYSIS_INTERVAL_MS} ms analysis interval)\n`);
+    process.stderr.write(`rollback ${fromFirstFailure} ms after the first failing window began, ${rollback.at - ended.log![0].syncedAt!} ms after step 1 was synced (${ANALYSIS_INTERVAL_MS} ms analysis interval)\n`);
     expect(fromFirstFailure).toBeGreaterThanOrEqual(2 * ANALYSIS_INTERVAL_MS - 50);
     expect(fromFirstFailure).toBeLessThanOrEqual(2 * ANALYSIS_INTERVAL_MS + 1500);
 
