@@ -222,10 +222,9 @@ describe('render: one rollout for people', () => {
     expect(lines(out).at(-1)).toBe('ended      undone at 10:11:41');
   });
 
-  it('pending proxies with their state, replica and NACK error; weights not served yet; a served split that differs', () => {
+  it('pending proxies with their state, replica and NACK error; weights not served yet', () => {
     const out = render(
       view({
-        served: [{ cluster: 'monolith', weight: 95 }, { cluster: 'auth-v2', weight: 5 }],
         proxies: {
           weightsServed: false,
           accepted: ['edge-1'],
@@ -238,11 +237,39 @@ describe('render: one rollout for people', () => {
       }),
       UTC,
     );
-    expect(out).toContain('\nserved     monolith=95% auth-v2=5% (what this replica serves now)\n');
     expect(out).toContain(
       "\nproxies    1/3 accepted these weights (not served yet) — replica banyan-b still applies the change\n  accepted: edge-1\n  pending:  edge-2 via banyan-b (NACKED: route 'auth-login': unknown cluster)\n  pending:  edge-3 (STALE)\n",
     );
-    expect(render(view({ served: [{ cluster: 'monolith', weight: 90 }, { cluster: 'auth-v2', weight: 10 }] }), UTC)).not.toContain('served ');
+  });
+
+  it('the weights line is what is served; what the rollout wants follows only when it differs', () => {
+    // A step still being applied: this replica serves the previous step.
+    const applying = render(view({ served: [{ cluster: 'monolith', weight: 95 }, { cluster: 'auth-v2', weight: 5 }], servedPercentages: { monolith: 95, 'auth-v2': 5 } }), UTC);
+    expect(lines(applying).slice(1, 4)).toEqual(['weights    monolith=95% auth-v2=5%', '           rollout wants monolith=90% auth-v2=10%', 'next step  in 4m30s']);
+
+    // The same split, in another order or with a backend at 0%, is one line.
+    const same = view({ served: [{ cluster: 'auth-v2', weight: 1 }, { cluster: 'monolith', weight: 9 }], servedPercentages: { 'auth-v2': 10, monolith: 90 } });
+    expect(lines(render(same, UTC)).slice(1, 3)).toEqual(['weights    auth-v2=10% monolith=90%', 'next step  in 4m30s']);
+    const zero = view({ percentages: { monolith: 100, 'auth-v2': 0 }, served: [{ cluster: 'monolith', weight: 100 }], servedPercentages: { monolith: 100 } });
+    expect(render(zero, UTC)).not.toContain('rollout wants');
+
+    // Aborted, then a YAML edit replaced the weights it restored: served is the YAML's, the rollout still wants its start.
+    const superseded = render(
+      view({ state: 'aborted', proxies: null, nextStepInMs: null, percentages: { monolith: 100, 'auth-v2': 0 }, served: [{ cluster: 'monolith', weight: 50 }, { cluster: 'auth-v3', weight: 50 }], servedPercentages: { monolith: 50, 'auth-v3': 50 } }),
+      UTC,
+    );
+    expect(lines(superseded).slice(1, 3)).toEqual(['weights    monolith=50% auth-v3=50%', '           rollout wants monolith=100% auth-v2=0%']);
+
+    // Only `served` (no servedPercentages): the shares are worked out from the weights.
+    expect(lines(render(view({ served: [{ cluster: 'monolith', weight: 3 }, { cluster: 'auth-v2', weight: 1 }] }), UTC)).slice(1, 3)).toEqual([
+      'weights    monolith=75% auth-v2=25%',
+      '           rollout wants monolith=90% auth-v2=10%',
+    ]);
+    // The route no longer forwards anywhere on this replica.
+    expect(lines(render(view({ served: [], servedPercentages: {} }), UTC)).slice(1, 3)).toEqual([
+      'weights    none: this replica serves no backends on the route',
+      '           rollout wants monolith=90% auth-v2=10%',
+    ]);
   });
 
   it('a record stored by an older Banyan (no owner, log, phase, hold or analysis) renders what is there', () => {
@@ -415,7 +442,8 @@ describe('POST /api/v1/rollouts and the idempotent commands (admin route over fa
   const commands: string[] = [];
   let current: Rollout = view();
 
-  const status = (r: Rollout): RolloutStatus => ({ rollout: r, weights: [{ cluster: 'monolith', weight: 90 }, { cluster: 'auth-v2', weight: 10 }], served: [], proxies: null });
+  let served = [{ cluster: 'monolith', weight: 90 }, { cluster: 'auth-v2', weight: 10 }];
+  const status = (r: Rollout): RolloutStatus => ({ rollout: r, weights: [{ cluster: 'monolith', weight: 90 }, { cluster: 'auth-v2', weight: 10 }], served, proxies: null });
   const ops: RolloutOperations = {
     startRollout: async (req) => (started.push(req), status(current)),
     rollouts: async () => [status(current)],
@@ -498,6 +526,28 @@ describe('POST /api/v1/rollouts and the idempotent commands (admin route over fa
     expect(res.status).toBe(400);
     expect(res.body.error).toContain(message);
     expect(started).toEqual([]);
+  });
+
+  it('a rollout is answered with what it wants and what is served, each as weights and percentages', async () => {
+    current = view();
+    served = [{ cluster: 'monolith', weight: 19 }, { cluster: 'auth-v2', weight: 1 }];
+    try {
+      const res = await fetch(`${base}/api/v1/rollouts/r-1`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as RolloutView;
+      expect(body).toMatchObject({
+        weights: [{ cluster: 'monolith', weight: 90 }, { cluster: 'auth-v2', weight: 10 }],
+        percentages: { monolith: 90, 'auth-v2': 10 },
+        served: [{ cluster: 'monolith', weight: 19 }, { cluster: 'auth-v2', weight: 1 }],
+        servedPercentages: { monolith: 95, 'auth-v2': 5 },
+      });
+      // What the CLI shows of that answer.
+      expect(lines(render(body, UTC)).slice(1, 3)).toEqual(['weights    monolith=95% auth-v2=5%', '           rollout wants monolith=90% auth-v2=10%']);
+      const list = (await (await fetch(`${base}/api/v1/rollouts`)).json()) as { rollouts: RolloutView[] };
+      expect(list.rollouts.map((r) => r.servedPercentages)).toEqual([{ monolith: 95, 'auth-v2': 5 }]);
+    } finally {
+      served = [{ cluster: 'monolith', weight: 90 }, { cluster: 'auth-v2', weight: 10 }];
+    }
   });
 
   it('pause of a paused rollout and resume of a running one answer unchanged: true, without a command', async () => {

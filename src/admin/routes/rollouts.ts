@@ -94,14 +94,21 @@ export function mountRolloutRoutes(router: Router, ops: RolloutOperations): void
   );
 }
 
-/** A rollout as operators watch it: weights now, time to the next step, and which proxies run them. */
+/**
+ * A rollout as operators watch it: what it wants (`weights`, `percentages`: its current step, or its
+ * starting weights once it has ended) next to what this replica serves on the route now (`served`,
+ * `servedPercentages`; they differ while a step is being applied, or once a YAML edit replaced the
+ * rollout's weights), time to the next step, and which proxies run them.
+ */
 function view(status: RolloutStatus, now = Date.now()) {
-  const { rollout: r, weights, proxies, ...rest } = status;
+  const { rollout: r, weights, served, proxies, ...rest } = status;
   return {
     ...r,
     ...rest,
     weights,
     percentages: Object.fromEntries(percentages(weights)),
+    served,
+    servedPercentages: Object.fromEntries(percentages(served)),
     nextStepInMs: r.state === 'running' && r.nextStepAt !== null ? Math.max(0, r.nextStepAt - now) : r.state === 'paused' ? r.pausedRemainingMs : null,
     proxies,
   };

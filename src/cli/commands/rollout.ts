@@ -32,8 +32,10 @@ export interface RolloutView extends Rollout {
   percentages: Record<string, number>;
   nextStepInMs: number | null;
   proxies: RolloutProxies | null;
-  /** What this replica serves on the route now. */
+  /** What this replica serves on the route now (`weights`/`percentages` are what the rollout wants). */
   served?: { cluster: string; weight: number }[];
+  /** `served` as percentages. */
+  servedPercentages?: Record<string, number>;
   /** Set by pause/resume when the rollout already was in that state. */
   unchanged?: boolean;
 }
@@ -566,19 +568,37 @@ function proxyLines(p: RolloutProxies, lastSeen?: number): string[] {
   return lines;
 }
 
-const share = (ws: { cluster: string; weight: number }[]) => {
-  const total = ws.reduce((s, w) => s + w.weight, 0);
-  return ws.map((w) => `${w.cluster}=${total === 0 ? 0 : Math.round((w.weight * 1000) / total) / 10}%`).join(' ');
-};
+/** `monolith=90% auth-v2=10%`, in the order given. */
+const shareText = (p: Record<string, number>) => Object.entries(p).map(([c, x]) => `${c}=${x}%`).join(' ');
+
+/** The same split: the same backends with the same shares, whatever the order; a backend at 0% is no backend. */
+function sameSplit(a: Record<string, number>, b: Record<string, number>): boolean {
+  const norm = (p: Record<string, number>) => JSON.stringify(Object.entries(p).filter(([, x]) => x > 0).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+  return norm(a) === norm(b);
+}
+
+/** What this replica serves on the route, as percentages; undefined from a server that does not say (the rollout's weights are all there is). */
+function servedShares(r: RolloutView): Record<string, number> | undefined {
+  if (r.servedPercentages) return r.servedPercentages;
+  if (!r.served) return undefined;
+  const total = r.served.reduce((s, w) => s + w.weight, 0);
+  return Object.fromEntries(r.served.map((w) => [w.cluster, total === 0 ? 0 : Math.round((w.weight * 1000) / total) / 10]));
+}
+
+/**
+ * The weights lines: what is served on the route now, and when the rollout wants something else (a
+ * step still being applied, a YAML edit that replaced its weights) a second line saying what.
+ */
+function weightLines(r: RolloutView): string[] {
+  const served = servedShares(r);
+  if (served === undefined) return [`weights    ${shareText(r.percentages)}`];
+  const servedLine = Object.keys(served).length ? `weights    ${shareText(served)}` : 'weights    none: this replica serves no backends on the route';
+  return sameSplit(served, r.percentages) ? [servedLine] : [servedLine, `           rollout wants ${shareText(r.percentages)}`];
+}
 
 /** One rollout for people: header, weights, the step list with each step's latest analysis, proxies, and how it ended. Pure. */
 export function render(r: RolloutView, o: RenderOptions = {}): string {
-  const lines = [
-    `rollout ${r.id}  ${r.route} → ${r.toBackend}  ${paint(r.state)}  owner ${ownerText(r)}`,
-    `weights    ${Object.entries(r.percentages).map(([c, p]) => `${c}=${p}%`).join(' ')}`,
-  ];
-  const rolloutShares = Object.entries(r.percentages).map(([c, p]) => `${c}=${p}%`).join(' ');
-  if (r.served && r.served.length && share(r.served) !== rolloutShares) lines.push(`served     ${share(r.served)} (what this replica serves now)`);
+  const lines = [`rollout ${r.id}  ${r.route} → ${r.toBackend}  ${paint(r.state)}  owner ${ownerText(r)}`, ...weightLines(r)];
   const ended = TERMINAL.has(r.state);
   if (!ended) lines.push(`next step  ${next(r)}`);
   lines.push(`steps      every ${duration(r.intervalMs)}${r.ackTimeoutMs !== undefined ? `, proxies ACK within ${duration(r.ackTimeoutMs)}` : ''}`);
