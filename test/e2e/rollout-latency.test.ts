@@ -8,7 +8,10 @@
  * admin API checks the canary's p99 against the baseline's (≤ 100 ms above) and against 400 ms:
  * both clusters at p99 97.5 ms → the step advances; the canary at p99 300 ms → rolled back to the
  * YAML's weights with both percentiles in the rollout.rollback audit entry, or with onFailure: pause,
- * frozen at the step's weights (and left frozen while the slow canary keeps reporting).
+ * frozen at the step's weights (and left frozen while the slow canary keeps reporting). Last, a
+ * step's runs must together count every flush sent in their windows: today they miss the samples
+ * still waiting in the SampleWriter's batch when a run reads the store (src/rollout/runner.ts
+ * analyse(): the window ends at `now`, the next starts there), so that test fails.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEntry, Rollout } from '../../src/store/types.js';
