@@ -28,7 +28,9 @@ describe('banyan rollout (CLI end to end)', () => {
     const start = await cli('rollout', 'start', 'checkout', '--to', 'checkout-v2', '--steps', '20,30,40,50,60,70,100', '--interval', '2s');
     expect(start.code).toBe(0);
     expect(start.stdout).toMatch(/^started rollout \S+\n/);
-    expect(start.stdout).toMatch(/^weights\s+monolith=80% checkout-v2=20%$/m);
+    // The answer comes while the first step is being applied: the weights line is what is served, so
+    // 80/20 is what the rollout wants, and what is served once this replica has applied it.
+    expect(start.stdout).toMatch(/^(weights {4}|\s+rollout wants )monolith=80% checkout-v2=20%$/m);
 
     // It advances by itself, and the connected proxy receives each step's weights.
     await eventually(async () => expect((await proxy.weights('checkout'))[1]).toBeGreaterThanOrEqual(30), 15_000);
@@ -52,6 +54,7 @@ describe('banyan rollout (CLI end to end)', () => {
     });
     const status = await cli('rollout', 'status', held.id);
     expect(status.stdout).toMatch(new RegExp(`^rollout ${held.id}  checkout → checkout-v2  paused  owner cli$`, 'm'));
+    expect(status.stdout).toMatch(new RegExp(`^weights {4}monolith=${100 - held.percent}% checkout-v2=${held.percent}%\n(?! +rollout wants)`, 'm'));
     expect(status.stdout).toMatch(/^steps\s+every 2s, proxies ACK within 2m$/m);
     // One line per step: the ones taken ✔, the held one ⏸ with why, the rest still to come.
     const stepLines = status.stdout.split('\n').filter((l) => /^ {2}[✔⏸·▶✖] \d+%/.test(l));
