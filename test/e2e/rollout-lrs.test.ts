@@ -18,6 +18,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TypeUrl } from '../../src/proto/envoy.js';
+import { BanyanMetricSource } from '../../src/rollout/analysis/banyan-source.js';
 import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
 import type { AuditEntry, Rollout } from '../../src/store/types.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -92,6 +93,8 @@ describe('rollouts analysed from LRS with grpc-js-xds and grpc-go clients across
   let a: RunningBanyan;
   let b: RunningBanyan;
   let launchGo: Awaited<ReturnType<typeof prepareClient>>;
+  /** The healthy case's rollout, for the check of what its analysis runs counted. */
+  let healthy: string | undefined;
   const startedAt = performance.now();
 
   beforeAll(async () => {
@@ -206,6 +209,7 @@ describe('rollouts analysed from LRS with grpc-js-xds and grpc-go clients across
     const created = await api(a, 'POST', '/api/v1/rollouts', { route: 'orders-split', to: 'orders-v2', steps: [20, 50, 100], interval: 2500, author: 'alice', analysis });
     expect(created.status, JSON.stringify(created.body)).toBe(200);
     const id = created.body.id as string;
+    healthy = id;
 
     const done = await eventually(async () => {
       const r = await stored(id);
@@ -265,6 +269,24 @@ describe('rollouts analysed from LRS with grpc-js-xds and grpc-go clients across
     // what analysis read: both clients' LRS reports of the canary, each through the replica it talks to
     const samples = await a.store.listLoadSamples(['orders-v2'], log[0].appliedAt, Date.now());
     expect([...new Set(samples.map((x) => `${x.source} ${x.node} via ${x.replica}`))].sort()).toEqual(['lrs lrs-e2e-grpc-go-orders via replica-b', `lrs ${JS_NODE} via replica-a`]);
+  });
+
+  it("each analysis run of the healthy canary counted every request the clients reported in the run's window", async () => {
+    expect(healthy, 'the healthy case ran').toBeDefined();
+    const runs = (await auditOf(healthy!)).filter((e) => e.action === 'rollout.analysis');
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    const source = new BanyanMetricSource(a.store);
+    // read back now, long after every report of those windows was written
+    const counted = await Promise.all(
+      runs.map(async (e) => {
+        const window = e.details.window as { from: number; to: number };
+        const requests = (e.details.results as { check: string; value: number | null }[]).find((c) => c.check === 'requests ≥ 10')!.value;
+        const stored = await source.measure({ metric: 'requests', clusters: ['orders-v2'], window, route: 'orders-split' });
+        return { step: e.details.step, window: `${window.to - window.from} ms`, counted: requests, reported: stored.value };
+      }),
+    );
+    process.stderr.write(`analysis runs, requests counted vs reported in their windows: ${JSON.stringify(counted)}\n`);
+    expect(counted).toEqual(counted.map((c) => ({ ...c, counted: c.reported })));
   });
 
   it('a canary failing 30% of its calls is rolled back within two analysis intervals, to the starting override, with its success rate in the audit', async () => {
