@@ -7,44 +7,134 @@
  * live replica.
  *
  * At a thousand proxies and more the record is megabytes, so it is written only when it changed:
- * every interval the publisher hashes its proxies (fleetProxy() form, `lastNonce` left out) and, if
- * the hash is the one it last stored, only renews the lease (renewReplicaStatus, a few bytes). A
- * change — a proxy ACKs, NACKs, connects or goes — is written in full at the next interval. The
- * record keeps subscribed names for RouteConfigurations only (rollout gates read them); other types
- * keep a `subscribedCount` (and "*" for a wildcard subscriber): EDS lists run to hundreds of names
- * per proxy, and nothing reads them from the store. `?scope=local` still shows this replica's in full.
+ * every interval the publisher compares what the xDS server reports with the proxies it last put
+ * (field by field, `lastNonce` aside) and, when nothing changed, only renews the lease
+ * (renewReplicaStatus, a few bytes). A change — a proxy ACKs, NACKs, connects or goes — is put in
+ * full at the next interval. The record keeps subscribed names for RouteConfigurations only (rollout
+ * gates read them); other types keep a `subscribedCount` (and "*" for a wildcard subscriber): EDS
+ * lists run to hundreds of names per proxy, and nothing reads them from the store. `?scope=local`
+ * still shows this replica's proxies in full.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { TypeUrl } from '../proto/envoy.js';
-import type { ProxyRecord, ProxyTypeRecord, ReplicaStatus, Store } from '../store/types.js';
+import type { ProxyRecord, ProxyTypeRecord, ReplicaLease, ReplicaStatus, Store } from '../store/types.js';
 
 export const DEFAULT_FLEET_INTERVAL_MS = 1000;
 export const DEFAULT_FLEET_TTL_MS = 10_000;
 export const DEFAULT_FLEET_STOP_WAIT_MS = 2000;
 
+const RDS = TypeUrl.RouteConfiguration;
+
+/** Every field of T, optional ones included: a field added to T fails to compile where a record is built with this. */
+type AllFields<T> = { [K in keyof Required<T>]: T[K] };
+type Nack = NonNullable<ProxyTypeRecord['lastNack']>;
+
 /**
  * A proxy as the fleet record holds it: RouteConfiguration names kept (rollout gates match them),
  * every other type's names replaced by their count (`subscribedCount`), "*" kept for a wildcard.
+ * A copy that shares only strings with `p`.
  */
 export function fleetProxy(p: ProxyRecord): ProxyRecord {
-  return { ...p, types: p.types.map(fleetType) };
+  const out: AllFields<ProxyRecord> = {
+    streamId: p.streamId,
+    nodeId: p.nodeId,
+    nodeCluster: p.nodeCluster,
+    group: p.group,
+    kind: p.kind,
+    service: p.service,
+    peer: p.peer,
+    connectedSince: p.connectedSince,
+    userAgent: p.userAgent && { name: p.userAgent.name, version: p.userAgent.version },
+    types: p.types.map(fleetType),
+  };
+  return out;
 }
 
 function fleetType(t: ProxyTypeRecord): ProxyTypeRecord {
-  if (t.typeUrl === TypeUrl.RouteConfiguration) return t;
-  return { ...t, subscribed: t.subscribed.includes('*') ? ['*'] : [], subscribedCount: t.subscribed.length };
+  const names = t.typeUrl === RDS;
+  const n = t.lastNack;
+  const out: AllFields<ProxyTypeRecord> = {
+    typeUrl: t.typeUrl,
+    state: t.state,
+    currentVersion: t.currentVersion,
+    versionSent: t.versionSent,
+    versionAcked: t.versionAcked,
+    lastNonce: t.lastNonce,
+    lastNack: n && ({ version: n.version, nonce: n.nonce, message: n.message, code: n.code, at: n.at } satisfies AllFields<Nack>),
+    subscribed: names ? [...t.subscribed] : wildcard(t) ? ['*'] : [],
+    subscribedCount: names ? t.subscribedCount : subscribedCount(t),
+  };
+  return out;
 }
 
+const wildcard = (t: ProxyTypeRecord) => t.subscribed[0] === '*' || t.subscribed.includes('*');
+/** Idempotent: a record already in fleet form keeps its count. */
+const subscribedCount = (t: ProxyTypeRecord) => t.subscribedCount ?? t.subscribed.length;
+
 /**
- * What decides whether the stored record is still current: a hash of the proxies without `lastNonce`,
- * which moves with every response sent while a change that matters moves a version or a state too.
+ * How each field enters the change check: `same` compared as is, `own` by code below, `volatile`
+ * not at all. A field added to the record types fails to compile until it is placed here.
  */
-export function proxiesKey(proxies: readonly ProxyRecord[]): string {
-  return createHash('sha256')
-    .update(JSON.stringify(proxies, (k, v) => (k === 'lastNonce' ? undefined : v)))
-    .digest('base64url');
+const PROXY_FIELDS = {
+  streamId: 'same',
+  nodeId: 'same',
+  nodeCluster: 'same',
+  group: 'same',
+  kind: 'same',
+  service: 'same',
+  peer: 'same',
+  connectedSince: 'same',
+  userAgent: 'own',
+  types: 'own',
+} as const satisfies Record<keyof ProxyRecord, 'same' | 'own'>;
+const TYPE_FIELDS = {
+  typeUrl: 'same',
+  state: 'same',
+  currentVersion: 'same',
+  versionSent: 'same',
+  versionAcked: 'same',
+  // a new nonce with every response sent; one that matters moves a version or the state too
+  lastNonce: 'volatile',
+  lastNack: 'own',
+  subscribed: 'own',
+  subscribedCount: 'own',
+} as const satisfies Record<keyof ProxyTypeRecord, 'same' | 'own' | 'volatile'>;
+const NACK_FIELDS = { version: 'same', nonce: 'same', message: 'same', code: 'same', at: 'same' } as const satisfies Record<keyof Nack, 'same'>;
+
+const fieldsWith = <K extends string>(table: Record<K, string>, how: string) => (Object.keys(table) as K[]).filter((k) => table[k] === how);
+const PROXY_SAME = fieldsWith(PROXY_FIELDS, 'same');
+const TYPE_SAME = fieldsWith(TYPE_FIELDS, 'same');
+const NACK_SAME = fieldsWith(NACK_FIELDS, 'same');
+
+/**
+ * Whether `reported` (as the xDS server reports them) would be stored as `stored` (fleetProxy()
+ * form), `lastNonce` aside: an exact check, and cheaper than hashing since it builds nothing.
+ */
+export function sameProxies(reported: readonly ProxyRecord[], stored: readonly ProxyRecord[]): boolean {
+  if (reported.length !== stored.length) return false;
+  for (let i = 0; i < reported.length; i++) {
+    const r = reported[i];
+    const s = stored[i];
+    for (const k of PROXY_SAME) if (r[k] !== s[k]) return false;
+    if (r.userAgent?.name !== s.userAgent?.name || r.userAgent?.version !== s.userAgent?.version || !r.userAgent !== !s.userAgent) return false;
+    if (r.types.length !== s.types.length) return false;
+    for (let j = 0; j < r.types.length; j++) if (!sameType(r.types[j], s.types[j])) return false;
+  }
+  return true;
+}
+
+function sameType(r: ProxyTypeRecord, s: ProxyTypeRecord): boolean {
+  for (const k of TYPE_SAME) if (r[k] !== s[k]) return false;
+  if (r.lastNack !== s.lastNack) {
+    if (!r.lastNack || !s.lastNack) return false;
+    for (const k of NACK_SAME) if (r.lastNack[k] !== s.lastNack[k]) return false;
+  }
+  if (r.typeUrl !== RDS) return subscribedCount(r) === s.subscribedCount && wildcard(r) === (s.subscribed[0] === '*');
+  if (r.subscribed.length !== s.subscribed.length || r.subscribedCount !== s.subscribedCount) return false;
+  for (let j = 0; j < r.subscribed.length; j++) if (r.subscribed[j] !== s.subscribed[j]) return false;
+  return true;
 }
 
 /** `${hostname}-${pid}-${4 random hex}` unless one is given: unique per process, readable in a table. */
@@ -80,8 +170,8 @@ export class FleetPublisher {
   private inflight?: Promise<boolean>;
   private running = false;
   private failing = false;
-  /** proxiesKey() of the proxies this publisher last put, while the store is known to hold them. */
-  private storedKey?: string;
+  /** The proxies this publisher last put (fleetProxy() form), while the store is known to hold them. */
+  private stored?: ProxyRecord[];
 
   constructor(private readonly opts: FleetPublisherOptions) {
     this.replica = replicaId(opts.replica);
@@ -95,7 +185,7 @@ export class FleetPublisher {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.storedKey = undefined;
+    this.stored = undefined;
     await this.publish();
   }
 
@@ -143,6 +233,7 @@ export class FleetPublisher {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.stored = undefined;
     clearTimeout(this.timer);
     this.timer = undefined;
     const wait = this.opts.stopWaitMs ?? DEFAULT_FLEET_STOP_WAIT_MS;
@@ -165,16 +256,17 @@ export class FleetPublisher {
   private async putOnce(): Promise<boolean> {
     if (!this.running) return false;
     try {
-      const status = this.status();
-      const key = proxiesKey(status.proxies);
-      const { proxies: _proxies, ...lease } = status;
+      const reported = this.opts.xds.status();
+      const reportedAt = this.now();
+      const lease: ReplicaLease = { replica: this.replica, servedKey: this.opts.servedKey(), reportedAt, expiresAt: reportedAt + this.ttlMs };
       // false: the record is gone (removed, forgotten, a new database): put it whole
-      const renewed = key === this.storedKey && (await this.opts.store.renewReplicaStatus(lease));
+      const renewed = !!this.stored && sameProxies(reported, this.stored) && (await this.opts.store.renewReplicaStatus(lease));
       if (!renewed) {
+        const proxies = reported.map(fleetProxy);
         // until this put is known to have landed, the store may hold either record
-        this.storedKey = undefined;
-        await this.opts.store.putReplicaStatus(status);
-        this.storedKey = key;
+        this.stored = undefined;
+        await this.opts.store.putReplicaStatus({ ...lease, proxies });
+        if (this.running) this.stored = proxies;
       }
       if (this.failing) this.log.info('replica status stored again');
       this.failing = false;

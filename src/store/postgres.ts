@@ -276,7 +276,7 @@ export class PostgresStore implements Store {
         servedKey: r.served_key,
         reportedAt: Number(r.reported_at),
         expiresAt: Number(r.expires_at),
-        proxies: r.proxies,
+        proxies: JSON.parse(r.proxies),
       }));
     });
   }
