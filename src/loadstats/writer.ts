@@ -11,6 +11,7 @@ export interface SampleWriterOptions {
   flushMs?: number;
   /** Samples kept while the store refuses them; beyond this the oldest are dropped (default 10,000). */
   maxPending?: number;
+  now?: () => number;
 }
 
 /**
@@ -83,9 +84,15 @@ export class SampleWriter {
     this.timer = undefined;
   }
 
+  /**
+   * Each sample is stamped with the time of the write that stores it: analysis runs follow on from
+   * one another over `at`, so a sample counts in exactly one run however long it waited here (a
+   * batch, or a store outage), instead of falling between two runs.
+   */
   private async write(batch: LoadSample[]): Promise<void> {
     try {
-      await this.opts.store.addLoadSamples(batch);
+      const at = (this.opts.now ?? Date.now)();
+      await this.opts.store.addLoadSamples(batch.map((s) => ({ ...s, at })));
       this.written.inc(batch.length);
       if (this.failing) this.log.info({ samples: batch.length }, 'load samples stored again');
       this.failing = false;

@@ -80,6 +80,8 @@ export interface Observation {
   analysis?: AnalysisRun;
   /** The pre-step gates' answer (the runner asks when `gatesDue()`). */
   gates?: { open: boolean; reason?: string };
+  /** How long reports take to be readable: a step's first analysis waits this much longer than its interval. */
+  settleMs?: number;
 }
 
 export function startRollout(plan: RolloutPlan, now: number): Transition {
@@ -137,7 +139,7 @@ function refuseDecrease(plan: RolloutPlan, first: number): void {
 export function advance(r: Rollout, now: number, obs: Observation): Transition | undefined {
   if (r.state !== 'running' && !(r.state === 'paused' && r.hold?.auto)) return undefined;
   const phase = r.phase ?? 'baking';
-  if (phase === 'syncing') return obs.sync ? onSync(r, now, obs.sync) : undefined;
+  if (phase === 'syncing') return obs.sync ? onSync(r, now, obs.sync, obs.settleMs ?? 0) : undefined;
   if (phase === 'baking') {
     if (obs.analysis) return onAnalysis(r, now, obs.analysis);
     if (r.state !== 'running' || r.nextStepAt === null || r.nextStepAt > now) return undefined;
@@ -166,7 +168,7 @@ export function nextWake(r: Rollout): number | null {
   return times.length ? Math.min(...times) : null;
 }
 
-function onSync(r: Rollout, now: number, sync: SyncReport): Transition | undefined {
+function onSync(r: Rollout, now: number, sync: SyncReport, settleMs: number): Transition | undefined {
   const step = r.log?.[r.log.length - 1];
   if (sync.synced) {
     const at = { ...r, state: 'running' as const, hold: null, updatedAt: now };
@@ -185,7 +187,7 @@ function onSync(r: Rollout, now: number, sync: SyncReport): Transition | undefin
         phase: 'baking',
         syncDeadline: null,
         nextStepAt: now + r.intervalMs,
-        nextAnalysisAt: r.analysis ? now + r.analysis.intervalMs : null,
+        nextAnalysisAt: r.analysis ? now + r.analysis.intervalMs + settleMs : null,
         outbox: enqueue(r, 'post-step', now),
       },
       action: 'rollout.synced',

@@ -53,6 +53,11 @@ export interface RolloutRunnerOptions {
   webhooks?: WebhookClient;
   /** How often to look while waiting on proxies or gates; default 1 s. */
   pollMs?: number;
+  /**
+   * How long a stored sample may take to be visible to every replica (commit latency, clock skew):
+   * analysis windows end this long before now; default 1 s.
+   */
+  analysisSettleMs?: number;
 }
 
 export interface StartRolloutRequest {
@@ -74,6 +79,8 @@ export interface StartRolloutRequest {
 const COMMAND_RETRIES = 5;
 /** How long a replica holds a webhook delivery before another may take it over. */
 const CLAIM_MS = 60_000;
+/** Samples are stamped when written; this covers commit latency and clock skew between replicas. */
+const DEFAULT_SETTLE_MS = 1000;
 /** Decisions one rollout may make in one pass (start → synced → gating → …). */
 const FOLLOW_LIMIT = 4;
 const ALWAYS_SYNCED: machine.SyncReport = { synced: true, accepted: [], pending: [], nacks: [] };
@@ -84,6 +91,7 @@ export class RolloutRunner {
   private readonly actor: string;
   private readonly replica: string;
   private readonly pollMs: number;
+  private readonly settleMs: number;
   private timer: unknown;
   private unwatch?: () => void;
   private running = false;
@@ -99,6 +107,7 @@ export class RolloutRunner {
     this.actor = opts.actor ?? 'banyan-rollout';
     this.replica = opts.replica ?? `replica-${randomUUID().slice(0, 8)}`;
     this.pollMs = opts.pollMs ?? 1000;
+    this.settleMs = opts.analysisSettleMs ?? DEFAULT_SETTLE_MS;
   }
 
   /** Starts driving: applies whatever is already due (e.g. after a restart) and arms the timer. */
@@ -276,7 +285,7 @@ export class RolloutRunner {
   private async observe(r: Rollout): Promise<Rollout | undefined> {
     if (r.state !== 'running' && r.state !== 'paused') return undefined;
     const now = this.clock.now();
-    const obs: machine.Observation = {};
+    const obs: machine.Observation = { settleMs: this.settleMs };
     const waitingOnSync = r.phase === 'syncing' && (r.state === 'running' || r.hold?.auto);
     if (waitingOnSync) obs.sync = this.opts.sync ? await this.opts.sync(r) : ALWAYS_SYNCED;
     if (machine.analysisDue(r, now)) obs.analysis = await this.analyse(r, now);
@@ -286,11 +295,19 @@ export class RolloutRunner {
     return t ? this.write(r, t, this.actor) : undefined;
   }
 
+  /**
+   * Runs of one step cover its traffic without gaps: each starts where the previous one ended (the
+   * first one an interval back, never before the step was synced), and each ends `settleMs` before
+   * now, so a sample another replica has just written (samples are stamped when written) is not
+   * missed by a run that read the store a moment before it committed.
+   */
   private async analyse(r: Rollout, now: number): Promise<AnalysisRun> {
     const step = r.log?.[r.log.length - 1];
-    // only this step's traffic: never before the step was synced
-    const from = Math.max(step?.syncedAt ?? now - r.analysis!.intervalMs, now - r.analysis!.intervalMs);
-    return runAnalysis(r, { from, to: now }, this.opts.metrics ?? {});
+    const to = now - this.settleMs;
+    const previous = step?.analysis.at(-1);
+    const from = previous ? previous.to : Math.max(step?.syncedAt ?? -Infinity, to - r.analysis!.intervalMs);
+    const run = await runAnalysis(r, { from, to: Math.max(from, to) }, this.opts.metrics ?? {});
+    return { ...run, at: now };
   }
 
   private async askGates(r: Rollout, now: number): Promise<{ open: boolean; reason?: string }> {

@@ -62,6 +62,8 @@ export interface ServeOptions {
   prometheusUrl?: string;
   /** How often rollouts waiting on proxies or gates are looked at (default 1 s). */
   rolloutPollMs?: number;
+  /** How far behind now analysis windows end, for samples other replicas have just written (default 1 s). */
+  analysisSettleMs?: number;
   /** How often LRS clients report their load (LoadStatsResponse.load_reporting_interval); default 10 s. */
   loadReportIntervalMs?: number;
   /** Clusters always compiled with load reporting (lrs_server self), besides those the pipeline picks. */
@@ -120,6 +122,7 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
       metrics: { banyan: new BanyanMetricSource(store), ...(opts.prometheusUrl ? { prometheus: new PrometheusMetricSource({ url: opts.prometheusUrl, timeoutMs: 10_000 }) } : {}) },
       webhooks: webhookClient(log),
       pollMs: opts.rolloutPollMs,
+      analysisSettleMs: opts.analysisSettleMs,
     });
     const owner = opts.configOwner ?? (opts.config && opts.watch ? 'files' : 'store');
     const control = new ControlPlane(store, pipeline, log, runner, undefined, owner === 'files' ? opts.config : undefined);

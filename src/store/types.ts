@@ -212,7 +212,10 @@ export interface LoadSample {
   replica: string;
   cluster: string;
   source: 'lrs' | 'metrics';
-  /** End of the interval the sample covers, epoch ms. */
+  /**
+   * When the sample was written to the store (loadstats/writer.ts stamps it, ≤ a batch interval after
+   * it arrived): analysis windows follow on from one another over it, so each sample counts once.
+   */
   at: number;
   intervalMs: number;
   /** Proxy (node id) the sample came from. */

@@ -126,6 +126,7 @@ describe('rollouts analysed from LRS with grpc-js-xds and grpc-go clients across
         replica: name,
         fleetIntervalMs: 200,
         rolloutPollMs: 200,
+        analysisSettleMs: 250,
         loadReportIntervalMs: LOAD_REPORT_INTERVAL_MS,
         logger: createLogger(name, process.env.BANYAN_LOG_LEVEL ?? 'silent'),
       });

@@ -77,7 +77,7 @@ describe('RolloutRunner with gates (embedded store, fake clock)', () => {
     const clock = new FakeClock();
     const metrics = new ScriptedSource();
     metrics.rates.set('auth-v3', 99.9);
-    const runner = new RolloutRunner({ store: s, clock, logger: log, metrics: { banyan: metrics } });
+    const runner = new RolloutRunner({ store: s, clock, logger: log, metrics: { banyan: metrics }, analysisSettleMs: 0 });
     cleanups.push(() => runner.stop());
     await runner.start();
     const analysis = { checks: [{ name: 'success-rate ≥ 99%', metric: 'success-rate' as const, min: 99, source: 'banyan' as const }], intervalMs: I / 2, failureLimit: 2, onFailure: 'rollback' as const };
