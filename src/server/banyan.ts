@@ -18,7 +18,7 @@ import { ControlPlane } from './control.js';
 import { FileEdits } from './file-edits.js';
 import { FleetPublisher, replicaId } from './fleet.js';
 import { webhookClient } from './rollout-deps.js';
-import { fleetSync, type FleetState } from './rollout-progress.js';
+import { fleetSync, recentReplicas, type FleetState } from './rollout-progress.js';
 import { ConfigPipeline } from './pipeline.js';
 import { startServices } from './services.js';
 import { serveXds } from './xds-endpoint.js';
@@ -113,7 +113,7 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     }, { loadReporting: new Set(opts.loadReporting) });
     const replica = replicaId(opts.replica);
     // the runner's gate reads the fleet, which reads the control plane: bound once all three exist
-    const fleetState: FleetState = { pipeline, replica, servedKey: () => control.servedKey(), replicas: () => fleet.fleet() };
+    const fleetState: FleetState = { pipeline, replica, servedKey: () => control.servedKey(), replicas: recentReplicas(() => fleet.fleet(), 100) };
     const runner = new RolloutRunner({
       store,
       logger: log,

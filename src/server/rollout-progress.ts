@@ -56,6 +56,26 @@ export async function fleetSync(fleet: FleetState, r: Rollout): Promise<SyncRepo
   return { ...report, synced, ...(lagging.length ? { detail: `replica${lagging.length > 1 ? 's' : ''} ${lagging.join(', ')} still applying the change` } : {}) };
 }
 
+/**
+ * The fleet as read at most once per `ttlMs`: one runner pass observes every active rollout, and
+ * each would otherwise read every replica's status from the store again.
+ */
+export function recentReplicas(read: () => Promise<ReplicaStatus[]>, ttlMs: number, now: () => number = Date.now): () => Promise<ReplicaStatus[]> {
+  let last: { at: number; value: Promise<ReplicaStatus[]> } | undefined;
+  return () => {
+    const t = now();
+    if (!last || t - last.at >= ttlMs) {
+      const value = read();
+      last = { at: t, value };
+      // a failed read is not remembered: the next call tries again
+      value.catch(() => {
+        if (last?.value === value) last = undefined;
+      });
+    }
+    return last.value;
+  };
+}
+
 /** A rollout with its weights, what is served now, and while it runs which proxies have taken them. */
 export async function rolloutStatus(fleet: FleetState, r: Rollout): Promise<RolloutStatus> {
   const weights = rolloutWeights(r);
