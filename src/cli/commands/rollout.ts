@@ -456,6 +456,12 @@ function next(r: RolloutView): string {
     if (ACTIVE.has(r.state) && r.phase === 'syncing') return `${last ? 'completes once' : `${duration(r.intervalMs)} after`} every proxy has ACKed${r.state === 'paused' ? ' (paused)' : ''}`;
     return '-';
   }
+  // due, but a step advances only after a passing analysis run (and open gates)
+  if (r.state === 'running' && r.nextStepInMs === 0 && r.phase === 'gating') return 'due: asking the gates';
+  if (r.state === 'running' && r.nextStepInMs === 0 && r.analysis) {
+    const runs = r.log?.[r.log.length - 1]?.analysis ?? [];
+    if (runs.at(-1)?.passed !== true) return 'due: waiting for a passing analysis run';
+  }
   const text = duration(Math.ceil(r.nextStepInMs / 1000) * 1000);
   return r.state === 'paused' ? `${text} left (paused)` : `in ${text}`;
 }
