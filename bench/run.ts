@@ -8,6 +8,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   authz: () => import('./authz.js'),
   xds: () => import('./xds.js'),
   ratelimit: () => import('./ratelimit.js'),
+  fleet: () => import('./fleet.js'),
 };
 
 async function main(): Promise<void> {
