@@ -7,16 +7,16 @@
  * - Using it: `banyan rollout start auth-login --to auth-v3 ... --min-success-rate 99` starts at 5%,
  *   `banyan rollout status` lists it and `banyan rollout status auth-login` shows its steps and analysis.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/admin-client.js';
-import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
+import type { RunningBanyan } from '../../src/server/banyan.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { RdsWatcher } from '../cli/ads.js';
 import { banyan } from '../cli/run.js';
+import { startTestBanyan } from '../support/banyan.js';
 import { eventually } from '../support/eventually.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -48,22 +48,17 @@ describe("the README's rollout examples on the shipped example config", () => {
 
   /** `banyan serve examples/banyan.yaml` in this process: the shipped file as is, state in a temp dir, free loopback ports. */
   async function serveExample(): Promise<Served> {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-readme-rollout-'));
-    stops.push(() => rm(dir, { recursive: true, force: true }));
-    const running = await startBanyan({
+    // served in place (it names jwks.json beside itself): `config` stands for the temp dir's routes.yaml
+    const t = await startTestBanyan('{}\n', {
       config: EXAMPLE,
-      dataDir: path.join(dir, 'state'),
-      host: '127.0.0.1',
-      xdsPort: 0,
-      adminHost: '127.0.0.1',
-      adminPort: 0,
       adminToken: TOKEN,
       debounceMs: 50,
       watch: false,
       // The rate limit and authz services are left out: a rollout needs neither.
       logger: createLogger('banyan-test', process.env.BANYAN_LOG_LEVEL ?? 'silent'),
     });
-    stops.push(() => running.stop());
+    stops.push(() => t.stop());
+    const running = t.banyan;
     const proxy = new RdsWatcher(`127.0.0.1:${running.ports.xds}`, 'edge-1');
     stops.push(() => proxy.close());
     const adminUrl = `http://127.0.0.1:${running.ports.admin}`;

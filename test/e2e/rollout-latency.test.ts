@@ -14,10 +14,11 @@
  * analyse(): the window ends at `now`, the next starts there), so that test fails.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AuditEntry, Rollout } from '../../src/store/types.js';
+import type { CheckResult } from '../../src/store/types.js';
 import { counterFamily, ENVOY_BUCKETS, envoySink, gaugeFamily, histogramFamily, summaryFamily, type EnvoySink, type SinkStream } from '../loadstats/envoy-sink.js';
 import { servedWeights, startTestBanyan, type TestBanyan } from '../support/banyan.js';
 import { eventually } from '../support/eventually.js';
+import { adminCall, canaryRouteYaml, rolloutAudit, storedRollout, throwFirstRejection } from '../support/rollout-e2e.js';
 
 const TOKEN = 'e2e-admin-token';
 const ROUTE = 'orders';
@@ -30,23 +31,7 @@ const ANALYSIS_INTERVAL_MS = 1000;
 /** Longer than two analysis runs: a step whose runs fail is judged before it could advance. */
 const STEP_INTERVAL_MS = 3000;
 
-const YAML = `listeners:
-  - name: edge
-    port: 10000
-    hosts:
-      - domains: ["*"]
-        routes:
-          - name: ${ROUTE}
-            match: { prefix: /orders }
-            to:
-              - { cluster: ${BASELINE}, weight: 100 }
-              - { cluster: ${CANARY}, weight: 0 }
-clusters:
-  - name: ${BASELINE}
-    endpoints: [10.0.0.1:8080]
-  - name: ${CANARY}
-    endpoints: [10.0.0.2:8080]
-`;
+const YAML = canaryRouteYaml(ROUTE, BASELINE, CANARY);
 
 const CHECKS = [
   { name: 'p99 vs baseline', metric: 'latency', percentile: 99, vsBaseline: true, max: 100, source: 'banyan' },
@@ -186,30 +171,14 @@ describe('rollout analysis of p99 latency from the metrics service (Envoy-style 
   afterAll(async () => {
     const results = await Promise.allSettled([Promise.resolve().then(() => sink?.close()), t?.stop()]);
     process.stderr.write(`rollout-latency.test.ts: ${Math.round(performance.now() - startedAt)} ms from start to teardown, ${flushes} flushes\n`);
-    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    throwFirstRejection(results);
   });
 
   const banyan = () => t!.banyan;
 
-  async function api(method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await fetch(`http://127.0.0.1:${banyan().ports.admin}${p}`, {
-      method,
-      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
-
-  async function stored(id: string): Promise<Rollout> {
-    const r = await banyan().store.getRollout(id);
-    if (!r) throw new Error(`rollout ${id} not stored`);
-    return r;
-  }
-
-  async function auditOf(id: string, action: string): Promise<AuditEntry[]> {
-    return (await banyan().store.listAudit({ limit: 1000 })).filter((e) => e.action === action && e.target === ROUTE && e.details.rollout === id);
-  }
+  const api = (method: string, p: string, body?: unknown) => adminCall(banyan().ports.admin, TOKEN, method, p, body);
+  const stored = (id: string) => storedRollout(banyan().store, id);
+  const auditOf = (id: string, action: string) => rolloutAudit(banyan().store, id, { limit: 1000, action, target: ROUTE });
 
   async function startRollout(onFailure: 'rollback' | 'pause'): Promise<string> {
     const res = await api('POST', '/api/v1/rollouts', {
@@ -230,15 +199,6 @@ describe('rollout analysis of p99 latency from the metrics service (Envoy-style 
     { cluster: CANARY, weight: v2 },
   ];
 
-  interface Result {
-    check: string;
-    passed: boolean | null;
-    value: number | null;
-    baseline?: number | null;
-    threshold: string;
-    samples: number;
-  }
-
   /** Phase 1: both clusters at P99_FAST, step 1 (10%) passes and the rollout moves to 50%; then the canary turns slow. */
   async function passStepOneThenSlowDown(id: string): Promise<void> {
     const second = await eventually(async () => {
@@ -250,7 +210,7 @@ describe('rollout analysis of p99 latency from the metrics service (Envoy-style 
 
     const run = second.log![0].analysis.at(-1)!;
     expect(run.passed).toBe(true);
-    const [vs, abs] = run.results as Result[];
+    const [vs, abs] = run.results as CheckResult[];
     expect(vs).toMatchObject({ check: 'p99 vs baseline', passed: true, threshold: 'above baseline ≤ 100ms' });
     expect(vs.value).toBeCloseTo(P99_FAST, 2);
     expect(vs.baseline).toBeCloseTo(P99_FAST, 2);
@@ -264,7 +224,7 @@ describe('rollout analysis of p99 latency from the metrics service (Envoy-style 
   }
 
   /** The failing run's results: the canary at P99_SLOW (fails vs the baseline, passes ≤ 400), the baseline at P99_FAST. */
-  function expectSlowCanary(results: Result[]): void {
+  function expectSlowCanary(results: CheckResult[]): void {
     const [vs, abs] = results;
     expect(vs).toMatchObject({ check: 'p99 vs baseline', passed: false, threshold: 'above baseline ≤ 100ms' });
     expect(vs.value).toBeCloseTo(P99_SLOW, 2);
@@ -275,7 +235,7 @@ describe('rollout analysis of p99 latency from the metrics service (Envoy-style 
     expect(abs.value).toBeCloseTo(P99_SLOW, 2);
   }
 
-  const failedReason = (results: Result[]) =>
+  const failedReason = (results: CheckResult[]) =>
     `analysis failed 2 times at step 2 (50%): p99 vs baseline: ${results[0].value} vs baseline ${results[0].baseline} (needs above baseline ≤ 100ms)`;
 
   it('advances while the canary is as fast as the baseline, and rolls back once it is 200 ms slower at p99, with both p99s in the audit', async () => {
@@ -293,7 +253,7 @@ describe('rollout analysis of p99 latency from the metrics service (Envoy-style 
     expect(rollback, 'a rollout.rollback audit entry').toBeDefined();
     expect(more).toEqual([]);
     expect(rollback.details).toMatchObject({ step: 2, percent: 50, passed: false, failures: 2, of: 2 });
-    const results = rollback.details.results as Result[];
+    const results = rollback.details.results as CheckResult[];
     expectSlowCanary(results);
     // the rollback names the failed check only (the absolute p99 passed), with both percentiles
     expect(rollback.details.reason).toBe(failedReason(results));
@@ -324,7 +284,7 @@ describe('rollout analysis of p99 latency from the metrics service (Envoy-style 
     expect(freeze, 'a rollout.freeze audit entry').toBeDefined();
     expect(more).toEqual([]);
     expect(freeze.details).toMatchObject({ step: 2, percent: 50, passed: false, failures: 2, of: 2 });
-    const results = freeze.details.results as Result[];
+    const results = freeze.details.results as CheckResult[];
     expectSlowCanary(results);
     expect(frozen.hold!.message).toBe(failedReason(results));
     expect((await banyan().store.getOverride(ROUTE))?.backends).toEqual(weights(50, 50));

@@ -11,24 +11,19 @@
  * - a proxy that NACKs the step holds the rollout with its error; once it ACKs, the rollout goes on
  *   by itself.
  */
-import fs from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TypeUrl } from '../../src/proto/envoy.js';
 import { BanyanMetricSource } from '../../src/rollout/analysis/banyan-source.js';
-import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
-import type { AuditEntry, Rollout } from '../../src/store/types.js';
-import { createLogger } from '../../src/telemetry/logger.js';
+import type { RunningBanyan } from '../../src/server/banyan.js';
 import { prepareClient, type XdsClientProcess } from '../clients/driver.js';
 import type { Resp } from '../conformance/harness.js';
 import { AdsRecorder } from '../support/ads-recorder.js';
 import { EchoClient, startEchoBackend, type ConfigurableEchoBackend } from '../support/echo.js';
 import { eventually } from '../support/eventually.js';
 import { NackingProxy } from '../support/nacking-proxy.js';
-import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { apiSplitYaml, registerGrpcJsXds } from '../support/proxyless.js';
+import { adminCall, PostgresReplicaPair, rolloutAudit, settleInOrder, storedRollout, throwFirstRejection } from '../support/rollout-e2e.js';
 import { echoBatch, SteadyTraffic, total, type RecordedBatch } from '../support/steady-traffic.js';
 
 const RDS = TypeUrl.RouteConfiguration;
@@ -39,22 +34,8 @@ const JS_NODE = 'lrs-e2e-grpc-js';
 
 /** Three api listeners (one per case), each with a route over a baseline (all traffic) and a canary (none). */
 function yaml(ports: Record<string, number>): string {
-  const listener = (name: string) => `
-  - name: ${name}
-    kind: api
-    hosts:
-      - domains: ["*"]
-        routes:
-          - name: ${name}-split
-            match: { prefix: / }
-            to:
-              - { cluster: ${name}-v1, weight: 100 }
-              - { cluster: ${name}-v2, weight: 0 }`;
-  const cluster = (name: string) => `  - { name: ${name}, protocol: http2, endpoints: [127.0.0.1:${ports[name] ?? 9}] }`;
-  return `listeners:${['orders', 'payments', 'inventory'].map(listener).join('')}
-clusters:
-${['orders-v1', 'orders-v2', 'payments-v1', 'payments-v2', 'inventory-v1', 'inventory-v2'].map(cluster).join('\n')}
-`;
+  const backend = (cluster: string, weight: number) => ({ cluster, weight, port: ports[cluster] ?? 9 });
+  return apiSplitYaml(Object.fromEntries(['orders', 'payments', 'inventory'].map((name) => [name, [backend(`${name}-v1`, 100), backend(`${name}-v2`, 0)]])));
 }
 
 const analysis = {
@@ -82,10 +63,8 @@ function shareOf(batches: RecordedBatch[], backend: string): { share: number; ca
 }
 
 describe('rollouts analysed from LRS with grpc-js-xds and grpc-go clients across two replicas (PostgreSQL)', () => {
-  let pg: PostgresServer | undefined;
-  let dir: string | undefined;
+  const pair = new PostgresReplicaPair();
   const backends: Record<string, ConfigurableEchoBackend> = {};
-  const replicas: RunningBanyan[] = [];
   const goClients: XdsClientProcess[] = [];
   const jsClients: grpc.Client[] = [];
   const proxies: { close(): void }[] = [];
@@ -107,82 +86,35 @@ describe('rollouts analysed from LRS with grpc-js-xds and grpc-go clients across
       startEchoBackend('payments-v2', { fail: { fraction: 0.3 } }),
     ]);
     for (const e of started) backends[e.name] = e;
-    pg = await startPostgres();
-    const url = await pg.createDatabase('rollout_lrs');
-    dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-e2e-lrs-'));
-    fs.writeFileSync(path.join(dir, 'routes.yaml'), yaml(Object.fromEntries(started.map((e) => [e.name, e.port]))));
-    const start = async (name: string, withConfig: boolean) => {
-      const r = await startBanyan({
-        // A brings the YAML into the store; B follows the store alone
-        config: withConfig ? path.join(dir!, 'routes.yaml') : undefined,
-        postgresUrl: url,
-        host: '127.0.0.1',
-        xdsPort: 0,
-        adminHost: '127.0.0.1',
-        adminPort: 0,
-        adminToken: TOKEN,
-        debounceMs: 20,
-        watch: false,
-        replica: name,
-        fleetIntervalMs: 200,
-        rolloutPollMs: 200,
-        analysisSettleMs: 250,
-        loadReportIntervalMs: LOAD_REPORT_INTERVAL_MS,
-        logger: createLogger(name, process.env.BANYAN_LOG_LEVEL ?? 'silent'),
-      });
-      replicas.push(r);
-      return r;
-    };
-    a = await start('replica-a', true);
-    b = await start('replica-b', false);
-
-    // grpc-js-xds reads its bootstrap once per process, on the first xds: channel (each test file is its own process)
-    process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
-      xds_servers: [{ server_uri: `127.0.0.1:${a.ports.xds}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-      node: { id: JS_NODE, cluster: 'proxyless', locality: {} },
+    [a, b] = await pair.start({
+      database: 'rollout_lrs',
+      tmpPrefix: 'banyan-e2e-lrs-',
+      yaml: yaml(Object.fromEntries(started.map((e) => [e.name, e.port]))),
+      serve: { adminToken: TOKEN, fleetIntervalMs: 200, rolloutPollMs: 200, analysisSettleMs: 250, loadReportIntervalMs: LOAD_REPORT_INTERVAL_MS },
     });
-    const xds = await import('@grpc/grpc-js-xds');
-    xds.register();
+
+    await registerGrpcJsXds(`127.0.0.1:${a.ports.xds}`, JS_NODE);
     launchGo = await goReady;
   }, 600_000);
 
   afterAll(async () => {
-    // every step runs even if an earlier one fails: nothing outlives the file
-    const steps: (() => Promise<unknown> | unknown)[] = [
+    const results = await settleInOrder([
       ...loops.map((l) => () => l.stop()),
       ...goClients.map((c) => () => c.close()),
       ...jsClients.map((c) => () => c.close()),
       ...proxies.map((p) => () => p.close()),
-      ...replicas.reverse().map((r) => () => r.stop()),
+      ...pair.stopSteps(),
       ...Object.values(backends).map((e) => () => e.stop()),
-      () => pg?.destroy(),
-      () => dir && rm(dir, { recursive: true, force: true }),
-    ];
-    const results: PromiseSettledResult<unknown>[] = [];
-    for (const s of steps) results.push(...(await Promise.allSettled([Promise.resolve().then(s)])));
+    ]);
     delete process.env.GRPC_XDS_BOOTSTRAP_CONFIG;
     process.stderr.write(`rollout-lrs.test.ts: ${Math.round(performance.now() - startedAt)} ms from start to teardown\n`);
-    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    throwFirstRejection(results);
   });
 
-  async function api(r: RunningBanyan, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await fetch(`http://127.0.0.1:${r.ports.admin}${p}`, {
-      method,
-      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
-
-  const stored = async (id: string): Promise<Rollout> => {
-    const r = await a.store.getRollout(id);
-    if (!r) throw new Error(`rollout ${id} not stored`);
-    return r;
-  };
-
+  const api = (r: RunningBanyan, method: string, p: string, body?: unknown) => adminCall(r.ports.admin, TOKEN, method, p, body);
+  const stored = (id: string) => storedRollout(a.store, id);
   /** The rollout's audit entries, oldest first. */
-  const auditOf = async (id: string): Promise<AuditEntry[]> => (await a.store.listAudit({ limit: 2000 })).filter((e) => e.details.rollout === id).reverse();
+  const auditOf = async (id: string) => (await rolloutAudit(a.store, id, { limit: 2000 })).reverse();
 
   /** One grpc-js channel and one grpc-go process on `listener`, both answering through its baseline, with steady traffic. */
   async function clientsOn(listener: string): Promise<{ js: SteadyTraffic; go: SteadyTraffic; goClient: XdsClientProcess; jsClient: grpc.Client }> {

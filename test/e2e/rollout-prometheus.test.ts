@@ -11,33 +11,17 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrometheusMetricSource } from '../../src/rollout/analysis/prometheus.js';
-import type { AuditEntry, Rollout } from '../../src/store/types.js';
 import { servedWeights, startTestBanyan, type TestBanyan } from '../support/banyan.js';
 import { eventually } from '../support/eventually.js';
 import { PrometheusServer } from '../support/prometheus.js';
+import { adminCall, canaryRouteYaml, rolloutAudit, storedRollout, throwFirstRejection } from '../support/rollout-e2e.js';
 
 const TOKEN = 'e2e-admin-token';
 const ROUTE = 'orders';
 const BASELINE = 'orders-v1';
 const CANARY = 'orders-v2';
 
-const YAML = `listeners:
-  - name: edge
-    port: 10000
-    hosts:
-      - domains: ["*"]
-        routes:
-          - name: orders
-            match: { prefix: /orders }
-            to:
-              - { cluster: ${BASELINE}, weight: 100 }
-              - { cluster: ${CANARY}, weight: 0 }
-clusters:
-  - name: ${BASELINE}
-    endpoints: [10.0.0.1:8080]
-  - name: ${CANARY}
-    endpoints: [10.0.0.2:8080]
-`;
+const YAML = canaryRouteYaml(ROUTE, BASELINE, CANARY);
 
 const CHECK = { name: 'success-rate ≥ 99%', metric: 'success-rate', min: 99, source: 'prometheus' } as const;
 
@@ -112,30 +96,14 @@ describe('rollout analysis from a real Prometheus (Envoy metrics, one replica)',
         }),
     ]);
     process.stderr.write(`rollout-prometheus.test.ts: ${Math.round(performance.now() - startedAt)} ms from start to teardown, ${exporter.scrapes} scrapes\n`);
-    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    throwFirstRejection(results);
   });
 
   const banyan = () => t!.banyan;
 
-  async function api(method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await fetch(`http://127.0.0.1:${banyan().ports.admin}${p}`, {
-      method,
-      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
-
-  async function stored(id: string): Promise<Rollout> {
-    const r = await banyan().store.getRollout(id);
-    if (!r) throw new Error(`rollout ${id} not stored`);
-    return r;
-  }
-
-  async function auditOf(id: string, action: string): Promise<AuditEntry[]> {
-    return (await banyan().store.listAudit({ limit: 500 })).filter((e) => e.action === action && e.target === ROUTE && e.details.rollout === id);
-  }
+  const api = (method: string, p: string, body?: unknown) => adminCall(banyan().ports.admin, TOKEN, method, p, body);
+  const stored = (id: string) => storedRollout(banyan().store, id);
+  const auditOf = (id: string, action: string) => rolloutAudit(banyan().store, id, { limit: 500, action, target: ROUTE });
 
   async function startRollout(steps: number[], onFailure: 'rollback' | 'pause'): Promise<string> {
     const res = await api('POST', '/api/v1/rollouts', {

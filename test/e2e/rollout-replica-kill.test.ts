@@ -16,44 +16,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TypeUrl } from '../../src/proto/envoy.js';
 import { DEFAULT_FLEET_TTL_MS } from '../../src/server/fleet.js';
 import { openStore } from '../../src/store/open.js';
-import type { Rollout, Store } from '../../src/store/types.js';
+import type { Store } from '../../src/store/types.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import type { Resp } from '../conformance/harness.js';
 import { AdsRecorder } from '../support/ads-recorder.js';
 import { eventually } from '../support/eventually.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { adminCall, canaryRouteYaml, rolloutAudit, routeWeightsIn, settleInOrder, storedRollout, throwFirstRejection } from '../support/rollout-e2e.js';
 import { startServeProcess, type ServeProcess } from '../support/serve-process.js';
 
 const RDS = TypeUrl.RouteConfiguration;
 const TOKEN = 'e2e-kill-token';
 const STEPS = [10, 25, 50, 75, 100];
 
-const YAML = `listeners:
-  - name: edge
-    port: 10000
-    hosts:
-      - domains: ["*"]
-        routes:
-          - name: checkout
-            match: { prefix: /checkout }
-            to:
-              - { cluster: checkout-v1, weight: 100 }
-              - { cluster: checkout-v2, weight: 0 }
-clusters:
-  - name: checkout-v1
-    endpoints: [10.0.0.1:8080]
-  - name: checkout-v2
-    endpoints: [10.0.0.2:8080]
-`;
-
-type RouteConfig = { virtual_hosts: { routes: { name: string; route: { weighted_clusters: { clusters: { name: string; weight: number | { value: number } }[] } } }[] }[] };
+const YAML = canaryRouteYaml('checkout', 'checkout-v1', 'checkout-v2');
 
 /** `cluster=weight,…` of the checkout route in a RouteConfiguration response. */
-function weightsIn(r: Resp): string {
-  const rc = r.resources[0] as unknown as RouteConfig;
-  const route = rc.virtual_hosts.flatMap((vh) => vh.routes).find((x) => x.name === 'checkout')!;
-  return route.route.weighted_clusters.clusters.map((c) => `${c.name}=${typeof c.weight === 'number' ? c.weight : c.weight.value}`).join(',');
-}
+const weightsIn = (r: Resp) => routeWeightsIn(r, 'checkout');
 
 describe('SIGKILL of a replica mid-rollout (two serve processes, PostgreSQL)', () => {
   let pg: PostgresServer | undefined;
@@ -81,34 +60,19 @@ describe('SIGKILL of a replica mid-rollout (two serve processes, PostgreSQL)', (
   }, 120_000);
 
   afterAll(async () => {
-    const steps: (() => Promise<unknown> | unknown)[] = [
+    const results = await settleInOrder([
       ...proxies.map((p) => () => p.close()),
       ...processes.map((p) => () => p.kill()),
       () => store?.close(),
       () => pg?.destroy(),
       () => dir && rm(dir, { recursive: true, force: true }),
-    ];
-    const results: PromiseSettledResult<unknown>[] = [];
-    for (const s of steps) results.push(...(await Promise.allSettled([Promise.resolve().then(s)])));
+    ]);
     process.stderr.write(`rollout-replica-kill.test.ts: ${Math.round(performance.now() - startedAt)} ms from start to teardown\n`);
-    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    throwFirstRejection(results);
   });
 
-  async function api(p: ServeProcess, method: string, route: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await fetch(`http://127.0.0.1:${p.adminPort}${route}`, {
-      method,
-      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
-
-  const stored = async (id: string): Promise<Rollout> => {
-    const r = await store!.getRollout(id);
-    if (!r) throw new Error(`rollout ${id} not stored`);
-    return r;
-  };
+  const api = (p: ServeProcess, method: string, route: string, body?: unknown) => adminCall(p.adminPort, TOKEN, method, route, body);
+  const stored = (id: string) => storedRollout(store!, id);
 
   const proxy = (p: ServeProcess, node: string) => {
     const recorder = new AdsRecorder(`127.0.0.1:${p.xdsPort}`, { id: node }, { [RDS]: ['edge'] });
@@ -160,7 +124,7 @@ describe('SIGKILL of a replica mid-rollout (two serve processes, PostgreSQL)', (
     }, 40_000, 100);
 
     // every step once, in order: none skipped, none repeated
-    const audit = (await store!.listAudit({ limit: 1000 })).filter((e) => e.details.rollout === id).reverse();
+    const audit = (await rolloutAudit(store!, id, { limit: 1000 })).reverse();
     expect(audit.map((e) => `${e.action}:${e.details.step}`)).toEqual([
       'rollout.start:1',
       'rollout.synced:1',

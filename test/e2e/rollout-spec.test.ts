@@ -7,31 +7,13 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningBanyan } from '../../src/server/banyan.js';
+import { routesYaml } from '../admin/harness.js';
 import { eventually } from '../support/eventually.js';
 import { servedWeights, startTestBanyan, type TestBanyan } from '../support/banyan.js';
+import { adminCall } from '../support/rollout-e2e.js';
 
-function yaml(spec?: string): string {
-  return `listeners:
-  - name: edge
-    port: 10000
-    hosts:
-      - domains: ["*"]
-        routes:
-          - name: checkout
-            match: { prefix: /checkout }
-            to:
-              - { cluster: monolith, weight: 90 }
-              - { cluster: checkout-v2, weight: 10 }
-          - name: rest
-            match: { prefix: / }
-            to: monolith
-clusters:
-  - name: monolith
-    endpoints: [10.0.0.1:8080]
-  - name: checkout-v2
-    endpoints: [10.0.0.2:8080]
-${spec ?? ''}`;
-}
+/** test/admin/harness.ts's routes (checkout: monolith 90, checkout-v2 10), then `spec` if any. */
+const yaml = (spec?: string) => routesYaml() + (spec ?? '');
 
 const spec = (steps: string, interval: string) => `rollouts:
   - name: checkout-v2
@@ -98,14 +80,13 @@ describe('rollouts: in the YAML', () => {
   it('refuses apply and rollback through the API while serve follows the files', async () => {
     t = await startTestBanyan(yaml(), { adminToken: 'tok' });
     const { banyan } = t;
-    const base = `http://127.0.0.1:${banyan.ports.admin}`;
-    const res = await fetch(`${base}/api/v1/config/apply`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer tok' },
-      body: JSON.stringify({ files: [{ file: 'routes.yaml', text: yaml().replace('weight: 90', 'weight: 80').replace('weight: 10', 'weight: 20') }], author: 'ci', message: 'try' }),
+    const res = await adminCall(banyan.ports.admin, 'tok', 'POST', '/api/v1/config/apply', {
+      files: [{ file: 'routes.yaml', text: yaml().replace('weight: 90', 'weight: 80').replace('weight: 10', 'weight: 20') }],
+      author: 'ci',
+      message: 'try',
     });
     expect(res.status).toBe(409);
-    const body = (await res.json()) as { error: string };
+    const body = res.body as { error: string };
     expect(body.error).toContain(`serves its config from ${t.file} and follows edits there`);
     expect(body.error).toContain('--config-owner store');
     expect(servedWeights(banyan, 'checkout')).toBe('monolith=90,checkout-v2=10');

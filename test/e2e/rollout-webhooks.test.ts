@@ -5,23 +5,17 @@
  * the pre-step gate holds step 2 until it answers 2xx, and the signed rollback notification reaches
  * the receiver exactly once although both replicas' runners deliver outboxes.
  */
-import fs from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TypeUrl } from '../../src/proto/envoy.js';
 import { verifySignature } from '../../src/rollout/webhooks.js';
-import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
-import type { Rollout } from '../../src/store/types.js';
-import { createLogger } from '../../src/telemetry/logger.js';
+import type { RunningBanyan } from '../../src/server/banyan.js';
 import { AdsRecorder } from '../support/ads-recorder.js';
 import { servedWeights } from '../support/banyan.js';
 import { eventually } from '../support/eventually.js';
-import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { adminCall, canaryRouteYaml, PostgresReplicaPair, routeWeightsIn, settleInOrder, storedRollout, throwFirstRejection } from '../support/rollout-e2e.js';
 
 const RDS = TypeUrl.RouteConfiguration;
 const TOKEN = 'e2e-admin-token';
@@ -30,23 +24,7 @@ const ROUTE = 'checkout';
 const SECRET_ENV = 'BANYAN_E2E_ROLLBACK_HOOK_SECRET';
 const SECRET = randomBytes(16).toString('hex');
 
-const YAML = `listeners:
-  - name: edge
-    port: 10000
-    hosts:
-      - domains: ["*"]
-        routes:
-          - name: checkout
-            match: { prefix: /checkout }
-            to:
-              - { cluster: checkout-v1, weight: 100 }
-              - { cluster: checkout-v2, weight: 0 }
-clusters:
-  - name: checkout-v1
-    endpoints: [10.0.0.1:8080]
-  - name: checkout-v2
-    endpoints: [10.0.0.2:8080]
-`;
+const YAML = canaryRouteYaml(ROUTE, 'checkout-v1', 'checkout-v2');
 
 interface Received {
   path: string;
@@ -55,26 +33,17 @@ interface Received {
   json: { id?: string; event?: string; rollout?: Record<string, unknown> };
 }
 
-type RouteConfig = { virtual_hosts: { routes: { name: string; route?: { cluster?: string; weighted_clusters?: { clusters: { name: string; weight: number | { value: number } }[] } } }[] }[] };
-
 /** `cluster=weight,…` of the route in the newest RouteConfiguration a proxy received. */
-function proxyWeights(p: AdsRecorder): string {
-  const rc = p.latest(RDS).resources[0] as unknown as RouteConfig;
-  const r = rc.virtual_hosts.flatMap((vh) => vh.routes).find((x) => x.name === ROUTE);
-  if (!r?.route) throw new Error(`no route ${ROUTE} in the RouteConfiguration`);
-  if (r.route.cluster) return `${r.route.cluster}=100`;
-  return r.route.weighted_clusters!.clusters.map((c) => `${c.name}=${typeof c.weight === 'number' ? c.weight : c.weight.value}`).join(',');
-}
+const proxyWeights = (p: AdsRecorder) => routeWeightsIn(p.latest(RDS), ROUTE);
 
 describe('gated rollout with a rollback webhook across two replicas (PostgreSQL, ADS proxies, real receiver)', () => {
-  let pg: PostgresServer | undefined;
-  let dir: string | undefined;
+  const pair = new PostgresReplicaPair();
   let receiver: http.Server | undefined;
   let hooks = '';
   const received: Received[] = [];
   /** Steps the gate approves (the `step` of its request); every other ask is answered 423. */
   const approved = new Set<number>();
-  const replicas: RunningBanyan[] = [];
+  const replicas = pair.replicas;
   const proxies: AdsRecorder[] = [];
   let a: RunningBanyan;
   let b: RunningBanyan;
@@ -105,32 +74,12 @@ describe('gated rollout with a rollback webhook across two replicas (PostgreSQL,
     await new Promise<void>((resolve) => receiver!.listen(0, '127.0.0.1', resolve));
     hooks = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
-    pg = await startPostgres();
-    const url = await pg.createDatabase('rollout_webhooks');
-    dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-e2e-hooks-'));
-    fs.writeFileSync(path.join(dir, 'routes.yaml'), YAML);
-    const start = async (name: string, withConfig: boolean) => {
-      const r = await startBanyan({
-        // A brings the YAML into the store; B follows the store alone
-        config: withConfig ? path.join(dir!, 'routes.yaml') : undefined,
-        postgresUrl: url,
-        host: '127.0.0.1',
-        xdsPort: 0,
-        adminHost: '127.0.0.1',
-        adminPort: 0,
-        adminToken: TOKEN,
-        debounceMs: 20,
-        watch: false,
-        replica: name,
-        fleetIntervalMs: 200,
-        rolloutPollMs: 200,
-        logger: createLogger(name, process.env.BANYAN_LOG_LEVEL ?? 'silent'),
-      });
-      replicas.push(r);
-      return r;
-    };
-    a = await start('replica-a', true);
-    b = await start('replica-b', false);
+    [a, b] = await pair.start({
+      database: 'rollout_webhooks',
+      tmpPrefix: 'banyan-e2e-hooks-',
+      yaml: YAML,
+      serve: { adminToken: TOKEN, fleetIntervalMs: 200, rolloutPollMs: 200 },
+    });
     for (const [r, node] of [
       [a, 'edge-a'],
       [b, 'edge-b'],
@@ -140,35 +89,22 @@ describe('gated rollout with a rollback webhook across two replicas (PostgreSQL,
   });
 
   afterAll(async () => {
-    // every step runs even if an earlier one fails: nothing outlives the file
-    const steps: (() => Promise<unknown> | unknown)[] = [
+    const results = await settleInOrder([
       ...proxies.map((p) => () => p.close()),
-      ...replicas.reverse().map((r) => () => r.stop()),
+      ...pair.stopSteps(),
       () =>
         receiver &&
         new Promise<void>((resolve) => {
           receiver!.closeAllConnections();
           receiver!.close(() => resolve());
         }),
-      () => pg?.destroy(),
-      () => dir && rm(dir, { recursive: true, force: true }),
-    ];
-    const results: PromiseSettledResult<unknown>[] = [];
-    for (const s of steps) results.push(...(await Promise.allSettled([Promise.resolve().then(s)])));
+    ]);
     delete process.env[SECRET_ENV];
     process.stderr.write(`rollout-webhooks.test.ts: ${Math.round(performance.now() - startedAt)} ms from start to teardown\n`);
-    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    throwFirstRejection(results);
   });
 
-  async function api(r: RunningBanyan, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await fetch(`http://127.0.0.1:${r.ports.admin}${p}`, {
-      method,
-      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
+  const api = (r: RunningBanyan, method: string, p: string, body?: unknown) => adminCall(r.ports.admin, TOKEN, method, p, body);
 
   /** What the route sends on both replicas and on both proxies: the same `cluster=weight,…` everywhere. */
   async function everywhere(weights: string): Promise<void> {
@@ -178,11 +114,7 @@ describe('gated rollout with a rollback webhook across two replicas (PostgreSQL,
     }, 10_000);
   }
 
-  const stored = async (id: string): Promise<Rollout> => {
-    const r = await a.store.getRollout(id);
-    if (!r) throw new Error(`rollout ${id} not stored`);
-    return r;
-  };
+  const stored = (id: string) => storedRollout(a.store, id);
   const gateAsks = () => received.filter((x) => x.path === '/gate');
   const notifications = () => received.filter((x) => x.path === '/notify');
 

@@ -6,33 +6,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BanyanMetricSource } from '../../src/rollout/analysis/banyan-source.js';
-import type { LoadSample } from '../../src/store/types.js';
 import { okCount, prepareClient, type XdsClientProcess } from '../clients/driver.js';
 import { startTestBanyan, type TestBanyan } from '../support/banyan.js';
 import { startEchoBackend, type ConfigurableEchoBackend } from '../support/echo.js';
 import { eventually } from '../support/eventually.js';
+import { apiSplitYaml, loadTotals as totals } from '../support/proxyless.js';
 
-const yaml = (v1: number, v2: number) => `
-listeners:
-  - name: orders
-    kind: api
-    hosts:
-      - domains: ["*"]
-        routes:
-          - name: orders-split
-            match: { prefix: / }
-            to:
-              - { cluster: orders-v1, weight: 50 }
-              - { cluster: orders-v2, weight: 50 }
-clusters:
-  - { name: orders-v1, protocol: http2, endpoints: [127.0.0.1:${v1}] }
-  - { name: orders-v2, protocol: http2, endpoints: [127.0.0.1:${v2}] }
-`;
-
-const totals = (samples: LoadSample[], cluster: string) =>
-  samples
-    .filter((s) => s.cluster === cluster)
-    .reduce((t, s) => ({ successes: t.successes + s.successes, errors: t.errors + s.errors, issued: t.issued + s.issued }), { successes: 0, errors: 0, issued: 0 });
+const yaml = (v1: number, v2: number) =>
+  apiSplitYaml({
+    orders: [
+      { cluster: 'orders-v1', weight: 50, port: v1 },
+      { cluster: 'orders-v2', weight: 50, port: v2 },
+    ],
+  });
 
 describe('LRS from grpc-go', () => {
   let v1: ConfigurableEchoBackend;

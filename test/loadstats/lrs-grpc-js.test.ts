@@ -8,33 +8,21 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BanyanMetricSource } from '../../src/rollout/analysis/banyan-source.js';
-import type { LoadSample } from '../../src/store/types.js';
 import { startTestBanyan, type TestBanyan } from '../support/banyan.js';
 import { EchoClient, startEchoBackend, type ConfigurableEchoBackend } from '../support/echo.js';
 import { eventually } from '../support/eventually.js';
+import { apiSplitYaml, loadTotals as totals, registerGrpcJsXds } from '../support/proxyless.js';
 
 const CLIENT_NODE = 'lrs-grpc-js-client';
 
-function yaml(v1: number, v2: number, v3: number): string {
-  return `
-listeners:
-  - name: orders
-    kind: api
-    hosts:
-      - domains: ["*"]
-        routes:
-          - name: orders-split
-            match: { prefix: / }
-            to:
-              - { cluster: orders-v1, weight: 40 }
-              - { cluster: orders-v2, weight: 40 }
-              - { cluster: orders-v3, weight: 20 }
-clusters:
-  - { name: orders-v1, protocol: http2, endpoints: [127.0.0.1:${v1}] }
-  - { name: orders-v2, protocol: http2, endpoints: [127.0.0.1:${v2}] }
-  - { name: orders-v3, protocol: http2, endpoints: [127.0.0.1:${v3}] }
-`;
-}
+const yaml = (v1: number, v2: number, v3: number) =>
+  apiSplitYaml({
+    orders: [
+      { cluster: 'orders-v1', weight: 40, port: v1 },
+      { cluster: 'orders-v2', weight: 40, port: v2 },
+      { cluster: 'orders-v3', weight: 20, port: v3 },
+    ],
+  });
 
 /** `n` calls, `concurrency` at a time; failures are counted, not thrown. */
 async function callMany(client: grpc.Client, n: number, concurrency = 25): Promise<{ ok: number; failed: number }> {
@@ -58,11 +46,6 @@ async function callMany(client: grpc.Client, n: number, concurrency = 25): Promi
   return out;
 }
 
-const totals = (samples: LoadSample[], cluster: string) =>
-  samples
-    .filter((s) => s.cluster === cluster)
-    .reduce((t, s) => ({ successes: t.successes + s.successes, errors: t.errors + s.errors, issued: t.issued + s.issued }), { successes: 0, errors: 0, issued: 0 });
-
 describe('LRS from grpc-js-xds', () => {
   let v1: ConfigurableEchoBackend;
   let v2: ConfigurableEchoBackend;
@@ -75,13 +58,7 @@ describe('LRS from grpc-js-xds', () => {
     [v1, v2, v3] = await Promise.all([startEchoBackend('v1'), startEchoBackend('v2', { fail: { fraction: 0.3 } }), startEchoBackend('v3')]);
     startedAt = Date.now();
     b = await startTestBanyan(yaml(v1.port, v2.port, v3.port), { loadReportIntervalMs: 1_000, loadReporting: ['orders-v1', 'orders-v2'] });
-    // Read once per process, on the first xds: channel (each test file is its own process).
-    process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
-      xds_servers: [{ server_uri: `127.0.0.1:${b.banyan.ports.xds}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-      node: { id: CLIENT_NODE, cluster: 'proxyless', locality: {} },
-    });
-    const xds = await import('@grpc/grpc-js-xds');
-    xds.register();
+    await registerGrpcJsXds(`127.0.0.1:${b.banyan.ports.xds}`, CLIENT_NODE);
     client = new EchoClient('xds:///orders', grpc.credentials.createInsecure());
   });
 
