@@ -76,8 +76,9 @@ export const MIGRATIONS: { id: number; name: string; sql: string }[] = [
     name: 'replica status proxies as text',
     sql: `
       -- Written only by Banyan's JSON.stringify and read back with JSON.parse: as jsonb every put parsed
-      -- megabytes into jsonb and every read printed them back out (bench:fleet: about 5x the CPU of text
-      -- on a put, 5x on a read). Compressed with lz4 where the server has it (PostgreSQL 14+ built with lz4).
+      -- megabytes into jsonb and every read printed them back out. Measured on PostgreSQL 15 with 3,000
+      -- proxies (3.9 MB): a put took 87 ms of server CPU as jsonb, 18 as lz4 text; a read 21 ms, 4.5.
+      -- Compressed with lz4 where the server has it (PostgreSQL 14+ built with lz4), pglz otherwise.
       ALTER TABLE banyan_replicas ALTER COLUMN proxies TYPE text USING proxies::text;
       DO $$
       BEGIN
