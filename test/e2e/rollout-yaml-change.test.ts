@@ -1,6 +1,7 @@
 /**
  * The YAML wins: when an edit changes the backends of a route that has a runtime override from an
- * active rollout, the override is cleared, the rollout is aborted, and the YAML's weights are served.
+ * active rollout, the override is cleared, the rollout ends (superseded, with the reason), and the
+ * YAML's weights are served: not the weights the rollout started from.
  */
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +23,7 @@ describe('YAML edit under an active rollout', () => {
 
   afterAll(() => t?.stop());
 
-  it('aborts the rollout and serves the new YAML weights', async () => {
+  it('ends the rollout and serves the new YAML weights, not the rollout\'s starting ones', async () => {
     const rollout = await banyan.runner.startRollout({
       config: banyan.pipeline.current!.base, route: 'checkout', to: 'checkout-v2', steps: [50, 100], intervalMs: 3_600_000, actor: 'test',
     });
@@ -33,7 +34,10 @@ describe('YAML edit under an active rollout', () => {
     await banyan.reload();
 
     expect(weights(banyan)).toBe('monolith=80,checkout-v2=20');
-    expect((await banyan.store.getRollout(rollout.id))!.state).toBe('aborted');
+    const ended = (await banyan.store.getRollout(rollout.id))!;
+    expect(ended.state).toBe('aborted');
+    // superseded: nothing is restored over the YAML, and the rollout says why it ended
+    expect(ended.endReason).toMatch(/^the YAML changed the route's backends; its weights are served now/);
     expect(await banyan.store.getOverride('checkout')).toBeUndefined();
     const audit = await banyan.store.listAudit({ limit: 10 });
     expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining([expect.stringMatching(/abort/)]));
