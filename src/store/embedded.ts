@@ -2,7 +2,8 @@
  * The default store: a data directory, nothing to install.
  *
  *   DIR/LOCK               pid of the owning process (one server per directory)
- *   DIR/state.json         everything but config contents: version index, overrides, rollouts, audit
+ *   DIR/state.json         everything but config contents: version index, overrides, rollouts, audit,
+ *                          token revocations
  *   DIR/versions/N.json    content of config version N, written once
  *
  * Replica status and load samples live in memory only: one process owns an embedded store, so there
@@ -30,6 +31,9 @@ import {
   type Override,
   type ReplicaLease,
   type ReplicaStatus,
+  type NewRevocation,
+  type Revocation,
+  type RevocationKind,
   type Rollout,
   type Store,
   type StoreChange,
@@ -44,6 +48,8 @@ interface State {
   overrides: Override[];
   rollouts: Rollout[];
   audit: AuditEntry[];
+  /** Absent in state files written before revocations existed (read as []). */
+  revocations: Revocation[];
 }
 
 /** A lease this long past its end is forgotten (the same rule as the PostgreSQL store's). */
@@ -200,6 +206,43 @@ export class EmbeddedStore implements Store {
     return structuredClone(this.state.rollouts.filter((r) => ACTIVE_ROLLOUT_STATES.includes(r.state)));
   }
 
+  // ------------------------------------------------------------------ token revocations
+
+  addRevocation(input: NewRevocation): Promise<Revocation> {
+    return this.mutate(async (s) => {
+      const now = this.now();
+      const revocation: Revocation = { kind: input.kind, value: input.value, reason: input.reason, actor: input.actor, createdAt: now, expiresAt: input.expiresAt };
+      s.revocations = s.revocations.filter((r) => r.expiresAt > now && !(r.kind === input.kind && r.value === input.value));
+      s.revocations.push(revocation);
+      this.audit(s, { actor: input.actor, action: 'token.revoke', details: { kind: input.kind, reason: input.reason, expiresAt: input.expiresAt } }, `${input.kind}:${input.value}`);
+      return { result: { ...revocation }, change: { kind: 'revocation', target: `${input.kind}:${input.value}` } };
+    });
+  }
+
+  removeRevocation(kind: RevocationKind, value: string, actor: string): Promise<boolean> {
+    return this.mutate(async (s) => {
+      const before = s.revocations.length;
+      s.revocations = s.revocations.filter((r) => !(r.kind === kind && r.value === value));
+      if (s.revocations.length === before) return { result: false };
+      this.audit(s, { actor, action: 'token.unrevoke', details: { kind } }, `${kind}:${value}`);
+      return { result: true, change: { kind: 'revocation', target: `${kind}:${value}` } };
+    });
+  }
+
+  async listRevocations(now: number): Promise<Revocation[]> {
+    this.assertOpen();
+    return structuredClone(this.state.revocations.filter((r) => r.expiresAt > now).sort(byCreation));
+  }
+
+  pruneRevocations(before: number): Promise<number> {
+    return this.mutate(async (s) => {
+      const kept = s.revocations.filter((r) => r.expiresAt > before);
+      const pruned = s.revocations.length - kept.length;
+      s.revocations = kept;
+      return { result: pruned, persist: pruned > 0 };
+    });
+  }
+
   // ------------------------------------------------------------------ replica status and load samples (memory only, no watch)
 
   async putReplicaStatus(status: ReplicaStatus): Promise<void> {
@@ -286,15 +329,15 @@ export class EmbeddedStore implements Store {
    * Runs one mutation at a time: `fn` edits a copy of the state; if it and the write succeed, the
    * copy becomes the state. Any throw leaves memory and disk as they were.
    */
-  private mutate<T>(fn: (s: State) => Promise<{ result: T; change?: StoreChange }>): Promise<T> {
+  private mutate<T>(fn: (s: State) => Promise<{ result: T; change?: StoreChange; persist?: boolean }>): Promise<T> {
     const run = async () => {
       if (this.closed) throw new Error('store is closed');
       const next = structuredClone(this.state);
-      const { result, change } = await fn(next);
-      if (change) {
+      const { result, change, persist } = await fn(next);
+      if (change || persist) {
         await writeFileAtomic(path.join(this.dir, 'state.json'), JSON.stringify(next));
         this.state = next;
-        this.watchers.emit(change);
+        if (change) this.watchers.emit(change);
       }
       return result;
     };
@@ -336,6 +379,11 @@ export class EmbeddedStore implements Store {
   }
 }
 
+/** Oldest first; ties as PostgreSQL orders them (kind, then value). */
+function byCreation(a: Revocation, b: Revocation): number {
+  return a.createdAt - b.createdAt || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0);
+}
+
 function putOverride(s: State, override: Override): void {
   const i = s.overrides.findIndex((o) => o.route === override.route);
   if (i >= 0) s.overrides[i] = override;
@@ -348,7 +396,7 @@ async function readState(dir: string): Promise<State> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { format: FORMAT, versions: [], overrides: [], rollouts: [], audit: [] };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { format: FORMAT, versions: [], overrides: [], rollouts: [], audit: [], revocations: [] };
     throw err;
   }
   let state: State;
@@ -358,6 +406,7 @@ async function readState(dir: string): Promise<State> {
     throw new StoreCorruptError(`${file} is not valid JSON (${(err as Error).message}); it was not written by Banyan's atomic writer`, { cause: err });
   }
   if (state.format !== FORMAT) throw new StoreCorruptError(`${file} has format ${state.format}; this Banyan reads format ${FORMAT}`);
+  state.revocations ??= [];
   return state;
 }
 

@@ -89,6 +89,23 @@ export const MIGRATIONS: { id: number; name: string; sql: string }[] = [
       $$;
     `,
   },
+  {
+    id: 4,
+    name: 'token revocations',
+    sql: `
+      -- one row per revoked jti, sub or sid; read whole by every authz service on each change (NOTIFY)
+      CREATE TABLE banyan_revocations (
+        kind text NOT NULL CHECK (kind IN ('jti', 'sub', 'sid')),
+        value text NOT NULL,
+        reason text NOT NULL,
+        actor text NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        PRIMARY KEY (kind, value)
+      );
+      CREATE INDEX banyan_revocations_expires_at ON banyan_revocations (expires_at);
+    `,
+  },
 ];
 
 /** Arbitrary constant: the advisory lock key under which replicas take turns migrating. */

@@ -30,6 +30,9 @@ import type {
   Override,
   ReplicaLease,
   ReplicaStatus,
+  NewRevocation,
+  Revocation,
+  RevocationKind,
   Rollout,
   Store,
   StoreChange,
@@ -237,6 +240,49 @@ export class PostgresStore implements Store {
 
   activeRollouts(): Promise<Rollout[]> {
     return this.read(async () => (await this.pool.query(`SELECT record, revision FROM banyan_rollouts WHERE ${ACTIVE} ORDER BY seq`)).rows.map(toRollout));
+  }
+
+  // ------------------------------------------------------------------ token revocations
+
+  addRevocation(input: NewRevocation): Promise<Revocation> {
+    return this.tx('revocation not stored', async (c) => {
+      const now = this.now();
+      const revocation: Revocation = { kind: input.kind, value: input.value, reason: input.reason, actor: input.actor, createdAt: now, expiresAt: input.expiresAt };
+      await c.query('DELETE FROM banyan_revocations WHERE expires_at <= $1', [now]);
+      await c.query(
+        `INSERT INTO banyan_revocations (kind, value, reason, actor, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (kind, value) DO UPDATE SET reason = $3, actor = $4, created_at = $5, expires_at = $6`,
+        [revocation.kind, revocation.value, revocation.reason, revocation.actor, revocation.createdAt, revocation.expiresAt],
+      );
+      const target = `${input.kind}:${input.value}`;
+      await this.audit(c, { actor: input.actor, action: 'token.revoke', details: { kind: input.kind, reason: input.reason, expiresAt: input.expiresAt } }, target);
+      return { result: revocation, change: { kind: 'revocation', target } };
+    });
+  }
+
+  removeRevocation(kind: RevocationKind, value: string, actor: string): Promise<boolean> {
+    return this.tx('revocation not removed', async (c) => {
+      const { rowCount } = await c.query('DELETE FROM banyan_revocations WHERE kind = $1 AND value = $2', [kind, value]);
+      if (!rowCount) return { result: false };
+      const target = `${kind}:${value}`;
+      await this.audit(c, { actor, action: 'token.unrevoke', details: { kind } }, target);
+      return { result: true, change: { kind: 'revocation', target } };
+    });
+  }
+
+  listRevocations(now: number): Promise<Revocation[]> {
+    return this.read(async () => {
+      const { rows } = await this.pool.query('SELECT * FROM banyan_revocations WHERE expires_at > $1 ORDER BY created_at, kind, value', [now]);
+      return rows.map((r) => ({ kind: r.kind, value: r.value, reason: r.reason, actor: r.actor, createdAt: Number(r.created_at), expiresAt: Number(r.expires_at) }));
+    });
+  }
+
+  async pruneRevocations(before: number): Promise<number> {
+    let pruned = 0;
+    await this.write('revocations not pruned', async () => {
+      pruned = (await this.pool.query('DELETE FROM banyan_revocations WHERE expires_at <= $1', [before])).rowCount ?? 0;
+    });
+    return pruned;
   }
 
   // ------------------------------------------------------------------ replica status and load samples (no NOTIFY)

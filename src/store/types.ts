@@ -252,9 +252,32 @@ export interface AuditInput {
 
 /** What a watch listener hears. `resync`: changes may have been missed (e.g. after a reconnect); re-read everything. */
 export interface StoreChange {
-  kind: 'config' | 'override' | 'rollout' | 'resync';
+  kind: 'config' | 'override' | 'rollout' | 'revocation' | 'resync';
   target: string;
 }
+
+// ------------------------------------------------------------------ token revocations (authz)
+
+export const REVOCATION_KINDS = ['jti', 'sub', 'sid'] as const;
+export type RevocationKind = (typeof REVOCATION_KINDS)[number];
+
+/**
+ * A revoked token id (`jti`), subject (`sub`) or session (`sid`), honoured by every replica's authz
+ * service. `jti`: that token. `sid`: every token of that session, whenever issued. `sub`: the
+ * subject's tokens issued at or before `createdAt` (iat ≤ createdAt; a token without iat counts as
+ * older), so the user can log in again. Kept until `expiresAt`, which should be no earlier than the
+ * last exp of the tokens it denies; expired entries are no longer listed and are pruned.
+ */
+export interface Revocation {
+  kind: RevocationKind;
+  value: string;
+  reason: string;
+  actor: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export type NewRevocation = Omit<Revocation, 'createdAt'>;
 
 export interface Store {
   appendConfigVersion(input: NewConfigVersion): Promise<ConfigVersion>;
@@ -307,6 +330,18 @@ export interface Store {
   listLoadSamples(clusters: readonly string[], from: number, to: number): Promise<LoadSample[]>;
   /** Forgets samples with `at` before `before` (retention). */
   pruneLoadSamples(before: number): Promise<void>;
+
+  /**
+   * Stores a revocation (audited, notified as a `revocation` change), replacing one of the same kind
+   * and value: createdAt becomes now. Entries expired at now are pruned in the same write.
+   */
+  addRevocation(input: NewRevocation): Promise<Revocation>;
+  /** Returns false (and writes nothing) when there is no such revocation. */
+  removeRevocation(kind: RevocationKind, value: string, actor: string): Promise<boolean>;
+  /** Revocations with expiresAt after `now`, oldest first. */
+  listRevocations(now: number): Promise<Revocation[]>;
+  /** Forgets revocations with expiresAt at or before `before`; returns how many. Not notified. */
+  pruneRevocations(before: number): Promise<number>;
 
   /** Calls `listener` after every committed change (from this or, for PostgreSQL, any replica). Returns unsubscribe. */
   watch(listener: (change: StoreChange) => void): () => void;

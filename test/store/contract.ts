@@ -409,6 +409,69 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       expect(await store.listLoadSamples(['a', 'b'], 0, 9000)).toEqual([]);
     });
 
+    it('stores, replaces, lists and removes revocations, auditing and notifying each change', async () => {
+      const store = await fresh();
+      const seen: StoreChange[] = [];
+      const stop = store.watch((c) => seen.push(c));
+      const before = Date.now();
+      const hour = before + 3_600_000;
+      const a = await store.addRevocation({ kind: 'jti', value: 't-1', reason: 'leaked', actor: 'alice', expiresAt: hour });
+      expect(a).toEqual({ kind: 'jti', value: 't-1', reason: 'leaked', actor: 'alice', createdAt: expect.any(Number), expiresAt: hour });
+      expect(a.createdAt).toBeGreaterThanOrEqual(before);
+      await store.addRevocation({ kind: 'sub', value: 'user-1', reason: 'offboarded', actor: 'bob', expiresAt: hour });
+      // the same kind and value again replaces the entry: a later createdAt, the new reason
+      const again = await store.addRevocation({ kind: 'sub', value: 'user-1', reason: 'again', actor: 'bob', expiresAt: hour + 1 });
+      const listed = await store.listRevocations(Date.now());
+      expect(listed.map((r) => `${r.kind}:${r.value}:${r.reason}`)).toEqual(['jti:t-1:leaked', 'sub:user-1:again']);
+      expect(listed[1]).toEqual(again);
+      listed[0].value = 'mutated';
+      expect((await store.listRevocations(Date.now()))[0].value).toBe('t-1');
+      // a jti and a sub with the same value are different entries
+      await store.addRevocation({ kind: 'sid', value: 't-1', reason: '', actor: 'carol', expiresAt: hour });
+      expect(await store.listRevocations(Date.now())).toHaveLength(3);
+      expect(await store.removeRevocation('jti', 't-1', 'alice')).toBe(true);
+      expect(await store.removeRevocation('jti', 't-1', 'alice')).toBe(false);
+      expect((await store.listRevocations(Date.now())).map((r) => `${r.kind}:${r.value}`).sort()).toEqual(['sid:t-1', 'sub:user-1']);
+      await eventually(() => {
+        expect(seen.filter((c) => c.kind === 'revocation').map((c) => c.target)).toEqual(['jti:t-1', 'sub:user-1', 'sub:user-1', 'sid:t-1', 'jti:t-1']);
+      });
+      stop();
+      const audit = await store.listAudit();
+      expect(audit.filter((e) => e.action.startsWith('token.')).map((e) => `${e.action} ${e.target} ${e.actor}`).reverse()).toEqual([
+        'token.revoke jti:t-1 alice',
+        'token.revoke sub:user-1 bob',
+        'token.revoke sub:user-1 bob',
+        'token.revoke sid:t-1 carol',
+        'token.unrevoke jti:t-1 alice',
+      ]);
+    });
+
+    it('leaves expired revocations out of the list and prunes them', async () => {
+      const store = await fresh();
+      const now = Date.now();
+      await store.addRevocation({ kind: 'jti', value: 'a-short', reason: '', actor: 'a', expiresAt: now + 1000 });
+      await store.addRevocation({ kind: 'jti', value: 'b-long', reason: '', actor: 'a', expiresAt: now + 3_600_000 });
+      expect((await store.listRevocations(now)).map((r) => r.value)).toEqual(['a-short', 'b-long']);
+      // at its expiresAt an entry is expired (the bound is exclusive)
+      expect((await store.listRevocations(now + 1000)).map((r) => r.value)).toEqual(['b-long']);
+      expect(await store.pruneRevocations(now + 999)).toBe(0);
+      expect(await store.pruneRevocations(now + 1000)).toBe(1);
+      expect((await store.listRevocations(0)).map((r) => r.value)).toEqual(['b-long']);
+      // a write prunes what has expired by then
+      await store.pruneRevocations(0);
+      await store.addRevocation({ kind: 'sid', value: 'gone', reason: '', actor: 'a', expiresAt: Date.now() - 1 });
+      expect((await store.listRevocations(0)).map((r) => r.value)).toEqual(['b-long', 'gone']);
+      await store.addRevocation({ kind: 'sid', value: 'next', reason: '', actor: 'a', expiresAt: now + 3_600_000 });
+      expect((await store.listRevocations(0)).map((r) => r.value)).toEqual(['b-long', 'next']);
+    });
+
+    it('keeps revocations across a restart', async () => {
+      let store = await fresh();
+      const r = await store.addRevocation({ kind: 'sid', value: 's-9', reason: 'stolen laptop', actor: 'a', expiresAt: Date.now() + 60_000 });
+      store = await h!.reopen();
+      expect(await store.listRevocations(Date.now())).toEqual([r]);
+    });
+
     it('keeps everything across a restart', async () => {
       let store = await fresh();
       await store.appendConfigVersion({ content: [{ file: 'a.yaml', text: 'x: 1\n' }], author: 'a', message: 'first' });
