@@ -1,4 +1,5 @@
 import { formatDiagnostic } from '../config/diagnostics.js';
+import type { TlsFiles } from '../grpc/tls.js';
 import { loadConfig, loadConfigFromFiles, type LoadResult } from '../config/load.js';
 import type { AuthProvider } from '../config/model.js';
 import type { SourceFile } from '../config/source.js';
@@ -11,6 +12,9 @@ import { createAuthzServer, type AuthzServer } from './server.js';
 export interface RunAuthzOptions {
   port: number;
   host: string;
+  /** TLS (mTLS with caFile + requireClientCert), files followed; plaintext off loopback needs `insecure`. */
+  tls?: TlsFiles;
+  insecure?: boolean;
   /** Banyan YAML (file or directory) whose auth.providers are served; none = every check denied. */
   config?: string;
   /** Reload providers when the config changes (last good config wins). */
@@ -51,7 +55,7 @@ export async function runAuthz(opts: RunAuthzOptions): Promise<RunningAuthz> {
   const server = createAuthzServer({ providers, realm: opts.realm, logger: log });
   const stack = new ServiceStack(log);
   try {
-    const port = await server.start(opts.port, opts.host);
+    const port = await server.start(opts.port, opts.host, { tls: opts.tls, insecure: opts.insecure });
     stack.add('authz service', () => server.stop());
     const metrics = opts.metricsPort === undefined ? undefined : await serveMetrics([server.registry], opts.metricsPort, opts.host);
     if (metrics) stack.add('metrics endpoint', () => metrics.close());

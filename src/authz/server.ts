@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
+import { grpcTransport, type GrpcTransport, type Transport } from '../grpc/tls.js';
 import type { Registry } from 'prom-client';
 import type { AuthProvider } from '../config/model.js';
 import { DEFAULT_PORTS } from '../ports.js';
@@ -11,6 +12,7 @@ import { AuthFailure } from './failure.js';
 import { createAuthzMetrics } from './metrics.js';
 import type { CheckRequestObject } from './request.js';
 import { denied } from './response.js';
+import { RevocationSync, type RevocationStore, type RevocationSyncOptions } from './revocations.js';
 
 const SERVICE_NAME = 'envoy.service.auth.v3.Authorization';
 
@@ -28,6 +30,8 @@ export class AuthzServer {
   readonly registry: Registry;
   readonly authorizer: Authorizer;
   private server?: grpc.Server;
+  private revocationSync?: RevocationSync;
+  private transport?: GrpcTransport;
 
   constructor(opts: AuthzServerOptions = {}) {
     this.registry = opts.registry ?? createRegistry();
@@ -35,12 +39,25 @@ export class AuthzServer {
     if (opts.providers) this.authorizer.setProviders(opts.providers);
   }
 
+  /**
+   * Denies what the store's revocations say: loads them now (rejects when the store cannot be read),
+   * then follows every change (any replica's, for PostgreSQL) and re-reads every resyncMs. Without
+   * it the authorizer's revocation list is this process's alone.
+   */
+  async followRevocations(store: RevocationStore, opts: RevocationSyncOptions = {}): Promise<void> {
+    const sync = new RevocationSync(this.authorizer.revocations, store, opts);
+    await sync.start();
+    this.revocationSync?.stop();
+    this.revocationSync = sync;
+  }
+
   setConfig(providers: AuthProvider[]): void {
     this.authorizer.setProviders(providers);
   }
 
-  /** Binds and serves; resolves to the bound port (pass 0 for any free port). */
-  async start(port: number = DEFAULT_PORTS.authz, host = '0.0.0.0'): Promise<number> {
+  /** Binds and serves; resolves to the bound port (pass 0 for any free port). TLS or plaintext per `transport`. */
+  async start(port: number = DEFAULT_PORTS.authz, host = '127.0.0.1', transport: Transport = {}): Promise<number> {
+    const t = await grpcTransport('authz service', host, transport);
     const server = new grpc.Server();
     server.addService(authorizationServiceDefinition(), {
       Check: (call: grpc.ServerUnaryCall<CheckRequestObject, unknown>, callback: grpc.sendUnaryData<unknown>) => {
@@ -52,16 +69,26 @@ export class AuthzServer {
       },
     });
     addGrpcHealth(server, [SERVICE_NAME]);
-    const bound = await bindGrpcServer(server, host, port);
+    let bound: number;
+    try {
+      bound = await bindGrpcServer(server, host, port, t.credentials);
+    } catch (err) {
+      t.close();
+      throw err;
+    }
     this.server = server;
+    this.transport = t;
     return bound;
   }
 
   async stop(): Promise<void> {
+    this.revocationSync?.stop();
     const server = this.server;
     this.server = undefined;
     // In-flight calls get a moment; a stuck client must not block shutdown.
     if (server) await shutdownGrpcServer(server, 2000);
+    this.transport?.close();
+    this.transport = undefined;
     await this.authorizer.close();
   }
 }

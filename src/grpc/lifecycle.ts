@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 
-/** Starts a grpc-js server on host:port (0 = any free port) and returns the bound port. */
-export async function bindGrpcServer(server: grpc.Server, host: string, port: number): Promise<number> {
+/** Starts a grpc-js server on host:port (0 = any free port) and returns the bound port; plaintext unless given credentials. */
+export async function bindGrpcServer(server: grpc.Server, host: string, port: number, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+    server.bindAsync(`${host}:${port}`, credentials, (err, bound) => {
       if (err) reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`));
       else resolve(bound);
     });

@@ -1,4 +1,5 @@
 import { formatDiagnostic, hasErrors } from '../config/diagnostics.js';
+import type { TlsFiles } from '../grpc/tls.js';
 import { parseRateLimitFiles } from '../config/ratelimit/parse.js';
 import { readConfigFiles, type SourceFile } from '../config/source.js';
 import { ServiceStack, type StopReport } from '../service/stack.js';
@@ -12,6 +13,9 @@ import { RateLimitXdsClient } from './xds-client.js';
 export interface RunRateLimitOptions {
   port: number;
   host: string;
+  /** TLS (mTLS with caFile + requireClientCert), files followed; plaintext off loopback needs `insecure`. */
+  tls?: TlsFiles;
+  insecure?: boolean;
   /**
    * envoyproxy/ratelimit domain files: a directory (its runtime RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/config,
    * a ConfigMap mount) or one file; read, watched and hot-reloaded like `banyan serve`'s config, so
@@ -70,7 +74,7 @@ export async function runRateLimit(o: RunRateLimitOptions): Promise<RunningRateL
       stack.add('xDS client', () => client.stop());
     }
 
-    const port = await server.start(o.port, o.host);
+    const port = await server.start(o.port, o.host, { tls: o.tls, insecure: o.insecure });
     const metrics = o.metricsPort === undefined ? undefined : await serveMetrics([server.limiter.metrics.registry], o.metricsPort, o.host);
     if (metrics) stack.add('metrics endpoint', () => metrics.close());
     return { server, port, metricsPort: metrics?.port, stop: async () => void (await stack.stop()), shutdown: () => stack.stop() };

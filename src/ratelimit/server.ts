@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
+import { grpcTransport, type GrpcTransport, type Transport } from '../grpc/tls.js';
 import type { RateLimitDomain } from '../config/model.js';
 import { DEFAULT_PORTS } from '../ports.js';
 import { loadEnvoyProtos } from '../proto/envoy.js';
@@ -23,6 +24,7 @@ export class RateLimitServer {
   readonly limiter: RateLimiter;
   private server?: grpc.Server;
   private health?: GrpcHealth;
+  private transport?: GrpcTransport;
   private readonly log: Logger;
 
   constructor(opts: RateLimitServerOptions = {}) {
@@ -32,13 +34,21 @@ export class RateLimitServer {
     this.log = opts.log ?? logger().child({ component: 'ratelimit' });
   }
 
-  /** Binds host:port (0 = any free port) and resolves with the bound port. */
-  async start(port: number = DEFAULT_PORTS.ratelimit, host = '0.0.0.0'): Promise<number> {
+  /** Binds host:port (0 = any free port) and resolves with the bound port; TLS or plaintext per `transport`. */
+  async start(port: number = DEFAULT_PORTS.ratelimit, host = '127.0.0.1', transport: Transport = {}): Promise<number> {
+    const t = await grpcTransport('rate limit service', host, transport, { logger: this.log });
     const server = new grpc.Server();
     server.addService(rateLimitServiceDefinition(), { ShouldRateLimit: this.handle });
     this.health = addGrpcHealth(server, [RATELIMIT_SERVICE_NAME]);
-    const bound = await bindGrpcServer(server, host, port);
+    let bound: number;
+    try {
+      bound = await bindGrpcServer(server, host, port, t.credentials);
+    } catch (err) {
+      t.close();
+      throw err;
+    }
     this.server = server;
+    this.transport = t;
     this.log.info({ port: bound, backend: this.limiter.backend.name }, 'rate limit service listening');
     return bound;
   }
@@ -77,6 +87,8 @@ export class RateLimitServer {
     this.health?.setStatus('', 'NOT_SERVING');
     // In-flight calls get a moment; a stuck client must not block shutdown.
     if (server) await shutdownGrpcServer(server, 2000);
+    this.transport?.close();
+    this.transport = undefined;
     await this.limiter.close();
   }
 }

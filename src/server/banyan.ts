@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AuthzServer } from '../authz/server.js';
+import { assertSecureBind, type TlsFiles } from '../grpc/tls.js';
 import type { RateLimitServer } from '../ratelimit/server.js';
 import { BanyanMetricSource } from '../rollout/analysis/banyan-source.js';
 import { PrometheusMetricSource } from '../rollout/analysis/prometheus.js';
@@ -68,6 +69,10 @@ export interface ServeOptions {
   loadReportIntervalMs?: number;
   /** Clusters always compiled with load reporting (lrs_server self), besides those the pipeline picks. */
   loadReporting?: string[];
+  /** TLS (mTLS with caFile + requireClientCert) for every server: xDS, rate limit, authz, admin; files are followed. */
+  tls?: TlsFiles;
+  /** Serve plaintext on a non-loopback host anyway (refused otherwise). */
+  insecure?: boolean;
 }
 
 export interface RunningBanyan {
@@ -102,12 +107,16 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
   const cache = new SnapshotCache({ logger: log, registry });
   const xds = new XdsServer({ cache, logger: log, registry });
   const stack = new ServiceStack(log);
+  const transport = { tls: opts.tls, insecure: opts.insecure };
+  // Before anything starts: a refused bind must not leave a store opened or a service listening.
+  assertSecureBind('xDS server', opts.host, transport);
+  assertSecureBind('admin API', opts.adminHost, transport);
   try {
     const store = opts.store ?? (await openStore({ postgresUrl: opts.postgresUrl, dataDir: opts.dataDir, logger: log }));
     // Closed by stop() only when Banyan opened it.
     if (!opts.store) stack.add('store', () => store.close());
     // The services exist before the first config so that they receive it with everything else.
-    const services = await startServices(opts, registry, log, stack);
+    const services = await startServices({ ...opts, revocationStore: store }, registry, log, stack);
     const pipeline = new ConfigPipeline({ snapshot: (s, wire) => cache.setSnapshot(s, wire), config: services.feed }, log, registry, {
       served: { host: opts.host, ...services.ports },
     }, { loadReporting: new Set(opts.loadReporting) });
@@ -135,9 +144,9 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     await runner.start();
     stack.add('rollouts', () => runner.stop());
     const loadStats = { store, replica, logger: log, registry, reportIntervalMs: opts.loadReportIntervalMs };
-    const xdsEndpoint = await serveXds(xds, opts.host, opts.xdsPort, { loadStats });
+    const xdsEndpoint = await serveXds(xds, opts.host, opts.xdsPort, { loadStats, transport, logger: log });
     stack.add('xDS server', () => xdsEndpoint.stop());
-    const admin = await serveAdmin({ control, store, runner, xds, fleet, registries: [registry, ...services.registries] }, opts.adminHost, opts.adminPort, opts.adminToken);
+    const admin = await serveAdmin({ control, store, runner, xds, fleet, registries: [registry, ...services.registries] }, opts.adminHost, opts.adminPort, opts.adminToken, { tls: opts.tls, logger: log });
     stack.add('admin API', () => admin.close());
     if (opts.config && opts.watch) {
       const watcher = new ConfigWatcher(opts.config, edits.apply, { debounceMs: opts.debounceMs, maxWaitMs: opts.watchMaxWaitMs, logger: log.child({ component: 'watcher' }) });

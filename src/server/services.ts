@@ -2,9 +2,11 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createAuthzServer, type AuthzServer } from '../authz/server.js';
 import type { Config } from '../config/model.js';
+import type { TlsFiles } from '../grpc/tls.js';
 import { createRedisClient, RedisBackend } from '../ratelimit/backend/redis.js';
 import { createRateLimitServer, type RateLimitServer } from '../ratelimit/server.js';
 import type { ServiceStack } from '../service/stack.js';
+import type { Store } from '../store/types.js';
 
 export interface ServicesOptions {
   host: string;
@@ -14,6 +16,11 @@ export interface ServicesOptions {
   ratelimitTimeoutMs?: number;
   ratelimitFailureMode?: 'allow' | 'deny';
   authzPort?: number;
+  /** The serve's store: the authz service denies the tokens revoked there (by any replica). */
+  revocationStore?: Pick<Store, 'listRevocations' | 'pruneRevocations' | 'watch'>;
+  /** TLS for both services (the same files as the xDS server); plaintext off loopback needs `insecure`. */
+  tls?: TlsFiles;
+  insecure?: boolean;
 }
 
 export interface InProcessServices {
@@ -45,11 +52,13 @@ export async function startServices(opts: ServicesOptions, registry: Registry, l
   const ports: InProcessServices['ports'] = {};
   if (ratelimit) {
     stack.add('rate limit service', () => ratelimit.stop());
-    ports.ratelimit = await ratelimit.start(opts.ratelimitPort, opts.host);
+    ports.ratelimit = await ratelimit.start(opts.ratelimitPort, opts.host, { tls: opts.tls, insecure: opts.insecure });
   }
   if (authz) {
     stack.add('authz service', () => authz.stop());
-    ports.authz = await authz.start(opts.authzPort, opts.host);
+    // Before it listens: a restarted replica never allows a token revoked while it was down.
+    if (opts.revocationStore) await authz.followRevocations(opts.revocationStore, { logger: log.child({ component: 'authz' }) });
+    ports.authz = await authz.start(opts.authzPort, opts.host, { tls: opts.tls, insecure: opts.insecure });
     log.info({ component: 'authz', port: ports.authz }, 'authz service listening');
   }
   return {

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { addTlsOptions, tlsFromFlags } from '../tls-options.js';
 import { parseDuration } from '../../config/duration.js';
 import { DEFAULT_PORTS } from '../../ports.js';
 import { stopOnSignals } from '../../service/signals.js';
@@ -36,14 +37,18 @@ interface Flags {
   shadow: boolean;
   headers: boolean;
   metricsPort?: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  insecure?: boolean;
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('ratelimit')
     .description('Run the rate limit service (envoy.service.ratelimit.v3.RateLimitService, envoyproxy/ratelimit config format) on its own')
     .option('--port <port>', 'gRPC port', parseIntOption, DEFAULT_PORTS.ratelimit)
-    .option('--host <address>', 'address to bind', '0.0.0.0')
+    .option('--host <address>', 'address to bind; off loopback it needs --tls-cert/--tls-key or --insecure', '127.0.0.1')
     .option('--config <dir-or-file>', 'envoyproxy/ratelimit domain files: a directory (one domain per file; e.g. RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/config) or one file; hot-reloaded, symlink swaps followed')
     .option('--xds <host:port>', "take the config from Banyan's xDS server (RateLimitConfig over ADS)")
     .option('--node-id <id>', 'xDS node id (default ratelimit-<pid>)')
@@ -55,7 +60,8 @@ export function register(program: Command): void {
     .option('--failure-mode <mode>', 'when the backend is unavailable: allow (OK) or deny (gRPC UNAVAILABLE)', 'allow')
     .option('--shadow', 'global shadow mode: never answer OVER_LIMIT (still counted)', false)
     .option('--headers', 'add RateLimit-Limit/-Remaining/-Reset response headers', false)
-    .option('--metrics-port <port>', 'Prometheus /metrics port', parseIntOption)
+    .option('--metrics-port <port>', 'Prometheus /metrics port', parseIntOption);
+  addTlsOptions(cmd, 'the gRPC service')
     .action(async (f: Flags) => {
       if (f.failureMode !== 'allow' && f.failureMode !== 'deny') throw new InvalidArgumentError('--failure-mode must be allow or deny');
       if (!f.config && !f.xds) throw new InvalidArgumentError('give --config DIR_OR_FILE or --xds HOST:PORT');
@@ -77,6 +83,8 @@ export function register(program: Command): void {
         shadow: f.shadow,
         responseHeaders: f.headers,
         metricsPort: f.metricsPort,
+        tls: tlsFromFlags(f),
+        insecure: f.insecure,
         log: logger().child({ component: 'ratelimit' }),
       });
       stopOnSignals(running.shutdown);

@@ -5,13 +5,14 @@ import { stopOnSignals } from '../../service/signals.js';
 import { parseIntOption } from '../options.js';
 import { CliError, EXIT, orExit } from '../admin-client.js';
 import { parseInterval } from '../../rollout/steps.js';
+import { addTlsOptions, tlsFromFlags } from '../tls-options.js';
 
 export function register(program: Command): void {
-  program
+  const serve = program
     .command('serve')
     .description('Serve xDS to Envoy proxies and gRPC clients from a route YAML file or directory, with hot reload')
     .argument('[config]', 'YAML file or directory of YAML files (optional with --postgres: follow the shared store)')
-    .option('--host <addr>', 'address for the gRPC servers', '0.0.0.0')
+    .option('--host <addr>', 'address for the gRPC servers (xDS, rate limit, authz); off loopback it needs --tls-cert/--tls-key or --insecure', '127.0.0.1')
     .option('--xds-port <port>', 'xDS (ADS) gRPC port', parseIntOption, DEFAULT_PORTS.xds)
     .option('--admin-host <addr>', 'admin API address (loopback by default: it can change traffic)', '127.0.0.1')
     .option('--admin-port <port>', 'admin API HTTP port', parseIntOption, DEFAULT_PORTS.admin)
@@ -32,13 +33,15 @@ export function register(program: Command): void {
     .option('--replica <id>', "this replica's name in the fleet's status (default: hostname-pid-random)")
     .option('--prometheus-url <url>', 'Prometheus for rollout analysis checks with source: prometheus (or BANYAN_PROMETHEUS_URL)')
     .option('--load-report-interval <duration>', 'how often proxies report load over LRS', '10s')
-    .option('--rollout-poll <duration>', 'how often rollouts waiting on proxies or gates are looked at', '1s')
+    .option('--rollout-poll <duration>', 'how often rollouts waiting on proxies or gates are looked at', '1s');
+  addTlsOptions(serve, 'every server (xDS, rate limit, authz and the admin API, which becomes HTTPS)')
     .addHelpText(
       'after',
       `
 Examples:
   $ banyan serve examples/banyan.yaml
-  $ banyan serve ./routes/ --xds-port ${DEFAULT_PORTS.xds} --admin-token-file /etc/banyan/token`,
+  $ banyan serve ./routes/ --xds-port ${DEFAULT_PORTS.xds} --admin-token-file /etc/banyan/token
+  $ banyan serve ./routes/ --host 0.0.0.0 --tls-cert tls.crt --tls-key tls.key --tls-client-ca ca.crt`,
     )
     .action(async (config: string | undefined, o) => {
       // Loaded on demand: the server graph (protos, gRPC, stores) would slow every other CLI command.
@@ -64,6 +67,8 @@ Examples:
         prometheusUrl: o.prometheusUrl ?? process.env.BANYAN_PROMETHEUS_URL,
         loadReportIntervalMs: orExit(() => parseInterval(o.loadReportInterval, '--load-report-interval')),
         rolloutPollMs: orExit(() => parseInterval(o.rolloutPoll, '--rollout-poll')),
+        tls: tlsFromFlags(o),
+        insecure: o.insecure,
       });
       stopOnSignals(running.shutdown);
     });
