@@ -1,7 +1,8 @@
 import type { Cluster } from '../config/model.js';
 import { buildLoadAssignment } from './endpoint.js';
 import type * as envoy from './envoy-types.js';
-import { ADS_CONFIG_SOURCE, compact, duration, http2ProtocolOptions, typed, wrap } from './util.js';
+import { upstreamTls } from './tls.js';
+import { ADS_CONFIG_SOURCE, compact, duration, http2ProtocolOptions, wrap } from './util.js';
 
 const LB_POLICY: Record<Cluster['lbPolicy'], NonNullable<envoy.Cluster['lb_policy']>> = {
   round_robin: 'ROUND_ROBIN',
@@ -76,28 +77,6 @@ export function buildCluster(c: Cluster, opts: ClusterOptions = {}): envoy.Clust
   }
   if (c.tls) out.transport_socket = upstreamTls(c.tls);
   return out;
-}
-
-function upstreamTls(tls: NonNullable<Cluster['tls']>): envoy.TransportSocket {
-  const common: envoy.CommonTlsContext = {};
-  if (tls.alpn.length) common.alpn_protocols = tls.alpn;
-  // Without a validation context Envoy accepts any certificate, so "no CA file" means the OS trust store;
-  // and a trusted chain alone proves nothing about the name, so the SNI must also be a SAN.
-  if (!tls.insecureSkipVerify) {
-    const validation: envoy.CertificateValidationContext = tls.caFile ? { trusted_ca: { filename: tls.caFile } } : { system_root_certs: {} };
-    if (tls.sni) validation.match_typed_subject_alt_names = [{ san_type: 'DNS', matcher: { exact: tls.sni } }];
-    common.validation_context = validation;
-  }
-  return {
-    name: 'envoy.transport_sockets.tls',
-    typed_config: typed(
-      'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
-      compact({
-        sni: tls.sni,
-        common_tls_context: common,
-      }),
-    ),
-  };
 }
 
 /** Envoy takes expected statuses as half-open [start, end) ranges; adjacent codes share one range. */

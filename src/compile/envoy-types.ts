@@ -15,6 +15,7 @@ import type { Router } from '../proto/generated/envoy/extensions/filters/http/ro
 import type { HttpConnectionManager } from '../proto/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.js';
 import type { StdoutAccessLog } from '../proto/generated/envoy/extensions/access_loggers/stream/v3/StdoutAccessLog.js';
 import type { UpstreamTlsContext } from '../proto/generated/envoy/extensions/transport_sockets/tls/v3/UpstreamTlsContext.js';
+import type { DownstreamTlsContext } from '../proto/generated/envoy/extensions/transport_sockets/tls/v3/DownstreamTlsContext.js';
 import type { HttpProtocolOptions } from '../proto/generated/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.js';
 
 export type { Bootstrap } from '../proto/generated/envoy/config/bootstrap/v3/Bootstrap.js';
@@ -40,6 +41,10 @@ export type { RouteMatch } from '../proto/generated/envoy/config/route/v3/RouteM
 export type { VirtualHost } from '../proto/generated/envoy/config/route/v3/VirtualHost.js';
 export type { HttpFilter } from '../proto/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.js';
 export type { CertificateValidationContext } from '../proto/generated/envoy/extensions/transport_sockets/tls/v3/CertificateValidationContext.js';
+export type { Secret } from '../proto/generated/envoy/extensions/transport_sockets/tls/v3/Secret.js';
+export type { SdsSecretConfig } from '../proto/generated/envoy/extensions/transport_sockets/tls/v3/SdsSecretConfig.js';
+export type { ListenerFilter } from '../proto/generated/envoy/config/listener/v3/ListenerFilter.js';
+export type { FilterChain } from '../proto/generated/envoy/config/listener/v3/FilterChain.js';
 export type { CommonTlsContext } from '../proto/generated/envoy/extensions/transport_sockets/tls/v3/CommonTlsContext.js';
 export type { StringMatcher } from '../proto/generated/envoy/type/matcher/v3/StringMatcher.js';
 export type { StatusCode__Output as StatusCodeName } from '../proto/generated/envoy/type/v3/StatusCode.js';
@@ -48,7 +53,13 @@ export type { Duration } from '../proto/generated/google/protobuf/Duration.js';
 export type { RateLimitConfig } from '../proto/generated/ratelimit/config/ratelimit/v3/RateLimitConfig.js';
 export type { RateLimitDescriptor } from '../proto/generated/ratelimit/config/ratelimit/v3/RateLimitDescriptor.js';
 export type { RateLimitPolicy } from '../proto/generated/ratelimit/config/ratelimit/v3/RateLimitPolicy.js';
-export type { Cors, CorsPolicy, ExtAuthz, ExtAuthzPerRoute, HttpConnectionManager, HttpProtocolOptions, LocalRateLimit, RateLimitFilter, Router, StdoutAccessLog, UpstreamTlsContext };
+export type { Cors, CorsPolicy, ExtAuthz, ExtAuthzPerRoute, HttpConnectionManager, HttpProtocolOptions, LocalRateLimit, RateLimitFilter, Router, StdoutAccessLog, UpstreamTlsContext, DownstreamTlsContext };
+
+/**
+ * envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector, which Banyan sends empty (its
+ * proto is loaded by src/proto/envoy.ts; no generated type is needed for an empty message).
+ */
+export type TlsInspector = Record<string, never>;
 
 /**
  * google.protobuf.Any as the compiler writes it: protobufjs's wrapper form, `{'@type': url, ...fields}`.
@@ -77,6 +88,8 @@ export interface TypedConfigs {
   'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit': LocalRateLimit;
   'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog': StdoutAccessLog;
   'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext': UpstreamTlsContext;
+  'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext': DownstreamTlsContext;
+  'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector': TlsInspector;
   'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions': HttpProtocolOptions;
 }
 export type TypedConfigUrl = keyof TypedConfigs;

@@ -7,6 +7,7 @@ import { buildLoadAssignment } from './endpoint.js';
 import { FEATURES } from './features.js';
 import { groupSelector, planGroups } from './groups.js';
 import { buildListener } from './listener.js';
+import { clusterSecrets, listenerSecrets, secretResources } from './tls.js';
 import { rateLimitConfigResources } from './ratelimit.js';
 import { buildRouteConfiguration } from './route.js';
 import type * as envoy from './envoy-types.js';
@@ -36,6 +37,7 @@ export function compile(config: Config, opts: CompileOptions = {}): CompiledSnap
   const assignments = new Map(config.clusters.filter((c) => c.discovery === 'eds').map((c) => [c.name, buildLoadAssignment(c)]));
   const featureClusters = FEATURES.flatMap((f) => f.clusters(config));
   const rateLimitConfigs = rateLimitConfigResources(config);
+  const secrets = secretResources(config);
 
   checkClusters(config, clusters, ctx);
   for (const fc of featureClusters) {
@@ -52,6 +54,9 @@ export function compile(config: Config, opts: CompileOptions = {}): CompiledSnap
     set.set(TypeUrl.Listener, byName(plan.listeners.map((l) => listeners.get(l.name)!), (l) => l.name!));
     set.set(TypeUrl.RouteConfiguration, byName(plan.listeners.map((l) => routes.get(l.name)!), (r) => r.name!));
     set.set(TypeUrl.RateLimitConfig, new Map(rateLimitConfigs));
+    // Only the secrets this group's listeners and clusters name: a proxy never holds another group's keys.
+    const named = new Set([...plan.listeners.flatMap(listenerSecrets), ...used.flatMap((n) => clusterSecrets(clusters.get(n)!))]);
+    if (named.size) set.set(TypeUrl.Secret, byName([...named].filter((n) => secrets.has(n)).map((n) => secrets.get(n)!), (s) => s.name!));
     groups.set(plan.name, set);
   }
 

@@ -3,6 +3,7 @@ import type { CompileContext } from './context.js';
 import type * as envoy from './envoy-types.js';
 import { FEATURES } from './features.js';
 import { orderHttpFilters, type HttpFilterName } from './filters.js';
+import { TLS_INSPECTOR, tlsFilterChains } from './tls.js';
 import { ADS_CONFIG_SOURCE, compact, HCM_TYPE, socketAddress, typed, wrap } from './util.js';
 
 const ROUTER: HttpFilterName = 'envoy.filters.http.router';
@@ -31,34 +32,31 @@ function httpConnectionManager(listener: Listener, httpFilters: envoy.HttpFilter
 }
 
 function socketListener(listener: Listener, ctx: CompileContext): envoy.Listener {
-  const filters = orderHttpFilters([...FEATURES.flatMap((f) => f.httpFilters(listener, ctx.config)), ROUTER_FILTER]);
-  return {
-    name: listener.name,
-    address: socketAddress(listener.address, listener.port),
-    filter_chains: [
-      {
-        filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: typed(
-              HCM_TYPE,
-              compact({
-                ...httpConnectionManager(listener, filters),
-                codec_type: 'AUTO',
-                // Envoy's edge best practices. The client address comes from the connection, not from a
-                // client-written X-Forwarded-For, so remote_address rate limits cannot be dodged; and paths
-                // are normalized before matching, so `/public/../admin` cannot take `/public`'s auth rule.
-                use_remote_address: wrap(true),
-                normalize_path: wrap(true),
-                merge_slashes: true,
-                access_log: listener.accessLog ? [STDOUT_ACCESS_LOG] : undefined,
-              }),
-            ),
-          },
-        ],
-      },
-    ],
-  };
+  const httpFilters = orderHttpFilters([...FEATURES.flatMap((f) => f.httpFilters(listener, ctx.config)), ROUTER_FILTER]);
+  const filters: envoy.FilterChain['filters'] = [
+    {
+      name: 'envoy.filters.network.http_connection_manager',
+      typed_config: typed(
+        HCM_TYPE,
+        compact({
+          ...httpConnectionManager(listener, httpFilters),
+          codec_type: 'AUTO',
+          // Envoy's edge best practices. The client address comes from the connection, not from a
+          // client-written X-Forwarded-For, so remote_address rate limits cannot be dodged; and paths
+          // are normalized before matching, so `/public/../admin` cannot take `/public`'s auth rule.
+          use_remote_address: wrap(true),
+          normalize_path: wrap(true),
+          merge_slashes: true,
+          access_log: listener.accessLog ? [STDOUT_ACCESS_LOG] : undefined,
+        }),
+      ),
+    },
+  ];
+  if (listener.tls) {
+    // One chain per certificate, chosen by SNI: tls_inspector reads the ClientHello for the match.
+    return { name: listener.name, address: socketAddress(listener.address, listener.port), listener_filters: [TLS_INSPECTOR], filter_chains: tlsFilterChains(listener.tls, filters) };
+  }
+  return { name: listener.name, address: socketAddress(listener.address, listener.port), filter_chains: [{ filters }] };
 }
 
 /**

@@ -17,6 +17,7 @@ export interface ResourceTypes {
   'type.googleapis.com/envoy.config.cluster.v3.Cluster': envoy.Cluster;
   'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment': envoy.ClusterLoadAssignment;
   'type.googleapis.com/ratelimit.config.ratelimit.v3.RateLimitConfig': envoy.RateLimitConfig;
+  'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret': envoy.Secret;
 }
 
 /**

@@ -6,6 +6,7 @@ import { buildRollout } from './build-rollout.js';
 import type { Fragment, Reference, ServiceSetting } from './fragment.js';
 import type { AuthProvider, Cluster, Endpoint, Listener, ProxyGroup, TokenSource } from './model.js';
 import type { ClusterInput, ConfigInput, GroupInput, ListenerInput, ProviderInput } from './schema.js';
+import { buildClusterTlsSecrets, buildListenerTls, buildSecret } from './tls.js';
 import { formatPath, type Locator, type PathSegment } from './yaml.js';
 
 const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'PS256'];
@@ -26,9 +27,12 @@ export function buildFragment(input: ConfigInput, locator: Locator): Fragment {
     rateLimitNodes: rateLimitItems(locator),
     references,
     diagnostics: [],
+    secrets: [],
+    secretRefs: [],
   };
   const routes = new RouteBuilder(locator, references);
-  input.listeners?.forEach((l, i) => fragment.listeners.push(listener(l, ['listeners', i], locator, routes, references)));
+  input.listeners?.forEach((l, i) => fragment.listeners.push(listener(l, ['listeners', i], locator, routes, references, fragment)));
+  input.secrets?.forEach((s, i) => fragment.secrets.push(buildSecret(s, ['secrets', i], locator)));
   input.clusters?.forEach((c, i) => fragment.clusters.push(cluster(c, ['clusters', i], locator, fragment)));
   input.groups?.forEach((g, i) => fragment.groups.push(group(g, ['groups', i], locator, references)));
   input.auth?.providers?.forEach((p, i) => fragment.providers.push(provider(p, ['auth', 'providers', i], locator)));
@@ -47,7 +51,7 @@ export function buildFragment(input: ConfigInput, locator: Locator): Fragment {
   return fragment;
 }
 
-function listener(input: ListenerInput, path: PathSegment[], locator: Locator, routes: RouteBuilder, references: Reference[]): Listener {
+function listener(input: ListenerInput, path: PathSegment[], locator: Locator, routes: RouteBuilder, references: Reference[], fragment: Fragment): Listener {
   const kind = input.kind ?? 'socket';
   const hosts = input.routes
     ? [{ name: '*', domains: ['*'], routes: input.routes.map((r, i) => routes.route(r, [...path, 'routes', i], `*/${i}`)), pos: locator.pos([...path, 'routes']) }]
@@ -74,6 +78,7 @@ function listener(input: ListenerInput, path: PathSegment[], locator: Locator, r
         }
       : {}),
     accessLog: input.accessLog ?? false,
+    ...(input.tls ? { tls: buildListenerTls(input.tls, input.name, [...path, 'tls'], locator, fragment) } : {}),
     pos: locator.pos(path),
   };
 }
@@ -118,7 +123,13 @@ function cluster(input: ClusterInput, path: PathSegment[], locator: Locator, fra
         }
       : {}),
     ...(input.tls
-      ? { tls: { ...defined({ sni: input.tls.sni, caFile: input.tls.ca }), insecureSkipVerify: input.tls.insecureSkipVerify ?? false, alpn: input.tls.alpn ?? [] } }
+      ? {
+          tls: {
+            ...defined({ sni: input.tls.sni, ...buildClusterTlsSecrets(input.tls, input.name, [...path, 'tls'], locator, fragment) }),
+            insecureSkipVerify: input.tls.insecureSkipVerify ?? false,
+            alpn: input.tls.alpn ?? [],
+          },
+        }
       : {}),
     pos: locator.pos(path),
   };

@@ -2,6 +2,7 @@ import type { Diagnostic } from './diagnostics.js';
 import type { AuthProvider, Cluster, Listener, ProxyGroup, RolloutSpec, SourcePos } from './model.js';
 import type { Node } from 'yaml';
 import type { SourceDoc } from './yaml.js';
+import type { TlsSink } from './tls.js';
 
 /** A name used somewhere that must be defined somewhere (possibly in another file). */
 export interface Reference {
@@ -28,7 +29,7 @@ export interface RolloutSite {
 }
 
 /** What one YAML document contributes; fragments are concatenated into one Config. */
-export interface Fragment {
+export interface Fragment extends TlsSink {
   listeners: Listener[];
   clusters: Cluster[];
   groups: ProxyGroup[];

@@ -11,12 +11,16 @@ import { findUnreachableRoutes } from './shadow.js';
 import { Locator, parseYaml } from './yaml.js';
 import { parseRateLimitDomains } from './ratelimit/parse.js';
 import { readConfigFiles, type SourceFile } from './source.js';
+import { checkTls, mergeSecrets, resolveSecretMaterial, type ReadFile } from './tls.js';
+import fs from 'node:fs';
 
 export interface LoadResult {
   /** Set only when there is no error (warnings allowed). */
   config?: Config;
   diagnostics: Diagnostic[];
   files: string[];
+  /** Files read besides the YAML (secrets' certificates, keys and CAs): a change to one is a change to the config. */
+  secretFiles?: string[];
 }
 
 export type { SourceFile };
@@ -43,10 +47,19 @@ export interface LoadOptions {
    * banyan_authz clusters point at what actually answers. An explicit `services:` key always wins.
    */
   served?: { host: string; ratelimit?: number; authz?: number };
+  /**
+   * How secrets' files (certificates, keys, CA bundles) are read. Without it the loader stays pure
+   * over its sources: secrets are checked by reference only and carry no material, so what is
+   * compiled from them cannot be served (validation and offline tools read the disk: loadConfig).
+   */
+  readFile?: ReadFile;
 }
 
+/** Reads a secret file from the local disk, as serve and `banyan validate` do. */
+export const readFileFromDisk: ReadFile = (file) => fs.readFileSync(file, 'utf8');
+
 /** One file, or every *.yaml / *.yml directly in a directory (see readConfigFiles). */
-export async function loadConfig(path: string): Promise<LoadResult> {
+export async function loadConfig(path: string, options: LoadOptions = { readFile: readFileFromDisk }): Promise<LoadResult> {
   let sources: SourceFile[];
   try {
     sources = await readConfigFiles(path);
@@ -54,7 +67,7 @@ export async function loadConfig(path: string): Promise<LoadResult> {
     return { diagnostics: [fileError(path, `cannot read config: ${(err as Error).message}`)], files: [] };
   }
   if (sources.length === 0) return { diagnostics: [fileError(path, 'no *.yaml or *.yml files in this directory')], files: [] };
-  return { ...loadConfigFromFiles(sources), files: sources.map((s) => s.file) };
+  return { ...loadConfigFromFiles(sources, options), files: sources.map((s) => s.file) };
 }
 
 export function loadConfigFromString(text: string, file: string, options: LoadOptions = {}): LoadResult {
@@ -111,18 +124,27 @@ export function loadConfigFromFiles(files: readonly SourceFile[], options: LoadO
     auth: { providers: fragments.flatMap((f) => f.providers) },
     services: { ...DEFAULT_SERVICES },
     rollouts: fragments.flatMap((f) => f.rollouts),
+    secrets: mergeSecrets(fragments.flatMap((f) => f.secrets), diagnostics),
   };
+  let secretFiles: string[] | undefined;
+  if (options.readFile) {
+    const resolved = resolveSecretMaterial(config.secrets ?? [], options.readFile, diagnostics);
+    config.secrets = resolved.secrets;
+    secretFiles = resolved.files;
+  }
   const fromServe = mergeServices(config, fragments, diagnostics, options.served);
   const domainNames = fragments.flatMap((f) => f.rateLimitNodes.flatMap((n) => (n.domain === undefined ? [] : [n.domain])));
   const anyRateLimitSection = fragments.some((f) => f.rateLimitNodes.length > 0);
   diagnostics.push(...checkConfig(config, fragments.flatMap((f) => f.references), anyRateLimitSection ? domainNames : undefined));
   diagnostics.push(...checkRollouts(config, fragments.flatMap((f) => f.rolloutSites)));
+  diagnostics.push(...checkTls(config, fragments.flatMap((f) => f.secretRefs)));
   diagnostics.push(...findUnreachableRoutes(config));
   diagnostics.push(...unreachableServiceWarnings(config, fromServe, options.served));
 
   const sorted = sortDiagnostics(diagnostics, files);
   const names = files.map((f) => f.file);
-  return hasErrors(sorted) ? { diagnostics: sorted, files: names } : { config, diagnostics: sorted, files: names };
+  const extra = secretFiles ? { secretFiles } : {};
+  return hasErrors(sorted) ? { diagnostics: sorted, files: names, ...extra } : { config, diagnostics: sorted, files: names, ...extra };
 }
 
 /** Reading order: files as given, then line and column, whichever check found the problem. */
@@ -193,7 +215,7 @@ function unreachableServiceWarnings(config: Config, fromServe: readonly ServiceN
 }
 
 function emptyFragment(): Fragment {
-  return { listeners: [], clusters: [], groups: [], providers: [], rollouts: [], rolloutSites: [], services: {}, rateLimitNodes: [], references: [], diagnostics: [] };
+  return { listeners: [], clusters: [], groups: [], providers: [], rollouts: [], rolloutSites: [], services: {}, rateLimitNodes: [], references: [], diagnostics: [], secrets: [], secretRefs: [] };
 }
 
 function lineCol(locator: Locator): { line: number; col: number } {

@@ -26,6 +26,41 @@ export interface Config {
   };
   /** Declarative rollouts (`rollouts:`): the desired rollout lives in git, its progress in the store. */
   rollouts: RolloutSpec[];
+  /**
+   * Certificates and CA bundles served to Envoy over SDS: the `secrets:` section, and one implicit
+   * secret per file path written in a `tls:` block (named `file:<path as written>`). Sorted by name.
+   * Absent = none (configs built by hand).
+   */
+  secrets?: Secret[];
+}
+
+// ---------------------------------------------------------------- secrets (SDS)
+
+export type SecretSource = { kind: 'certificate'; certFile: string; keyFile: string } | { kind: 'ca'; caFile: string };
+
+/** What a secret's files hold, read when the config is loaded (never stored: the store keeps YAML only). */
+export type SecretMaterial = { kind: 'certificate'; certificateChain: string; privateKey: string } | { kind: 'ca'; trustedCa: string };
+
+export interface Secret {
+  name: string;
+  /** File paths are absolute: a relative path in YAML is resolved beside its file. */
+  source: SecretSource;
+  /** Made from a file path in a `tls:` block rather than declared under `secrets:`. */
+  implicit: boolean;
+  /** The files' contents; absent when the loader was given no way to read files. */
+  material?: SecretMaterial;
+  pos: SourcePos;
+}
+
+/** Listener `tls:`: Envoy terminates TLS, one filter chain per certificate, chosen by SNI. */
+export interface ListenerTls {
+  certificates: { secret: string; serverNames: string[]; pos: SourcePos }[];
+  minVersion: 'TLSv1_2' | 'TLSv1_3';
+  alpn: string[];
+  clientCertificate: 'required' | 'optional' | 'none';
+  /** Secret (kind ca) client certificates must chain to; set when clientCertificate is not none. */
+  clientCa?: string;
+  pos: SourcePos;
 }
 
 // ---------------------------------------------------------------- rollouts
@@ -119,6 +154,7 @@ export interface Listener {
   ratelimit?: ListenerRateLimit;
   /** Per-request access log to stdout. */
   accessLog: boolean;
+  tls?: ListenerTls;
   pos: SourcePos;
 }
 
@@ -407,6 +443,16 @@ export interface Cluster {
     unhealthyThreshold: number;
     expectedStatuses: number[];
   };
-  tls?: { sni?: string; caFile?: string; insecureSkipVerify: boolean; alpn: string[] };
+  tls?: {
+    sni?: string;
+    /** A CA bundle Envoy reads from its own disk (`ca: path`). */
+    caFile?: string;
+    /** A CA secret served over SDS (`ca: {secret} | {caFile}`). */
+    caSecret?: string;
+    /** A certificate secret for mTLS to the endpoints (`clientCertificate:`). */
+    clientCertificate?: string;
+    insecureSkipVerify: boolean;
+    alpn: string[];
+  };
   pos: SourcePos;
 }

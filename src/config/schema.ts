@@ -4,6 +4,7 @@ import { UINT32_MAX } from './bounds.js';
 import { AT_KEY, duration, durationAtLeast, exactlyOne, headerName, mutableHeaderName, host, hostPort, httpPath, name, onlyWith, port, refineWith, stringOrList, uint32 } from './schema-common.js';
 import { virtualHost, route } from './schema-route.js';
 import { rollout } from './schema-rollout.js';
+import { clusterTls, listenerTls, secret } from './schema-tls.js';
 
 /**
  * The operator's YAML, as zod schemas over one file's plain value. Every object is strict so typos
@@ -28,6 +29,7 @@ const listener = z
       })
       .optional(),
     accessLog: z.boolean().optional(),
+    tls: listenerTls.optional().meta({ description: 'Terminate TLS: certificates per SNI, served to Envoy over SDS' }),
   })
   .superRefine(exactlyOne(['hosts', 'routes'], false))
   .superRefine((v, ctx) => {
@@ -91,20 +93,7 @@ const cluster = z.strictObject({
       expectedStatuses: z.array(z.number().int().min(100).max(599)).min(1).optional(),
     })
     .optional(),
-  tls: z
-    .strictObject({
-      // Envoy's UpstreamTlsContext.sni: max_bytes 255 (a DNS name's limit).
-      sni: z
-        .string()
-        .min(1)
-        .superRefine(refineWith((v: string) => (Buffer.byteLength(v) > 255 ? `sni is ${Buffer.byteLength(v)} bytes; Envoy allows at most 255` : undefined)))
-        .optional(),
-      ca: z.string().min(1).optional().meta({ description: 'CA bundle file' }),
-      insecureSkipVerify: z.boolean().optional(),
-      alpn: z.array(z.string().min(1)).optional(),
-    })
-    .superRefine(exactlyOne(['ca', 'insecureSkipVerify'], false))
-    .optional(),
+  tls: clusterTls.optional(),
 });
 
 const group = z.strictObject({
@@ -174,6 +163,7 @@ export const configSchema = z
       .array(z.record(z.string(), z.unknown()))
       .optional()
       .meta({ description: 'envoyproxy/ratelimit domain configs ({domain, descriptors}), format unchanged' }),
+    secrets: z.array(secret).optional().meta({ description: 'Certificates and CA bundles from files, served to Envoy over SDS (files are watched)' }),
     rollouts: z.array(rollout).optional().meta({ description: 'Stepped rollouts owned by the config (banyan rollout start makes the same, owned by the CLI)' }),
   })
   .meta({ title: 'Banyan configuration', description: 'One file, or one of several in a config directory (lists are concatenated).' });

@@ -26,6 +26,8 @@ const ENTRY_PROTOS = [
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
+  'envoy/service/secret/v3/sds.proto',
   'envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto',
   'envoy/service/ratelimit/v3/rls.proto',
   'envoy/service/auth/v3/external_auth.proto',
@@ -60,6 +62,8 @@ export const TypeUrl = {
   Cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
   ClusterLoadAssignment: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
   RateLimitConfig: 'type.googleapis.com/ratelimit.config.ratelimit.v3.RateLimitConfig',
+  /** SDS: certificates and CA bundles, referenced by listeners' and clusters' TLS contexts. */
+  Secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
 } as const;
 export type TypeUrlValue = (typeof TypeUrl)[keyof typeof TypeUrl];
 

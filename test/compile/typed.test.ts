@@ -70,6 +70,8 @@ describe('generated Envoy types', () => {
       'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit': true,
       'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog': true,
       'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext': true,
+      'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext': true,
+      'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector': true,
       'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions': true,
     };
     for (const url of Object.keys(urls)) expect(messageType(url).fullName).toBe(`.${url.split('/')[1]}`);

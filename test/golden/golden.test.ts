@@ -20,6 +20,12 @@ const cases = fs
   .map((f) => f.slice(0, -'.yaml'.length))
   .sort();
 
+/**
+ * Secret files (in/certs/) are named relative to the YAML, which the loader resolves against the
+ * working directory because the cases are loaded as `in/NAME.yaml`: read them from this directory.
+ */
+export const readGoldenFile = (file: string): string => fs.readFileSync(path.join(dir, path.relative(process.cwd(), file)), 'utf8');
+
 /** Optional in/NAME.nodes.json: proxies whose group (snapshot.groupOf) the output records. */
 function nodeProbes(name: string): NodeInfo[] {
   const file = path.join(dir, 'in', `${name}.nodes.json`);
@@ -35,7 +41,7 @@ describe('golden', () => {
   for (const name of cases) {
     it(name, () => {
       const file = `in/${name}.yaml`;
-      const loaded = loadConfigFromString(fs.readFileSync(path.join(dir, file), 'utf8'), file);
+      const loaded = loadConfigFromString(fs.readFileSync(path.join(dir, file), 'utf8'), file, { readFile: readGoldenFile });
       expect(loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic)).toEqual([]);
       const config = loaded.config!;
       const snapshot = compile(config);

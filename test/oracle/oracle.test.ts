@@ -110,7 +110,9 @@ describe('golden outputs pass ValidateAll', () => {
     const seenTypes = new Set<string>();
     for (const name of goldenNames) {
       const file = `${name}.yaml`;
-      const loaded = loadConfigFromString(fs.readFileSync(path.join(GOLDEN_IN, file), 'utf8'), file);
+      // Secret files are relative to the YAML: the case is loaded as a bare file name, resolved against the working directory.
+      const readFile = (p: string) => fs.readFileSync(path.join(GOLDEN_IN, path.relative(process.cwd(), p)), 'utf8');
+      const loaded = loadConfigFromString(fs.readFileSync(path.join(GOLDEN_IN, file), 'utf8'), file, { readFile });
       expect(loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic), file).toEqual([]);
       const snapshot = compile(loaded.config!);
       for (const [group, set] of snapshot.groups) {
@@ -127,7 +129,7 @@ describe('golden outputs pass ValidateAll', () => {
       const bootstrap = renderBootstrap({ nodeId: `${kind}-1`, group: kind, kind, xdsHost: 'banyan.internal', xdsPort: 18000, adminPort: 9901 });
       inputs.push({ id: `bootstrap ${kind}`, typeUrl: BOOTSTRAP_TYPE_URL, bytes: encodeMessage(BOOTSTRAP_TYPE_URL, bootstrap) });
     }
-    expect([...seenTypes].sort()).toEqual([TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration].sort());
+    expect([...seenTypes].sort()).toEqual([TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration, TypeUrl.Secret].sort());
     expect(inputs.length).toBeGreaterThan(100);
 
     const results = await oracle.validate(inputs);
