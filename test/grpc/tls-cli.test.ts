@@ -1,0 +1,121 @@
+/**
+ * The TLS flags of the built binary (dist/ must be current: `npm test` builds first): plaintext
+ * non-loopback binds refused by serve, ratelimit and authz; `serve` on its defaults (loopback, the
+ * quick start) and with --tls-cert/--tls-key serving TLS.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { banyan } from '../cli/run.js';
+import { issueCert, makeCa, type TestCa, type TestCert } from '../support/certs.js';
+import { eventually } from '../support/eventually.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(ROOT, 'bin/banyan.js');
+const FREE = ['--xds-port', '0', '--admin-port', '0', '--ratelimit-port', '0', '--authz-port', '0'];
+
+let dir: string;
+let ca: TestCa;
+let server: TestCert;
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'banyan-tls-cli-'));
+  ca = makeCa(dir, 'ca');
+  server = issueCert(ca, dir, 'server', { kind: 'server' });
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('plaintext off loopback is refused by the binary', () => {
+  it('serve --host 0.0.0.0 exits 1 naming the server, the host and the flags', async () => {
+    const r = await banyan(['serve', 'examples/banyan.yaml', ...FREE, '--host', '0.0.0.0', '--data-dir', path.join(dir, 'refused')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/refusing to serve the xDS server without TLS on 0\.0\.0\.0.*--tls-cert and --tls-key.*--insecure/);
+  });
+
+  it('ratelimit and authz --host 0.0.0.0 exit 1 the same way', async () => {
+    const rl = await banyan(['ratelimit', '--config', path.join(ROOT, 'examples'), '--port', '0', '--host', '0.0.0.0']);
+    expect(rl.code).toBe(1);
+    expect(rl.stderr).toMatch(/rate limit service without TLS on 0\.0\.0\.0.*--insecure/);
+    const az = await banyan(['authz', '--port', '0', '--no-metrics', '--host', '0.0.0.0']);
+    expect(az.code).toBe(1);
+    expect(az.stderr).toMatch(/authz service without TLS on 0\.0\.0\.0.*--insecure/);
+  });
+
+  it('--tls-cert without --tls-key is a usage error', async () => {
+    const r = await banyan(['serve', 'examples/banyan.yaml', ...FREE, '--tls-cert', server.certFile, '--data-dir', path.join(dir, 'usage')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--tls-cert and --tls-key go together/);
+  });
+});
+
+describe('serve with --tls-cert/--tls-key on its default host', () => {
+  let child: ChildProcess | undefined;
+  afterEach(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    child = undefined;
+  });
+
+  async function startServe(extra: string[]): Promise<{ xdsPort: number }> {
+    const proc = spawn(process.execPath, [BIN, 'serve', 'examples/banyan.yaml', ...FREE, '--data-dir', fs.mkdtempSync(path.join(dir, 'state-')), ...extra], {
+      cwd: ROOT,
+      env: { ...process.env, BANYAN_LOG_LEVEL: 'info', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    let out = '';
+    proc.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    proc.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    return eventually(() => {
+      if (proc.exitCode !== null) throw new Error(`exited ${proc.exitCode}: ${out.slice(-500)}`);
+      const line = out.split('\n').find((l) => l.includes('"banyan serving"'));
+      if (!line) throw new Error(`not serving yet: ${out.slice(-500)}`);
+      return JSON.parse(line) as { xdsPort: number };
+    }, 30_000);
+  }
+
+  async function adsOutcome(port: number, creds: grpc.ChannelCredentials): Promise<'ok' | grpc.status> {
+    const { loadEnvoyProtos } = await import('../../src/proto/envoy.js');
+    const { methodDefinition } = await import('../../src/proto/grpc.js');
+    loadEnvoyProtos();
+    const def = {
+      StreamAggregatedResources: methodDefinition(
+        'envoy.service.discovery.v3.AggregatedDiscoveryService',
+        'StreamAggregatedResources',
+        'envoy.service.discovery.v3.DiscoveryRequest',
+        'envoy.service.discovery.v3.DiscoveryResponse',
+        { request: true, response: true },
+      ),
+    };
+    const Ctor = grpc.makeGenericClientConstructor(def, 'Ads');
+    const client = new Ctor(`127.0.0.1:${port}`, creds);
+    const call = (client as unknown as Record<string, () => grpc.ClientDuplexStream<unknown, unknown>>).StreamAggregatedResources();
+    try {
+      return await new Promise((resolve) => {
+        call.once('data', () => resolve('ok'));
+        call.once('error', (e: grpc.ServiceError) => resolve(e.code));
+        call.write({ node: { id: 'cli-tls', cluster: 'default' }, type_url: 'type.googleapis.com/envoy.config.listener.v3.Listener', resource_names: [] });
+      });
+    } finally {
+      call.cancel();
+      client.close();
+    }
+  }
+
+  it('without --host or TLS (the quick start) it starts: the default host is loopback', async () => {
+    const { xdsPort } = await startServe([]);
+    expect(await adsOutcome(xdsPort, grpc.credentials.createInsecure())).toBe('ok');
+  });
+
+  it('with --tls-cert/--tls-key it serves ADS over TLS only', async () => {
+    const { xdsPort } = await startServe(['--tls-cert', server.certFile, '--tls-key', server.keyFile]);
+    expect(await adsOutcome(xdsPort, grpc.credentials.createSsl(ca.pem))).toBe('ok');
+    expect(await adsOutcome(xdsPort, grpc.credentials.createInsecure())).toBe(grpc.status.UNAVAILABLE);
+  });
+});
