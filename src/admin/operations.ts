@@ -12,7 +12,20 @@ import type { Config } from '../config/model.js';
 import type { WeightsMode } from '../config/weights.js';
 import type { ConfigDiff } from '../diff/config.js';
 import type { XdsDiff } from '../diff/xds.js';
-import type { AuditEntry, BackendWeight, ConfigFile, ConfigVersion, Override, ProxyRecord, Rollout, RolloutAnalysis, RolloutState, WebhookSpec } from '../store/types.js';
+import type {
+  AuditEntry,
+  BackendWeight,
+  ConfigFile,
+  ConfigVersion,
+  Override,
+  ProxyRecord,
+  Revocation,
+  RevocationKind,
+  Rollout,
+  RolloutAnalysis,
+  RolloutState,
+  WebhookSpec,
+} from '../store/types.js';
 import type { ProxyStatus } from '../xds/status.js';
 
 /** A stored version without its (possibly large) content. */
@@ -191,5 +204,25 @@ export interface RolloutOperations {
   command(ref: string, command: RolloutCommand, author: string, opts?: { full?: boolean }): Promise<RolloutStatus>;
 }
 
+// ------------------------------------------------------------------ token revocations
+
+export interface RevokeRequest {
+  kind: RevocationKind;
+  value: string;
+  reason: string;
+  /** Epoch ms; the route module has already applied the default. */
+  expiresAt: number;
+  author: string;
+}
+
+export interface RevocationOperations {
+  /** Stored and shared: every replica's authz service denies the token(s) within about a second. */
+  revoke(req: RevokeRequest): Promise<Revocation>;
+  /** Live (unexpired) revocations, oldest first. */
+  revocations(): Promise<Revocation[]>;
+  /** False when there was no such revocation. */
+  unrevoke(kind: RevocationKind, value: string, author: string): Promise<boolean>;
+}
+
 /** Everything the ops endpoints need; the read side is separate so it can be served alone. */
-export interface AdminOperations extends CandidateOperations, HistoryOperations, WeightOperations, RolloutOperations {}
+export interface AdminOperations extends CandidateOperations, HistoryOperations, WeightOperations, RolloutOperations, RevocationOperations {}

@@ -8,6 +8,7 @@ import type { AuthzMetrics } from './metrics.js';
 import { keySourceOf, startProvider, type ProviderRuntime } from './providers.js';
 import { viewOf, type CheckRequestObject, type HttpView } from './request.js';
 import { allowed, denied, type CheckResponseObject } from './response.js';
+import { RevocationList } from './revocations.js';
 import { TokenCache } from './token-cache.js';
 import { extractToken } from './token-source.js';
 import { DEFAULT_MAX_TOKEN_BYTES, verifyToken } from './verify.js';
@@ -21,6 +22,8 @@ export interface AuthorizerOptions {
   cacheSize?: number;
   /** Upper bound on how long a verified token is trusted without re-verification. Default 5 min. */
   cacheMaxTtlMs?: number;
+  /** Revoked jti/sub/sid, checked on every request (cached tokens too); default an empty list of its own. */
+  revocations?: RevocationList;
   metrics?: AuthzMetrics;
   logger?: Logger;
 }
@@ -55,9 +58,11 @@ export class Authorizer {
   private readonly requirements = new Map<string, Requirement | AuthFailure>();
   private readonly realm: string;
   private readonly maxTokenBytes: number;
+  readonly revocations: RevocationList;
 
   constructor(private readonly opts: AuthorizerOptions = {}) {
     this.realm = opts.realm ?? 'banyan';
+    this.revocations = opts.revocations ?? new RevocationList();
     this.maxTokenBytes = opts.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
     this.cache = new TokenCache(opts.cacheSize ?? 10_000, opts.cacheMaxTtlMs ?? 300_000);
   }
@@ -192,11 +197,21 @@ export class Authorizer {
     const hit = this.cache.get(key, now);
     if (hit) {
       this.opts.metrics?.cacheHits.inc();
-      return hit;
+      return this.notRevoked(hit, now);
     }
     this.opts.metrics?.cacheMisses.inc();
     const payload = await verifyToken(token, provider.config, provider.keys.resolve, { maxTokenBytes: this.maxTokenBytes, now });
     this.cache.set(key, payload, now);
+    return this.notRevoked(payload, now);
+  }
+
+  /** After the cache, on every request: a token revoked since it was cached is denied at once. */
+  private notRevoked(payload: JWTPayload, now: number): JWTPayload {
+    const revoked = this.revocations.match(payload, now);
+    if (revoked) {
+      this.opts.metrics?.revoked.inc({ kind: revoked.kind });
+      throw new AuthFailure('invalid', 'revoked', 'token revoked');
+    }
     return payload;
   }
 

@@ -8,6 +8,8 @@ export interface AuthzMetrics {
   jwksFailures: prom.Counter<'provider'>;
   cacheHits: prom.Counter;
   cacheMisses: prom.Counter;
+  /** Checks denied because the token's jti, sub or sid is revoked, by the kind of revocation that matched. */
+  revoked: prom.Counter<'kind'>;
 }
 
 /** The authz service's metrics on `registry`; the hit ratio is derived at scrape time from the counters. */
@@ -38,5 +40,6 @@ export function createAuthzMetrics(registry: Registry): AuthzMetrics {
     jwksFailures: new prom.Counter({ name: 'banyan_authz_jwks_fetch_failures_total', help: 'JWKS loads that failed, by provider', labelNames: ['provider'], registers }),
     cacheHits,
     cacheMisses,
+    revoked: new prom.Counter({ name: 'banyan_authz_revoked_denials_total', help: 'Checks denied because the token is revoked, by revocation kind (jti, sub, sid)', labelNames: ['kind'], registers }),
   };
 }

@@ -6,6 +6,7 @@ import type {
   ChangeMeta,
   DiffLevel,
   HistoryEntry,
+  RevokeRequest,
   RolloutCommand,
   RolloutStatus,
   RouteState,
@@ -16,7 +17,7 @@ import type {
 } from '../admin/operations.js';
 import type { ConfigDiff } from '../diff/config.js';
 import type { RolloutRunner } from '../rollout/runner.js';
-import type { AuditEntry, BackendWeight, ConfigFile, ConfigVersion, Override, Rollout, Store } from '../store/types.js';
+import type { AuditEntry, BackendWeight, ConfigFile, ConfigVersion, Override, Revocation, RevocationKind, Rollout, Store } from '../store/types.js';
 import type { ControlPlane } from './control.js';
 import { ConfigHistory, withoutContent } from './history.js';
 import { rolloutStatus, type FleetState } from './rollout-progress.js';
@@ -105,6 +106,18 @@ export class ServerOperations implements AdminOperations {
   async command(ref: string, command: RolloutCommand, author: string, opts: { full?: boolean } = {}): Promise<RolloutStatus> {
     const r = command === 'promote' ? await this.runner.promote(ref, author, opts) : await this.runner[command](ref, author);
     return this.status(r);
+  }
+
+  revoke(req: RevokeRequest): Promise<Revocation> {
+    return this.store.addRevocation({ kind: req.kind, value: req.value, reason: req.reason, actor: req.author, expiresAt: req.expiresAt });
+  }
+
+  revocations(): Promise<Revocation[]> {
+    return this.store.listRevocations(Date.now());
+  }
+
+  unrevoke(kind: RevocationKind, value: string, author: string): Promise<boolean> {
+    return this.store.removeRevocation(kind, value, author);
   }
 
   private status(r: Rollout): Promise<RolloutStatus> {

@@ -1,12 +1,13 @@
 /**
  * The operator workflow on top of the control plane: route weights, candidate configs, history and
- * rollback, rollouts and the audit log. Reads are open; every change needs the bearer token (the
- * Router enforces it), except dry runs that change nothing.
+ * rollback, rollouts and the audit log. Each route states the role it needs (admin/auth.ts; the Router
+ * enforces it): reads and dry runs read, shifts and rollouts operate, apply and rollback admin.
  */
 import type { AdminOperations } from '../operations.js';
 import type { Router } from '../router.js';
 import { mountConfigOpsRoutes } from './config-ops.js';
 import { mountHistoryRoutes } from './history.js';
+import { mountRevocationRoutes } from './revocations.js';
 import { mountRolloutRoutes } from './rollouts.js';
 import { mountWeightRoutes } from './weights.js';
 
@@ -15,4 +16,5 @@ export function mountOpsRoutes(router: Router, ops: AdminOperations): void {
   mountConfigOpsRoutes(router, ops);
   mountHistoryRoutes(router, ops);
   mountRolloutRoutes(router, ops);
+  mountRevocationRoutes(router, ops);
 }
