@@ -27,6 +27,14 @@ export function grpcCapabilityDiagnostics(config: Config): Diagnostic[] {
     if (listener.authz) error(listener.pos, listener, '`authz:` (ext_authz)', filterWhy);
     if (listener.ratelimit) error(listener.pos, listener, '`ratelimit:` (global rate limit filter)', filterWhy);
     if (listener.accessLog) error(listener.pos, listener, '`accessLog:`', 'gRPC clients write no Envoy access logs');
+    if (listener.tls) {
+      error(
+        listener.tls.pos,
+        listener,
+        '`tls:` (certificates over SDS)',
+        'gRFC A29: gRPC takes certificates only from certificate_provider_instance plugins, never over SDS, and an api listener is client-side with no socket to terminate TLS on; Banyan does not compile A29 security yet, so this is refused rather than silently not applied',
+      );
+    }
     for (const host of listener.hosts) {
       if (host.cors) error(host.pos, listener, `CORS on virtual host "${host.name}"`, 'CORS is a browser filter gRPC does not run');
       for (const d of host.domains.filter((d) => !validGrpcDomain(d))) {
@@ -86,7 +94,8 @@ function routeProblems(route: Route, report: Report): void {
 function clusterProblems(c: Cluster, report: Report): void {
   if (c.discovery === 'strict_dns') report('uses DNS endpoints', 'gRFC A27: gRPC takes endpoints from EDS only (give it IP endpoints)');
   if (!GRPC_LB.has(c.lbPolicy)) report(`uses lb ${c.lbPolicy}`, 'gRPC clients support round_robin and ring_hash (gRPC C-core NACKs the cluster)');
-  if (c.tls) report('uses upstream TLS from files', 'gRPC needs certificate provider instances (gRFC A29), not file paths');
+  if (c.tls?.clientCertificate || c.tls?.caSecret) report('uses upstream TLS with SDS secrets', 'gRFC A29: gRPC takes certificates only from certificate_provider_instance plugins, never over SDS (Banyan does not compile A29 security yet)');
+  else if (c.tls) report('uses upstream TLS from files', 'gRPC needs certificate provider instances (gRFC A29), not file paths');
   const cb = c.circuitBreaker;
   if (cb && (cb.maxConnections !== undefined || cb.maxPendingRequests !== undefined || cb.maxRetries !== undefined)) {
     report('sets circuit breakers other than maxRequests', 'gRFC A32: gRPC enforces only max_requests');

@@ -36,7 +36,7 @@ export class Admission {
    * `fallback` positions findings that no YAML element produced (it should name the config's first file).
    */
   admit(config: Config, fallback: SourcePos, compileOptions: CompileOptions = {}): AdmissionResult {
-    const diagnostics = grpcCapabilityDiagnostics(config);
+    const diagnostics = [...grpcCapabilityDiagnostics(config), ...unreadSecrets(config)];
     let snapshot: CompiledSnapshot;
     try {
       snapshot = compile(config, compileOptions);
@@ -49,6 +49,16 @@ export class Admission {
     diagnostics.push(...snapshot.warnings, ...checked.diagnostics);
     return hasErrors(diagnostics) ? { diagnostics } : { snapshot, diagnostics, wire: checked.wire };
   }
+}
+
+/**
+ * A secret whose files were not read (a loader without readFile) would reach Envoy empty, and Envoy
+ * would then refuse every handshake on the listener: never published.
+ */
+function unreadSecrets(config: Config): Diagnostic[] {
+  return (config.secrets ?? [])
+    .filter((s) => !s.material)
+    .map((s) => ({ severity: 'error' as const, ...s.pos, message: `secret "${s.name}" has no content: its files were not read (load the config with readFile, as serve and validate do)` }));
 }
 
 /** Where findings without a YAML origin are reported: the start of the first file. */

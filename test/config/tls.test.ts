@@ -1,0 +1,119 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { formatDiagnostic } from '../../src/config/diagnostics.js';
+import { loadConfig, loadConfigFromString, readFileFromDisk } from '../../src/config/load.js';
+
+const certs = fileURLToPath(new URL('../golden/in/certs/', import.meta.url));
+/** A config file beside the golden certificates, so `certs/...` paths resolve to them. */
+const file = path.join(certs, '..', 'tls-test.yaml');
+const load = (yaml: string) => loadConfigFromString(yaml, file, { readFile: readFileFromDisk });
+const errors = (r: ReturnType<typeof load>) => r.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+
+const edge = (tls: string, extra = '') => `${extra}listeners:
+  - name: edge
+    port: 443
+    tls:
+${tls}
+    routes:
+      - { name: all, match: { prefix: / }, to: app }
+clusters:
+  - name: app
+    endpoints: [10.0.0.1:8080]
+`;
+
+describe('listener tls', () => {
+  it('defaults: TLSv1_2, h2 + http/1.1, no client certificate; a file pair becomes an implicit secret with its PEM read', () => {
+    const r = load(edge('      certificates: [{ certFile: certs/www.crt, keyFile: certs/www.key }]'));
+    expect(errors(r)).toEqual([]);
+    const tls = r.config!.listeners[0].tls!;
+    expect(tls).toMatchObject({ minVersion: 'TLSv1_2', alpn: ['h2', 'http/1.1'], clientCertificate: 'none', certificates: [{ secret: 'file:certs/www.crt', serverNames: [] }] });
+    const [secret] = r.config!.secrets!;
+    expect(secret).toMatchObject({ name: 'file:certs/www.crt', implicit: true, source: { kind: 'certificate', certFile: path.join(certs, 'www.crt'), keyFile: path.join(certs, 'www.key') } });
+    expect(secret.material).toEqual({ kind: 'certificate', certificateChain: fs.readFileSync(path.join(certs, 'www.crt'), 'utf8'), privateKey: fs.readFileSync(path.join(certs, 'www.key'), 'utf8') });
+    expect(r.secretFiles).toEqual([path.join(certs, 'www.crt'), path.join(certs, 'www.key')]);
+  });
+
+  it('refuses a key that does not belong to the certificate, at the secret, without quoting the key', () => {
+    const r = load(edge('      certificates: [{ secret: mixed }]', 'secrets:\n  - { name: mixed, certFile: certs/www.crt, keyFile: certs/api.key }\n'));
+    expect(errors(r)).toEqual([`${file}:2:5: error: secret "mixed": the private key in ${path.join(certs, 'api.key')} does not belong to the certificate in ${path.join(certs, 'www.crt')}`]);
+    const key = fs.readFileSync(path.join(certs, 'api.key'), 'utf8').split('\n')[1];
+    expect(JSON.stringify(r.diagnostics)).not.toContain(key);
+  });
+
+  it('an unreadable file is an error at the file path, naming the file', () => {
+    const r = load(edge('      certificates: [{ certFile: certs/nope.crt, keyFile: certs/www.key }]'));
+    expect(errors(r)).toEqual([expect.stringMatching(new RegExp(`^${file}:5:34: error: secret "file:certs/nope.crt": cannot read ${path.join(certs, 'nope.crt')}: ENOENT`))]);
+  });
+
+  it('a CA where a certificate belongs, a certificate where a CA belongs', () => {
+    const r = load(
+      edge('      certificates: [{ secret: ca }]\n      clientCertificate: required\n      clientCa: { secret: cert }', 'secrets:\n  - { name: ca, caFile: certs/ca.crt }\n  - { name: cert, certFile: certs/www.crt, keyFile: certs/www.key }\n'),
+    );
+    expect(errors(r)).toEqual([
+      `${file}:8:32: error: listener "edge" needs a certificate secret (certFile + keyFile) here, but secret "ca" (${file}:2:5) is a CA secret (caFile) (at listeners[0].tls.certificates[0].secret)`,
+      `${file}:10:27: error: listener "edge" needs a CA secret (caFile) here, but secret "cert" (${file}:3:5) is a certificate secret (certFile + keyFile) (at listeners[0].tls.clientCa.secret)`,
+    ]);
+  });
+
+  it('client certificates need a CA, a CA needs client certificates; two defaults; duplicate and reserved secret names', () => {
+    expect(errors(load(edge('      certificates: [{ certFile: certs/www.crt, keyFile: certs/www.key }]\n      clientCertificate: optional')))).toEqual([
+      expect.stringContaining('clientCertificate: optional needs "clientCa"'),
+    ]);
+    expect(errors(load(edge('      certificates: [{ certFile: certs/www.crt, keyFile: certs/www.key }]\n      clientCa: { caFile: certs/ca.crt }')))).toEqual([
+      expect.stringContaining('"clientCa" does nothing without clientCertificate: required or optional'),
+    ]);
+    expect(errors(load(edge('      certificates: [{ certFile: certs/www.crt, keyFile: certs/www.key }, { certFile: certs/api.crt, keyFile: certs/api.key }]')))).toEqual([
+      expect.stringContaining('listener "edge" has two certificates without serverNames (entries 0 and 1); only one can be the default'),
+    ]);
+    const dup = load(edge('      certificates: [{ secret: a }]', 'secrets:\n  - { name: a, caFile: certs/ca.crt }\n  - { name: a, certFile: certs/www.crt, keyFile: certs/www.key }\n  - { name: "file:x", caFile: certs/ca.crt }\n'));
+    expect(errors(dup)).toEqual([
+      `${file}:3:5: error: duplicate secret "a" (first defined at ${file}:2:5)`,
+      `${file}:4:5: error: secret name "file:x" is reserved: names starting with "file:" are the secrets Banyan makes from file paths in tls: blocks`,
+      expect.stringContaining('needs a certificate secret'),
+    ]);
+  });
+
+  it('loadConfigFromString without readFile stays pure: secrets carry no material and no file is read', () => {
+    const r = loadConfigFromString(edge('      certificates: [{ certFile: certs/nope.crt, keyFile: certs/nope.key }]'), file);
+    expect(errors(r)).toEqual([]);
+    expect(r.config!.secrets![0].material).toBeUndefined();
+    expect(r.secretFiles).toBeUndefined();
+  });
+
+  it('loadConfig (the disk) reads secret files by default', async () => {
+    const r = await loadConfig(path.join(certs, '..', 'tls-edge-sni.yaml'));
+    expect(errors(r)).toEqual([]);
+    expect(r.config!.secrets!.map((s) => [s.name, s.material?.kind])).toEqual([
+      ['api-cert', 'certificate'],
+      ['file:certs/www.crt', 'certificate'],
+    ]);
+  });
+});
+
+describe('cluster tls', () => {
+  it('clientCertificate and an SDS ca become secret names; a string ca stays a path Envoy reads', () => {
+    const r = load(`clusters:
+  - name: a
+    endpoints: [10.0.0.1:8443]
+    tls: { sni: a.internal, ca: { caFile: certs/ca.crt }, clientCertificate: { certFile: certs/client.crt, keyFile: certs/client.key } }
+  - name: b
+    endpoints: [10.0.0.2:8443]
+    tls: { ca: /etc/ssl/ca.pem, clientCertificate: { secret: nope } }
+`);
+    expect(errors(r)).toEqual([`${file}:7:62: error: cluster "b" refers to unknown secret "nope" (at clusters[1].tls.clientCertificate.secret)`]);
+    const ok = load(`clusters:
+  - name: a
+    endpoints: [10.0.0.1:8443]
+    tls: { sni: a.internal, ca: { caFile: certs/ca.crt }, clientCertificate: { certFile: certs/client.crt, keyFile: certs/client.key } }
+  - name: b
+    endpoints: [10.0.0.2:8443]
+    tls: { ca: /etc/ssl/ca.pem }
+`);
+    expect(ok.config!.clusters.map((c) => c.tls)).toEqual([
+      { sni: 'a.internal', caSecret: 'file:certs/ca.crt', clientCertificate: 'file:certs/client.crt', insecureSkipVerify: false, alpn: [] },
+      { caFile: '/etc/ssl/ca.pem', insecureSkipVerify: false, alpn: [] },
+    ]);
+  });
+});
