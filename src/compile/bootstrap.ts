@@ -3,7 +3,8 @@ import { loadProtos } from '../proto/envoy.js';
 import { canonicalJsonOf } from '../proto/json.js';
 import { plainToStruct } from '../proto/struct.js';
 import type * as envoy from './envoy-types.js';
-import { ADS_CONFIG_SOURCE, duration, http2ProtocolOptions, socketAddress } from './util.js';
+import { isIP } from 'node:net';
+import { ADS_CONFIG_SOURCE, duration, http2ProtocolOptions, socketAddress, typed } from './util.js';
 
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
 /** The static cluster through which Envoy reaches Banyan's xDS server. */
@@ -37,6 +38,16 @@ export interface BootstrapOptions {
   adminPort: number;
   /** Bootstrap.stats_flush_interval: how often Envoy sends its stats to Banyan's metrics service (default 10 s). */
   statsFlushIntervalMs?: number;
+  /** TLS to Banyan's xDS server (`serve --tls-cert`): files on the proxy's disk, as ADS is not up yet for SDS. */
+  xdsTls?: XdsTls;
+}
+
+export interface XdsTls {
+  /** PEM CA bundle the xDS server's certificate must chain to. */
+  caFile: string;
+  /** A client certificate and key, for `serve --tls-client-ca` (mTLS). */
+  certFile?: string;
+  keyFile?: string;
 }
 
 /** Edge proxies face the internet: Envoy's edge best practices cap downstream connections. */
@@ -63,7 +74,7 @@ export function renderBootstrap(o: BootstrapOptions): envoy.Bootstrap {
       lds_config: ADS_CONFIG_SOURCE,
       cds_config: ADS_CONFIG_SOURCE,
     },
-    static_resources: { clusters: [xdsCluster(o.xdsHost, o.xdsPort)] },
+    static_resources: { clusters: [xdsCluster(o.xdsHost, o.xdsPort, o.xdsTls)] },
     cluster_manager: {
       load_stats_config: { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }] },
     },
@@ -96,8 +107,9 @@ function metricsServiceSink(): envoy.TypedAny {
   return { '@type': METRICS_SERVICE_CONFIG, ...config };
 }
 
-function xdsCluster(host: string, port: number): envoy.Cluster {
+function xdsCluster(host: string, port: number, tls?: XdsTls): envoy.Cluster {
   return {
+    ...(tls ? { transport_socket: xdsTransportSocket(host, tls) } : {}),
     name: XDS_CLUSTER,
     type: 'STRICT_DNS',
     dns_lookup_family: 'V4_PREFERRED',
@@ -108,6 +120,23 @@ function xdsCluster(host: string, port: number): envoy.Cluster {
       cluster_name: XDS_CLUSTER,
       endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(host, port) } }] }],
     },
+  };
+}
+
+/**
+ * An UpstreamTlsContext for the xDS cluster: the server's certificate must chain to the CA and name
+ * the xDS host (a DNS or IP SAN: a trusted chain alone proves nothing about whom Envoy talks to).
+ */
+function xdsTransportSocket(host: string, tls: XdsTls): envoy.TransportSocket {
+  const ip = isIP(host) !== 0;
+  const common: envoy.CommonTlsContext = {
+    alpn_protocols: ['h2'],
+    validation_context: { trusted_ca: { filename: tls.caFile }, match_typed_subject_alt_names: [{ san_type: ip ? 'IP_ADDRESS' : 'DNS', matcher: { exact: host } }] },
+  };
+  if (tls.certFile && tls.keyFile) common.tls_certificates = [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }];
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: typed('type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext', { ...(ip ? {} : { sni: host }), common_tls_context: common }),
   };
 }
 

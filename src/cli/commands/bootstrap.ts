@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_STATS_FLUSH_INTERVAL_MS, formatBootstrap, STATS_FLUSH_INTERVAL_RANGE_MS } from '../../compile/bootstrap.js';
+import { DEFAULT_STATS_FLUSH_INTERVAL_MS, formatBootstrap, STATS_FLUSH_INTERVAL_RANGE_MS, type XdsTls } from '../../compile/bootstrap.js';
 import { parseDuration } from '../../config/duration.js';
 import { DEFAULT_PORTS } from '../../ports.js';
 
@@ -25,6 +25,14 @@ export function parseFlushInterval(value: string): number {
   return ms;
 }
 
+/** --xds-tls-ca [--xds-client-cert --xds-client-key] → the xDS cluster's TLS; undefined = plaintext. */
+export function xdsTls(o: { xdsTlsCa?: string; xdsClientCert?: string; xdsClientKey?: string }): XdsTls | undefined {
+  if (!o.xdsClientCert !== !o.xdsClientKey) throw new InvalidArgumentError('--xds-client-cert and --xds-client-key go together');
+  if (o.xdsClientCert && !o.xdsTlsCa) throw new InvalidArgumentError('--xds-client-cert needs --xds-tls-ca');
+  if (!o.xdsTlsCa) return undefined;
+  return { caFile: o.xdsTlsCa, ...(o.xdsClientCert && o.xdsClientKey ? { certFile: o.xdsClientCert, keyFile: o.xdsClientKey } : {}) };
+}
+
 export function register(program: Command): void {
   program
     .command('bootstrap')
@@ -39,9 +47,23 @@ export function register(program: Command): void {
         .argParser(parseFlushInterval)
         .default(DEFAULT_STATS_FLUSH_INTERVAL_MS, `${DEFAULT_STATS_FLUSH_INTERVAL_MS / 1000}s`),
     )
+    .option('--xds-tls-ca <file>', "talk TLS to the xDS server (serve --tls-cert), verifying it against this PEM CA file on the proxy's disk")
+    .option('--xds-client-cert <file>', 'client certificate for mTLS to the xDS server (serve --tls-client-ca); with --xds-client-key')
+    .option('--xds-client-key <file>', 'private key of --xds-client-cert')
     .addOption(new Option('--output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
     .action(
-      (opts: { node: string; group: string; kind: 'sidecar' | 'edge'; xds: { host: string; port: number }; adminPort: number; statsFlushInterval: number; output: 'yaml' | 'json' }) => {
+      (opts: {
+        node: string;
+        group: string;
+        kind: 'sidecar' | 'edge';
+        xds: { host: string; port: number };
+        adminPort: number;
+        statsFlushInterval: number;
+        output: 'yaml' | 'json';
+        xdsTlsCa?: string;
+        xdsClientCert?: string;
+        xdsClientKey?: string;
+      }) => {
         process.stdout.write(
           formatBootstrap(
             {
@@ -52,6 +74,7 @@ export function register(program: Command): void {
               xdsPort: opts.xds.port,
               adminPort: opts.adminPort,
               statsFlushIntervalMs: opts.statsFlushInterval,
+              xdsTls: xdsTls(opts),
             },
             opts.output,
           ),
