@@ -4,6 +4,7 @@ import { loadConfig, loadConfigFromFiles, type LoadResult } from '../config/load
 import type { AuthProvider } from '../config/model.js';
 import type { SourceFile } from '../config/source.js';
 import { ServiceStack, type StopReport } from '../service/stack.js';
+import { PostgresStore } from '../store/postgres.js';
 import { ConfigWatcher } from '../service/watcher.js';
 import type { Logger } from '../telemetry/logger.js';
 import { serveMetrics } from '../telemetry/metrics-http.js';
@@ -23,6 +24,11 @@ export interface RunAuthzOptions {
   debounceMs?: number;
   /** A change still being written is applied anyway after this long (default: the watcher's). */
   watchMaxWaitMs?: number;
+  /**
+   * The serve replicas' PostgreSQL: tokens revoked there (admin API, `banyan authz revoke`) are denied,
+   * followed over LISTEN/NOTIFY. Without it the revocation list is this process's alone (a warning).
+   */
+  postgresUrl?: string;
   /** undefined = no metrics endpoint. */
   metricsPort?: number;
   realm?: string;
@@ -55,6 +61,14 @@ export async function runAuthz(opts: RunAuthzOptions): Promise<RunningAuthz> {
   const server = createAuthzServer({ providers, realm: opts.realm, logger: log });
   const stack = new ServiceStack(log);
   try {
+    if (opts.postgresUrl) {
+      const store = await PostgresStore.open({ url: opts.postgresUrl, logger: log });
+      stack.add('revocation store', () => store.close());
+      // Before the port opens: no check is answered without the revocations in force.
+      await server.followRevocations(store, { logger: log });
+    } else {
+      log.warn('no revocation store (--postgres): tokens revoked through banyan serve are not denied by this authz service');
+    }
     const port = await server.start(opts.port, opts.host, { tls: opts.tls, insecure: opts.insecure });
     stack.add('authz service', () => server.stop());
     const metrics = opts.metricsPort === undefined ? undefined : await serveMetrics([server.registry], opts.metricsPort, opts.host);
