@@ -14,6 +14,9 @@ import { TlsFileWatcher, isLoopbackHost, type TlsFiles } from '../../src/grpc/tl
 import { decodeMessage, loadEnvoyProtos, TypeUrl } from '../../src/proto/envoy.js';
 import { authorizationServiceDefinition, methodDefinition, rateLimitServiceDefinition } from '../../src/proto/grpc.js';
 import { routesYaml } from '../admin/harness.js';
+import { runAuthz } from '../../src/authz/run.js';
+import { runRateLimit } from '../../src/ratelimit/run.js';
+import { createLogger } from '../../src/telemetry/logger.js';
 import { startTestBanyan, type TestBanyan } from '../support/banyan.js';
 import { issueCert, makeCa, replaceFile, type TestCa, type TestCert } from '../support/certs.js';
 import { eventually } from '../support/eventually.js';
@@ -315,5 +318,33 @@ describe('insecure binds', () => {
         await t.stop();
       }
     }
+  });
+});
+
+describe('banyan ratelimit and banyan authz on their own', () => {
+  const log = createLogger('test', 'silent');
+
+  it('serve mTLS with the same options, and refuse plaintext off loopback', async () => {
+    const cfgDir = fs.mkdtempSync(path.join(pki.dir, 'rl-'));
+    fs.writeFileSync(path.join(cfgDir, 'd.yaml'), 'domain: d\ndescriptors:\n  - key: k\n    rate_limit: { unit: second, requests_per_unit: 5 }\n');
+    const mtls = serverTls({ caFile: pki.ca.certFile, requireClientCert: true });
+    const rlOpts = { port: 0, config: cfgDir, timeoutMs: 50, failureMode: 'allow' as const, shadow: false, responseHeaders: false, log };
+    const rl = await runRateLimit({ ...rlOpts, host: '127.0.0.1', tls: mtls });
+    try {
+      expect(await shouldRateLimit(rl.port, tlsCreds(pki.client))).toBe('ok');
+      expect(await shouldRateLimit(rl.port, tlsCreds())).toBe(grpc.status.UNAVAILABLE);
+      expect(await shouldRateLimit(rl.port, plain())).toBe(grpc.status.UNAVAILABLE);
+    } finally {
+      await rl.stop();
+    }
+    const az = await runAuthz({ port: 0, host: '127.0.0.1', watch: false, logger: log, tls: mtls });
+    try {
+      expect(await check(az.port, tlsCreds(pki.client))).toBe('ok');
+      expect(await check(az.port, tlsCreds(pki.foreignClient))).toBe(grpc.status.UNAVAILABLE);
+    } finally {
+      await az.stop();
+    }
+    await expect(runRateLimit({ ...rlOpts, host: '0.0.0.0' })).rejects.toThrow(/rate limit service without TLS on 0\.0\.0\.0/);
+    await expect(runAuthz({ port: 0, host: '0.0.0.0', watch: false, logger: log })).rejects.toThrow(/authz service without TLS on 0\.0\.0\.0/);
   });
 });
