@@ -62,7 +62,7 @@ describe('serve with --tls-cert/--tls-key on its default host', () => {
     child = undefined;
   });
 
-  async function startServe(extra: string[]): Promise<{ xdsPort: number }> {
+  async function startServe(extra: string[]): Promise<{ xdsPort: number; adminPort: number }> {
     const proc = spawn(process.execPath, [BIN, 'serve', 'examples/banyan.yaml', ...FREE, '--data-dir', fs.mkdtempSync(path.join(dir, 'state-')), ...extra], {
       cwd: ROOT,
       env: { ...process.env, BANYAN_LOG_LEVEL: 'info', NO_COLOR: '1' },
@@ -76,7 +76,7 @@ describe('serve with --tls-cert/--tls-key on its default host', () => {
       if (proc.exitCode !== null) throw new Error(`exited ${proc.exitCode}: ${out.slice(-500)}`);
       const line = out.split('\n').find((l) => l.includes('"banyan serving"'));
       if (!line) throw new Error(`not serving yet: ${out.slice(-500)}`);
-      return JSON.parse(line) as { xdsPort: number };
+      return JSON.parse(line) as { xdsPort: number; adminPort: number };
     }, 30_000);
   }
 
@@ -117,5 +117,14 @@ describe('serve with --tls-cert/--tls-key on its default host', () => {
     const { xdsPort } = await startServe(['--tls-cert', server.certFile, '--tls-key', server.keyFile]);
     expect(await adsOutcome(xdsPort, grpc.credentials.createSsl(ca.pem))).toBe('ok');
     expect(await adsOutcome(xdsPort, grpc.credentials.createInsecure())).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it('the CLI reaches the HTTPS admin API when node trusts the CA (NODE_EXTRA_CA_CERTS)', async () => {
+    const { adminPort } = await startServe(['--tls-cert', server.certFile, '--tls-key', server.keyFile]);
+    const trusted = await banyan(['proxies', '--server', `https://127.0.0.1:${adminPort}`, '-o', 'json'], { NODE_EXTRA_CA_CERTS: ca.certFile });
+    expect(trusted.stderr).toBe('');
+    expect(trusted.code).toBe(0);
+    const untrusted = await banyan(['proxies', '--server', `https://127.0.0.1:${adminPort}`, '-o', 'json']);
+    expect(untrusted.code).toBe(3);
   });
 });
