@@ -87,7 +87,15 @@ Examples:
     });
 
   const list = authz.command('revocations').description('List the token revocations in force, oldest first');
-  outputOption(withServerOptions(list)).action(async (o: { server?: string; token?: string; output: string }) => {
+  outputOption(withServerOptions(list))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ banyan authz revocations
+  $ banyan authz revocations -o json`,
+    )
+    .action(async (o: { server?: string; token?: string; output: string }) => {
     const reply = await clientFrom(o).get<{ revocations: Revocation[] }>('/api/v1/revocations');
     if (o.output === 'json') return printJson(reply);
     const rows = reply.revocations.map((r) => [r.kind, r.value, iso(r.createdAt), iso(r.expiresAt), r.actor, r.reason || color.dim('-')]);
