@@ -226,3 +226,13 @@ export interface RevocationOperations {
 
 /** Everything the ops endpoints need; the read side is separate so it can be served alone. */
 export interface AdminOperations extends CandidateOperations, HistoryOperations, WeightOperations, RolloutOperations, RevocationOperations {}
+
+/** The server is busy with as many config checks as it queues: 503 with Retry-After (routes/errors.ts). */
+export class OverloadedError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 5,
+  ) {
+    super(message);
+  }
+}

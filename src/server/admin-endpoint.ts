@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
-import { bearerAuthorizer } from '../admin/auth.js';
-import { Router } from '../admin/router.js';
+import { bearerAuthorizer, loadTokensFile, type TokenEntry } from '../admin/auth.js';
+import { defaultAllowedHosts, DEFAULT_MAX_CONFIG_BODY, Router } from '../admin/router.js';
 import { mountCoreRoutes } from '../admin/routes/core.js';
 import { mountOpsRoutes } from '../admin/routes/ops.js';
 import { AdminServer, type AdminTlsOptions } from '../admin/server.js';
@@ -22,14 +22,60 @@ export interface AdminDeps {
   registries: Registry[];
 }
 
-/** The admin HTTP API over the control plane; changes need `token` when one is set. */
-export async function serveAdmin(deps: AdminDeps, host: string, port: number, token?: string, tls: AdminTlsOptions = {}): Promise<{ port: number; close(): Promise<void> }> {
+/** Who may call the admin API and what it accepts (`serve --admin-*`). */
+export interface AdminSecurity {
+  /** The single admin token (`--admin-token-file`, BANYAN_ADMIN_TOKEN): named `admin`. */
+  token?: string;
+  /** Named tokens with roles (`--admin-tokens-file`). */
+  tokens?: TokenEntry[];
+  /** Host names beyond loopback and the bind address (`--admin-allowed-host`). */
+  allowedHosts?: string[];
+  /** Cap on config uploads in bytes (`--admin-max-body`). */
+  maxConfigBody?: number;
+}
+
+/**
+ * The settings `serve` passes through the environment while startBanyan's options carry only the
+ * single token (src/server/banyan.ts): BANYAN_ADMIN_TOKENS_FILE, BANYAN_ADMIN_ALLOWED_HOSTS
+ * (comma-separated), BANYAN_ADMIN_MAX_BODY (bytes).
+ */
+export function adminSecurityFromEnv(token: string | undefined, env: NodeJS.ProcessEnv = process.env): AdminSecurity {
+  const max = env.BANYAN_ADMIN_MAX_BODY ? Number(env.BANYAN_ADMIN_MAX_BODY) : undefined;
+  if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new Error(`BANYAN_ADMIN_MAX_BODY must be a positive number of bytes, not '${env.BANYAN_ADMIN_MAX_BODY}'`);
+  return {
+    token,
+    tokens: env.BANYAN_ADMIN_TOKENS_FILE ? loadTokensFile(env.BANYAN_ADMIN_TOKENS_FILE) : undefined,
+    allowedHosts: env.BANYAN_ADMIN_ALLOWED_HOSTS ? env.BANYAN_ADMIN_ALLOWED_HOSTS.split(',').map((h) => h.trim()).filter(Boolean) : [],
+    maxConfigBody: max,
+  };
+}
+
+/** The admin HTTP API over the control plane: tokens and roles, Host allow-list, body caps. */
+export async function serveAdmin(
+  deps: AdminDeps,
+  host: string,
+  port: number,
+  security: string | AdminSecurity = {},
+  tls: AdminTlsOptions = {},
+): Promise<{ port: number; close(): Promise<void> }> {
+  const sec = typeof security === 'string' || security === undefined ? adminSecurityFromEnv(security) : security;
   const { control, store, runner, xds, fleet, registries } = deps;
   const view = new PipelineView(control.pipeline, () => xds.status(), fleet);
-  const router = new Router(bearerAuthorizer(token));
+  const tokens = [...(sec.token ? [{ name: 'admin', role: 'admin' as const, token: sec.token }] : []), ...(sec.tokens ?? [])];
+  const router = new Router(bearerAuthorizer(tokens), {
+    allowedHosts: defaultAllowedHosts(host, sec.allowedHosts),
+    maxConfigBody: sec.maxConfigBody ?? DEFAULT_MAX_CONFIG_BODY,
+  });
   mountCoreRoutes(router, { view, registries });
   const fleetState = { pipeline: control.pipeline, replica: fleet.replica, servedKey: () => control.servedKey(), replicas: () => fleet.fleet() };
-  mountOpsRoutes(router, new ServerOperations(control, store, runner, view, fleetState));
+  const ops = new ServerOperations(control, store, runner, view, fleetState);
+  mountOpsRoutes(router, ops);
   const admin = new AdminServer(router, tls);
-  return { port: await admin.listen(port, host), close: () => admin.close() };
+  return {
+    port: await admin.listen(port, host),
+    async close() {
+      await admin.close();
+      await ops.close();
+    },
+  };
 }

@@ -18,6 +18,9 @@ import type {
 import type { ConfigDiff } from '../diff/config.js';
 import type { RolloutRunner } from '../rollout/runner.js';
 import type { AuditEntry, BackendWeight, ConfigFile, ConfigVersion, Override, Revocation, RevocationKind, Rollout, Store } from '../store/types.js';
+import { ConfigRejectedError } from '../admission/errors.js';
+import { hasErrors } from '../config/diagnostics.js';
+import { CandidateChecker } from './candidate-worker.js';
 import type { ControlPlane } from './control.js';
 import { ConfigHistory, withoutContent } from './history.js';
 import { rolloutStatus, type FleetState } from './rollout-progress.js';
@@ -36,19 +39,29 @@ export class ServerOperations implements AdminOperations {
     private readonly runner: RolloutRunner,
     private readonly view: ServedView,
     private readonly fleet: FleetState,
+    /** Candidate checks off the event loop (server/candidate-worker.ts). */
+    private readonly checker = new CandidateChecker(control.pipeline),
   ) {
     this.versions = new ConfigHistory(store, control.pipeline);
   }
 
+  /** Stops the check worker. */
+  close(): Promise<void> {
+    return this.checker.close();
+  }
+
   async validate(files: ConfigFile[]): Promise<CandidateCheck> {
-    return this.control.validate(files);
+    return this.checker.validate(files);
   }
 
   async diff(files: ConfigFile[], level: DiffLevel): Promise<CandidateDiff> {
-    return this.control.diffCandidate(files, level);
+    return this.checker.diff(files, level);
   }
 
   async apply(files: ConfigFile[], meta: ChangeMeta): Promise<ApplyOutcome> {
+    // An invalid candidate is refused by the worker, off the event loop; a valid one is compiled here once, to be served.
+    const pre = await this.checker.validate(files);
+    if (hasErrors(pre.diagnostics)) throw new ConfigRejectedError(pre.diagnostics);
     const { version, ...rest } = await this.control.apply(files, meta);
     return { version: withoutContent(version), ...rest };
   }

@@ -76,7 +76,8 @@ export async function startHarness(wrap: (s: Store) => Store = (s) => s): Promis
     servedKey: () => control.servedKey(),
     replicas: async () => [{ replica: 'local', servedKey: control.servedKey(), reportedAt: Date.now(), expiresAt: Date.now() + 10_000, proxies }],
   };
-  mountOpsRoutes(router, new ServerOperations(control, store, runner, new PipelineView(pipeline, () => proxies), fleet));
+  const ops = new ServerOperations(control, store, runner, new PipelineView(pipeline, () => proxies), fleet);
+  mountOpsRoutes(router, ops);
   const admin = new AdminServer(router);
   const port = await admin.listen(0);
   const url = `http://127.0.0.1:${port}`;
@@ -95,6 +96,7 @@ export async function startHarness(wrap: (s: Store) => Store = (s) => s): Promis
     },
     async stop() {
       await admin.close();
+      await ops.close();
       runner.stop();
       control.stop();
       await store.close();

@@ -4,6 +4,8 @@ import { eventually } from '../support/eventually.js';
 import { routesYaml, startHarness, type Harness } from './harness.js';
 
 const author = 'alice@laptop';
+/** The audit's actor: the token's name (the harness's single token is `admin`), with the client's claim beside it. */
+const actor = `admin (as ${author})`;
 
 describe('ops admin API', () => {
   let h: Harness;
@@ -44,7 +46,7 @@ describe('ops admin API', () => {
     const r = await checkoutWeights();
     expect(r.percent).toEqual({ monolith: 40, 'checkout-v2': 60 });
     expect(r.yamlBackends[0]).toEqual({ cluster: 'monolith', weight: 90 });
-    expect(r.override).toMatchObject({ author, reason: 'v2 healthy' });
+    expect(r.override).toMatchObject({ author: actor, reason: 'v2 healthy' });
     expect(routeWeights(h)).toEqual([40, 60]);
 
     const del = await h.call('DELETE', '/api/v1/routes/checkout/weights', { author, reason: 'done' });
@@ -94,15 +96,15 @@ describe('ops admin API', () => {
     const good = [{ file: 'routes.yaml', text: routesYaml(50, 50, true) }];
     const bad = [{ file: 'routes.yaml', text: routesYaml().replace('cluster: checkout-v2, weight', 'cluster: nope, weight') }];
 
-    const v = await h.call('POST', '/api/v1/config/validate', { files: bad }, null);
+    const v = await h.call('POST', '/api/v1/config/validate', { files: bad });
     expect(v.status).toBe(200);
     expect(v.body.valid).toBe(false);
     expect(v.body.messages.join('\n')).toMatch(/^routes\.yaml:\d+:\d+: error: .*nope/m);
 
-    const d = await h.call('POST', '/api/v1/config/diff', { files: good }, null);
+    const d = await h.call('POST', '/api/v1/config/diff', { files: good });
     expect(d.status).toBe(200);
     expect(d.body.diff.summary).toBe('1 route changed, 1 cluster added; checkout: monolith 90→50, checkout-v2 10→50');
-    const dx = await h.call('POST', '/api/v1/config/diff', { files: good, level: 'xds' }, null);
+    const dx = await h.call('POST', '/api/v1/config/diff', { files: good, level: 'xds' });
     expect(dx.body.diff.groups[0].types.map((t: { type: string }) => t.type)).toContain('RouteConfiguration');
 
     const rejected = await h.call('POST', '/api/v1/config/apply', { files: bad, author, message: 'oops' });
@@ -123,7 +125,7 @@ describe('ops admin API', () => {
     const override = { backends: [{ cluster: 'monolith', weight: 70 }, { cluster: 'checkout-v2', weight: 30 }], author };
     expect((await h.call('PUT', '/api/v1/routes/checkout/weights', override)).status).toBe(200);
     const edited = [{ file: 'routes.yaml', text: routesYaml(60, 40, true) }];
-    const preview = await h.call('POST', '/api/v1/config/diff', { files: edited }, null);
+    const preview = await h.call('POST', '/api/v1/config/diff', { files: edited });
     expect(preview.body.staleOverrides).toEqual([expect.stringMatching(/override on route 'checkout' is stale/)]);
     const third = await h.call('POST', '/api/v1/config/apply', { files: edited, author, message: 'yaml edit' });
     // Apply reports what serve would: compile warnings too (validate ≡ serve), then the cleared override.
@@ -137,7 +139,7 @@ describe('ops admin API', () => {
   it('lists history with summaries, diffs versions, rolls back as a new version, and audits it all', async () => {
     const hist = await h.call('GET', '/api/v1/history');
     expect(hist.body.versions.map((v: { version: number }) => v.version)).toEqual([4, 3, 2, 1]);
-    expect(hist.body.versions[0]).toMatchObject({ author, message: 'half to v2', live: true });
+    expect(hist.body.versions[0]).toMatchObject({ author: actor, message: 'half to v2', live: true });
     expect(hist.body.versions[0].summary).toBe('1 route changed; checkout: monolith 60→50, checkout-v2 40→50');
     expect(hist.body.versions[3].summary).toMatch(/^2 routes added/);
 

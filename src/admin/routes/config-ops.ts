@@ -4,6 +4,7 @@ import { ConfigRejectedError } from '../../admission/errors.js';
 import { formatDiagnostic } from '../../config/diagnostics.js';
 import type { CandidateOperations } from '../operations.js';
 import type { Router } from '../router.js';
+import { actorFor } from '../auth.js';
 import { author, files, parseBody } from './body.js';
 import { guard, rejected } from './errors.js';
 
@@ -17,7 +18,7 @@ export function mountConfigOpsRoutes(router: Router, ops: CandidateOperations): 
       const { valid, diagnostics } = await ops.validate(body.files);
       return { valid, diagnostics, messages: diagnostics.map(formatDiagnostic) };
     }),
-    { readOnly: true },
+    { role: 'read', config: true },
   );
 
   router.post(
@@ -32,14 +33,14 @@ export function mountConfigOpsRoutes(router: Router, ops: CandidateOperations): 
         throw err;
       }
     }),
-    { readOnly: true },
+    { role: 'read', config: true },
   );
 
   router.post(
     '/api/v1/config/apply',
     guard(async (ctx) => {
       const body = await parseBody(ctx, z.object({ files, author, message: z.string().default(''), confirmRemoval: z.boolean().default(false) }));
-      const result = await ops.apply(body.files, { author: body.author, message: body.message, confirmRemoval: body.confirmRemoval });
+      const result = await ops.apply(body.files, { author: actorFor(ctx.principal, body.author), message: body.message, confirmRemoval: body.confirmRemoval });
       return {
         version: result.version,
         unchanged: result.unchanged,
@@ -47,5 +48,6 @@ export function mountConfigOpsRoutes(router: Router, ops: CandidateOperations): 
         summary: result.summary,
       };
     }),
+    { config: true },
   );
 }

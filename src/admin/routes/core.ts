@@ -14,14 +14,15 @@ export interface CoreDeps {
 /** Health, metrics, proxy status and what is being served: the read side every operator needs first. */
 export function mountCoreRoutes(router: Router, deps: CoreDeps): void {
   const { view } = deps;
-  router.get('/healthz', () => new RawReply(200, 'ok\n'));
+  // Probes and scrapes: no token and any Host (a kubelet or Prometheus names the pod's address); they show no config.
+  router.get('/healthz', () => new RawReply(200, 'ok\n'), { role: 'open' });
   router.get('/readyz', () =>
     view.status().config ? new RawReply(200, 'ready\n') : new RawReply(503, 'not ready: no valid config applied yet\n'),
-  );
+  { role: 'open' });
   router.get('/metrics', async () => {
     const { text, contentType } = await renderMetrics(deps.registries);
     return new RawReply(200, text, contentType);
-  });
+  }, { role: 'open' });
 
   // Every replica's proxies (from the store); `?scope=local`: only those connected to this replica.
   // With the store unreachable, this replica's own are still worth showing (`banyan status` reads them): marked partial.

@@ -7,6 +7,7 @@ import { ChangeHeldError, ConfigRejectedError } from '../../admission/errors.js'
 import { formatDiagnostic, type Diagnostic } from '../../config/diagnostics.js';
 import { plural } from '../../diff/canonical.js';
 import { BanyanError, type BanyanCode } from '../../errors.js';
+import { OverloadedError } from '../operations.js';
 import { HttpError, type Handler } from '../router.js';
 
 export const HTTP_STATUS: Record<BanyanCode, number> = {
@@ -30,6 +31,7 @@ export const HTTP_STATUS: Record<BanyanCode, number> = {
 };
 
 export function toHttpError(err: unknown): unknown {
+  if (err instanceof OverloadedError) return new HttpError(503, err.message, undefined, { 'retry-after': String(err.retryAfterSeconds) });
   if (!(err instanceof BanyanError)) return err;
   const code: BanyanCode = err.code;
   const status = HTTP_STATUS[code];

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { HistoryOperations } from '../operations.js';
 import { HttpError, type RequestContext, type Router } from '../router.js';
+import { actorFor } from '../auth.js';
 import { author, intParam, parseBody } from './body.js';
 import { guard } from './errors.js';
 
@@ -34,7 +35,7 @@ export function mountHistoryRoutes(router: Router, ops: HistoryOperations): void
     '/api/v1/rollback',
     guard(async (ctx: RequestContext) => {
       const body = await parseBody(ctx, z.object({ version: z.number().int().positive(), author, message: z.string().default('') }));
-      const version = await ops.rollback(body.version, { author: body.author, message: body.message });
+      const version = await ops.rollback(body.version, { author: actorFor(ctx.principal, body.author), message: body.message });
       return { version, rolledBackTo: body.version };
     }),
   );

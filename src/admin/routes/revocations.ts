@@ -7,6 +7,7 @@ import { parseDuration } from '../../config/duration.js';
 import { REVOCATION_KINDS, type RevocationKind } from '../../store/types.js';
 import type { RevocationOperations } from '../operations.js';
 import { HttpError, type Router } from '../router.js';
+import { actorFor } from '../auth.js';
 import { author, parseBody, validate } from './body.js';
 import { guard } from './errors.js';
 
@@ -49,9 +50,11 @@ export function mountRevocationRoutes(router: Router, ops: RevocationOperations)
       const claims = body.token === undefined ? undefined : tokenClaims(body.token);
       const value = body.value ?? claimOf(claims!, body.kind);
       const expiresAt = expiryOf(body, claims, now);
-      const revocation = await ops.revoke({ kind: body.kind, value, reason: body.reason, expiresAt, author: body.author });
+      const revocation = await ops.revoke({ kind: body.kind, value, reason: body.reason, expiresAt, author: actorFor(ctx.principal, body.author) });
       return { revocation };
     }),
+    // the operator's job, like shifts and rollout commands (auth.ts roles: admin ⊃ operate ⊃ read)
+    { role: 'operate' },
   );
 
   router.get(
@@ -64,10 +67,12 @@ export function mountRevocationRoutes(router: Router, ops: RevocationOperations)
     guard(async (ctx) => {
       const kind = kindParam(ctx.params.kind);
       const body = validate((await ctx.body()) ?? {}, unrevokeBody);
-      const removed = await ops.unrevoke(kind, ctx.params.value, body.author);
+      const removed = await ops.unrevoke(kind, ctx.params.value, actorFor(ctx.principal, body.author));
       if (!removed) throw new HttpError(404, `no revocation of ${kind} ${ctx.params.value}`);
       return { kind, value: ctx.params.value, removed };
     }),
+    // the operator's job, like shifts and rollout commands (auth.ts roles: admin ⊃ operate ⊃ read)
+    { role: 'operate' },
   );
 }
 

@@ -6,6 +6,7 @@ import { parseInterval, stepsFrom, validateSteps } from '../../rollout/steps.js'
 import type { Rollout } from '../../store/types.js';
 import { ROLLOUT_COMMANDS, type RolloutCommand, type RolloutOperations, type RolloutStatus } from '../operations.js';
 import { HttpError, type Router } from '../router.js';
+import { actorFor } from '../auth.js';
 import { author, intParam, parseBody, validate } from './body.js';
 import { guard } from './errors.js';
 
@@ -52,7 +53,7 @@ export function mountRolloutRoutes(router: Router, ops: RolloutOperations): void
           to: body.to,
           steps,
           intervalMs,
-          author: body.author,
+          author: actorFor(ctx.principal, body.author),
           allowDecrease: body.allowDecrease ?? ROLLOUT_DEFAULTS.allowDecrease,
           ackTimeoutMs: body.ackTimeoutMs ?? ROLLOUT_DEFAULTS.ackTimeoutMs,
           ...(body.analysis ? { analysis: analysisWithDefaults(body.analysis, intervalMs) } : {}),
@@ -60,6 +61,7 @@ export function mountRolloutRoutes(router: Router, ops: RolloutOperations): void
         }),
       );
     }),
+    { role: 'operate' },
   );
 
   router.get(
@@ -89,8 +91,9 @@ export function mountRolloutRoutes(router: Router, ops: RolloutOperations): void
         const current = await ops.rollout(ctx.params.ref).catch(() => undefined);
         if (current && already(current.rollout)) return { ...view(current), unchanged: true };
       }
-      return view(await ops.command(ctx.params.ref, command, body.author, { full: body.full }));
+      return view(await ops.command(ctx.params.ref, command, actorFor(ctx.principal, body.author), { full: body.full }));
     }),
+    { role: 'operate' },
   );
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { percentages } from '../../diff/config.js';
 import type { WeightOperations } from '../operations.js';
 import type { Router } from '../router.js';
+import { actorFor } from '../auth.js';
 import { author, parseBody, validate } from './body.js';
 import { guard } from './errors.js';
 
@@ -30,9 +31,10 @@ export function mountWeightRoutes(router: Router, ops: WeightOperations): void {
     guard(async (ctx) => {
       const body = await parseBody(ctx, weightsBody);
       // Route, weights (percentages unless relative) and the rollout guard are all the control plane's.
-      const override = await ops.setWeights(ctx.params.route, body.backends, { author: body.author, reason: body.reason, relative: body.relative });
+      const override = await ops.setWeights(ctx.params.route, body.backends, { author: actorFor(ctx.principal, body.author), reason: body.reason, relative: body.relative });
       return { override, percent: Object.fromEntries(percentages(override.backends)) };
     }),
+    { role: 'operate' },
   );
 
   router.delete(
@@ -40,7 +42,8 @@ export function mountWeightRoutes(router: Router, ops: WeightOperations): void {
     guard(async (ctx) => {
       // The body is optional here: some HTTP clients cannot send one with DELETE.
       const body = validate((await ctx.body()) ?? {}, clearBody);
-      return ops.clearWeights(ctx.params.route, { author: body.author, reason: body.reason });
+      return ops.clearWeights(ctx.params.route, { author: actorFor(ctx.principal, body.author), reason: body.reason });
     }),
+    { role: 'operate' },
   );
 }

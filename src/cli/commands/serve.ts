@@ -16,8 +16,11 @@ export function register(program: Command): void {
     .option('--xds-port <port>', 'xDS (ADS) gRPC port', parseIntOption, DEFAULT_PORTS.xds)
     .option('--admin-host <addr>', 'admin API address (loopback by default: it can change traffic)', '127.0.0.1')
     .option('--admin-port <port>', 'admin API HTTP port', parseIntOption, DEFAULT_PORTS.admin)
-    .option('--admin-token <token>', 'bearer token required for changes (or BANYAN_ADMIN_TOKEN)')
-    .option('--admin-token-file <file>', 'read the admin token from a file')
+    .option('--admin-token <token>', 'single admin token (visible in argv: prefer BANYAN_ADMIN_TOKEN or --admin-token-file)')
+    .option('--admin-token-file <file>', 'read the single admin token from a file')
+    .option('--admin-tokens-file <file>', 'named tokens with roles: a YAML/JSON list of {name, role: read|operate|admin, token | tokenSha256}')
+    .option('--admin-allowed-host <host>', 'a Host name the admin API answers to besides loopback and --admin-host (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--admin-max-body <bytes>', 'cap on config uploads (validate, diff, apply); JSON commands are capped at 1 MiB', parseIntOption, 4 * 1024 * 1024)
     .option('--debounce <ms>', 'coalesce bursts of config edits into one reload', parseIntOption, 100)
     .option('--no-watch', 'do not watch the config path for changes')
     .option('--data-dir <dir>', 'embedded state directory', '.banyan')
@@ -46,6 +49,11 @@ Examples:
     .action(async (config: string | undefined, o) => {
       // Loaded on demand: the server graph (protos, gRPC, stores) would slow every other CLI command.
       const { startBanyan } = await import('../../server/banyan.js');
+      warnArgvSecrets(o);
+      // startBanyan carries only the single token: the admin endpoint reads these (src/server/admin-endpoint.ts adminSecurityFromEnv).
+      if (o.adminTokensFile) process.env.BANYAN_ADMIN_TOKENS_FILE = o.adminTokensFile;
+      if (o.adminAllowedHost.length) process.env.BANYAN_ADMIN_ALLOWED_HOSTS = o.adminAllowedHost.join(',');
+      process.env.BANYAN_ADMIN_MAX_BODY = String(o.adminMaxBody);
       const running = await startBanyan({
         config,
         host: o.host,
@@ -72,6 +80,22 @@ Examples:
       });
       stopOnSignals(running.shutdown);
     });
+}
+
+/** Secrets on the command line are readable by every local user (ps, /proc/PID/cmdline): say so, and where to put them. */
+function warnArgvSecrets(o: { adminToken?: string; postgres?: string }): void {
+  if (o.adminToken) {
+    process.stderr.write('warning: --admin-token is visible in argv (ps, /proc) to every local user; use BANYAN_ADMIN_TOKEN, --admin-token-file or --admin-tokens-file\n');
+  }
+  if (o.postgres) {
+    let password = false;
+    try {
+      password = new URL(o.postgres).password !== '';
+    } catch {
+      password = /:[^@/]+@/.test(o.postgres);
+    }
+    if (password) process.stderr.write('warning: the --postgres URL carries a password visible in argv (ps, /proc) to every local user; use BANYAN_POSTGRES_URL (or PGPASSWORD / ~/.pgpass)\n');
+  }
 }
 
 function owner(text: string | undefined): 'files' | 'store' | undefined {
