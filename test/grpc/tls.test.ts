@@ -261,6 +261,25 @@ describe('rotation of the certificate files', () => {
   });
 });
 
+describe('rotation of the client CA (mTLS)', () => {
+  it('a replaced --tls-client-ca file decides which client certificates new connections accept', async () => {
+    const live = fs.mkdtempSync(path.join(pki.dir, 'live-ca-'));
+    const caFile = path.join(live, 'ca.crt');
+    fs.writeFileSync(caFile, pki.ca.pem);
+    const t = await startTestBanyan(routesYaml(), { tls: serverTls({ caFile, requireClientCert: true }) });
+    try {
+      const { xds } = t.banyan.ports;
+      expect(await adsOutcome(xds, tlsCreds(pki.client))).toBe('ok');
+      expect(await adsOutcome(xds, tlsCreds(pki.foreignClient))).toBe(grpc.status.UNAVAILABLE);
+      replaceFile(pki.otherCa.pem, caFile);
+      await eventually(async () => expect(await adsOutcome(xds, tlsCreds(pki.foreignClient))).toBe('ok'), 15_000);
+      expect(await adsOutcome(xds, tlsCreds(pki.client))).toBe(grpc.status.UNAVAILABLE);
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
 describe('TlsFileWatcher', () => {
   it('keeps the last good certificate while the files are half-written or mismatched, then takes the new one', async () => {
     const live = fs.mkdtempSync(path.join(pki.dir, 'watch-'));
