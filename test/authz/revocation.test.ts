@@ -185,6 +185,9 @@ describe('token revocation, two replicas on one PostgreSQL', () => {
 
   it('a standalone `banyan authz --postgres` denies what the replicas revoke, within 1 s', async () => {
     const url = `postgres://postgres@127.0.0.1:${pair.pg!.port}/revocation`;
+    // revoked before the service starts: loaded before its port opens, so it is denied without waiting for any change
+    await revoke(0, { kind: 'jti', value: 'before-start' });
+    const early = await sign(key, { jti: 'before-start' });
     const standalone = await runAuthz({ port: 0, host: '127.0.0.1', config: path.join(pair.dir!, 'routes.yaml'), watch: false, postgresUrl: url, logger: createLogger('authz', 'silent') });
     const Client = grpc.makeGenericClientConstructor(authorizationServiceDefinition(), 'Authorization');
     const client = new Client(`127.0.0.1:${standalone.port}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
@@ -193,6 +196,7 @@ describe('token revocation, two replicas on one PostgreSQL', () => {
       const i = clients.length - 1;
       const token = await sign(key, { jti: 'standalone-1' });
       await eventually(() => expectAllowed(i, token));
+      await expectRevoked(i, early);
       await expectAllowed(i, token);
       const started = Date.now();
       await revoke(1, { kind: 'jti', value: 'standalone-1' });
