@@ -32,8 +32,10 @@ export class AuthzServer {
   private server?: grpc.Server;
   private revocationSync?: RevocationSync;
   private transport?: GrpcTransport;
+  private readonly opts: AuthzServerOptions;
 
   constructor(opts: AuthzServerOptions = {}) {
+    this.opts = opts;
     this.registry = opts.registry ?? createRegistry();
     this.authorizer = new Authorizer({ ...opts, metrics: createAuthzMetrics(this.registry) });
     if (opts.providers) this.authorizer.setProviders(opts.providers);
@@ -57,7 +59,7 @@ export class AuthzServer {
 
   /** Binds and serves; resolves to the bound port (pass 0 for any free port). TLS or plaintext per `transport`. */
   async start(port: number = DEFAULT_PORTS.authz, host = '127.0.0.1', transport: Transport = {}): Promise<number> {
-    const t = await grpcTransport('authz service', host, transport);
+    const t = await grpcTransport('authz service', host, transport, { logger: this.opts.logger });
     const server = new grpc.Server();
     server.addService(authorizationServiceDefinition(), {
       Check: (call: grpc.ServerUnaryCall<CheckRequestObject, unknown>, callback: grpc.sendUnaryData<unknown>) => {
