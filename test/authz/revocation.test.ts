@@ -5,6 +5,7 @@
  * for a token each replica has already verified and cached.
  */
 import * as grpc from '@grpc/grpc-js';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runAuthz } from '../../src/authz/run.js';
@@ -12,6 +13,7 @@ import { main } from '../../src/cli/main.js';
 import { authorizationServiceDefinition } from '../../src/proto/grpc.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import type { RunningBanyan } from '../../src/server/banyan.js';
+import { startTestBanyan } from '../support/banyan.js';
 import { eventually } from '../support/eventually.js';
 import { adminCall, PostgresReplicaPair, settleInOrder, throwFirstRejection } from '../support/rollout-e2e.js';
 import { AUDIENCE, checkRequest, ISSUER, JwksServer, makeKey, sign, type TestKey } from './helpers.js';
@@ -254,5 +256,41 @@ describe('token revocation, two replicas on one PostgreSQL', () => {
     for (const body of bad) expect((await adminCall(replicas[0].ports.admin, TOKEN, 'POST', '/api/v1/revocations', { author: 't', ...body })).status, JSON.stringify(body)).toBe(400);
     expect((await adminCall(replicas[0].ports.admin, 'wrong', 'POST', '/api/v1/revocations', { author: 't', kind: 'jti', value: 'x' })).status).toBe(401);
     expect((await adminCall(replicas[0].ports.admin, TOKEN, 'DELETE', '/api/v1/revocations/email/x', { author: 't' })).status).toBe(400);
+  });
+});
+
+describe('token revocation on the embedded store (one serve)', () => {
+  it('denies a revoked, cached jti within 1 s and keeps the revocation across a restart', async () => {
+    const jwks = await new JwksServer().start();
+    const key = await makeKey('RS256', 'k1');
+    jwks.keys = [key.jwk];
+    const Client = grpc.makeGenericClientConstructor(authorizationServiceDefinition(), 'Authorization');
+    let t = await startTestBanyan(yaml(`${jwks.url}/jwks`), { authzPort: 0, adminToken: TOKEN });
+    const dir = t.dir;
+    let client: (grpc.Client & Record<string, Function>) | undefined;
+    const check = (token: string) =>
+      new Promise<CheckAnswer>((resolve, reject) => client!.Check(checkRequest({ authorization: `Bearer ${token}` }), (err: Error | null, res: CheckAnswer) => (err ? reject(err) : resolve(res))));
+    try {
+      client = new Client(`127.0.0.1:${t.banyan.ports.authz}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+      const token = await sign(key, { jti: 'embedded-1' });
+      await eventually(async () => expect((await check(token)).status?.code ?? 0).toBe(0));
+      const started = Date.now();
+      const res = await adminCall(t.banyan.ports.admin, TOKEN, 'POST', '/api/v1/revocations', { kind: 'jti', value: 'embedded-1', author: 'test' });
+      expect(res.status).toBe(200);
+      await eventually(async () => expect((await check(token)).status).toMatchObject({ code: 16, message: 'revoked' }), DENY_WITHIN_MS - (Date.now() - started), 5);
+      // a restart on the same data directory: denied from the first answer on
+      client.close();
+      await t.banyan.stop();
+      const restarted = await startTestBanyan(yaml(`${jwks.url}/jwks`), { authzPort: 0, adminToken: TOKEN, dataDir: `${dir}/state` });
+      t = { ...restarted, stop: async () => (await restarted.stop(), fs.rmSync(dir, { recursive: true, force: true })) };
+      client = new Client(`127.0.0.1:${t.banyan.ports.authz}`, grpc.credentials.createInsecure()) as grpc.Client & Record<string, Function>;
+      const other = await sign(key, { jti: 'embedded-2' });
+      await eventually(async () => expect((await check(other)).status?.code ?? 0).toBe(0));
+      expect((await check(token)).status).toMatchObject({ code: 16, message: 'revoked' });
+    } finally {
+      client?.close();
+      await t.stop();
+      await jwks.stop();
+    }
   });
 });
