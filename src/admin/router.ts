@@ -140,7 +140,11 @@ export class Router {
         this.checkOrigin(req);
         checkContentType(req);
       }
-      const principal = this.authorize(req, route.need) ?? undefined;
+      const principal = (this.authorize(req, route.need) ?? undefined) as Principal | undefined;
+      // Parsing a config is the expensive request: never anonymous, even where reads are open (no token configured).
+      if (route.config && !principal) {
+        throw new HttpError(401, 'parsing a config needs a token and none is configured: start the server with --admin-tokens-file, --admin-token-file or BANYAN_ADMIN_TOKEN', undefined, { 'www-authenticate': 'Bearer realm="banyan-admin"' });
+      }
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > limit) throw tooLarge(limit);
       const m = route.pattern.exec(url.pathname)!;

@@ -2,8 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { AdminServer } from '../../src/admin/server.js';
-import { Router } from '../../src/admin/router.js';
-import { bearerAuthorizer } from '../../src/admin/auth.js';
+import { Router, type RouterSecurity } from '../../src/admin/router.js';
+import { bearerAuthorizer, type TokenEntry } from '../../src/admin/auth.js';
+import { mountCoreRoutes } from '../../src/admin/routes/core.js';
 import { mountOpsRoutes } from '../../src/admin/routes/ops.js';
 import { RolloutRunner } from '../../src/rollout/runner.js';
 import type { CompiledSnapshot } from '../../src/compile/types.js';
@@ -57,7 +58,8 @@ export interface Harness {
 
 /** The ops routes over a real embedded store, pipeline and control plane, served on a free port. */
 /** `wrap` lets a test put a fault-injecting layer around the real store. */
-export async function startHarness(wrap: (s: Store) => Store = (s) => s): Promise<Harness> {
+/** `security`: named tokens instead of the single TOKEN, and the Router's Host allow-list and body caps. */
+export async function startHarness(wrap: (s: Store) => Store = (s) => s, security: { tokens?: TokenEntry[]; router?: RouterSecurity } = {}): Promise<Harness> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-admin-'));
   const log = createLogger('test', 'silent');
   const store = wrap(await EmbeddedStore.open({ dir: path.join(dir, 'data') }));
@@ -67,7 +69,7 @@ export async function startHarness(wrap: (s: Store) => Store = (s) => s): Promis
   await control.start([{ file: 'routes.yaml', text: routesYaml() }]);
   const runner = new RolloutRunner({ store, logger: log });
   await runner.start();
-  const router = new Router(bearerAuthorizer(TOKEN));
+  const router = new Router(bearerAuthorizer(security.tokens ?? TOKEN), security.router);
   const proxies: ProxyStatus[] = [];
   // one replica: the fleet is this harness's proxies
   const fleet = {
@@ -76,7 +78,9 @@ export async function startHarness(wrap: (s: Store) => Store = (s) => s): Promis
     servedKey: () => control.servedKey(),
     replicas: async () => [{ replica: 'local', servedKey: control.servedKey(), reportedAt: Date.now(), expiresAt: Date.now() + 10_000, proxies }],
   };
-  const ops = new ServerOperations(control, store, runner, new PipelineView(pipeline, () => proxies), fleet);
+  const view = new PipelineView(pipeline, () => proxies);
+  mountCoreRoutes(router, { view, registries: [createRegistry()] });
+  const ops = new ServerOperations(control, store, runner, view, fleet);
   mountOpsRoutes(router, ops);
   const admin = new AdminServer(router);
   const port = await admin.listen(0);
