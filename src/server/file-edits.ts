@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { formatDiagnostic } from '../config/diagnostics.js';
 import { readConfigFiles, type SourceFile } from '../config/source.js';
+import type { ChangeHandler } from '../service/watcher.js';
 import { ChangeHeldError, ConfigRejectedError, type ControlPlane } from './control.js';
 
 /**
@@ -27,17 +28,24 @@ export class FileEdits {
 
   /**
    * Applies files read whole (by the watcher, or by reload); a rejection reports exactly those, not a
-   * re-read. Never throws: every outcome is recorded or logged.
+   * re-read. Never throws: every outcome is recorded or logged. The YAML unchanged, a secret file
+   * (certificate, key, CA) that changed is served again as new Secret versions: no new config version,
+   * since the store keeps YAML only and never key material. `extraFiles` tells the watcher which
+   * secret files to follow besides the config path.
    */
-  readonly apply = async (files: SourceFile[]): Promise<void> => {
-    try {
-      await this.control.apply(files, { author: 'file', message: `edited ${this.configPath}` }, 'file');
-    } catch (err) {
-      if (err instanceof ConfigRejectedError) this.control.pipeline.rejectFiles(files, err.diagnostics);
-      else if (err instanceof ChangeHeldError) this.control.pipeline.holdFiles(files, err.findings);
-      else this.log.error({ err }, `could not apply ${this.configPath}; last good config keeps serving`);
-    }
-  };
+  readonly apply: ChangeHandler = Object.assign(
+    async (files: SourceFile[]): Promise<void> => {
+      try {
+        const change = await this.control.apply(files, { author: 'file', message: `edited ${this.configPath}` }, 'file');
+        if (change.unchanged) this.control.pipeline.refreshSecrets();
+      } catch (err) {
+        if (err instanceof ConfigRejectedError) this.control.pipeline.rejectFiles(files, err.diagnostics);
+        else if (err instanceof ChangeHeldError) this.control.pipeline.holdFiles(files, err.findings);
+        else this.log.error({ err }, `could not apply ${this.configPath}; last good config keeps serving`);
+      }
+    },
+    { extraFiles: (): readonly string[] => this.control.pipeline.current?.secretFiles ?? [] },
+  );
 
   /** Re-reads the path now, as the watcher does after a burst of edits. */
   readonly reload = async (): Promise<void> => {

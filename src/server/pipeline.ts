@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type client from 'prom-client';
 import { prom } from '../telemetry/metrics.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostics.js';
-import { loadConfigFromFiles, type LoadOptions } from '../config/load.js';
+import { createHash } from 'node:crypto';
+import { loadConfigFromFiles, readFileFromDisk, type LoadOptions } from '../config/load.js';
 import type { Config } from '../config/model.js';
 import { Admission, firstFilePos } from '../admission/index.js';
 import type { CompileOptions } from '../compile/index.js';
@@ -28,6 +29,8 @@ export interface AppliedConfig {
   overrides: OverrideLike[];
   stale: StaleOverride[];
   appliedAt: string;
+  /** The files the secrets were read from (certificates, keys, CAs): what the watcher follows besides the YAML. */
+  secretFiles: string[];
 }
 
 export interface RejectedConfig {
@@ -45,6 +48,37 @@ interface PreparedOk {
   wire?: WireForms;
   /** Warnings (and infos) only. */
   diagnostics: Diagnostic[];
+  secretFiles: string[];
+  secretsDigest: string;
+}
+
+interface Loaded {
+  config?: Config;
+  diagnostics: Diagnostic[];
+  /** Every secret file the load read, with what it read (never logged or stored: keys are in here). */
+  secrets: Map<string, string>;
+  /** sha256 over `secrets`, for cache keys. */
+  secretsDigest: string;
+}
+
+function digestOf(secrets: ReadonlyMap<string, string>): string {
+  if (secrets.size === 0) return '';
+  const h = createHash('sha256');
+  for (const [file, text] of [...secrets].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) h.update(file).update('\0').update(text).update('\0');
+  return h.digest('hex');
+}
+
+function secretsUnchanged(secrets: ReadonlyMap<string, string>, readFile: (file: string) => string): boolean {
+  for (const [file, text] of secrets) {
+    let now: string;
+    try {
+      now = readFile(file);
+    } catch (err) {
+      now = `\0unreadable ${(err as Error).message}`;
+    }
+    if (now !== text) return false;
+  }
+  return true;
 }
 
 type Prepared = PreparedOk | { ok: false; diagnostics: Diagnostic[] };
@@ -67,21 +101,25 @@ export class ConfigPipeline {
   lastRejected?: RejectedConfig;
   /** The last valid change held for confirmation because of how much it removes; cleared by the next publish. */
   lastHeld?: RejectedConfig;
-  private readonly loaded = new Map<string, { config?: Config; diagnostics: Diagnostic[] }>();
+  private readonly loaded = new Map<string, Loaded>();
   private readonly prepared = new Map<string, Prepared>();
   private readonly admission = new Admission();
   private readonly loadErrors: client.Counter;
   private readonly reloads: client.Counter;
+  private readonly loadOptions: LoadOptions;
+  /** The secrets' digest of what is served (Loaded.secretsDigest). */
+  private servedSecretsDigest = '';
 
   constructor(
     private readonly sinks: PipelineSinks,
     private readonly log: Logger,
     registry: client.Registry,
-    /** How this process loads configs (serve: where its own services listen). */
-    private readonly loadOptions: LoadOptions = {},
+    /** How this process loads configs (serve: where its own services listen). Secret files are read from disk unless it says otherwise. */
+    loadOptions: LoadOptions = {},
     /** How configs are compiled beyond what they say (serve: which clusters report load, ServeOptions.loadReporting). */
     private readonly compileOptions: CompileOptions = {},
   ) {
+    this.loadOptions = { readFile: readFileFromDisk, ...loadOptions };
     this.loadErrors = new prom.Counter({
       name: 'banyan_config_load_errors_total',
       help: 'Config loads rejected because of errors; the last good config kept serving',
@@ -128,17 +166,19 @@ export class ConfigPipeline {
     // By route: each override is for a different route, so their order changes nothing, and a shift's
     // pre-store check (overrides in its own order) must hit the same entry as the reconcile after it.
     const byRoute = [...overrides].sort((a, b) => (a.route < b.route ? -1 : a.route > b.route ? 1 : 0));
-    const key = `${hash}|${JSON.stringify(byRoute.map((o) => [o.route, o.backends, o.baseHash]))}`;
+    // The secrets' contents are part of what is compiled: a replaced certificate is a new result.
+    const loaded = this.load(files, hash);
+    const key = `${hash}|${loaded.secretsDigest}|${JSON.stringify(byRoute.map((o) => [o.route, o.backends, o.baseHash]))}`;
     const hit = this.prepared.get(key);
     if (hit) return hit;
-    const result = this.compute(files, hash, overrides);
+    const result = this.compute(files, loaded, overrides);
     this.prepared.set(key, result);
     if (this.prepared.size > 2) this.prepared.delete(this.prepared.keys().next().value!);
     return result;
   }
 
-  private compute(files: SourceFile[], hash: string, overrides: readonly OverrideLike[]): Prepared {
-    const { config: base, diagnostics } = this.load(files, hash);
+  private compute(files: SourceFile[], loaded: Loaded, overrides: readonly OverrideLike[]): Prepared {
+    const { config: base, diagnostics } = loaded;
     if (!base || hasErrors(diagnostics)) return { ok: false, diagnostics };
     let laid: { config: Config; stale: StaleOverride[] };
     try {
@@ -150,21 +190,52 @@ export class ConfigPipeline {
     const admitted = this.admission.admit(laid.config, firstFilePos(files), { ...this.compileOptions, loadReporting });
     const all = [...diagnostics, ...admitted.diagnostics];
     if (!admitted.snapshot) return { ok: false, diagnostics: all };
-    return { ok: true, base, effective: laid.config, stale: laid.stale, snapshot: admitted.snapshot, wire: admitted.wire, diagnostics: all };
+    return { ok: true, base, effective: laid.config, stale: laid.stale, snapshot: admitted.snapshot, wire: admitted.wire, diagnostics: all, secretFiles: [...loaded.secrets.keys()], secretsDigest: loaded.secretsDigest };
   }
 
-  private load(files: SourceFile[], hash: string): { config?: Config; diagnostics: Diagnostic[] } {
+  /**
+   * The YAML loaded, remembered by content; secret files are read as the loader asks for them, and a
+   * remembered load holds only while every file it read still reads the same.
+   */
+  private load(files: SourceFile[], hash: string): Loaded {
     const hit = this.loaded.get(hash);
-    if (hit) return hit;
+    if (hit && secretsUnchanged(hit.secrets, this.loadOptions.readFile!)) return hit;
+    const secrets = new Map<string, string>();
+    const readFile = this.loadOptions.readFile!;
+    const recording = (file: string): string => {
+      try {
+        const text = readFile(file);
+        secrets.set(file, text);
+        return text;
+      } catch (err) {
+        secrets.set(file, `\0unreadable ${(err as Error).message}`);
+        throw err;
+      }
+    };
     let result: { config?: Config; diagnostics: Diagnostic[] };
     try {
-      result = loadConfigFromFiles(files, this.loadOptions);
+      result = loadConfigFromFiles(files, { ...this.loadOptions, readFile: recording });
     } catch (err) {
       result = { diagnostics: [internalDiagnostic(files, err)] };
     }
-    this.loaded.set(hash, result);
+    const loaded: Loaded = { ...result, secrets, secretsDigest: digestOf(secrets) };
+    this.loaded.set(hash, loaded);
     if (this.loaded.size > 2) this.loaded.delete(this.loaded.keys().next().value!);
-    return result;
+    return loaded;
+  }
+
+  /**
+   * Re-applies what is served when a secret file it was compiled from now reads differently (a
+   * rotated certificate): the YAML is unchanged, so this is not a new config version, only new
+   * Secret resources. Returns whether anything was re-applied.
+   */
+  refreshSecrets(): ApplyResult | undefined {
+    const current = this.current;
+    if (!current || current.secretFiles.length === 0) return undefined;
+    // Compared with what the served snapshot was compiled from: a check() may have re-read the files since.
+    if (this.load(current.files, current.hash).secretsDigest === this.servedSecretsDigest) return undefined;
+    this.log.info({ files: current.secretFiles }, 'secret files changed; re-applying the served config');
+    return this.apply(current.files, current.overrides);
   }
 
   private publish(files: SourceFile[], hash: string, prepared: PreparedOk, overrides: readonly OverrideLike[], at: string): ApplyResult {
@@ -174,7 +245,8 @@ export class ConfigPipeline {
     for (const w of allWarnings) this.log.warn({ diagnostic: w }, formatDiagnostic(w));
     // By route, not identity: a remembered result may have been computed from an equal list of other objects.
     const appliedOverrides = overrides.filter((o) => !stale.some((st) => st.override.route === o.route));
-    this.current = { files, hash, base, effective, snapshot, warnings: allWarnings, overrides: appliedOverrides, stale, appliedAt: at };
+    this.current = { files, hash, base, effective, snapshot, warnings: allWarnings, overrides: appliedOverrides, stale, appliedAt: at, secretFiles: prepared.secretFiles };
+    this.servedSecretsDigest = prepared.secretsDigest;
     this.lastRejected = undefined;
     this.lastHeld = undefined;
     this.sinks.snapshot(snapshot, prepared.wire);

@@ -16,6 +16,13 @@ export interface WatcherOptions {
   procRoot?: string;
 }
 
+/**
+ * What the watcher calls with the files of a change. It may also say which other files the config
+ * depends on (`extraFiles`: the secrets' certificates, keys and CAs it was loaded with); those are
+ * watched too, asked again after every change, and a change to one is a change like a YAML edit.
+ */
+export type ChangeHandler = ((files: SourceFile[]) => Promise<void>) & { extraFiles?: () => readonly string[] };
+
 export const DEFAULT_DEBOUNCE_MS = 100;
 export const DEFAULT_MAX_WAIT_MS = 10_000;
 /** Longest pause between two checks while waiting for a writer to close. */
@@ -77,10 +84,12 @@ export class ConfigWatcher {
   private resample = false;
   /** Consecutive checks that found a writer or an empty file: the poll backs off. */
   private waits = 0;
+  /** Files beyond the config path being watched (onChange.extraFiles), as last asked. */
+  private extra: readonly string[] = [];
 
   constructor(
     private readonly configPath: string,
-    private readonly onChange: (files: SourceFile[]) => Promise<void>,
+    private readonly onChange: ChangeHandler,
     opts: WatcherOptions = {},
   ) {
     this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
@@ -90,8 +99,19 @@ export class ConfigWatcher {
   }
 
   async start(): Promise<void> {
+    this.extra = this.onChange.extraFiles?.() ?? [];
     this.appliedKey = (await this.sample()).key;
     await this.watch();
+  }
+
+  /** Follows the files onChange now depends on; a file newly named is watched from here on. */
+  private followExtraFiles(): void {
+    const next = this.onChange.extraFiles?.() ?? [];
+    const added = next.filter((f) => !this.extra.includes(f));
+    const removed = this.extra.filter((f) => !next.includes(f));
+    this.extra = next;
+    if (added.length) this.watcher?.add([...added]);
+    if (removed.length) void this.watcher?.unwatch([...removed]);
   }
 
   async stop(): Promise<void> {
@@ -109,13 +129,13 @@ export class ConfigWatcher {
    * there. A swap is a change, and the path is watched again to follow the new target.
    */
   private async watch(): Promise<void> {
-    const watcher = chokidar.watch(this.configPath, {
+    const watcher = chokidar.watch([this.configPath, ...this.extra], {
       ignoreInitial: true,
       depth: 0,
       // Atomic saves (write temp + rename) otherwise show up as unlink + add.
       atomic: true,
       awaitWriteFinish: false,
-      ignored: (p) => p !== this.configPath && EDITOR_SCRATCH.test(path.basename(p)),
+      ignored: (p) => p !== this.configPath && !this.extra.includes(p) && EDITOR_SCRATCH.test(path.basename(p)),
     });
     this.watcher = watcher;
     watcher.on('all', () => this.onEvent());
@@ -239,6 +259,11 @@ export class ConfigWatcher {
     if (this.stopped) return;
     if (files) await this.onChange(files);
     else this.log?.error({ err: readError }, `could not read ${this.configPath}; last good config keeps serving`);
+    if (this.stopped) return;
+    // The change may name other secret files: watch those, and count their stats from now on.
+    const watchedBefore = this.extra;
+    this.followExtraFiles();
+    if (watchedBefore.join('\0') !== this.extra.join('\0')) this.appliedKey = (await this.sample()).key;
   }
 
   /** Not now: check again after `delayMs`, requiring the files to stay as `seen` meanwhile. */
@@ -260,10 +285,24 @@ export class ConfigWatcher {
     } catch (err) {
       return { key: `error ${(err as Error).message}`, files: [], unfinished: (err as Error).message };
     }
-    const key = files.map((f) => `${f.file}\0${f.dev}:${f.ino}:${f.size}:${f.mtimeNs}:${f.ctimeNs}`).join('\n');
+    const configFiles = files.length;
+    // Secret files count like config files (stable, not being written, not empty), except that a
+    // missing one is left to the loader to report: it is not a copy in progress of the config.
+    const extra = await Promise.all(
+      this.extra.map(async (file): Promise<SourceFileStat | string> => {
+        try {
+          const s = await fsSync.promises.stat(file, { bigint: true });
+          return { file, dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs };
+        } catch (err) {
+          return `${file}\0${(err as NodeJS.ErrnoException).code ?? 'error'}`;
+        }
+      }),
+    );
+    files = [...files, ...extra.filter((e): e is SourceFileStat => typeof e !== 'string')];
+    const key = [...files.map((f) => `${f.file}\0${f.dev}:${f.ino}:${f.size}:${f.mtimeNs}:${f.ctimeNs}`), ...extra.filter((e) => typeof e === 'string')].join('\n');
     const empty = files.find((f) => f.size === 0n);
     // No file at all is a copy or checkout in progress far more often than a wish to serve nothing.
-    const unfinished = empty ? `${empty.file} is empty` : files.length === 0 ? `${this.configPath} has no config file` : undefined;
+    const unfinished = empty ? `${empty.file} is empty` : configFiles === 0 ? `${this.configPath} has no config file` : undefined;
     return { key, files, unfinished };
   }
 

@@ -2,10 +2,11 @@ import { TypeUrl } from '../proto/envoy.js';
 
 /**
  * Make-before-break push order on an aggregated stream (xDS protocol, "eventual consistency
- * considerations"): clusters, then their endpoints, then listeners, then routes. Other types
- * (e.g. rate limit config) follow in a stable order.
+ * considerations"): secrets (SDS) first, since clusters and listeners name them and Envoy keeps a
+ * cluster or listener warming until its secrets arrive; then clusters, their endpoints, listeners,
+ * routes. Other types (e.g. rate limit config) follow in a stable order.
  */
-const FIRST: readonly string[] = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration];
+const FIRST: readonly string[] = [TypeUrl.Secret, TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration];
 
 export function pushOrder(types: Iterable<string>): string[] {
   const rank = (t: string) => {
