@@ -10,12 +10,12 @@ export interface TlsFlags {
 }
 
 /** --tls-cert/--tls-key/--tls-client-ca/--insecure: the same on every command that serves. */
-export function addTlsOptions(cmd: Command, servers: string): Command {
+export function addTlsOptions(cmd: Command, servers: string, hosts = '--host'): Command {
   return cmd
     .option('--tls-cert <file>', `PEM certificate (chain) for ${servers}; re-read when it changes, no restart`)
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--tls-client-ca <file>', 'PEM CA bundle: require client certificates signed by it (mTLS)')
-    .option('--insecure', 'allow plaintext on a non-loopback --host (refused otherwise)', false);
+    .option('--insecure', `allow plaintext on a non-loopback ${hosts} (refused otherwise)`, false);
 }
 
 export function tlsFromFlags(f: TlsFlags): TlsFiles | undefined {

@@ -37,7 +37,7 @@ export function register(program: Command): void {
     .option('--prometheus-url <url>', 'Prometheus for rollout analysis checks with source: prometheus (or BANYAN_PROMETHEUS_URL)')
     .option('--load-report-interval <duration>', 'how often proxies report load over LRS', '10s')
     .option('--rollout-poll <duration>', 'how often rollouts waiting on proxies or gates are looked at', '1s');
-  addTlsOptions(serve, 'every server (xDS, rate limit, authz and the admin API, which becomes HTTPS)')
+  addTlsOptions(serve, 'every server (xDS, rate limit, authz and the admin API, which becomes HTTPS)', '--host or --admin-host')
     .addHelpText(
       'after',
       `
