@@ -92,7 +92,7 @@ describe('service clusters point at the services serve runs', () => {
   });
 
   it('bound on every interface, loopback is advertised with a warning per service, at the listener', async () => {
-    t = await startTestBanyan(yaml('services: { authz: 10.9.9.9:9191 }\n'), { host: '0.0.0.0', ratelimitPort: 0, authzPort: 0 });
+    t = await startTestBanyan(yaml('services: { authz: 10.9.9.9:9191 }\n'), { host: '0.0.0.0', insecure: true, ratelimitPort: 0, authzPort: 0 });
     expect(await servedServiceClusters(t)).toMatchObject({ banyan_ratelimit: `127.0.0.1:${t.banyan.ports.ratelimit}` });
     const warnings = serviceWarnings(t);
     expect(warnings).toHaveLength(1);
