@@ -36,7 +36,34 @@ export function canonicalJson(typeUrl: string, bytes: Uint8Array): JsonValue {
  * encodes it, then read back, so fields the encoder drops or defaults never show.
  */
 export function canonicalJsonOf(typeUrl: string, value: object): JsonValue {
-  return canonicalJson(typeUrl, encodeMessage(typeUrl, value));
+  const json = canonicalJson(typeUrl, encodeMessage(typeUrl, value));
+  return typeUrl === SECRET_TYPE ? redactSecret(json) : json;
+}
+
+const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
+export const REDACTED = '[redacted]';
+
+/**
+ * A Secret as people may see it (the admin `xds` view, `banyan xds`, goldens): private keys, generic
+ * secrets and session ticket keys shown as `[redacted]`; certificates and CAs, which are public, as
+ * they are. Only what is shown: the wire and the versions keep the real bytes.
+ */
+export function redactSecret(json: JsonValue): JsonValue {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return json;
+  const out = { ...json };
+  const hide = (source: JsonValue | undefined): JsonValue | undefined => {
+    if (source === null || typeof source !== 'object' || Array.isArray(source)) return source;
+    return Object.fromEntries(Object.entries(source).map(([k, v]) => [k, k === 'filename' || k === 'environment_variable' ? v : REDACTED]));
+  };
+  const cert = out.tls_certificate;
+  if (cert && typeof cert === 'object' && !Array.isArray(cert)) {
+    out.tls_certificate = { ...cert, ...(cert.private_key !== undefined ? { private_key: hide(cert.private_key)! } : {}), ...(cert.password !== undefined ? { password: hide(cert.password)! } : {}) };
+  }
+  const generic = out.generic_secret;
+  if (generic && typeof generic === 'object' && !Array.isArray(generic) && generic.secret !== undefined) out.generic_secret = { ...generic, secret: hide(generic.secret)! };
+  const tickets = out.session_ticket_keys;
+  if (tickets && typeof tickets === 'object' && !Array.isArray(tickets) && Array.isArray(tickets.keys)) out.session_ticket_keys = { ...tickets, keys: tickets.keys.map((k) => hide(k)!) };
+  return out;
 }
 
 type Decoded = protobuf.Message & Record<string, unknown>;

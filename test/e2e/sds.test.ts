@@ -115,4 +115,15 @@ describe('SDS over ADS', () => {
     expect(ads.latest(TypeUrl.Listener).version_info).toBe(listenerVersion);
     expect((await t.banyan.store.listConfigVersions()).length).toBe(versions);
   });
+
+  it('the admin xds view shows the certificate and "[redacted]" for the private key', async () => {
+    const res = await fetch(`http://127.0.0.1:${t.banyan.ports.admin}/api/v1/xds?group=default`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const secret = (JSON.parse(text) as Record<string, Record<string, Record<string, { tls_certificate: { certificate_chain: { inline_string: string }; private_key: { inline_string: string } } }>>>).default[TypeUrl.Secret][SECRET];
+    expect(secret.tls_certificate.private_key.inline_string).toBe('[redacted]');
+    expect(secret.tls_certificate.certificate_chain.inline_string).toBe(fs.readFileSync(path.join(t.dir, 'certs', 'edge.crt'), 'utf8'));
+    const key = fs.readFileSync(path.join(t.dir, 'certs', 'edge.key'), 'utf8').split('\n')[1];
+    expect(text).not.toContain(key);
+  });
 });
