@@ -13,6 +13,7 @@ import { main } from '../../src/cli/main.js';
 import { authorizationServiceDefinition } from '../../src/proto/grpc.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import type { RunningBanyan } from '../../src/server/banyan.js';
+import { startHarness } from '../admin/harness.js';
 import { startTestBanyan } from '../support/banyan.js';
 import { eventually } from '../support/eventually.js';
 import { adminCall, PostgresReplicaPair, settleInOrder, throwFirstRejection } from '../support/rollout-e2e.js';
@@ -291,6 +292,35 @@ describe('token revocation on the embedded store (one serve)', () => {
       client?.close();
       await t.stop();
       await jwks.stop();
+    }
+  });
+});
+
+describe('revocation endpoints and roles', () => {
+  it('revoking and lifting need the operate role; listing needs a read token; the audit names the token', async () => {
+    const tokens = [
+      { name: 'dashboard', role: 'read' as const, token: 'read-token-0123456789' },
+      { name: 'oncall', role: 'operate' as const, token: 'operate-token-0123456789' },
+    ];
+    const h = await startHarness(undefined, { tokens });
+    try {
+      const body = { kind: 'sub', value: 'user-9', reason: 'offboarded', author: 'alice' };
+      expect((await h.call('POST', '/api/v1/revocations', body, tokens[0].token)).status).toBe(403);
+      expect((await h.call('GET', '/api/v1/revocations', undefined, '')).status).toBe(401);
+      expect((await h.store.listRevocations(Date.now()))).toEqual([]);
+      const made = await h.call('POST', '/api/v1/revocations', body, tokens[1].token);
+      expect(made.status).toBe(200);
+      expect(made.body.revocation).toMatchObject({ kind: 'sub', value: 'user-9', actor: 'oncall (as alice)' });
+      const listed = await h.call('GET', '/api/v1/revocations', undefined, tokens[0].token);
+      expect(listed.body.revocations.map((r: { value: string }) => r.value)).toEqual(['user-9']);
+      expect((await h.call('DELETE', '/api/v1/revocations/sub/user-9', { author: 'alice' }, tokens[0].token)).status).toBe(403);
+      expect((await h.call('DELETE', '/api/v1/revocations/sub/user-9', { author: 'alice' }, tokens[1].token)).status).toBe(200);
+      expect((await h.store.listAudit()).filter((e) => e.action.startsWith('token.')).map((e) => `${e.action} ${e.target} ${e.actor}`)).toEqual([
+        'token.unrevoke sub:user-9 oncall (as alice)',
+        'token.revoke sub:user-9 oncall (as alice)',
+      ]);
+    } finally {
+      await h.stop();
     }
   });
 });
