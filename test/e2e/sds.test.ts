@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TypeUrl } from '../../src/proto/envoy.js';
+import { DeltaClient } from '../conformance/harness.js';
 import { AdsRecorder } from '../support/ads-recorder.js';
 import { eventually } from '../support/eventually.js';
 import { startTestBanyan, type TestBanyan } from '../support/banyan.js';
@@ -125,5 +126,26 @@ describe('SDS over ADS', () => {
     expect(secret.tls_certificate.certificate_chain.inline_string).toBe(fs.readFileSync(path.join(t.dir, 'certs', 'edge.crt'), 'utf8'));
     const key = fs.readFileSync(path.join(t.dir, 'certs', 'edge.key'), 'utf8').split('\n')[1];
     expect(text).not.toContain(key);
+  });
+
+  it('delta ADS serves the secret by name, with the key on the wire, and says when it is gone', async () => {
+    const delta = DeltaClient.ads(`127.0.0.1:${t.banyan.ports.xds}`, { id: 'edge-2', cluster: 'edge' });
+    try {
+      delta.request(TypeUrl.Secret, { subscribe: [SECRET] });
+      const r = await eventually(() => {
+        const got = delta.received.find((x) => x.type_url === TypeUrl.Secret && x.resources.some((res) => res.name === SECRET));
+        expect(got).toBeDefined();
+        return got!;
+      }, 5_000);
+      const secret = r.resources.find((res) => res.name === SECRET)!.resource as { tls_certificate: { private_key: { inline_string: string } } };
+      expect(secret.tls_certificate.private_key.inline_string).toBe(fs.readFileSync(path.join(t.dir, 'certs', 'edge.key'), 'utf8'));
+      delta.ack(r);
+      // The listener goes: so does its secret, for this group.
+      const from = delta.received.length;
+      fs.writeFileSync(t.file, plain);
+      await eventually(() => expect(delta.received.slice(from).some((x) => x.type_url === TypeUrl.Secret && x.removed_resources.includes(SECRET))).toBe(true), 5_000);
+    } finally {
+      delta.close();
+    }
   });
 });
