@@ -45,6 +45,11 @@ export class ServerOperations implements AdminOperations {
     this.versions = new ConfigHistory(store, control.pipeline);
   }
 
+  /** Candidate checks running or queued (the check worker's load). */
+  pendingChecks(): number {
+    return this.checker.pending;
+  }
+
   /** Stops the check worker. */
   close(): Promise<void> {
     return this.checker.close();

@@ -109,6 +109,11 @@ export class CandidateChecker {
     this.options = pipelineOptions(pipeline);
   }
 
+  /** Checks running or queued. */
+  get pending(): number {
+    return (this.busy ? 1 : 0) + this.queue.length;
+  }
+
   async validate(files: ConfigFile[]): Promise<CandidateCheck> {
     return (await this.submit({ kind: 'validate', files })) as CandidateCheck;
   }

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actorFor, loadTokensFile, type TokenEntry } from '../../src/admin/auth.js';
 import { defaultAllowedHosts } from '../../src/admin/router.js';
 import { adminSecurityFromEnv } from '../../src/server/admin-endpoint.js';
+import { eventually } from '../support/eventually.js';
 import { startHarness, routesYaml, type Harness } from './harness.js';
 
 const READ = 'read-token-0123456789';
@@ -253,4 +254,70 @@ describe('admin tokens file and settings', () => {
     const env = adminSecurityFromEnv('single', { BANYAN_ADMIN_TOKENS_FILE: json, BANYAN_ADMIN_ALLOWED_HOSTS: 'a.example, b.example', BANYAN_ADMIN_MAX_BODY: '1000' });
     expect(env).toEqual({ token: 'single', tokens: [{ name: 'dash', role: 'read', token: READ }], allowedHosts: ['a.example', 'b.example'], maxConfigBody: 1000 });
   });
+});
+
+/** A realistic large config: `n` weighted routes with retries and headers, two clusters each (~7.6 MB at 16,000). */
+function bigYaml(targetBytes: number): string {
+  const routes: string[] = [];
+  const clusters: string[] = [];
+  let size = 0;
+  for (let i = 0; size < targetBytes; i++) {
+    const r = `          - name: r${i}\n            match: { prefix: /svc-${i}/api/v1/resource }\n            timeout: 2s\n            retry: { attempts: 2, on: [5xx, reset] }\n            headers: { request: { add: { x-route: r${i} } } }\n            to:\n              - { cluster: c${i}, weight: 90 }\n              - { cluster: c${i}-v2, weight: 10 }\n`;
+    const c = `  - name: c${i}\n    endpoints: [10.${(i >> 8) & 255}.${i & 255}.1:8080, 10.${(i >> 8) & 255}.${i & 255}.2:8080]\n    connectTimeout: 1s\n  - name: c${i}-v2\n    endpoints: [10.${(i >> 8) & 255}.${i & 255}.3:8080]\n`;
+    routes.push(r);
+    clusters.push(c);
+    size += r.length + c.length;
+  }
+  return `listeners:\n  - name: edge\n    port: 10000\n    hosts:\n      - domains: ["*"]\n        routes:\n${routes.join('')}          - name: rest\n            match: { prefix: / }\n            to: c0\nclusters:\n${clusters.join('')}`;
+}
+
+describe('large config checks never hold up a push', () => {
+  const body = JSON.stringify({ files: [{ file: 'big.yaml', text: bigYaml(7.6 * 1024 * 1024) }] });
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness(undefined, { tokens: TOKENS, router: { maxConfigBody: 16 * 1024 * 1024 } });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('refuses a 7.6 MB config over the default 4 MiB cap with 413', async () => {
+    const d = await startHarness(undefined, { tokens: TOKENS });
+    try {
+      const res = await send(d, 'POST', '/api/v1/config/validate', { token: READ, body });
+      expect(res.status).toBe(413);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('the 7.6 MB × 3 validate/diff no longer delays a shift past 1 s; a 4th check waits its turn or gets 503', async () => {
+    expect(body.length).toBeGreaterThan(7.6 * 1024 * 1024);
+    const inflight = [
+      send(h, 'POST', '/api/v1/config/validate', { token: READ, body }),
+      send(h, 'POST', '/api/v1/config/diff', { token: READ, body }),
+      send(h, 'POST', '/api/v1/config/validate', { token: READ, body }),
+    ].map((p) => p.catch((err: Error) => ({ status: 0, body: err.message, headers: new Headers() })));
+    // All three received and parsed as JSON: one compiling in the worker, two queued. One more is refused.
+    await eventually(() => expect(h.ops.pendingChecks()).toBe(3), 30_000);
+    const small = JSON.stringify({ files: [{ file: 'routes.yaml', text: routesYaml(50, 50) }] });
+    const refused = await send(h, 'POST', '/api/v1/config/validate', { token: READ, body: small });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('5');
+    expect(refused.body.error).toMatch(/busy: 3 config checks are running or queued/);
+
+    // The acceptance criterion: the time from sending the shift until its weights are in the served snapshot.
+    const t0 = performance.now();
+    const shifted = send(h, 'PUT', '/api/v1/routes/checkout/weights', { token: OPERATE, body: JSON.stringify(shiftBody(35)) });
+    let servedAfterMs = Infinity;
+    await eventually(() => {
+      expect(servedCheckout(h)).toEqual([35, 65]);
+      servedAfterMs = performance.now() - t0;
+    }, 5_000, 5);
+    expect((await shifted).status).toBe(200);
+    expect(servedAfterMs).toBeLessThan(1000);
+    // the big checks are still running (they take minutes at this size): nothing of them came back
+    const settled = await Promise.race([Promise.all(inflight).then(() => true), Promise.resolve(false)]);
+    expect(settled).toBe(false);
+  }, 90_000);
 });

@@ -50,6 +50,7 @@ export interface Harness {
   control: ControlPlane;
   pipeline: ConfigPipeline;
   snapshots: CompiledSnapshot[];
+  ops: ServerOperations;
   /** What the ops routes see as connected proxies (the xDS server's status in production). */
   proxies: ProxyStatus[];
   call(method: string, p: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any }>;
@@ -91,6 +92,7 @@ export async function startHarness(wrap: (s: Store) => Store = (s) => s, securit
     control,
     pipeline,
     snapshots,
+    ops,
     proxies,
     async call(method, p, body, token = TOKEN) {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
