@@ -27,8 +27,13 @@ const at = (s: Step[], field: string): number | undefined => s.find((x) => x.fie
 export function originOf(config: Config, typeUrl: string, name: string, path: string): SourcePos | undefined {
   const s = steps(path);
   switch (typeUrl) {
-    case TypeUrl.Listener:
-      return config.listeners.find((l) => l.name === name)?.pos;
+    case TypeUrl.Listener: {
+      const listener = config.listeners.find((l) => l.name === name);
+      // A TLS listener has one filter chain per certificate, in YAML order.
+      return listener?.tls?.certificates[at(s, 'filter_chains') ?? -1]?.pos ?? listener?.pos;
+    }
+    case TypeUrl.Secret:
+      return config.secrets?.find((x) => x.name === name)?.pos;
     case TypeUrl.RouteConfiguration: {
       const listener = config.listeners.find((l) => l.name === name);
       if (!listener) return undefined;
