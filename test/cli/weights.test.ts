@@ -34,7 +34,7 @@ describe('banyan CLI: shift, routes, proxies, apply, diff, history, rollback', (
 
   it('takes --server as host:port too', async () => {
     const hostPort = new URL(server.adminUrl).host;
-    const r = await banyan(['routes', '-o', 'json', '--server', hostPort], { USER: 'ci' });
+    const r = await banyan(['routes', '-o', 'json', '--server', hostPort], { USER: 'ci', BANYAN_TOKEN: TOKEN });
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout).routes.map((x: { ref: string }) => x.ref)).toContain('checkout');
   });
@@ -55,12 +55,13 @@ describe('banyan CLI: shift, routes, proxies, apply, diff, history, rollback', (
     await eventually(async () => expect(await proxy.weights('checkout')).toEqual([40, 60]));
 
     const [routes, table, proxies, status] = await Promise.all([json('routes'), cli('routes'), cli('proxies'), cli('status')]);
-    expect(status.stdout).toMatch(/^overrides:\n {2}checkout: monolith=40% checkout-v2=60% \(by ci@\S+: v2 healthy\)$/m);
+    expect(status.stdout).toMatch(/^overrides:\n {2}checkout: monolith=40% checkout-v2=60% \(by admin \(as ci@\S+\): v2 healthy\)$/m);
     expect(status.stdout).toMatch(/^proxies:\s+1 connected: 1 synced, 0 stale, 0 nacked$/m);
     const checkout = routes.routes.find((r: { ref: string }) => r.ref === 'checkout');
     expect(checkout.percent).toEqual({ monolith: 40, 'checkout-v2': 60 });
     expect(checkout.override).toMatchObject({ reason: 'v2 healthy' });
-    expect(checkout.override.author).toMatch(/^ci@/);
+    // the audit actor is the token's name (serve's single token is `admin`), the client's --author beside it
+    expect(checkout.override.author).toMatch(/^admin \(as ci@\S+\)$/);
     expect(table.stdout).toMatch(/^checkout\s+monolith=40% checkout-v2=60%\s+override\s+monolith=90 checkout-v2=10/m);
     expect(proxies.code).toBe(0);
     expect(proxies.stdout).toMatch(/^edge-proxy-1\s+\S+\s+default\s+-\s+NOT SENT\s+NOT SENT\s+NOT SENT\s+SYNCED\s/m);
@@ -123,8 +124,8 @@ describe('banyan CLI: shift, routes, proxies, apply, diff, history, rollback', (
     const [history, table, versions] = await Promise.all([json('history'), cli('history'), json('diff', '--from', '1', '--to', '2')]);
     expect(history.versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
     expect(history.versions[0]).toMatchObject({ message: 'half of checkout to v2', live: true });
-    expect(history.versions[0].author).toMatch(/^ci@/);
-    expect(table.stdout).toMatch(/^\*2\s+\S+\s+ci@\S+\s+half of checkout to v2\s+1 route changed/m);
+    expect(history.versions[0].author).toMatch(/^admin \(as ci@\S+\)$/);
+    expect(table.stdout).toMatch(/^\*2\s+\S+\s+admin \(as ci@\S+\)\s+half of checkout to v2\s+1 route changed/m);
     expect(versions.diff.routes.changed[0]).toMatchObject({ ref: 'checkout', weights: [{ cluster: 'monolith', before: 90, after: 50 }, { cluster: 'checkout-v2', before: 10, after: 50 }] });
 
     const rollback = await cli('rollback', '1', '-m', 'v2 not ready');
@@ -145,6 +146,6 @@ describe('banyan CLI: shift, routes, proxies, apply, diff, history, rollback', (
     const [audit, auditTable] = await Promise.all([json('audit', '-n', '3'), cli('audit', '-n', '1')]);
     expect(audit.entries.map((e: { action: string }) => e.action)).toEqual(['config.rollback', 'config.apply', expect.any(String)]);
     expect(audit.entries[0].details).toMatchObject({ to: 1 });
-    expect(auditTable.stdout).toMatch(/^TIME\s+ACTOR\s+ACTION\s+TARGET\s+DETAILS\n\S+\s+ci@\S+\s+config\.rollback\s/);
+    expect(auditTable.stdout).toMatch(/^TIME\s+ACTOR\s+ACTION\s+TARGET\s+DETAILS\n\S+\s+admin \(as ci@\S+\)\s+config\.rollback\s/);
   });
 });
