@@ -110,8 +110,8 @@ export class ConfigWatcher {
     const added = next.filter((f) => !this.extra.includes(f));
     const removed = this.extra.filter((f) => !next.includes(f));
     this.extra = next;
-    if (added.length) this.watcher?.add([...added]);
-    if (removed.length) void this.watcher?.unwatch([...removed]);
+    // Watched again from scratch, so that the symlinks the new files resolve through are watched too.
+    if (added.length || removed.length) this.onSwap();
   }
 
   async stop(): Promise<void> {
@@ -141,7 +141,10 @@ export class ConfigWatcher {
     watcher.on('all', () => this.onEvent());
     watcher.on('error', (err) => this.log?.error({ err }, `watching ${this.configPath} failed`));
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
-    for (const link of await symlinksOnPath(this.configPath)) {
+    // The secret files too: a Kubernetes Secret volume swaps `..data` under certs/tls.crt on rotation.
+    const links = new Set<string>();
+    for (const target of [this.configPath, ...this.extra]) for (const link of await symlinksOnPath(target)) links.add(link);
+    for (const link of links) {
       const name = path.basename(link);
       try {
         const w = fsSync.watch(path.dirname(link), (_event, changed) => {

@@ -149,3 +149,48 @@ describe('SDS over ADS', () => {
     }
   });
 });
+
+describe('SDS from a Kubernetes Secret volume', () => {
+  let t: TestBanyan;
+  let ads: AdsRecorder;
+  const yaml = withTls.replace('certs/edge.crt', 'certs/tls.crt').replace('certs/edge.key', 'certs/tls.key');
+  const name = 'file:certs/tls.crt';
+
+  /** The kubelet's layout: certs/tls.crt → ..data/tls.crt, ..data → a timestamped directory. */
+  function version(dir: string, stamp: string, crt: string, key: string): void {
+    fs.mkdirSync(path.join(dir, 'certs', stamp));
+    fs.writeFileSync(path.join(dir, 'certs', stamp, 'tls.crt'), pem(crt));
+    fs.writeFileSync(path.join(dir, 'certs', stamp, 'tls.key'), pem(key));
+  }
+
+  beforeAll(async () => {
+    t = await startTestBanyan((dir) => {
+      fs.mkdirSync(path.join(dir, 'certs'));
+      version(dir, '..2026_01', 'www.crt', 'www.key');
+      fs.symlinkSync('..2026_01', path.join(dir, 'certs', '..data'));
+      fs.symlinkSync('..data/tls.crt', path.join(dir, 'certs', 'tls.crt'));
+      fs.symlinkSync('..data/tls.key', path.join(dir, 'certs', 'tls.key'));
+      return yaml;
+    });
+    ads = new AdsRecorder(`127.0.0.1:${t.banyan.ports.xds}`, { id: 'edge-3', cluster: 'edge' }, { [TypeUrl.Secret]: [name], [TypeUrl.Listener]: [] });
+    await eventually(() => expect(chainIn(ads.latest(TypeUrl.Secret), name)).toBe(pem('www.crt')), 5_000);
+  });
+
+  afterAll(async () => {
+    ads?.close();
+    await t?.stop();
+  });
+
+  it('a swap of ..data pushes the new certificate within 2 s', async () => {
+    version(t.dir, '..2026_02', 'client.crt', 'client.key');
+    fs.symlinkSync('..2026_02', path.join(t.dir, 'certs', '..data_tmp'));
+    const swappedAt = Date.now();
+    fs.renameSync(path.join(t.dir, 'certs', '..data_tmp'), path.join(t.dir, 'certs', '..data'));
+    const at = await eventually(() => {
+      const i = ads.received.findIndex((r) => r.type_url === TypeUrl.Secret && chainIn(r, name) === pem('client.crt'));
+      expect(i).toBeGreaterThanOrEqual(0);
+      return i;
+    }, 5_000);
+    expect(ads.arrivedAt[at] - swappedAt).toBeLessThan(2_000);
+  });
+});
