@@ -105,7 +105,7 @@ describe('banyan proxies', () => {
     await server.store.putReplicaStatus({ replica: 'replica-b', servedKey: server.control.servedKey(), reportedAt: now, expiresAt: now + 600_000, proxies: [nackingGrpcClient()] });
     // envoy-1 has ACKed all three types
     await eventually(async () => {
-      const res = await fetch(`${env.BANYAN_SERVER}/api/v1/proxies?scope=local`);
+      const res = await fetch(`${env.BANYAN_SERVER}/api/v1/proxies?scope=local`, { headers: { authorization: `Bearer ${TOKEN}` } });
       const { proxies } = (await res.json()) as { proxies: ProxyRecord[] };
       expect(proxies.map((p) => p.types.map((t) => t.state))).toEqual([['SYNCED', 'SYNCED', 'SYNCED']]);
     });
@@ -134,7 +134,7 @@ describe('banyan proxies', () => {
   });
 
   it('prints the full records with -o json and -o yaml', async () => {
-    const api = (await (await fetch(`${env.BANYAN_SERVER}/api/v1/proxies`)).json()) as { proxies: (ProxyRecord & { replica: string })[] };
+    const api = (await (await fetch(`${env.BANYAN_SERVER}/api/v1/proxies`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { proxies: (ProxyRecord & { replica: string })[] };
     const json = await cli('-o', 'json');
     expect(json.code).toBe(0);
     const printed = JSON.parse(json.stdout);

@@ -25,7 +25,7 @@ describe('a rollout across a control-plane restart', () => {
     const opts = { config: path.join(dir, 'routes.yaml'), dataDir: path.join(dir, 'data'), token: TOKEN };
     server = await startOpsServer(opts);
     const env = () => ({ BANYAN_SERVER: server!.adminUrl, BANYAN_TOKEN: TOKEN });
-    const get = async (p: string) => (await fetch(`${server!.adminUrl}${p}`)).json();
+    const get = async (p: string) => (await fetch(`${server!.adminUrl}${p}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
 
     const start = await banyan(['rollout', 'start', 'checkout', '--to', 'checkout-v2', '--steps', '20,40,60,80', '--interval', '2s', '-o', 'json'], env());
     expect(start.code).toBe(0);

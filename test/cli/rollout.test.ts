@@ -12,7 +12,7 @@ describe('banyan rollout (CLI end to end)', () => {
   let proxy: RdsWatcher;
   let env: Record<string, string>;
   const cli = (...args: string[]) => banyan(args, env);
-  const rollout = async (ref: string) => (await fetch(`${server.adminUrl}/api/v1/rollouts/${ref}`)).json();
+  const rollout = async (ref: string) => (await fetch(`${server.adminUrl}/api/v1/rollouts/${ref}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
 
   let fixture: CliFixture;
 
@@ -96,7 +96,7 @@ describe('banyan rollout (CLI end to end)', () => {
     await eventually(async () => expect(await proxy.weights('checkout')).toEqual([90, 10]));
 
     // Every step exactly once, in order: the timer's steps, then completion once the last one is synced.
-    const audit = (await (await fetch(`${server.adminUrl}/api/v1/audit`)).json()).entries;
+    const audit = (await (await fetch(`${server.adminUrl}/api/v1/audit`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()).entries;
     const steps = audit
       .filter((e: { action: string; details: { to?: string } }) => e.details.to === 'checkout-v2' && /^rollout\.(start|step|complete)$/.test(e.action))
       .reverse()
