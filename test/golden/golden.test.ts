@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { Admission } from '../../src/admission/index.js';
 import { compile } from '../../src/compile/index.js';
 import type { NodeInfo } from '../../src/compile/types.js';
 import { formatDiagnostic } from '../../src/config/diagnostics.js';
@@ -33,6 +34,13 @@ function nodeProbes(name: string): NodeInfo[] {
   return (JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<NodeInfo>[]).map((n) => ({ id: '', cluster: '', metadata: {}, userAgentName: '', ...n }));
 }
 
+const admission = new Admission();
+/**
+ * Cases that show what the compiler does with what admission then refuses for proxyless gRPC (a `*`
+ * inside a domain, routes gRPC cannot honour): golden for the compiler, never published by serve.
+ */
+const REFUSED_BY_ADMISSION = new Set(['groups-api', 'warnings']);
+
 describe('golden', () => {
   it('has the cases', () => {
     expect(cases.length).toBeGreaterThanOrEqual(20);
@@ -45,6 +53,10 @@ describe('golden', () => {
       expect(loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic)).toEqual([]);
       const config = loaded.config!;
       const snapshot = compile(config);
+      // What is golden is also what serve would publish: admission (PGV, wire round trip, gRPC capabilities) has no error.
+      const admitted = admission.admit(config, { file, line: 1, col: 1 }).diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+      if (REFUSED_BY_ADMISSION.has(name)) expect(admitted).not.toEqual([]);
+      else expect(admitted).toEqual([]);
       for (const set of snapshot.groups.values()) {
         for (const [typeUrl, resources] of set) for (const r of resources.values()) encodeMessage(typeUrl, r);
       }
