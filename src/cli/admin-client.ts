@@ -63,7 +63,7 @@ export function withServerOptions(cmd: Command): Command {
   return cmd
     .option('--server <url>', `admin API base URL or host:port (or BANYAN_SERVER; default ${DEFAULT_ADMIN_URL})`)
     // No default value here: commander prints defaults in --help, and a token must never be shown.
-    .option('--token <token>', 'admin bearer token for changes (or BANYAN_TOKEN)');
+    .option('--token <token>', 'admin bearer token (or BANYAN_TOKEN): reads, validate and diff need a read token, changes operate or admin');
 }
 
 /** A thin JSON client for the admin API; every failure becomes a CliError with a meaningful exit code. */
