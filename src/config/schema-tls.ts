@@ -20,7 +20,6 @@ function certificateChecks(v: { secret?: string; certFile?: string; keyFile?: st
   exactlyOne(['secret', 'certFile'], true)(v, ctx);
   exactlyOne(['secret', 'keyFile'], false)(v, ctx);
   if (v.certFile !== undefined && v.keyFile === undefined) ctx.addIssue({ code: 'custom', message: 'missing required key "keyFile" (certFile needs its private key)', input: v });
-  if (v.keyFile !== undefined && v.certFile === undefined && v.secret === undefined) ctx.addIssue({ code: 'custom', message: 'missing required key "certFile" (keyFile needs its certificate)', input: v });
 }
 
 /** A certificate and its key: a `secrets:` entry by name, or the two files. */

@@ -75,6 +75,14 @@ describe('listener tls', () => {
     ]);
   });
 
+  it('schema: a certificate file without its key, a server name Envoy cannot match, an unknown minVersion', () => {
+    expect(errors(load(edge('      certificates: [{ certFile: certs/www.crt }]')))).toEqual([expect.stringContaining('missing required key "keyFile" (certFile needs its private key)')]);
+    expect(errors(load(edge('      certificates: [{ certFile: certs/www.crt, keyFile: certs/www.key, serverNames: ["api.*.example.com"] }]')))).toEqual([
+      expect.stringContaining('server name "api.*.example.com" must be a DNS name or a "*." wildcard'),
+    ]);
+    expect(errors(load(edge('      certificates: [{ certFile: certs/www.crt, keyFile: certs/www.key }]\n      minVersion: TLSv1_1')))).toEqual([expect.stringMatching(/^.*:6:19: error: .*TLSv1_2.*TLSv1_3/)]);
+  });
+
   it('loadConfigFromString without readFile stays pure: secrets carry no material and no file is read', () => {
     const r = loadConfigFromString(edge('      certificates: [{ certFile: certs/nope.crt, keyFile: certs/nope.key }]'), file);
     expect(errors(r)).toEqual([]);
