@@ -55,7 +55,8 @@ export async function serveAdmin(
   deps: AdminDeps,
   host: string,
   port: number,
-  security: string | AdminSecurity = {},
+  /** The single token (or none) as startBanyan passes it, the rest from the environment; or everything. */
+  security?: string | AdminSecurity,
   tls: AdminTlsOptions = {},
 ): Promise<{ port: number; close(): Promise<void> }> {
   const sec = typeof security === 'string' || security === undefined ? adminSecurityFromEnv(security) : security;

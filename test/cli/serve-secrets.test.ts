@@ -1,5 +1,10 @@
 /** Secrets belong in the environment or files: `serve` says so when they are given on the command line. */
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServeProcess, type ServeProcess } from '../support/serve-process.js';
 import { banyan } from './run.js';
 
 describe('banyan serve: secrets in argv', () => {
@@ -18,5 +23,42 @@ describe('banyan serve: secrets in argv', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).not.toContain('warning:');
     expect(r.stderr).toContain('--config-owner must be files or store');
+  });
+});
+
+describe('banyan serve: admin flags', () => {
+  let dir: string;
+  let serve: ServeProcess | undefined;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-serve-admin-'));
+  });
+  afterAll(async () => {
+    await serve?.kill();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('--admin-tokens-file, --admin-allowed-host and --admin-max-body reach the admin API', async () => {
+    await writeFile(path.join(dir, 'routes.yaml'), 'listeners:\n  - name: edge\n    port: 10000\n    hosts:\n      - domains: ["*"]\n        routes:\n          - { name: rest, match: { prefix: / }, to: monolith }\nclusters:\n  - { name: monolith, endpoints: [10.0.0.1:8080] }\n');
+    await writeFile(path.join(dir, 'tokens.yaml'), '- { name: dashboard, role: read, token: read-token-0123456789 }\n');
+    serve = await startServeProcess('flags', [
+      path.join(dir, 'routes.yaml'), '--data-dir', path.join(dir, 'data'), '--no-watch', '--no-ratelimit', '--no-authz',
+      '--admin-tokens-file', path.join(dir, 'tokens.yaml'), '--admin-allowed-host', 'banyan.internal', '--admin-max-body', '1000',
+    ]);
+    const call = (method: string, p: string, headers: Record<string, string>, body?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: serve!.adminPort, path: p, method, headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const auth = { authorization: 'Bearer read-token-0123456789' };
+    expect(await call('GET', '/api/v1/config', {})).toBe(401);
+    expect(await call('GET', '/api/v1/config', { ...auth, host: 'banyan.internal' })).toBe(200);
+    expect(await call('GET', '/api/v1/config', { ...auth, host: 'other.internal' })).toBe(421);
+    const files = JSON.stringify({ files: [{ file: 'routes.yaml', text: '#'.repeat(2000) }] });
+    expect(await call('POST', '/api/v1/config/validate', { ...auth, 'content-type': 'application/json', 'content-length': String(files.length) }, files)).toBe(413);
+    expect(await call('PUT', '/api/v1/routes/rest/weights', { ...auth, 'content-type': 'application/json' }, '{}')).toBe(403);
   });
 });
