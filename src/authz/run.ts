@@ -55,7 +55,8 @@ function providersOf(result: LoadResult): AuthProvider[] {
  */
 export async function runAuthz(opts: RunAuthzOptions): Promise<RunningAuthz> {
   const log = opts.logger;
-  const providers = opts.config ? providersOf(await loadConfig(opts.config)) : [];
+  // {}: authz needs only the providers; certificate files the config names for Envoy need not exist on this host
+  const providers = opts.config ? providersOf(await loadConfig(opts.config, {})) : [];
   // Not waiting for first key loads: an unreachable issuer must not keep the port closed, and
   // checks that arrive meanwhile wait for the in-flight load anyway.
   const server = createAuthzServer({ providers, realm: opts.realm, logger: log });
