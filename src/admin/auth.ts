@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { HttpError } from './router.js';
+import { HttpError } from './http-error.js';
 
 export const ROLES = ['read', 'operate', 'admin'] as const;
 export type Role = (typeof ROLES)[number];

@@ -1,16 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authorizer, Principal, Requirement, Role } from './auth.js';
+import { HttpError } from './http-error.js';
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly details?: unknown,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
+export { HttpError };
+
 
 export interface RequestContext {
   req: IncomingMessage;

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { bearerAuthorizer, loadTokensFile, type TokenEntry } from '../admin/auth.js';
+import { bearerAuthorizer, type TokenEntry } from '../admin/auth.js';
 import { defaultAllowedHosts, DEFAULT_MAX_CONFIG_BODY, Router } from '../admin/router.js';
 import { mountCoreRoutes } from '../admin/routes/core.js';
 import { mountOpsRoutes } from '../admin/routes/ops.js';
@@ -34,32 +34,15 @@ export interface AdminSecurity {
   maxConfigBody?: number;
 }
 
-/**
- * The settings `serve` passes through the environment while startBanyan's options carry only the
- * single token (src/server/banyan.ts): BANYAN_ADMIN_TOKENS_FILE, BANYAN_ADMIN_ALLOWED_HOSTS
- * (comma-separated), BANYAN_ADMIN_MAX_BODY (bytes).
- */
-export function adminSecurityFromEnv(token: string | undefined, env: NodeJS.ProcessEnv = process.env): AdminSecurity {
-  const max = env.BANYAN_ADMIN_MAX_BODY ? Number(env.BANYAN_ADMIN_MAX_BODY) : undefined;
-  if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new Error(`BANYAN_ADMIN_MAX_BODY must be a positive number of bytes, not '${env.BANYAN_ADMIN_MAX_BODY}'`);
-  return {
-    token,
-    tokens: env.BANYAN_ADMIN_TOKENS_FILE ? loadTokensFile(env.BANYAN_ADMIN_TOKENS_FILE) : undefined,
-    allowedHosts: env.BANYAN_ADMIN_ALLOWED_HOSTS ? env.BANYAN_ADMIN_ALLOWED_HOSTS.split(',').map((h) => h.trim()).filter(Boolean) : [],
-    maxConfigBody: max,
-  };
-}
-
 /** The admin HTTP API over the control plane: tokens and roles, Host allow-list, body caps. */
 export async function serveAdmin(
   deps: AdminDeps,
   host: string,
   port: number,
-  /** The single token (or none) as startBanyan passes it, the rest from the environment; or everything. */
-  security?: string | AdminSecurity,
+  security: AdminSecurity = {},
   tls: AdminTlsOptions = {},
 ): Promise<{ port: number; close(): Promise<void> }> {
-  const sec = typeof security === 'string' || security === undefined ? adminSecurityFromEnv(security) : security;
+  const sec = security;
   const { control, store, runner, xds, fleet, registries } = deps;
   const view = new PipelineView(control.pipeline, () => xds.status(), fleet);
   const tokens = [...(sec.token ? [{ name: 'admin', role: 'admin' as const, token: sec.token }] : []), ...(sec.tokens ?? [])];

@@ -14,7 +14,8 @@ import { createLogger } from '../telemetry/logger.js';
 import { createRegistry, enableProcessMetrics } from '../telemetry/metrics.js';
 import { SnapshotCache } from '../xds/cache.js';
 import { XdsServer } from '../xds/server.js';
-import { serveAdmin } from './admin-endpoint.js';
+import { loadTokensFile } from '../admin/auth.js';
+import { serveAdmin, type AdminSecurity } from './admin-endpoint.js';
 import { ControlPlane } from './control.js';
 import { FileEdits } from './file-edits.js';
 import { FleetPublisher, replicaId } from './fleet.js';
@@ -34,6 +35,8 @@ export interface ServeOptions {
   adminHost: string;
   adminPort: number;
   adminToken?: string;
+  /** Named tokens, allowed hosts and body cap of the admin API (`serve --admin-*`). */
+  admin?: { tokensFile?: string; allowedHosts?: string[]; maxConfigBody?: number };
   /** Coalesce bursts of file edits into one reload. */
   debounceMs: number;
   /** A file change still being written (open for writing, empty) is applied anyway after this long; default 10 s. */
@@ -146,7 +149,7 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     const loadStats = { store, replica, logger: log, registry, reportIntervalMs: opts.loadReportIntervalMs };
     const xdsEndpoint = await serveXds(xds, opts.host, opts.xdsPort, { loadStats, transport, logger: log });
     stack.add('xDS server', () => xdsEndpoint.stop());
-    const admin = await serveAdmin({ control, store, runner, xds, fleet, registries: [registry, ...services.registries] }, opts.adminHost, opts.adminPort, opts.adminToken, { tls: opts.tls, logger: log });
+    const admin = await serveAdmin({ control, store, runner, xds, fleet, registries: [registry, ...services.registries] }, opts.adminHost, opts.adminPort, adminSecurity(opts), { tls: opts.tls, logger: log });
     stack.add('admin API', () => admin.close());
     if (opts.config && opts.watch) {
       const watcher = new ConfigWatcher(opts.config, edits.apply, { debounceMs: opts.debounceMs, maxWaitMs: opts.watchMaxWaitMs, logger: log.child({ component: 'watcher' }) });
@@ -162,4 +165,10 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     await stack.stop();
     throw err;
   }
+}
+
+/** The admin API's security settings from the options: the single token, then the named ones. */
+function adminSecurity(opts: ServeOptions): AdminSecurity {
+  const a = opts.admin ?? {};
+  return { token: opts.adminToken, tokens: a.tokensFile ? loadTokensFile(a.tokensFile) : undefined, allowedHosts: a.allowedHosts ?? [], maxConfigBody: a.maxConfigBody };
 }

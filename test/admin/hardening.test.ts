@@ -12,7 +12,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actorFor, loadTokensFile, type TokenEntry } from '../../src/admin/auth.js';
 import { defaultAllowedHosts } from '../../src/admin/router.js';
-import { adminSecurityFromEnv } from '../../src/server/admin-endpoint.js';
 import { eventually } from '../support/eventually.js';
 import { startHarness, routesYaml, type Harness } from './harness.js';
 
@@ -251,8 +250,6 @@ describe('admin tokens file and settings', () => {
     const twice = path.join(dir, 'twice.yaml');
     await writeFile(twice, `- { name: x, role: read, token: ${READ} }\n- { name: x, role: admin, token: ${ADMIN} }\n`);
     expect(() => loadTokensFile(twice)).toThrow(/'x' is listed twice/);
-    const env = adminSecurityFromEnv('single', { BANYAN_ADMIN_TOKENS_FILE: json, BANYAN_ADMIN_ALLOWED_HOSTS: 'a.example, b.example', BANYAN_ADMIN_MAX_BODY: '1000' });
-    expect(env).toEqual({ token: 'single', tokens: [{ name: 'dash', role: 'read', token: READ }], allowedHosts: ['a.example', 'b.example'], maxConfigBody: 1000 });
   });
 });
 

@@ -64,7 +64,7 @@ describe("the README's rollout examples on the shipped example config", () => {
     const adminUrl = `http://127.0.0.1:${running.ports.admin}`;
     const env = { BANYAN_SERVER: adminUrl, BANYAN_TOKEN: TOKEN };
     const get = async (p: string) => {
-      const res = await fetch(`${adminUrl}${p}`);
+      const res = await fetch(`${adminUrl}${p}`, { headers: { authorization: `Bearer ${TOKEN}` } });
       expect(res.status, p).toBe(200);
       return res.json();
     };

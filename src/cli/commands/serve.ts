@@ -50,12 +50,9 @@ Examples:
       // Loaded on demand: the server graph (protos, gRPC, stores) would slow every other CLI command.
       const { startBanyan } = await import('../../server/banyan.js');
       warnArgvSecrets(o);
-      // startBanyan carries only the single token: the admin endpoint reads these (src/server/admin-endpoint.ts adminSecurityFromEnv).
-      if (o.adminTokensFile) process.env.BANYAN_ADMIN_TOKENS_FILE = o.adminTokensFile;
-      if (o.adminAllowedHost.length) process.env.BANYAN_ADMIN_ALLOWED_HOSTS = o.adminAllowedHost.join(',');
-      process.env.BANYAN_ADMIN_MAX_BODY = String(o.adminMaxBody);
       const running = await startBanyan({
         config,
+        admin: { tokensFile: o.adminTokensFile, allowedHosts: o.adminAllowedHost, maxConfigBody: o.adminMaxBody },
         host: o.host,
         xdsPort: o.xdsPort,
         adminHost: o.adminHost,
