@@ -287,7 +287,7 @@ describe('rollouts analysed from LRS with grpc-js-xds and grpc-go clients across
         { cluster: 'payments-v1', weight: 100 },
         { cluster: 'payments-v2', weight: 0 },
       ],
-      author: 'e2e',
+      author: 'admin (as e2e)',
       reason: 'before the canary',
     });
     await eventually(async () => {

@@ -165,7 +165,7 @@ describe('rollout analysis from a real Prometheus (Envoy metrics, one replica)',
     expect(done.endReason).toBe(reason);
 
     // the starting override is back and served
-    expect(await banyan().store.getOverride(ROUTE)).toMatchObject({ backends: weights(98, 2), author: 'e2e', reason: 'warm-up' });
+    expect(await banyan().store.getOverride(ROUTE)).toMatchObject({ backends: weights(98, 2), author: 'admin (as e2e)', reason: 'warm-up' });
     await eventually(() => expect(servedWeights(banyan(), ROUTE)).toBe(`${BASELINE}=98,${CANARY}=2`));
   });
 

@@ -218,7 +218,7 @@ describe('gated rollout with a rollback webhook across two replicas (PostgreSQL,
         { cluster: 'checkout-v1', weight: 95 },
         { cluster: 'checkout-v2', weight: 5 },
       ],
-      author: 'e2e',
+      author: 'admin (as e2e)',
       reason: 'warm-up',
     });
     await everywhere('checkout-v1=95,checkout-v2=5');
