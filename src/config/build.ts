@@ -150,6 +150,7 @@ function group(input: GroupInput, path: PathSegment[], locator: Locator, referen
 }
 
 function provider(input: ProviderInput, path: PathSegment[], locator: Locator): AuthProvider {
+    ...(input.identities && { identities: input.identities }),
   const j = input.jwks;
   const jwks: AuthProvider['jwks'] =
     j.uri !== undefined

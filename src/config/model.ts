@@ -143,6 +143,11 @@ export interface ProxyGroup {
 export interface Listener {
   name: string;
   /**
+   * Client-certificate identities allowed to join (URI SANs as given, DNS SANs as `dns:<name>`; `*`
+   * globs). Absent = any proxy may join (mTLS then only authenticates).
+   */
+  identities?: string[];
+  /**
    * `socket`: an Envoy listener bound to address:port (sidecars, edge proxies).
    * `api`: a proxyless gRPC listener (api_listener) named after the client's target authority.
    */

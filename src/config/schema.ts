@@ -96,6 +96,13 @@ const cluster = z.strictObject({
   tls: clusterTls.optional(),
 });
 
+/** A URI SAN (`spiffe://example.org/ns/edge/*`) or a DNS SAN with a `dns:` prefix; `*` globs as the matchers. */
+const groupIdentity = z
+  .string()
+  .refine((v) => /^dns:./.test(v) || /^[a-zA-Z][a-zA-Z0-9+.-]*:./.test(v), {
+    message: 'an identity is a URI SAN (spiffe://example.org/ns/edge/*) or dns:<name> (dns:edge-*.internal)',
+  });
+
 const group = z.strictObject({
   name: name,
   match: z
@@ -106,6 +113,11 @@ const group = z.strictObject({
     })
     .optional(),
   listeners: z.array(name).optional().meta({ description: 'Listener names (default: all)' }),
+  identities: z
+    .array(groupIdentity)
+    .min(1)
+    .optional()
+    .meta({ description: 'Client-certificate identities (URI SAN globs; dns:<glob> for DNS SANs) allowed to join this group' }),
 });
 
 // Asymmetric only: keys come from a public JWKS, and an HMAC "key" there would let anyone who can read
