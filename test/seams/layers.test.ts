@@ -17,6 +17,7 @@ export const RANK: Record<string, number> = {
   telemetry: 1, // logging, metrics
   grpc: 1, // gRPC server lifecycle
   config: 2, // source → model: YAML, schema, positions, the envoyproxy/ratelimit format
+  ca: 2, // the certificate authority: CA, leaf certificates, keys at rest (errors only)
   compile: 3, // model → Envoy resources (pure)
   store: 3, // durable state
   service: 3, // process concerns: config watching, shutdown

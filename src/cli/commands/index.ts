@@ -16,6 +16,7 @@ import { register as schema } from './schema.js';
 import { register as authz } from './authz.js';
 import { register as ratelimit } from './ratelimit.js';
 import { register as xds } from './xds.js';
+import { register as certs } from './certs.js';
 
 /**
  * Every subcommand lives in its own module under src/cli/commands/ and exports `register(program)`.
@@ -39,4 +40,5 @@ export function registerCommands(program: Command): void {
   authz(program);
   ratelimit(program);
   xds(program);
+  certs(program);
 }
