@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import type { AuthRequirement, Config, Listener, Route } from '../config/model.js';
 import { callsService } from '../config/semantic.js';
+import { serviceCluster } from './tls.js';
 import { defineHttpFeature, type HttpFilterName } from './filters.js';
 import type * as envoy from './envoy-types.js';
-import { duration, grpcServiceCluster, typed } from './util.js';
+import { duration, typed } from './util.js';
 
 /**
  * ext_authz: listeners that use Banyan's authz service get the ext_authz filter (gRPC to the
@@ -117,7 +118,6 @@ export const authzFeature = defineHttpFeature({
 
   clusters(config: Config): envoy.Cluster[] {
     if (!config.listeners.some((l) => effectiveAuthz(l))) return [];
-    const { address, port } = config.services.authz;
-    return [grpcServiceCluster(AUTHZ_CLUSTER, address, port)];
+    return [serviceCluster(AUTHZ_CLUSTER, config.services.authz)];
   },
 });

@@ -7,7 +7,7 @@ import { buildLoadAssignment } from './endpoint.js';
 import { FEATURES } from './features.js';
 import { groupSelector, planGroups } from './groups.js';
 import { buildListener } from './listener.js';
-import { clusterSecrets, listenerSecrets, secretResources } from './tls.js';
+import { clusterSecrets, listenerSecrets, secretResources, serviceSecrets } from './tls.js';
 import { rateLimitConfigResources } from './ratelimit.js';
 import { buildRouteConfiguration } from './route.js';
 import type * as envoy from './envoy-types.js';
@@ -55,7 +55,7 @@ export function compile(config: Config, opts: CompileOptions = {}): CompiledSnap
     set.set(TypeUrl.RouteConfiguration, byName(plan.listeners.map((l) => routes.get(l.name)!), (r) => r.name!));
     set.set(TypeUrl.RateLimitConfig, new Map(rateLimitConfigs));
     // Only the secrets this group's listeners and clusters name: a proxy never holds another group's keys.
-    const named = new Set([...plan.listeners.flatMap(listenerSecrets), ...used.flatMap((n) => clusterSecrets(clusters.get(n)!))]);
+    const named = new Set([...plan.listeners.flatMap(listenerSecrets), ...used.flatMap((n) => clusterSecrets(clusters.get(n)!)), ...serviceSecrets(config, featureClusters)]);
     if (named.size) set.set(TypeUrl.Secret, byName([...named].filter((n) => secrets.has(n)).map((n) => secrets.get(n)!), (s) => s.name!));
     groups.set(plan.name, set);
   }

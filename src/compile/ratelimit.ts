@@ -3,10 +3,11 @@ import { toRateLimitConfig } from '../config/ratelimit/resource.js';
 import { callsService } from '../config/semantic.js';
 import { envoyRoot, TypeUrl } from '../proto/envoy.js';
 import { headerMatcher } from './matchers.js';
+import { serviceCluster } from './tls.js';
 import { defineHttpFeature, type HttpFilterName } from './filters.js';
 import type * as envoy from './envoy-types.js';
 import type { HttpFeature } from './types.js';
-import { compact, duration, grpcServiceCluster, typed, wrap } from './util.js';
+import { compact, duration, typed, wrap } from './util.js';
 
 export const RATELIMIT_CLUSTER = 'banyan_ratelimit';
 export const RATELIMIT_FILTER: HttpFilterName = 'envoy.filters.http.ratelimit';
@@ -57,8 +58,7 @@ export const ratelimitFeature = defineHttpFeature({
 
   clusters(config) {
     if (!config.listeners.some((l) => callsService(l, 'ratelimit'))) return [];
-    const { address, port } = config.services.ratelimit;
-    return [grpcServiceCluster(RATELIMIT_CLUSTER, address, port)];
+    return [serviceCluster(RATELIMIT_CLUSTER, config.services.ratelimit)];
   },
 });
 

@@ -1,6 +1,6 @@
-import type { Cluster, Config, Listener, ListenerTls, Secret } from '../config/model.js';
+import type { Cluster, ClusterTls, Config, Listener, ListenerTls, Secret, ServiceAddress } from '../config/model.js';
 import type * as envoy from './envoy-types.js';
-import { ADS_CONFIG_SOURCE, compact, typed, wrap } from './util.js';
+import { ADS_CONFIG_SOURCE, compact, grpcServiceCluster, typed, wrap } from './util.js';
 
 /**
  * TLS contexts and the secrets they name. Every certificate and CA goes to Envoy over SDS on the
@@ -51,7 +51,7 @@ export function tlsFilterChains(tls: ListenerTls, filters: envoy.FilterChain['fi
 }
 
 /** The UpstreamTlsContext of a cluster. */
-export function upstreamTls(tls: NonNullable<Cluster['tls']>): envoy.TransportSocket {
+export function upstreamTls(tls: ClusterTls): envoy.TransportSocket {
   const common: envoy.CommonTlsContext = {};
   if (tls.alpn.length) common.alpn_protocols = tls.alpn;
   if (tls.clientCertificate) common.tls_certificate_sds_secret_configs = [sdsRef(tls.clientCertificate)];
@@ -80,9 +80,33 @@ export function listenerSecrets(l: Listener): string[] {
 
 /** The secrets a cluster's TLS names. */
 export function clusterSecrets(c: Cluster): string[] {
-  if (!c.tls) return [];
-  return [...(c.tls.clientCertificate ? [c.tls.clientCertificate] : []), ...(c.tls.caSecret && !c.tls.insecureSkipVerify ? [c.tls.caSecret] : [])];
+  return tlsSecrets(c.tls);
 }
+
+function tlsSecrets(tls: ClusterTls | undefined): string[] {
+  if (!tls) return [];
+  return [...(tls.clientCertificate ? [tls.clientCertificate] : []), ...(tls.caSecret && !tls.insecureSkipVerify ? [tls.caSecret] : [])];
+}
+
+/**
+ * The cluster Envoy calls one of Banyan's services through (`banyan_ratelimit`, `banyan_authz`):
+ * over TLS when `services.<name>.tls` says so, with the same UpstreamTlsContext as a cluster's
+ * `tls:`. gRPC over TLS is negotiated with ALPN, so `h2` is offered unless the YAML lists its own.
+ */
+export function serviceCluster(name: string, service: ServiceAddress): envoy.Cluster {
+  const cluster = grpcServiceCluster(name, service.address, service.port);
+  if (!service.tls) return cluster;
+  const tls = service.tls.alpn.length ? service.tls : { ...service.tls, alpn: ['h2'] };
+  return { ...cluster, transport_socket: upstreamTls(tls) };
+}
+
+/** The secrets the TLS of Banyan's service clusters names, for the service clusters compiled. */
+export function serviceSecrets(config: Config, compiled: readonly envoy.Cluster[]): string[] {
+  const names = new Set(compiled.map((c) => c.name));
+  return (['ratelimit', 'authz'] as const).flatMap((key) => (names.has(SERVICE_CLUSTERS[key]) ? tlsSecrets(config.services[key].tls) : []));
+}
+
+const SERVICE_CLUSTERS = { ratelimit: 'banyan_ratelimit', authz: 'banyan_authz' } as const;
 
 /**
  * A Secret resource: the PEM text inline. Without material (a loader that read no files) the secret

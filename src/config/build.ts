@@ -4,8 +4,9 @@ import { isIpLiteral, parseHostPort } from './address.js';
 import { defined, RouteBuilder } from './build-route.js';
 import { buildRollout } from './build-rollout.js';
 import type { Fragment, Reference, ServiceSetting } from './fragment.js';
-import type { AuthProvider, Cluster, Endpoint, Listener, ProxyGroup, TokenSource } from './model.js';
+import type { AuthProvider, Cluster, ClusterTls, Endpoint, Listener, ProxyGroup, TokenSource } from './model.js';
 import type { ClusterInput, ConfigInput, GroupInput, ListenerInput, ProviderInput } from './schema.js';
+import type { ClusterTlsInput } from './schema-tls.js';
 import { buildClusterTlsSecrets, buildListenerTls, buildSecret } from './tls.js';
 import { formatPath, type Locator, type PathSegment } from './yaml.js';
 
@@ -42,11 +43,14 @@ export function buildFragment(input: ConfigInput, locator: Locator): Fragment {
     fragment.rolloutSites.push(site);
   });
   for (const key of ['ratelimit', 'authz'] as const) {
-    const text = input.services?.[key];
-    if (text === undefined) continue;
+    const setting = input.services?.[key];
+    if (setting === undefined) continue;
+    const text = typeof setting === 'string' ? setting : setting.address;
     const hp = parseHostPort(text);
+    const path: PathSegment[] = ['services', key];
+    const tls = typeof setting === 'string' || !setting.tls ? undefined : clusterTls(setting.tls, `service "${key}"`, [...path, 'tls'], locator, fragment);
     // The schema already rejected malformed addresses, so this parse succeeds.
-    if (!('error' in hp)) fragment.services[key] = { address: hp.host, port: hp.port, pos: locator.pos(['services', key]) } satisfies ServiceSetting;
+    if (!('error' in hp)) fragment.services[key] = { address: hp.host, port: hp.port, ...(tls ? { tls } : {}), pos: locator.pos(path) } satisfies ServiceSetting;
   }
   return fragment;
 }
@@ -122,16 +126,17 @@ function cluster(input: ClusterInput, path: PathSegment[], locator: Locator, fra
           },
         }
       : {}),
-    ...(input.tls
-      ? {
-          tls: {
-            ...defined({ sni: input.tls.sni, ...buildClusterTlsSecrets(input.tls, input.name, [...path, 'tls'], locator, fragment) }),
-            insecureSkipVerify: input.tls.insecureSkipVerify ?? false,
-            alpn: input.tls.alpn ?? [],
-          },
-        }
-      : {}),
+    ...(input.tls ? { tls: clusterTls(input.tls, `cluster "${input.name}"`, [...path, 'tls'], locator, fragment) } : {}),
     pos: locator.pos(path),
+  };
+}
+
+/** A cluster's (or a service's) `tls:` in the model; `from` names the owner in messages. */
+function clusterTls(input: ClusterTlsInput, from: string, path: PathSegment[], locator: Locator, fragment: Fragment): ClusterTls {
+  return {
+    ...defined({ sni: input.sni, ...buildClusterTlsSecrets(input, from, path, locator, fragment) }),
+    insecureSkipVerify: input.insecureSkipVerify ?? false,
+    alpn: input.alpn ?? [],
   };
 }
 
@@ -145,12 +150,12 @@ function group(input: GroupInput, path: PathSegment[], locator: Locator, referen
     name: input.name,
     match: { cluster: list(input.match?.cluster), id: list(input.match?.id), metadata: input.match?.metadata ?? {} },
     listeners: input.listeners ?? [],
+    ...(input.identities && { identities: input.identities }),
     pos: locator.pos(path),
   };
 }
 
 function provider(input: ProviderInput, path: PathSegment[], locator: Locator): AuthProvider {
-    ...(input.identities && { identities: input.identities }),
   const j = input.jwks;
   const jwks: AuthProvider['jwks'] =
     j.uri !== undefined

@@ -1,5 +1,5 @@
 import type { Diagnostic } from './diagnostics.js';
-import type { AuthProvider, Cluster, Listener, ProxyGroup, RolloutSpec, SourcePos } from './model.js';
+import type { AuthProvider, Cluster, ClusterTls, Listener, ProxyGroup, RolloutSpec, SourcePos } from './model.js';
 import type { Node } from 'yaml';
 import type { SourceDoc } from './yaml.js';
 import type { TlsSink } from './tls.js';
@@ -17,6 +17,7 @@ export interface Reference {
 export interface ServiceSetting {
   address: string;
   port: number;
+  tls?: ClusterTls;
   pos: SourcePos;
 }
 

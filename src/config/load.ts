@@ -46,7 +46,17 @@ export interface LoadOptions {
    * default for a `services:` key the YAML leaves unset, so the compiled banyan_ratelimit /
    * banyan_authz clusters point at what actually answers. An explicit `services:` key always wins.
    */
-  served?: { host: string; ratelimit?: number; authz?: number };
+  served?: {
+    host: string;
+    ratelimit?: number;
+    authz?: number;
+    /**
+     * The services listen with TLS (serve --tls-cert): a key the YAML leaves unset cannot default to
+     * them, since the compiled cluster would call a TLS port in plaintext; the load fails, saying to
+     * set `services.<name>` with its `tls:`.
+     */
+    tls?: boolean;
+  };
   /**
    * How secrets' files (certificates, keys, CA bundles) are read. Without it the loader stays pure
    * over its sources: secrets are checked by reference only and carry no material, so what is
@@ -140,6 +150,7 @@ export function loadConfigFromFiles(files: readonly SourceFile[], options: LoadO
   diagnostics.push(...checkTls(config, fragments.flatMap((f) => f.secretRefs)));
   diagnostics.push(...findUnreachableRoutes(config));
   diagnostics.push(...unreachableServiceWarnings(config, fromServe, options.served));
+  diagnostics.push(...plaintextToTlsServiceErrors(config, fromServe, options.served));
 
   const sorted = sortDiagnostics(diagnostics, files);
   const names = files.map((f) => f.file);
@@ -168,7 +179,7 @@ function mergeServices(config: Config, fragments: Fragment[], diagnostics: Diagn
       if (first) diagnostics.push({ severity: 'error', ...s.pos, message: `services.${key} is already set at ${first}` });
       else {
         first = where(s.pos);
-        config.services[key] = { address: s.address, port: s.port };
+        config.services[key] = { address: s.address, port: s.port, ...(s.tls ? { tls: s.tls } : {}) };
       }
     }
     const port = served?.[key];
@@ -212,6 +223,29 @@ function unreachableServiceWarnings(config: Config, fromServe: readonly ServiceN
     });
   }
   return out;
+}
+
+/**
+ * A service this process serves with TLS, called by a listener, with no `services:` key saying how
+ * Envoy should talk TLS to it: the default cluster would be plaintext against a TLS port, every call
+ * failing at run time. Refused at the first listener that calls it.
+ */
+function plaintextToTlsServiceErrors(config: Config, fromServe: readonly ServiceName[], served: LoadOptions['served']): Diagnostic[] {
+  if (!served?.tls) return [];
+  return fromServe.flatMap((key): Diagnostic[] => {
+    const user = config.listeners.find((l) => callsService(l, key));
+    if (!user) return [];
+    const { address, port } = config.services[key];
+    return [
+      {
+        severity: 'error',
+        ...user.pos,
+        message:
+          `listener "${user.name}" calls Banyan's ${key} service, which this process serves with TLS on ${address}:${port}, but \`services.${key}\` is not set, so Envoy would call it in plaintext: ` +
+          `set \`services.${key}: { address: host:port, tls: { ca: ..., sni: ... } }\` (with clientCertificate when the service requires client certificates)`,
+      },
+    ];
+  });
 }
 
 function emptyFragment(): Fragment {

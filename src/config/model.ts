@@ -21,8 +21,8 @@ export interface Config {
   auth: { providers: AuthProvider[] };
   /** Where the proxies reach Banyan's own services (become clusters when a listener uses them). */
   services: {
-    ratelimit: { address: string; port: number };
-    authz: { address: string; port: number };
+    ratelimit: ServiceAddress;
+    authz: ServiceAddress;
   };
   /** Declarative rollouts (`rollouts:`): the desired rollout lives in git, its progress in the store. */
   rollouts: RolloutSpec[];
@@ -32,6 +32,13 @@ export interface Config {
    * Absent = none (configs built by hand).
    */
   secrets?: Secret[];
+}
+
+/** Where the proxies reach one of Banyan's services; `tls` = over TLS, as a cluster's `tls:` says. */
+export interface ServiceAddress {
+  address: string;
+  port: number;
+  tls?: ClusterTls;
 }
 
 // ---------------------------------------------------------------- secrets (SDS)
@@ -135,6 +142,11 @@ export interface ProxyGroup {
   match: { cluster: string[]; id: string[]; metadata: Record<string, string> };
   /** Listener names this group serves. Empty = all listeners. */
   listeners: string[];
+  /**
+   * Client-certificate identities allowed to join (URI SANs as given, DNS SANs as `dns:<name>`; `*`
+   * globs). Absent = any proxy may join (mTLS then only authenticates).
+   */
+  identities?: string[];
   pos: SourcePos;
 }
 
@@ -142,11 +154,6 @@ export interface ProxyGroup {
 
 export interface Listener {
   name: string;
-  /**
-   * Client-certificate identities allowed to join (URI SANs as given, DNS SANs as `dns:<name>`; `*`
-   * globs). Absent = any proxy may join (mTLS then only authenticates).
-   */
-  identities?: string[];
   /**
    * `socket`: an Envoy listener bound to address:port (sidecars, edge proxies).
    * `api`: a proxyless gRPC listener (api_listener) named after the client's target authority.
@@ -448,16 +455,19 @@ export interface Cluster {
     unhealthyThreshold: number;
     expectedStatuses: number[];
   };
-  tls?: {
-    sni?: string;
-    /** A CA bundle Envoy reads from its own disk (`ca: path`). */
-    caFile?: string;
-    /** A CA secret served over SDS (`ca: {secret} | {caFile}`). */
-    caSecret?: string;
-    /** A certificate secret for mTLS to the endpoints (`clientCertificate:`). */
-    clientCertificate?: string;
-    insecureSkipVerify: boolean;
-    alpn: string[];
-  };
+  tls?: ClusterTls;
   pos: SourcePos;
+}
+
+/** A cluster's `tls:` (also a service's): Envoy connects to the endpoints over TLS. */
+export interface ClusterTls {
+  sni?: string;
+  /** A CA bundle Envoy reads from its own disk (`ca: path`). */
+  caFile?: string;
+  /** A CA secret served over SDS (`ca: {secret} | {caFile}`). */
+  caSecret?: string;
+  /** A certificate secret for mTLS to the endpoints (`clientCertificate:`). */
+  clientCertificate?: string;
+  insecureSkipVerify: boolean;
+  alpn: string[];
 }

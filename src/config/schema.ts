@@ -159,6 +159,12 @@ const provider = z
     }
   });
 
+/**
+ * Where Envoy reaches one of Banyan's services: `host:port`, or `{address, tls}` when the service
+ * takes TLS (the same `tls:` as a cluster's: Envoy's UpstreamTlsContext, certificates over SDS).
+ */
+const serviceSetting = z.union([hostPort, z.strictObject({ address: hostPort, tls: clusterTls.optional() })]);
+
 export const configSchema = z
   .strictObject({
     listeners: z.array(listener).optional(),
@@ -166,8 +172,8 @@ export const configSchema = z
     groups: z.array(group).optional(),
     services: z
       .strictObject({
-        ratelimit: hostPort.optional().meta({ description: 'Banyan rate limit service (default 127.0.0.1:8081)' }),
-        authz: hostPort.optional().meta({ description: 'Banyan authz service (default 127.0.0.1:9191)' }),
+        ratelimit: serviceSetting.optional().meta({ description: 'Banyan rate limit service (default 127.0.0.1:8081): host:port, or {address, tls}' }),
+        authz: serviceSetting.optional().meta({ description: 'Banyan authz service (default 127.0.0.1:9191): host:port, or {address, tls}' }),
       })
       .optional(),
     auth: z.strictObject({ providers: z.array(provider).optional() }).optional(),
@@ -185,6 +191,7 @@ export type ListenerInput = z.output<typeof listener>;
 export type ClusterInput = z.output<typeof cluster>;
 export type GroupInput = z.output<typeof group>;
 export type ProviderInput = z.output<typeof provider>;
+export type ServiceSettingInput = z.output<typeof serviceSetting>;
 
 /** JSON Schema (draft 2020-12) of the operator YAML, for editor completion. */
 export function exportJsonSchema(): object {

@@ -82,9 +82,8 @@ export function buildListenerTls(input: ListenerTlsInput, listenerName: string, 
   };
 }
 
-/** A cluster's SDS secrets (a string `ca` stays a path Envoy reads itself, as before). */
-export function buildClusterTlsSecrets(input: ClusterTlsInput, clusterName: string, path: PathSegment[], locator: Locator, sink: TlsSink): { caFile?: string; caSecret?: string; clientCertificate?: string } {
-  const from = `cluster "${clusterName}"`;
+/** A cluster's (or service's, `from` says whose) SDS secrets (a string `ca` stays a path Envoy reads itself, as before). */
+export function buildClusterTlsSecrets(input: ClusterTlsInput, from: string, path: PathSegment[], locator: Locator, sink: TlsSink): { caFile?: string; caSecret?: string; clientCertificate?: string } {
   const out: { caFile?: string; caSecret?: string; clientCertificate?: string } = {};
   if (typeof input.ca === 'string') out.caFile = input.ca;
   else if (input.ca) out.caSecret = ca(input.ca, [...path, 'ca'], locator, sink, from);
