@@ -75,3 +75,19 @@ export function typeStatus(typeUrl: string, ex: Exchange, current: string | unde
     subscribed: ex.sub.toJSON(),
   };
 }
+
+/** A proxy refused because its client certificate's identity may not join the group its node lands in. */
+export interface RefusalRecord {
+  nodeId: string;
+  nodeCluster: string;
+  /** The certificate's identities (URI SANs as given, DNS SANs as `dns:<name>`); empty without a certificate. */
+  identities: string[];
+  group: string;
+  /** What the group allows. */
+  allowed: string[];
+  reason: string;
+  peer: string;
+  /** `first-request`: refused on connecting; `regrouped`: a config change moved the node to a group it may not join. */
+  when: 'first-request' | 'regrouped';
+  at: string;
+}

@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { NodeInfo } from '../compile/types.js';
 import type { Answers } from './answers.js';
@@ -8,7 +8,7 @@ import type { XdsMetrics } from './metrics.js';
 import { nodeInfo, userAgentOf, type RawNode } from './node.js';
 import { pushOrder } from './order.js';
 import type { PushQueue } from './push-queue.js';
-import type { Exchange, ProxyStatus, StreamKind, TypeStatus } from './status.js';
+import type { Exchange, ProxyStatus, RefusalRecord, StreamKind, TypeStatus } from './status.js';
 import type { Selector } from './subscription.js';
 import type { XdsResponse } from './wire.js';
 
@@ -26,6 +26,15 @@ export interface StreamContext {
   log: Logger;
   events: EventEmitter<XdsEvents>;
   answers: Answers;
+  admission?: Admission;
+}
+
+/** What admission reads of a call: its peer and the TLS it came over. */
+export type PeerCall = Pick<grpc.ServerDuplexStream<unknown, unknown>, 'getAuthContext' | 'getPeer'>;
+
+/** Whether a node may join a group (README "Proxy identity"): the refusal's reason, or undefined. */
+export interface Admission {
+  check(node: NodeInfo, group: string, call: PeerCall, when: RefusalRecord['when']): string | undefined;
 }
 
 /** What the server asks of a stream, whatever its protocol. */
@@ -91,6 +100,7 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     const before = this.group;
     this.placeNode();
     if (!this.group) return;
+    if (this.group !== before && this.refuse('regrouped')) return;
     const changed = this.group === before ? change.changed.get(this.group) : undefined;
     for (const typeUrl of this.types.keys()) {
       if (this.group !== before || changed?.has(typeUrl)) this.queue.add(typeUrl, change.at);
@@ -148,7 +158,9 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
       this.userAgent = userAgentOf(req.node);
       this.placeNode();
       this.log.info({ node: this.node.id, cluster: this.node.cluster, group: this.group }, 'xDS stream opened');
+      if (this.refuse('first-request')) return;
     }
+    if (this.closed) return;
     const typeUrl = req.type_url || this.fixedType;
     if (!typeUrl) {
       this.log.warn('request without type_url on an aggregated stream ignored');
@@ -173,6 +185,17 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     } catch (err) {
       this.log.error({ err, node: this.node.id }, 'groupOf failed; stream keeps its previous group');
     }
+  }
+
+  /** Ends the stream with PERMISSION_DENIED when the node's identity may not join its group. */
+  private refuse(when: RefusalRecord['when']): boolean {
+    if (!this.node || !this.group || !this.ctx.admission) return false;
+    const reason = this.ctx.admission.check(this.node, this.group, this.call, when);
+    if (reason === undefined) return false;
+    const err = Object.assign(new Error(reason), { code: grpc.status.PERMISSION_DENIED, details: reason });
+    this.close();
+    this.call.emit('error', err);
+    return true;
   }
 
   private close(): void {

@@ -1,0 +1,241 @@
+/**
+ * Hostile xDS clients over real mTLS (README "Proxy identity"): a client without a certificate is
+ * refused by the handshake; a certificate allowed for one group claiming a node of another gets
+ * PERMISSION_DENIED naming identity, node and group (and is recorded among the refusals); an allowed
+ * proxy receives exactly its group's resources — never another group's listener, cluster or secret,
+ * even when it names them; a config change that moves a connected node to a group its identity does
+ * not allow ends its stream.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compile } from '../../src/compile/index.js';
+import { loadConfigFromString } from '../../src/config/load.js';
+import type { Config } from '../../src/config/model.js';
+import { decodeMessage, loadEnvoyProtos, TypeUrl } from '../../src/proto/envoy.js';
+import { methodDefinition } from '../../src/proto/grpc.js';
+import { serveXds, type XdsEndpoint } from '../../src/server/xds-endpoint.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { SnapshotCache } from '../../src/xds/cache.js';
+import { certificateIdentities, XdsServer } from '../../src/xds/server.js';
+import { issueCert, makeCa, type TestCa, type TestCert } from '../support/certs.js';
+import { eventually } from '../support/eventually.js';
+
+const TYPES = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration, TypeUrl.Secret];
+
+/** A client leaf with the given subjectAltName (e.g. `URI:spiffe://...` or `DNS:b-1.internal`). */
+function clientCert(ca: TestCa, dir: string, name: string, san: string): TestCert {
+  const certFile = path.join(dir, `${name}.crt`);
+  const keyFile = path.join(dir, `${name}.key`);
+  const csr = path.join(dir, `${name}.csr`);
+  const ext = path.join(dir, `${name}.ext`);
+  fs.writeFileSync(ext, `subjectAltName=${san}\nextendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n`);
+  const run = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${name}`]);
+  run(['x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-set_serial', String(0x5000 + Math.floor(Math.random() * 0x1000)), '-days', '2', '-out', certFile, '-extfile', ext]);
+  return { certFile, keyFile, cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile), serial: '' };
+}
+
+function configYaml(dir: string, server: TestCert, bCluster = 'edge-b'): string {
+  return `secrets:
+  - name: a-cert
+    certFile: ${server.certFile}
+    keyFile: ${server.keyFile}
+  - name: b-cert
+    certFile: ${server.certFile}
+    keyFile: ${server.keyFile}
+listeners:
+  - name: a-edge
+    port: 10443
+    tls: { certificates: [ { secret: a-cert, serverNames: [a.example.com] } ] }
+    routes: [ { name: all, match: { prefix: / }, to: a-app } ]
+  - name: b-edge
+    port: 11443
+    tls: { certificates: [ { secret: b-cert, serverNames: [b.example.com] } ] }
+    routes: [ { name: all, match: { prefix: / }, to: b-app } ]
+clusters:
+  - { name: a-app, endpoints: [10.0.0.1:8080] }
+  - { name: b-app, endpoints: [10.0.0.2:8080] }
+groups:
+  - name: group-a
+    match: { cluster: edge-a }
+    listeners: [a-edge]
+    identities: [ "spiffe://example.org/ns/a/*" ]
+  - name: group-b
+    match: { cluster: ${bCluster} }
+    listeners: [b-edge]
+    identities: [ "dns:b-*.internal" ]
+  - name: default
+    listeners: [a-edge, b-edge]
+    identities: [ "spiffe://example.org/ns/admin/*" ]
+# ${dir}
+`;
+}
+
+function load(text: string): Config {
+  const r = loadConfigFromString(text, 'hostile.yaml');
+  if (!r.config) throw new Error(JSON.stringify(r.diagnostics));
+  return r.config;
+}
+
+interface DeltaResponse {
+  type_url: string;
+  nonce: string;
+  resources: { name: string }[];
+}
+
+/** A delta ADS client subscribing to every type (wildcard plus `extra` names), collecting every resource name it is sent. */
+class DeltaAds {
+  readonly names = new Map<string, Set<string>>();
+  readonly answered = new Set<string>();
+  error?: grpc.ServiceError;
+  private readonly client: grpc.Client;
+  private readonly call: grpc.ClientDuplexStream<unknown, unknown>;
+
+  constructor(port: number, creds: grpc.ChannelCredentials, node: { id: string; cluster: string }, extra: Record<string, string[]> = {}) {
+    const def = {
+      DeltaAggregatedResources: methodDefinition(
+        'envoy.service.discovery.v3.AggregatedDiscoveryService',
+        'DeltaAggregatedResources',
+        'envoy.service.discovery.v3.DeltaDiscoveryRequest',
+        'envoy.service.discovery.v3.DeltaDiscoveryResponse',
+        { request: true, response: true },
+      ),
+    };
+    const Ctor = grpc.makeGenericClientConstructor(def, 'DeltaAds');
+    this.client = new Ctor(`127.0.0.1:${port}`, creds, { 'grpc.ssl_target_name_override': 'localhost' });
+    this.call = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<unknown, unknown>>).DeltaAggregatedResources();
+    this.call.on('data', (raw: DeltaResponse | Buffer) => {
+      const r = Buffer.isBuffer(raw) ? decodeMessage<DeltaResponse>('envoy.service.discovery.v3.DeltaDiscoveryResponse', raw) : raw;
+      const set = this.names.get(r.type_url) ?? new Set<string>();
+      for (const res of r.resources ?? []) set.add(res.name);
+      this.names.set(r.type_url, set);
+      this.answered.add(r.type_url);
+      this.call.write({ type_url: r.type_url, response_nonce: r.nonce });
+    });
+    this.call.on('error', (err: grpc.ServiceError) => (this.error = err));
+    TYPES.forEach((typeUrl, i) =>
+      this.call.write({ ...(i === 0 && { node }), type_url: typeUrl, resource_names_subscribe: ['*', ...(extra[typeUrl] ?? [])] }),
+    );
+  }
+
+  async failure(): Promise<grpc.ServiceError> {
+    return eventually(() => {
+      if (!this.error) throw new Error(`stream not failed yet; got ${[...this.answered].join(', ')}`);
+      return this.error;
+    });
+  }
+
+  close(): void {
+    this.call.cancel();
+    this.client.close();
+  }
+}
+
+describe('hostile xDS clients over mTLS', () => {
+  let dir: string;
+  let ca: TestCa;
+  let server: TestCert;
+  let certA: TestCert;
+  let certB: TestCert;
+  let cache: SnapshotCache;
+  let xds: XdsServer;
+  let endpoint: XdsEndpoint | undefined;
+  let config: Config;
+  const clients: DeltaAds[] = [];
+  const creds = (c?: TestCert) => grpc.credentials.createSsl(ca.pem, c?.key ?? null, c?.cert ?? null);
+  const connect = (c: TestCert | undefined, node: { id: string; cluster: string }, extra?: Record<string, string[]>) => {
+    const ads = new DeltaAds(endpoint!.port, creds(c), node, extra);
+    clients.push(ads);
+    return ads;
+  };
+  const apply = (cfg: Config) => {
+    config = cfg;
+    cache.setSnapshot(compile(cfg));
+  };
+
+  beforeAll(async () => {
+    loadEnvoyProtos();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'banyan-hostile-'));
+    ca = makeCa(dir, 'ca');
+    server = issueCert(ca, dir, 'server', { kind: 'server' });
+    certA = clientCert(ca, dir, 'proxy-a', 'URI:spiffe://example.org/ns/a/edge-1');
+    certB = clientCert(ca, dir, 'proxy-b', 'DNS:b-1.internal');
+    const logger = createLogger('silent');
+    cache = new SnapshotCache({ logger });
+    xds = new XdsServer({ cache, logger, groups: () => config?.groups });
+    apply(load(configYaml(dir, server)));
+    endpoint = await serveXds(xds, '127.0.0.1', 0, {
+      transport: { tls: { certFile: server.certFile, keyFile: server.keyFile, caFile: ca.certFile, requireClientCert: true } },
+      logger,
+    });
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await endpoint?.stop();
+    xds?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads URI and DNS SANs as groups name them', () => {
+    expect(certificateIdentities('URI:spiffe://example.org/ns/a/edge-1, DNS:b-1.internal, IP Address:127.0.0.1')).toEqual(['spiffe://example.org/ns/a/edge-1', 'dns:b-1.internal']);
+    expect(certificateIdentities('DNS:"odd, name"')).toEqual(['dns:odd, name']);
+    expect(certificateIdentities(undefined)).toEqual([]);
+  });
+
+  it('(1) a client without a certificate is refused by the handshake', async () => {
+    const ads = connect(undefined, { id: 'a-1', cluster: 'edge-a' });
+    expect((await ads.failure()).code).toBe(grpc.status.UNAVAILABLE);
+    expect(ads.answered.size).toBe(0);
+    expect(xds.streamCount).toBe(0);
+  });
+
+  it('(2) a certificate allowed for group A claiming a node of group B gets PERMISSION_DENIED, recorded among the refusals', async () => {
+    const ads = connect(certA, { id: 'b-7', cluster: 'edge-b' });
+    const err = await ads.failure();
+    expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(err.details).toBe('node "b-7" with identity spiffe://example.org/ns/a/edge-1 may not join group "group-b", which allows dns:b-*.internal');
+    expect(ads.answered.size).toBe(0);
+    expect(xds.refused()).toContainEqual(
+      expect.objectContaining({ nodeId: 'b-7', nodeCluster: 'edge-b', identities: ['spiffe://example.org/ns/a/edge-1'], group: 'group-b', allowed: ['dns:b-*.internal'], when: 'first-request' }),
+    );
+    // the default group is locked too: a node matching no group does not get everything
+    const stray = connect(certA, { id: 'stray', cluster: 'nowhere' });
+    expect((await stray.failure()).code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+
+  it('(3) an allowed proxy receives exactly its group snapshot: no other group listener, cluster or secret, even by name', async () => {
+    const ads = connect(certA, { id: 'a-1', cluster: 'edge-a' }, {
+      [TypeUrl.Secret]: ['b-cert'],
+      [TypeUrl.Cluster]: ['b-app'],
+      [TypeUrl.Listener]: ['b-edge'],
+    });
+    const expected = Object.fromEntries(TYPES.map((t) => [t, [...cache.get('group-a', t).resources.keys()].sort()]));
+    expect(expected[TypeUrl.Secret]).toEqual(['a-cert']);
+    expect(expected[TypeUrl.Listener]).toEqual(['a-edge']);
+    await eventually(() => {
+      const got = Object.fromEntries(TYPES.map((t) => [t, [...(ads.names.get(t) ?? [])].sort()]));
+      expect(got).toEqual(expected);
+    });
+    const all = [...ads.names.values()].flatMap((s) => [...s]);
+    for (const foreign of ['b-cert', 'b-app', 'b-edge']) expect(all).not.toContain(foreign);
+    expect(ads.error).toBeUndefined();
+    expect(xds.status().map((p) => [p.nodeId, p.group])).toContainEqual(['a-1', 'group-a']);
+  });
+
+  it('a config change that moves a connected node to a group its identity does not allow ends its stream', async () => {
+    const ads = connect(certB, { id: 'b-1', cluster: 'edge-b' });
+    await eventually(() => expect(ads.names.get(TypeUrl.Secret)).toEqual(new Set(['b-cert'])));
+    // group-b now matches another cluster: b-1 falls to `default`, which only admin identities may join
+    apply(load(configYaml(dir, server, 'elsewhere')));
+    const err = await ads.failure();
+    expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(err.details).toContain('group "default"');
+    expect(xds.refused()).toContainEqual(expect.objectContaining({ nodeId: 'b-1', group: 'default', when: 'regrouped' }));
+    expect(xds.status().map((p) => p.nodeId)).not.toContain('b-1');
+  });
+});
