@@ -180,10 +180,13 @@ describe('PrometheusMetricSource against a real Prometheus scraping Envoy-named 
   });
 
   it('custom PromQL with {{cluster}}, {{baseline}}, {{route}} and {{window}}; a scalar is a value', async () => {
+    // one window, a second in the past, for every query compared below: a scrape between two
+    // queries must not change what they see
+    const window = { from: t0, to: Date.now() - 1000 };
     const errors = await source.measure(
-      q({ metric: 'promql', query: 'sum(increase(envoy_cluster_upstream_rq_xx{envoy_cluster_name=~"{{cluster}}",envoy_response_code_class="5"}[{{window}}]))' }),
+      q({ metric: 'promql', window, query: 'sum(increase(envoy_cluster_upstream_rq_xx{envoy_cluster_name=~"{{cluster}}",envoy_response_code_class="5"}[{{window}}]))' }),
     );
-    const requests = await source.measure(q({ metric: 'requests' }));
+    const requests = await source.measure(q({ metric: 'requests', window }));
     expect(errors.samples).toBe(0);
     expect(errors.value! / requests.value!).toBeGreaterThan(0.29);
     expect(errors.value! / requests.value!).toBeLessThan(0.31);
@@ -192,9 +195,9 @@ describe('PrometheusMetricSource against a real Prometheus scraping Envoy-named 
     const scalar = await source.measure(q({ metric: 'promql', query: 'scalar(sum(banyan_test_route_info{route="{{route}}"})) * 2' }));
     expect(scalar.value).toBe(14);
     const baseline = await source.measure(
-      q({ metric: 'promql', baseline: ['orders-v1'], query: 'sum(increase(envoy_cluster_upstream_rq_xx{envoy_cluster_name=~"{{baseline}}"}[{{window}}]))' }),
+      q({ metric: 'promql', window, baseline: ['orders-v1'], query: 'sum(increase(envoy_cluster_upstream_rq_xx{envoy_cluster_name=~"{{baseline}}"}[{{window}}]))' }),
     );
-    const baselineRequests = await source.measure(q({ metric: 'requests', clusters: ['orders-v1'] }));
+    const baselineRequests = await source.measure(q({ metric: 'requests', window, clusters: ['orders-v1'] }));
     expect(baseline.value).toBeCloseTo(baselineRequests.value!, 0);
   });
 
