@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import https from 'node:https';
 import type { Command } from 'commander';
 import { BanyanError, type BanyanCode } from '../errors.js';
 import { DEFAULT_PORTS } from '../ports.js';
@@ -54,6 +56,17 @@ export function orExit<T>(fn: () => T): T {
 export interface AdminClientOptions {
   server: string;
   token?: string;
+  /** TLS to an HTTPS admin API: a CA bundle to trust (PEM), a client certificate and key for mTLS. */
+  tls?: { ca?: string; cert?: string; key?: string };
+}
+
+/** What a command that calls the admin API is given (flags, with environment fallbacks in clientFrom). */
+export interface ServerFlags {
+  server?: string;
+  token?: string;
+  caFile?: string;
+  clientCert?: string;
+  clientKey?: string;
 }
 
 const DEFAULT_ADMIN_URL = `http://127.0.0.1:${DEFAULT_PORTS.admin}`;
@@ -63,7 +76,10 @@ export function withServerOptions(cmd: Command): Command {
   return cmd
     .option('--server <url>', `admin API base URL or host:port (or BANYAN_SERVER; default ${DEFAULT_ADMIN_URL})`)
     // No default value here: commander prints defaults in --help, and a token must never be shown.
-    .option('--token <token>', 'admin bearer token (or BANYAN_TOKEN): reads, validate and diff need a read token, changes operate or admin');
+    .option('--token <token>', 'admin bearer token (or BANYAN_TOKEN): reads, validate and diff need a read token, changes operate or admin')
+    .option('--ca-file <file>', 'PEM CA bundle to trust for an https:// admin API (or BANYAN_CA_FILE; default the system roots)')
+    .option('--client-cert <file>', 'PEM client certificate for an admin API that requires one (mTLS) (or BANYAN_CLIENT_CERT)')
+    .option('--client-key <file>', 'PEM private key of --client-cert (or BANYAN_CLIENT_KEY)');
 }
 
 /** A thin JSON client for the admin API; every failure becomes a CliError with a meaningful exit code. */
@@ -88,15 +104,20 @@ export class AdminClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
-    let res: Response;
-    try {
-      res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
-    } catch (err) {
-      const c = (err as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
-      const cause = c?.code ?? c?.errors?.[0]?.code ?? c?.message ?? (err as Error).message;
-      throw new CliError(`cannot reach the Banyan admin API at ${this.opts.server} (${cause}); is \`banyan serve\` running? set --server or BANYAN_SERVER`, EXIT.unreachable);
+    if (this.opts.tls && url.protocol !== 'https:') {
+      throw new CliError(`--ca-file/--client-cert are for an https:// admin API, but --server is ${url.origin}; use https://`, EXIT.usage);
     }
-    const text = await res.text();
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    let res: { ok: boolean; status: number; statusText: string; text: string };
+    try {
+      res = this.opts.tls || url.protocol === 'https:' ? await httpsRequest(url, method, headers, payload, this.opts.tls ?? {}) : await fetchRequest(url, method, headers, payload);
+    } catch (err) {
+      type Cause = { code?: string; message?: string; errors?: { code?: string }[] };
+      const c = (err as { cause?: Cause }).cause ?? (err as Cause);
+      const cause = c?.code ?? c?.errors?.[0]?.code ?? c?.message ?? (err as Error).message;
+      throw new CliError(`cannot reach the Banyan admin API at ${this.opts.server} (${cause})${tlsHint(String(cause), this.opts.tls)}`, EXIT.unreachable);
+    }
+    const text = res.text;
     let parsed: unknown = undefined;
     try {
       parsed = text ? JSON.parse(text) : undefined;
@@ -114,6 +135,46 @@ export class AdminClient {
   }
 }
 
+async function fetchRequest(url: URL, method: string, headers: Record<string, string>, body: string | undefined) {
+  const res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  return { ok: res.ok, status: res.status, statusText: res.statusText, text: await res.text() };
+}
+
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * node:https, for a CA, a client certificate or an https:// URL: Node 20's global fetch takes no TLS
+ * options without undici's own Agent, which is not a dependency. (A plain http:// URL with TLS
+ * options is refused before, rather than the request going out in the clear.)
+ */
+function httpsRequest(url: URL, method: string, headers: Record<string, string>, body: string | undefined, tls: NonNullable<AdminClientOptions['tls']>) {
+  return new Promise<{ ok: boolean; status: number; statusText: string; text: string }>((resolve, reject) => {
+    const req = https.request(url, { method, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) }, ...tls, timeout: REQUEST_TIMEOUT_MS }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        resolve({ ok: status >= 200 && status < 300, status, statusText: res.statusMessage ?? '', text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** What to do about a failure to connect, said in terms of the flags. */
+function tlsHint(cause: string, tls: AdminClientOptions['tls']): string {
+  if (/CERTIFICATE_REQUIRED|ECONNRESET|EPIPE|HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA/i.test(cause) && tls !== undefined) {
+    return tls.cert
+      ? '; the admin API refused the TLS handshake: is --client-cert signed by the CA it trusts (--tls-client-ca of serve)?'
+      : '; the admin API refused the TLS handshake: it may require a client certificate: set --client-cert and --client-key (or BANYAN_CLIENT_CERT/BANYAN_CLIENT_KEY)';
+  }
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/i.test(cause)) return "; the admin API's certificate is not trusted for this name: set --ca-file (or BANYAN_CA_FILE) to the CA that signed it";
+  return '; is `banyan serve` running? set --server or BANYAN_SERVER';
+}
+
 function formatDetails(details: unknown): string {
   if (Array.isArray(details)) return '\n' + details.map((d) => `  ${typeof d === 'string' ? d : JSON.stringify(d)}`).join('\n');
   return `\n  ${JSON.stringify(details)}`;
@@ -124,9 +185,31 @@ export function serverUrl(server: string): string {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `http://${server}`;
 }
 
-export function clientFrom(opts: { server?: string; token?: string }): AdminClient {
+export function clientFrom(opts: ServerFlags): AdminClient {
+  const tls = tlsFiles(opts);
   return new AdminClient({
     server: serverUrl(opts.server ?? process.env.BANYAN_SERVER ?? DEFAULT_ADMIN_URL),
     token: opts.token ?? process.env.BANYAN_TOKEN,
+    ...(tls ? { tls } : {}),
   });
+}
+
+/** --ca-file/--client-cert/--client-key (or their BANYAN_ variables), read; undefined = none given. */
+function tlsFiles(opts: ServerFlags): AdminClientOptions['tls'] {
+  const caFile = opts.caFile ?? (process.env.BANYAN_CA_FILE || undefined);
+  const certFile = opts.clientCert ?? (process.env.BANYAN_CLIENT_CERT || undefined);
+  const keyFile = opts.clientKey ?? (process.env.BANYAN_CLIENT_KEY || undefined);
+  if (!certFile !== !keyFile) throw new CliError('--client-cert and --client-key go together (or BANYAN_CLIENT_CERT and BANYAN_CLIENT_KEY)', EXIT.usage);
+  if (!caFile && !certFile) return undefined;
+  const read = (file: string, flag: string) => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new CliError(`${flag}: cannot read ${file}: ${(err as Error).message}`, EXIT.usage);
+    }
+  };
+  return {
+    ...(caFile ? { ca: read(caFile, '--ca-file') } : {}),
+    ...(certFile && keyFile ? { cert: read(certFile, '--client-cert'), key: read(keyFile, '--client-key') } : {}),
+  };
 }
