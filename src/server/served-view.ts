@@ -3,7 +3,7 @@ import type { Config } from '../config/model.js';
 import { BanyanError } from '../errors.js';
 import { canonicalJsonOf } from '../proto/json.js';
 import type { ReplicaStatus } from '../store/types.js';
-import type { ProxyStatus } from '../xds/status.js';
+import type { ProxyStatus, RefusalRecord } from '../xds/status.js';
 import type { ConfigPipeline } from './pipeline.js';
 
 /** Where the fleet's status is read from: the FleetPublisher (server/fleet.ts). */
@@ -21,7 +21,14 @@ export class PipelineView implements ServedView {
     private readonly pipeline: ConfigPipeline,
     private readonly connected: () => ProxyStatus[],
     private readonly replicas?: FleetSource,
+    /** The proxies this replica refused for their certificate identity (XdsServer.refused). */
+    private readonly refusals?: () => RefusalRecord[],
   ) {}
+
+  /** The latest proxies refused for their identity (README "Proxy identity"), oldest first. */
+  refused(): RefusalRecord[] {
+    return this.refusals?.() ?? [];
+  }
 
   status(): ServedStatus {
     const { current: cur, lastRejected: rej, lastHeld: held } = this.pipeline;

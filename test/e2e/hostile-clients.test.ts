@@ -12,11 +12,15 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mountCoreRoutes } from '../../src/admin/routes/core.js';
+import type { Router } from '../../src/admin/router.js';
+import { refusedLines } from '../../src/cli/commands/proxies.js';
 import { compile } from '../../src/compile/index.js';
 import { loadConfigFromString } from '../../src/config/load.js';
 import type { Config } from '../../src/config/model.js';
 import { decodeMessage, loadEnvoyProtos, TypeUrl } from '../../src/proto/envoy.js';
 import { methodDefinition } from '../../src/proto/grpc.js';
+import { PipelineView } from '../../src/server/served-view.js';
 import { serveXds, type XdsEndpoint } from '../../src/server/xds-endpoint.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { SnapshotCache } from '../../src/xds/cache.js';
@@ -203,6 +207,15 @@ describe('hostile xDS clients over mTLS', () => {
     expect(xds.refused()).toContainEqual(
       expect.objectContaining({ nodeId: 'b-7', nodeCluster: 'edge-b', identities: ['spiffe://example.org/ns/a/edge-1'], group: 'group-b', allowed: ['dns:b-*.internal'], when: 'first-request' }),
     );
+    // GET /api/v1/proxies (the core route over the served view) lists it under `refused`, and `banyan proxies` prints it
+    const routes = new Map<string, (req: unknown) => Promise<unknown>>();
+    const router = { get: (p: string, h: (req: unknown) => Promise<unknown>) => (routes.set(p, h), router) } as unknown as Router;
+    mountCoreRoutes(router, { view: new PipelineView(undefined as never, () => xds.status(), undefined, () => xds.refused()), registries: [] });
+    for (const query of ['', '?scope=local']) {
+      const reply = (await routes.get('/api/v1/proxies')!({ url: new URL(`http://banyan/api/v1/proxies${query}`) })) as { refused: { nodeId: string; reason: string }[] };
+      expect(reply.refused.map((r) => [r.nodeId, r.reason])).toEqual([['b-7', err.details]]);
+    }
+    expect(refusedLines(xds.refused())).toEqual([expect.stringMatching(/^ {2}b-7 group group-b \(on connecting, .* ago\): node "b-7" with identity spiffe:\/\/example.org\/ns\/a\/edge-1 may not join group "group-b"/)]);
     // the default group is locked too: a node matching no group does not get everything
     const stray = connect(certA, { id: 'stray', cluster: 'nowhere' });
     expect((await stray.failure()).code).toBe(grpc.status.PERMISSION_DENIED);

@@ -4,7 +4,14 @@ import { BanyanError } from '../../errors.js';
 import { renderMetrics } from '../../telemetry/metrics-http.js';
 import type { ServedView } from '../operations.js';
 import { RawReply, type Router } from '../router.js';
+import type { RefusalRecord } from '../../xds/status.js';
 import { guard } from './errors.js';
+
+/** A view that also reports the proxies refused for their certificate identity (PipelineView does). */
+const refusedOf = (view: ServedView): RefusalRecord[] => {
+  const r = (view as Partial<{ refused(): RefusalRecord[] }>).refused;
+  return typeof r === 'function' ? r.call(view) : [];
+};
 
 export interface CoreDeps {
   view: ServedView;
@@ -29,12 +36,14 @@ export function mountCoreRoutes(router: Router, deps: CoreDeps): void {
   router.get(
     '/api/v1/proxies',
     guard(async ({ url }) => {
-      if (url.searchParams.get('scope') === 'local') return { proxies: view.proxies() };
+      // `refused`: the proxies this replica refused for their certificate identity (README "Proxy identity")
+      const refused = refusedOf(view);
+      if (url.searchParams.get('scope') === 'local') return { proxies: view.proxies(), refused };
       try {
-        return { proxies: await view.fleet() };
+        return { proxies: await view.fleet(), refused };
       } catch (err) {
         if (!(err instanceof BanyanError) || err.code !== 'store-unavailable') throw err;
-        return { proxies: view.proxies(), partial: true, warning: `only this replica's proxies: ${err.message}` };
+        return { proxies: view.proxies(), refused, partial: true, warning: `only this replica's proxies: ${err.message}` };
       }
     }),
   );

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { FleetProxy } from '../../admin/operations.js';
 import type { ProxyTypeRecord } from '../../store/types.js';
+import type { RefusalRecord } from '../../xds/status.js';
 import { clientFrom, withServerOptions } from '../admin-client.js';
 import { ago, color, printJson, table } from '../output.js';
 
@@ -60,6 +61,11 @@ export function nackLines(proxies: FleetProxy[], now = Date.now()): string[] {
   );
 }
 
+/** Every refused proxy, one line each, latest first: who claimed what with which identity. */
+export function refusedLines(refused: RefusalRecord[], now = Date.now()): string[] {
+  return [...refused].reverse().map((r) => `  ${r.nodeId || '-'} group ${r.group} (${r.when === 'regrouped' ? 'regrouped by a config change' : 'on connecting'}, ${ago(r.at, now)} ago): ${r.reason}`);
+}
+
 function sorted(proxies: FleetProxy[]): FleetProxy[] {
   const key = (p: FleetProxy) => [p.nodeId, p.replica, p.streamId];
   return [...proxies].sort((a, b) => {
@@ -82,7 +88,8 @@ export function register(program: Command): void {
 One row per proxy stream, from every replica sharing the store (REPLICA says which one serves it).
 SYNCED: the proxy ACKed what it should have. STALE: a response is in flight or not ACKed yet.
 NACKED: it rejected the latest version (it keeps running the previous one); the error is printed
-below the table. NOT SENT: the proxy has not subscribed to that type.
+below the table. NOT SENT: the proxy has not subscribed to that type. REFUSED lists the proxies
+this replica refused because their client certificate's identity may not join their group.
 -o json / -o yaml print the full records: versions sent and ACKed, nonces, subscriptions, last NACK.
 
 Examples:
@@ -92,7 +99,7 @@ Examples:
   $ banyan proxies -o json | jq '.proxies[] | select(.types[].state == "NACKED") | {nodeId, replica}'`,
     )
     .action(async (o) => {
-      const reply = await clientFrom(o).get<{ proxies: FleetProxy[]; partial?: boolean; warning?: string }>(o.local ? '/api/v1/proxies?scope=local' : '/api/v1/proxies');
+      const reply = await clientFrom(o).get<{ proxies: FleetProxy[]; refused?: RefusalRecord[]; partial?: boolean; warning?: string }>(o.local ? '/api/v1/proxies?scope=local' : '/api/v1/proxies');
       // the store is unreachable: the server could answer only for itself
       if (reply.warning) process.stderr.write(color.yellow(`warning: ${reply.warning}`) + '\n');
       if (o.output === 'json') return printJson(reply);
@@ -100,13 +107,15 @@ Examples:
         const { stringify } = await import('yaml');
         return void process.stdout.write(stringify(reply));
       }
-      if (reply.proxies.length === 0) return void process.stdout.write('no proxies connected\n');
+      const refused = refusedLines(reply.refused ?? []);
+      const refusedOut = refused.length ? `\n${color.red('REFUSED:')}\n${refused.join('\n')}\n` : '';
+      if (reply.proxies.length === 0) return void process.stdout.write(`no proxies connected\n${refusedOut}`);
       // --local asks a replica for its own streams, which carry no replica id
       const proxies = reply.proxies.map((p) => ({ ...p, replica: p.replica ?? 'this replica' }));
       const now = Date.now();
       let out = table(['NODE', 'REPLICA', 'GROUP', 'CLIENT', ...COLUMNS, 'CONNECTED'], proxyRows(proxies, now));
       const nacks = nackLines(proxies, now);
       if (nacks.length) out += `\n${color.red('NACKED:')}\n${nacks.join('\n')}\n`;
-      process.stdout.write(out);
+      process.stdout.write(out + refusedOut);
     });
 }
