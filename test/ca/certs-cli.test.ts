@@ -8,7 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { registerCommands } from '../../src/cli/commands/index.js';
 import { main } from '../../src/cli/main.js';
 import { decodeMessage, loadEnvoyProtos, TypeUrl } from '../../src/proto/envoy.js';
 import { methodDefinition } from '../../src/proto/grpc.js';
@@ -93,6 +95,19 @@ describe('banyan certs ca / issue / inspect', () => {
     vi.stubEnv('BANYAN_CA_KEY_PASSPHRASE', '');
     await expect(certs('issue', '--ca', at('enc-ca'), '--out', at('enc-leaf-2'), '--dns', 'x')).rejects.toThrow(/no passphrase/);
     expect(fs.existsSync(at('enc-leaf-2'))).toBe(false);
+  });
+
+  it('every certs command has --help with examples', () => {
+    const program = new Command('banyan');
+    registerCommands(program);
+    const certsCmd = program.commands.find((c) => c.name() === 'certs');
+    expect(certsCmd?.commands.map((c) => c.name())).toEqual(['ca', 'issue', 'inspect']);
+    for (const c of [certsCmd!, ...certsCmd!.commands]) {
+      let out = '';
+      c.configureOutput({ writeOut: (s) => (out += s) });
+      c.outputHelp();
+      expect(out, c.name()).toMatch(/Examples:\n\s+\$ banyan certs /);
+    }
   });
 
   it('refuses --server with --client, and a certificate without SANs', async () => {

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
   DEFAULT_CA_DAYS,
   DEFAULT_LEAF_HOURS,
@@ -19,7 +19,7 @@ const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((
 
 const number = (what: string) => (v: string) => {
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new BanyanError('bad-input', `${what} must be a positive number, got ${v}`);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive number.`);
   return n;
 };
 
@@ -52,7 +52,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'directory to write ca.crt and ca.key into')
     .option('--name <cn>', 'common name of the CA', 'Banyan CA')
     .option('--days <n>', 'validity in days', number('--days'), DEFAULT_CA_DAYS)
-    .addHelpText('after', PASSPHRASE_HELP)
+    .addHelpText('after', `\nExamples:\n  $ banyan certs ca --out pki/ca --name "Local CA" --days 365\n${PASSPHRASE_HELP}`)
     .action(async (o: { out: string; name: string; days: number }) => {
       const ca = await createCa({ name: o.name, days: o.days });
       mkdirSync(o.out, { recursive: true });
@@ -73,7 +73,12 @@ export function register(program: Command): void {
     .option('--server', 'server certificate (extendedKeyUsage serverAuth; the default)')
     .option('--client', 'client certificate (extendedKeyUsage clientAuth)')
     .option('--hours <n>', 'validity in hours', number('--hours'), DEFAULT_LEAF_HOURS)
-    .addHelpText('after', PASSPHRASE_HELP)
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  $ banyan certs issue --ca pki/ca --out pki/banyan --dns banyan,localhost --ip 127.0.0.1 --server\n' +
+        `  $ banyan certs issue --ca pki/ca --out pki/edge --uri spiffe://local/ns/default/sa/edge --client --hours 12\n${PASSPHRASE_HELP}`,
+    )
     .action(async (o: { ca: string; out: string; dns?: string[]; ip?: string[]; uri?: string[]; cn?: string; server?: boolean; client?: boolean; hours: number }) => {
       if (o.server && o.client) throw new BanyanError('bad-input', '--server and --client exclude each other');
       const passphrase = passphraseFromEnv();
@@ -90,7 +95,8 @@ export function register(program: Command): void {
     .command('inspect')
     .description('Print subject, SANs, validity, serial and issuer of a PEM certificate')
     .argument('<file>', 'PEM certificate')
-    .option('--output <format>', 'text or json', 'text')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addHelpText('after', '\nExamples:\n  $ banyan certs inspect pki/edge/tls.crt\n  $ banyan certs inspect pki/ca/ca.crt -o json')
     .action((file: string, o: { output: string }) => {
       const s = describeCert(certFromPem(readFileSync(file, 'utf8')));
       if (o.output === 'json') {
