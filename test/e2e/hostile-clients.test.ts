@@ -6,7 +6,7 @@
  * even when it names them; a config change that moves a connected node to a group its identity does
  * not allow ends its stream.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,7 +25,11 @@ import { serveXds, type XdsEndpoint } from '../../src/server/xds-endpoint.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { SnapshotCache } from '../../src/xds/cache.js';
 import { certificateIdentities, XdsServer } from '../../src/xds/server.js';
+import { okCount, type Batch } from '../clients/driver.js';
 import { issueCert, makeCa, type TestCa, type TestCert } from '../support/certs.js';
+import { startEchoBackend, type ConfigurableEchoBackend } from '../support/echo.js';
+import { goBinary } from '../support/go.js';
+import { apiSplitYaml } from '../support/proxyless.js';
 import { eventually } from '../support/eventually.js';
 
 const TYPES = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration, TypeUrl.Secret];
@@ -251,4 +255,84 @@ describe('hostile xDS clients over mTLS', () => {
     expect(xds.refused()).toContainEqual(expect.objectContaining({ nodeId: 'b-1', group: 'default', when: 'regrouped' }));
     expect(xds.status().map((p) => p.nodeId)).not.toContain('b-1');
   });
+});
+
+/** One batch of grpc-go's xDS client (test/go/xdsclient) over TLS channel creds in its bootstrap (gRFC A65). */
+function goBatch(bin: string, xdsPort: number, node: string, tlsArgs: string[], deadlineMs: number): Promise<Batch> {
+  return new Promise((resolve, reject) => {
+    const { GRPC_XDS_BOOTSTRAP: _f, GRPC_XDS_BOOTSTRAP_CONFIG: _c, ...env } = process.env;
+    execFile(
+      bin,
+      ['--xds', `127.0.0.1:${xdsPort}`, '--node', node, '--cluster', 'proxyless', '--target', 'xds:///orders', '-n', '1', '-concurrency', '1', '-deadline', String(deadlineMs), ...tlsArgs],
+      { env, timeout: 60_000, killSignal: 'SIGKILL' },
+      (err, stdout, stderr) => {
+        const line = stdout.trim().split('\n').at(-1);
+        if (!line) return reject(new Error(`grpc-go client printed nothing (${err?.message ?? 'exit 0'}): ${stderr.slice(-2000)}`));
+        resolve(JSON.parse(line) as Batch);
+      },
+    );
+  });
+}
+
+describe('grpc-go xDS client over mTLS', () => {
+  let dir: string;
+  let ca: TestCa;
+  let server: TestCert;
+  let allowed: TestCert;
+  let denied: TestCert;
+  let backend: ConfigurableEchoBackend | undefined;
+  let xds: XdsServer;
+  let endpoint: XdsEndpoint | undefined;
+  let bin: string;
+  let config: Config;
+
+  beforeAll(async () => {
+    loadEnvoyProtos();
+    bin = await goBinary('xdsclient');
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'banyan-hostile-go-'));
+    ca = makeCa(dir, 'ca');
+    server = issueCert(ca, dir, 'server', { kind: 'server' });
+    allowed = clientCert(ca, dir, 'grpc-ok', 'URI:spiffe://example.org/ns/grpc/orders-client');
+    denied = clientCert(ca, dir, 'grpc-other', 'URI:spiffe://example.org/ns/other/orders-client');
+    backend = await startEchoBackend('v1');
+    config = load(`${apiSplitYaml({ orders: [{ cluster: 'orders-v1', weight: 100, port: backend.port }] })}groups:
+  - name: grpc
+    match: { cluster: proxyless }
+    identities: [ "spiffe://example.org/ns/grpc/*" ]
+`);
+    const logger = createLogger('silent');
+    const cache = new SnapshotCache({ logger });
+    xds = new XdsServer({ cache, logger, groups: () => config.groups });
+    cache.setSnapshot(compile(config));
+    endpoint = await serveXds(xds, '127.0.0.1', 0, {
+      transport: { tls: { certFile: server.certFile, keyFile: server.keyFile, caFile: ca.certFile, requireClientCert: true } },
+      logger,
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    await endpoint?.stop();
+    xds?.close();
+    await backend?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const tlsArgs = (c?: TestCert) => ['-xds-ca', ca.certFile, ...(c ? ['-xds-cert', c.certFile, '-xds-key', c.keyFile] : [])];
+
+  it('with an allowed certificate it is served and routes traffic to the backend', async () => {
+    const batch = await goBatch(bin, endpoint!.port, 'go-allowed', tlsArgs(allowed), 20_000);
+    expect(okCount(batch)).toBe(1);
+    expect(backend!.calls).toBe(1);
+  }, 60_000);
+
+  it('without a certificate, or with one its group does not allow, it gets nothing and routes nothing', async () => {
+    const before = backend!.calls;
+    const none = await goBatch(bin, endpoint!.port, 'go-anonymous', tlsArgs(), 3_000);
+    expect(okCount(none)).toBe(0);
+    const wrong = await goBatch(bin, endpoint!.port, 'go-denied', tlsArgs(denied), 3_000);
+    expect(okCount(wrong)).toBe(0);
+    expect(backend!.calls).toBe(before);
+    expect(xds.refused()).toContainEqual(expect.objectContaining({ nodeId: 'go-denied', group: 'grpc', identities: ['spiffe://example.org/ns/other/orders-client'] }));
+    expect(xds.refused().map((r) => r.nodeId)).not.toContain('go-anonymous');
+  }, 60_000);
 });

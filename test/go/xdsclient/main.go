@@ -80,15 +80,28 @@ func main() {
 	deadlineMs := flag.Int("deadline", 5000, "per-RPC deadline in ms")
 	headers := headerFlags{}
 	flag.Var(headers, "header", "request metadata name=value (repeatable)")
+	xdsCA := flag.String("xds-ca", "", "CA bundle the xDS server is verified against: TLS channel creds in the bootstrap (gRFC A65)")
+	xdsCert := flag.String("xds-cert", "", "client certificate for mTLS to the xDS server (with -xds-ca and -xds-key)")
+	xdsKey := flag.String("xds-key", "", "private key of -xds-cert")
 	flag.Parse()
 	if *xdsServer == "" {
 		fail("-xds is required")
 	}
 
+	channelCreds := map[string]any{"type": "insecure"}
+	if *xdsCA != "" {
+		// grpc-go registers the "tls" channel credentials of xds/bootstrap itself (gRFC A65)
+		tlsConfig := map[string]any{"ca_certificate_file": *xdsCA}
+		if *xdsCert != "" {
+			tlsConfig["certificate_file"] = *xdsCert
+			tlsConfig["private_key_file"] = *xdsKey
+		}
+		channelCreds = map[string]any{"type": "tls", "config": tlsConfig}
+	}
 	bootstrap, _ := json.Marshal(map[string]any{
 		"xds_servers": []any{map[string]any{
 			"server_uri":      *xdsServer,
-			"channel_creds":   []any{map[string]any{"type": "insecure"}},
+			"channel_creds":   []any{channelCreds},
 			"server_features": []string{"xds_v3"},
 		}},
 		"node": map[string]any{"id": *nodeID, "cluster": *nodeCluster, "locality": map[string]any{}},
