@@ -8,7 +8,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { serveMetrics } from '../telemetry/metrics-http.js';
 import { createRedisClient, RedisBackend, type RedisConnectOptions } from './backend/redis.js';
 import { createRateLimitServer, type RateLimitServer } from './server.js';
-import { RateLimitXdsClient } from './xds-client.js';
+import { RateLimitXdsClient, type XdsClientTls } from './xds-client.js';
 
 export interface RunRateLimitOptions {
   port: number;
@@ -24,6 +24,8 @@ export interface RunRateLimitOptions {
   config?: string;
   /** host:port of Banyan's xDS server to take the config from instead. */
   xds?: string;
+  /** TLS to that xDS server: its CA, and a client certificate for mTLS (absent = plaintext). */
+  xdsTls?: XdsClientTls;
   nodeId?: string;
   redis?: RedisConnectOptions;
   timeoutMs: number;
@@ -68,6 +70,7 @@ export async function runRateLimit(o: RunRateLimitOptions): Promise<RunningRateL
         address: o.xds,
         nodeId: o.nodeId ?? `ratelimit-${process.pid}`,
         log: o.log,
+        ...(o.xdsTls ? { tls: o.xdsTls } : {}),
         onConfig: (domains) => server.setConfig(domains),
       });
       client.start();

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { RateLimitDomain } from '../config/model.js';
 import { fromRateLimitConfigResources } from '../config/ratelimit/resource.js';
@@ -23,6 +24,25 @@ export interface RateLimitXdsClientOptions {
   log?: Logger;
   /** Reconnect delay cap; doubles from 100 ms. */
   maxBackoffMs?: number;
+  /**
+   * TLS to the xDS server (serve --tls-cert): the CA to verify it with (PEM file; absent = the system
+   * roots), and a client certificate and key for mTLS (serve --tls-client-ca). Absent = plaintext.
+   */
+  tls?: XdsClientTls;
+}
+
+export interface XdsClientTls {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+/** gRPC channel credentials for the xDS server; the files are read now, so a missing one fails start(). */
+export function xdsCredentials(tls: XdsClientTls | undefined): grpc.ChannelCredentials {
+  if (!tls) return grpc.credentials.createInsecure();
+  if (!tls.certFile !== !tls.keyFile) throw new Error('xDS client TLS: a client certificate and its key go together');
+  const read = (file: string | undefined) => (file === undefined ? null : fs.readFileSync(file));
+  return grpc.credentials.createSsl(read(tls.caFile), read(tls.keyFile), read(tls.certFile));
 }
 
 const ADS_METHOD = methodDefinition(
@@ -49,7 +69,7 @@ export class RateLimitXdsClient {
   constructor(private readonly opts: RateLimitXdsClientOptions) {}
 
   start(): void {
-    this.client = new grpc.Client(this.opts.address, grpc.credentials.createInsecure());
+    this.client = new grpc.Client(this.opts.address, xdsCredentials(this.opts.tls));
     this.connect();
   }
 

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { CliError, EXIT } from '../admin-client.js';
 import { addTlsOptions, tlsFromFlags } from '../tls-options.js';
 import { parseDuration } from '../../config/duration.js';
 import { DEFAULT_PORTS } from '../../ports.js';
@@ -28,6 +29,9 @@ interface Flags {
   config?: string;
   xds?: string;
   nodeId?: string;
+  xdsCa?: string;
+  xdsClientCert?: string;
+  xdsClientKey?: string;
   redis?: string;
   redisSentinel?: { host: string; port: number }[];
   redisSentinelName: string;
@@ -52,6 +56,9 @@ export function register(program: Command): void {
     .option('--config <dir-or-file>', 'envoyproxy/ratelimit domain files: a directory (one domain per file; e.g. RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/config) or one file; hot-reloaded, symlink swaps followed')
     .option('--xds <host:port>', "take the config from Banyan's xDS server (RateLimitConfig over ADS)")
     .option('--node-id <id>', 'xDS node id (default ratelimit-<pid>)')
+    .option('--xds-ca <file>', 'PEM CA bundle to verify a TLS xDS server with (serve --tls-cert); TLS to --xds, system roots when only --xds-client-cert is given')
+    .option('--xds-client-cert <file>', 'PEM client certificate for an xDS server that requires one (serve --tls-client-ca)')
+    .option('--xds-client-key <file>', 'PEM private key of --xds-client-cert')
     .option('--redis <url>', 'Redis URL for shared counters (default: in-memory)')
     .option('--redis-sentinel <host:port,...>', 'Redis Sentinel endpoints', hostPorts)
     .option('--redis-sentinel-name <name>', 'Sentinel master name', 'mymaster')
@@ -65,6 +72,7 @@ export function register(program: Command): void {
     .action(async (f: Flags) => {
       if (f.failureMode !== 'allow' && f.failureMode !== 'deny') throw new InvalidArgumentError('--failure-mode must be allow or deny');
       if (!f.config && !f.xds) throw new InvalidArgumentError('give --config DIR_OR_FILE or --xds HOST:PORT');
+      const xdsTls = xdsTlsFromFlags(f);
       let redis: RedisConnectOptions | undefined;
       if (f.redisCluster) redis = { cluster: f.redisCluster };
       else if (f.redisSentinel) redis = { sentinels: f.redisSentinel, sentinelName: f.redisSentinelName };
@@ -76,6 +84,7 @@ export function register(program: Command): void {
         host: f.host,
         config: f.config,
         xds: f.xds,
+        ...(xdsTls ? { xdsTls } : {}),
         nodeId: f.nodeId,
         redis,
         timeoutMs: f.timeout,
@@ -89,4 +98,13 @@ export function register(program: Command): void {
       });
       stopOnSignals(running.shutdown);
     });
+}
+
+/** --xds-ca/--xds-client-cert/--xds-client-key: TLS to --xds when any is given. */
+function xdsTlsFromFlags(f: Flags): { caFile?: string; certFile?: string; keyFile?: string } | undefined {
+  const any = f.xdsCa || f.xdsClientCert || f.xdsClientKey;
+  if (!any) return undefined;
+  if (!f.xds) throw new CliError('--xds-ca/--xds-client-cert/--xds-client-key need --xds HOST:PORT', EXIT.usage);
+  if (!f.xdsClientCert !== !f.xdsClientKey) throw new CliError('--xds-client-cert and --xds-client-key go together', EXIT.usage);
+  return { ...(f.xdsCa ? { caFile: f.xdsCa } : {}), ...(f.xdsClientCert ? { certFile: f.xdsClientCert, keyFile: f.xdsClientKey } : {}) };
 }
