@@ -336,3 +336,38 @@ describe('grpc-go xDS client over mTLS', () => {
     expect(xds.refused().map((r) => r.nodeId)).not.toContain('go-anonymous');
   }, 60_000);
 });
+
+describe('groups with identities on a plaintext xDS server', () => {
+  it('refuse every proxy (fail closed): no certificate, no identity to check', async () => {
+    loadEnvoyProtos();
+    const logger = createLogger('silent');
+    const cache = new SnapshotCache({ logger });
+    const config = load(`listeners:
+  - { name: edge, port: 10000, routes: [ { name: all, match: { prefix: / }, to: app } ] }
+clusters:
+  - { name: app, endpoints: [10.0.0.1:8080] }
+groups:
+  - name: edge
+    match: { cluster: edge }
+    identities: [ "spiffe://example.org/ns/edge/*" ]
+`);
+    const xds = new XdsServer({ cache, logger, groups: () => config.groups });
+    cache.setSnapshot(compile(config));
+    const endpoint = await serveXds(xds, '127.0.0.1', 0, { logger });
+    const ads = new DeltaAds(endpoint.port, grpc.credentials.createInsecure(), { id: 'edge-1', cluster: 'edge' });
+    const open = new DeltaAds(endpoint.port, grpc.credentials.createInsecure(), { id: 'other-1', cluster: 'other' });
+    try {
+      const err = await ads.failure();
+      expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+      expect(err.details).toContain('xDS is served without TLS');
+      expect(ads.answered.size).toBe(0);
+      // a group without identities (here `default`) still serves as before
+      await eventually(() => expect(open.names.get(TypeUrl.Listener)).toEqual(new Set(['edge'])));
+    } finally {
+      ads.close();
+      open.close();
+      await endpoint.stop();
+      xds.close();
+    }
+  });
+});
