@@ -27,6 +27,11 @@ export interface XdsServerOptions {
    * every proxy is admitted (mTLS then only authenticates).
    */
   groups?: () => readonly ProxyGroup[] | undefined;
+  /**
+   * Whether the gRPC server these streams come over verifies client certificates (`--tls-client-ca`).
+   * `false`: a config whose groups have `identities` is warned about, as every such proxy is refused.
+   */
+  clientCertsVerified?: boolean;
 }
 
 /** How many refusals `status` keeps (the latest). */
@@ -56,7 +61,13 @@ class IdentityAdmission implements Admission {
   constructor(
     private readonly groups: () => readonly ProxyGroup[] | undefined,
     private readonly log: Logger,
+    private readonly clientCertsVerified: boolean | undefined,
   ) {}
+
+  /** Looks at the groups served now (after a snapshot change): warns once per config when identities cannot be checked. */
+  refresh(): void {
+    this.rules();
+  }
 
   check(node: NodeInfo, group: string, call: PeerCall, when: RefusalRecord['when']): string | undefined {
     const rule = this.rules().get(group);
@@ -78,6 +89,9 @@ class IdentityAdmission implements Admission {
       const allowed = new Map<string, { patterns: string[]; res: RegExp[] }>();
       for (const g of groups) if (g.identities) allowed.set(g.name, { patterns: g.identities, res: g.identities.map(globToRegExp) });
       this.compiled = { groups, allowed };
+      if (allowed.size && this.clientCertsVerified === false) {
+        this.log.warn({ groups: [...allowed.keys()] }, 'groups require client-certificate identities but xDS does not verify client certificates (no --tls-client-ca): their proxies are all refused');
+      }
     }
     return this.compiled.allowed;
   }
@@ -93,6 +107,7 @@ export class XdsServer extends EventEmitter<XdsEvents> {
   private readonly ctx: StreamContext;
   private readonly admission: IdentityAdmission;
   private readonly onChange = (change: SnapshotChange) => {
+    this.admission.refresh();
     for (const s of this.streams) s.onSnapshot(change);
   };
 
@@ -100,7 +115,7 @@ export class XdsServer extends EventEmitter<XdsEvents> {
     super();
     const log = (opts.logger ?? createLogger()).child({ component: 'xds' });
     const metrics = new XdsMetrics(opts.registry);
-    this.admission = new IdentityAdmission(opts.groups ?? (() => undefined), log);
+    this.admission = new IdentityAdmission(opts.groups ?? (() => undefined), log, opts.clientCertsVerified);
     this.ctx = { cache: opts.cache, selector: new Selector(opts.cache), metrics, log, events: this, answers: new Answers(this, metrics), admission: this.admission };
     opts.cache.on('change', this.onChange);
   }

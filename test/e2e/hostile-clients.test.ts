@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountCoreRoutes } from '../../src/admin/routes/core.js';
 import type { Router } from '../../src/admin/router.js';
@@ -338,9 +339,10 @@ describe('grpc-go xDS client over mTLS', () => {
 });
 
 describe('groups with identities on a plaintext xDS server', () => {
-  it('refuse every proxy (fail closed): no certificate, no identity to check', async () => {
+  it('refuse every proxy (fail closed): no certificate, no identity to check; the server warns as the config arrives', async () => {
     loadEnvoyProtos();
-    const logger = createLogger('silent');
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
     const cache = new SnapshotCache({ logger });
     const config = load(`listeners:
   - { name: edge, port: 10000, routes: [ { name: all, match: { prefix: / }, to: app } ] }
@@ -351,8 +353,9 @@ groups:
     match: { cluster: edge }
     identities: [ "spiffe://example.org/ns/edge/*" ]
 `);
-    const xds = new XdsServer({ cache, logger, groups: () => config.groups });
+    const xds = new XdsServer({ cache, logger, groups: () => config.groups, clientCertsVerified: false });
     cache.setSnapshot(compile(config));
+    expect(warnings.map((l) => JSON.parse(l).msg)).toEqual([expect.stringContaining('xDS does not verify client certificates')]);
     const endpoint = await serveXds(xds, '127.0.0.1', 0, { logger });
     const ads = new DeltaAds(endpoint.port, grpc.credentials.createInsecure(), { id: 'edge-1', cluster: 'edge' });
     const open = new DeltaAds(endpoint.port, grpc.credentials.createInsecure(), { id: 'other-1', cluster: 'other' });
