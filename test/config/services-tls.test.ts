@@ -56,6 +56,19 @@ describe('services.<name>.tls', () => {
     expect([...set.get(TypeUrl.Secret)!.keys()]).toEqual(['banyan-ca', 'envoy-client']);
   });
 
+  it('authz takes the same form: banyan_authz over TLS, its alpn as written', () => {
+    const text = yaml(`services:
+  authz: { address: 10.0.0.9:9191, tls: { ca: { secret: banyan-ca }, sni: authz.internal, alpn: [h2, grpc-exp] } }`).replace('ratelimit: { domain: edge }', 'ratelimit: { domain: edge }\n    authz: { failureMode: deny }');
+    const { config, errors } = load(text);
+    expect(errors).toEqual([]);
+    const set = compile(config!).groups.get('default')!;
+    const cluster = set.get(TypeUrl.Cluster)!.get('banyan_authz') as { type: string; transport_socket: { typed_config: { sni: string; common_tls_context: { alpn_protocols: string[] } } } };
+    expect(cluster.type).toBe('STATIC');
+    expect(cluster.transport_socket.typed_config.sni).toBe('authz.internal');
+    expect(cluster.transport_socket.typed_config.common_tls_context.alpn_protocols).toEqual(['h2', 'grpc-exp']);
+    expect([...set.get(TypeUrl.Secret)!.keys()]).toEqual(['banyan-ca']);
+  });
+
   it('an unknown secret is reported at its file:line:col', () => {
     const { errors } = load(
       yaml(`services:
