@@ -121,7 +121,7 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     // The services exist before the first config so that they receive it with everything else.
     const services = await startServices({ ...opts, revocationStore: store }, registry, log, stack);
     const pipeline = new ConfigPipeline({ snapshot: (s, wire) => cache.setSnapshot(s, wire), config: services.feed }, log, registry, {
-      served: { host: opts.host, ...services.ports },
+      served: { host: opts.host, ...services.ports, tls: !!opts.tls },
     }, { loadReporting: new Set(opts.loadReporting) });
     const replica = replicaId(opts.replica);
     // the runner's gate reads the fleet, which reads the control plane: bound once all three exist
