@@ -44,7 +44,7 @@ export async function serveAdmin(
 ): Promise<{ port: number; close(): Promise<void> }> {
   const sec = security;
   const { control, store, runner, xds, fleet, registries } = deps;
-  const view = new PipelineView(control.pipeline, () => xds.status(), fleet);
+  const view = new PipelineView(control.pipeline, () => xds.status(), fleet, () => xds.refused());
   const tokens = [...(sec.token ? [{ name: 'admin', role: 'admin' as const, token: sec.token }] : []), ...(sec.tokens ?? [])];
   const router = new Router(bearerAuthorizer(tokens), {
     allowedHosts: defaultAllowedHosts(host, sec.allowedHosts),

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { ProxyGroup } from '../config/model.js';
 import type { AuthzServer } from '../authz/server.js';
 import { assertSecureBind, type TlsFiles } from '../grpc/tls.js';
 import type { RateLimitServer } from '../ratelimit/server.js';
@@ -108,7 +109,15 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
   const registry = createRegistry();
   enableProcessMetrics(registry);
   const cache = new SnapshotCache({ logger: log, registry });
-  const xds = new XdsServer({ cache, logger: log, registry });
+  // the groups being served decide which certificate identities may join them; bound once the pipeline exists
+  let servedGroups: () => readonly ProxyGroup[] | undefined = () => undefined;
+  const xds = new XdsServer({
+    cache,
+    logger: log,
+    registry,
+    groups: () => servedGroups(),
+    clientCertsVerified: !!(opts.tls?.caFile && opts.tls.requireClientCert),
+  });
   const stack = new ServiceStack(log);
   const transport = { tls: opts.tls, insecure: opts.insecure };
   // Before anything starts: a refused bind must not leave a store opened or a service listening.
@@ -123,6 +132,8 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     const pipeline = new ConfigPipeline({ snapshot: (s, wire) => cache.setSnapshot(s, wire), config: services.feed }, log, registry, {
       served: { host: opts.host, ...services.ports, tls: !!opts.tls },
     }, { loadReporting: new Set(opts.loadReporting) });
+    // current is set before the snapshot is pushed, so a regrouped node is judged by the new groups
+    servedGroups = () => pipeline.current?.effective.groups;
     const replica = replicaId(opts.replica);
     // the runner's gate reads the fleet, which reads the control plane: bound once all three exist
     const fleetState: FleetState = { pipeline, replica, servedKey: () => control.servedKey(), replicas: recentReplicas(() => fleet.fleet(), 100) };
