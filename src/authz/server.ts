@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
+import { bindWithTransport, shutdownGrpcServer } from '../grpc/lifecycle.js';
 import { grpcTransport, type GrpcTransport, type Transport } from '../grpc/tls.js';
 import type { Registry } from 'prom-client';
 import type { AuthProvider } from '../config/model.js';
@@ -71,13 +71,7 @@ export class AuthzServer {
       },
     });
     addGrpcHealth(server, [SERVICE_NAME]);
-    let bound: number;
-    try {
-      bound = await bindGrpcServer(server, host, port, t.credentials);
-    } catch (err) {
-      t.close();
-      throw err;
-    }
+    const bound = await bindWithTransport(server, host, port, t);
     this.server = server;
     this.transport = t;
     return bound;

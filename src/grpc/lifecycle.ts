@@ -10,6 +10,16 @@ export async function bindGrpcServer(server: grpc.Server, host: string, port: nu
   });
 }
 
+/** Binds with a transport's credentials; when the bind fails the transport is closed (its certificate watchers stop). */
+export async function bindWithTransport(server: grpc.Server, host: string, port: number, transport: { credentials: grpc.ServerCredentials; close(): void }): Promise<number> {
+  try {
+    return await bindGrpcServer(server, host, port, transport.credentials);
+  } catch (err) {
+    transport.close();
+    throw err;
+  }
+}
+
 /** Graceful shutdown with a deadline: streaming RPCs (ADS) never end on their own. */
 export async function shutdownGrpcServer(server: grpc.Server, graceMs = 1_000): Promise<void> {
   await new Promise<void>((resolve) => {

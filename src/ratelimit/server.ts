@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
+import { bindWithTransport, shutdownGrpcServer } from '../grpc/lifecycle.js';
 import { grpcTransport, type GrpcTransport, type Transport } from '../grpc/tls.js';
 import type { RateLimitDomain } from '../config/model.js';
 import { DEFAULT_PORTS } from '../ports.js';
@@ -40,13 +40,7 @@ export class RateLimitServer {
     const server = new grpc.Server();
     server.addService(rateLimitServiceDefinition(), { ShouldRateLimit: this.handle });
     this.health = addGrpcHealth(server, [RATELIMIT_SERVICE_NAME]);
-    let bound: number;
-    try {
-      bound = await bindGrpcServer(server, host, port, t.credentials);
-    } catch (err) {
-      t.close();
-      throw err;
-    }
+    const bound = await bindWithTransport(server, host, port, t);
     this.server = server;
     this.transport = t;
     this.log.info({ port: bound, backend: this.limiter.backend.name }, 'rate limit service listening');

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { bindGrpcServer, shutdownGrpcServer } from '../grpc/lifecycle.js';
+import { bindWithTransport, shutdownGrpcServer } from '../grpc/lifecycle.js';
 import { grpcTransport, type Transport } from '../grpc/tls.js';
 import { LRS_SERVICE, METRICS_SERVICE, registerLoadStats, type LoadStats, type LoadStatsOptions } from '../loadstats/index.js';
 import { addGrpcHealth } from '../telemetry/health.js';
@@ -31,14 +31,10 @@ export async function serveXds(xds: XdsServer, host: string, port: number, opts:
   xds.addToServer(server);
   const loadStats = opts.loadStats ? registerLoadStats(server, opts.loadStats) : undefined;
   const health = addGrpcHealth(server, ['envoy.service.discovery.v3.AggregatedDiscoveryService', ...(loadStats ? [LRS_SERVICE, METRICS_SERVICE] : [])]);
-  let bound: number;
-  try {
-    bound = await bindGrpcServer(server, host, port, transport.credentials);
-  } catch (err) {
-    transport.close();
+  const bound = await bindWithTransport(server, host, port, transport).catch(async (err: unknown) => {
     await loadStats?.stop();
     throw err;
-  }
+  });
   return {
     port: bound,
     loadStats,
