@@ -72,12 +72,12 @@ describe('serve with --tls-cert/--tls-key on its default host', () => {
     let out = '';
     proc.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
     proc.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));
-    return eventually(() => {
-      if (proc.exitCode !== null) throw new Error(`exited ${proc.exitCode}: ${out.slice(-500)}`);
+    const exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`serve exited ${code}: ${out.slice(-500)}`))));
+    return Promise.race([exited, eventually(() => {
       const line = out.split('\n').find((l) => l.includes('"banyan serving"'));
       if (!line) throw new Error(`not serving yet: ${out.slice(-500)}`);
       return JSON.parse(line) as { xdsPort: number; adminPort: number };
-    }, 30_000);
+    }, 30_000)]);
   }
 
   async function adsOutcome(port: number, creds: grpc.ChannelCredentials): Promise<'ok' | grpc.status> {
@@ -113,14 +113,24 @@ describe('serve with --tls-cert/--tls-key on its default host', () => {
     expect(await adsOutcome(xdsPort, grpc.credentials.createInsecure())).toBe('ok');
   });
 
+  // The example's listeners call the in-process rate limit and authz services, which would speak TLS
+  // too; Envoy would call them in plaintext (no `services: tls`), so serve refuses that config.
+  const TLS_NO_SERVICES = () => ['--tls-cert', server.certFile, '--tls-key', server.keyFile, '--no-ratelimit', '--no-authz'];
+
+  it('with TLS, refuses a config whose listeners would call its TLS services in plaintext', async () => {
+    const r = await banyan(['serve', 'examples/banyan.yaml', ...FREE, '--tls-cert', server.certFile, '--tls-key', server.keyFile, '--data-dir', path.join(dir, 'plain-services')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/calls Banyan's ratelimit service, which this process serves with TLS .* so Envoy would call it in plaintext: set `services\.ratelimit: \{ address: host:port, tls:/);
+  });
+
   it('with --tls-cert/--tls-key it serves ADS over TLS only', async () => {
-    const { xdsPort } = await startServe(['--tls-cert', server.certFile, '--tls-key', server.keyFile]);
+    const { xdsPort } = await startServe(TLS_NO_SERVICES());
     expect(await adsOutcome(xdsPort, grpc.credentials.createSsl(ca.pem))).toBe('ok');
     expect(await adsOutcome(xdsPort, grpc.credentials.createInsecure())).toBe(grpc.status.UNAVAILABLE);
   });
 
   it('the CLI reaches the HTTPS admin API when node trusts the CA (NODE_EXTRA_CA_CERTS)', async () => {
-    const { adminPort } = await startServe(['--tls-cert', server.certFile, '--tls-key', server.keyFile]);
+    const { adminPort } = await startServe(TLS_NO_SERVICES());
     const trusted = await banyan(['proxies', '--server', `https://127.0.0.1:${adminPort}`, '-o', 'json'], { NODE_EXTRA_CA_CERTS: ca.certFile });
     expect(trusted.stderr).toBe('');
     expect(trusted.code).toBe(0);
