@@ -15,12 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { OverloadedError, type CandidateCheck, type CandidateDiff, type DiffLevel } from '../admin/operations.js';
 import { ConfigRejectedError } from '../admission/errors.js';
-import { compile, type CompileOptions } from '../compile/index.js';
+import type { CompileOptions } from '../compile/index.js';
 import { hasErrors, type Diagnostic } from '../config/diagnostics.js';
 import { readFileFromDisk, type LoadOptions } from '../config/load.js';
-import { applyOverrides, type OverrideLike } from '../config/overrides.js';
-import { diffConfigs } from '../diff/config.js';
-import { diffSnapshots } from '../diff/xds.js';
+import type { OverrideLike } from '../config/overrides.js';
 import type { ConfigFile } from '../store/types.js';
 import { createLogger } from '../telemetry/logger.js';
 import { createRegistry } from '../telemetry/metrics.js';
@@ -37,14 +35,14 @@ interface Options {
   compileOptions: CompileOptions;
 }
 
-/** The options a pipeline was made with (its private fields: the worker must load and compile exactly alike). */
+/** The options a pipeline was made with (the worker must load and compile exactly alike). */
 /** Undefined when they cannot cross to a worker (a readFile other than the disk's): then checks run in-process. */
 export function pipelineOptions(pipeline: ConfigPipeline): Options | undefined {
-  const p = pipeline as unknown as { loadOptions?: LoadOptions; compileOptions?: CompileOptions };
-  const { readFile, ...load } = p.loadOptions ?? {};
+  const { loadOptions, compileOptions } = pipeline.options();
+  const { readFile, ...load } = loadOptions;
   // The worker's pipeline reads secrets from the disk by default, as this one does.
   if (readFile !== undefined && readFile !== readFileFromDisk) return undefined;
-  return { loadOptions: load, compileOptions: p.compileOptions ?? {} };
+  return { loadOptions: load, compileOptions };
 }
 
 /** What the worker does for one job (also the in-process fallback). */
@@ -54,14 +52,7 @@ function run(pipeline: ConfigPipeline, job: Job): Reply {
   if (!config || hasErrors(diagnostics)) return { ok: false, rejected: diagnostics };
   const applied = pipeline.apply(job.live.files, job.live.overrides);
   if (!applied.ok) return { ok: false, message: 'the live config did not load in the check worker' };
-  const live = applied.applied;
-  const laid = applyOverrides(config, live.overrides);
-  const stale = laid.stale.map((s) => s.message);
-  const value: CandidateDiff =
-    job.level === 'xds'
-      ? { level: 'xds', diff: diffSnapshots(live.snapshot, compile(laid.config)), staleOverrides: stale }
-      : { level: 'config', diff: diffConfigs(live.effective, laid.config), staleOverrides: stale };
-  return { ok: true, value };
+  return { ok: true, value: pipeline.diffCandidate(config, job.level, applied.applied) };
 }
 
 if (!isMainThread && (workerData as { banyanCandidateWorker?: Options } | null)?.banyanCandidateWorker) {

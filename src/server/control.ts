@@ -3,14 +3,12 @@ import type { CandidateCheck, CandidateDiff, ChangeMeta, DiffLevel, RouteView } 
 import { ChangeHeldError, ConfigRejectedError } from '../admission/errors.js';
 import { firstFilePos } from '../admission/index.js';
 import { DEFAULT_MAX_REMOVAL_SHARE, removalFindings } from '../admission/safety.js';
-import { compile } from '../compile/index.js';
 import { hasErrors, type Diagnostic } from '../config/diagnostics.js';
 import { applyOverrides, prepareOverride } from '../config/overrides.js';
 import { listRoutes, resolveRoute, forwardBackends, type BackendWeight } from '../config/routes.js';
 import type { Config } from '../config/model.js';
 import type { WeightsMode } from '../config/weights.js';
 import { diffConfigs } from '../diff/config.js';
-import { diffSnapshots } from '../diff/xds.js';
 import { BanyanError } from '../errors.js';
 import { hashConfigContent } from '../store/hash.js';
 import type { ConfigFile, ConfigVersion, Override, Store } from '../store/types.js';
@@ -156,11 +154,7 @@ export class ControlPlane {
   diffCandidate(files: ConfigFile[], level: DiffLevel): CandidateDiff {
     const { config, diagnostics } = this.pipeline.check(files);
     if (!config || hasErrors(diagnostics)) throw new ConfigRejectedError(diagnostics);
-    const live = this.pipeline.served();
-    const laid = applyOverrides(config, live.overrides);
-    const stale = laid.stale.map((s) => s.message);
-    if (level === 'xds') return { level: 'xds', diff: diffSnapshots(live.snapshot, compile(laid.config)), staleOverrides: stale };
-    return { level: 'config', diff: diffConfigs(live.effective, laid.config), staleOverrides: stale };
+    return this.pipeline.diffCandidate(config, level);
   }
 
   /**

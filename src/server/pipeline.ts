@@ -6,7 +6,10 @@ import { createHash } from 'node:crypto';
 import { loadConfigFromFiles, readFileFromDisk, type LoadOptions } from '../config/load.js';
 import type { Config } from '../config/model.js';
 import { Admission, firstFilePos } from '../admission/index.js';
-import type { CompileOptions } from '../compile/index.js';
+import type { CandidateDiff, DiffLevel } from '../admin/operations.js';
+import { compile, type CompileOptions } from '../compile/index.js';
+import { diffConfigs } from '../diff/config.js';
+import { diffSnapshots } from '../diff/xds.js';
 import type { CompiledSnapshot } from '../compile/types.js';
 import type { WireForms } from '../proto/wire-form.js';
 import { applyOverrides, type OverrideLike, type StaleOverride } from '../config/overrides.js';
@@ -136,6 +139,24 @@ export class ConfigPipeline {
   served(): AppliedConfig {
     if (!this.current) throw new BanyanError('no-config', 'no valid config applied yet');
     return this.current;
+  }
+
+  /** How this pipeline loads and compiles: a pipeline built with these (a check worker's) does both alike. */
+  options(): { loadOptions: LoadOptions; compileOptions: CompileOptions } {
+    return { loadOptions: this.loadOptions, compileOptions: this.compileOptions };
+  }
+
+  /**
+   * What serving the loaded `config` would change against `live`, with live's overrides laid on and
+   * compiled as apply compiles (the same options and load-reporting clusters), so an xDS diff shows
+   * only what the candidate changes.
+   */
+  diffCandidate(config: Config, level: DiffLevel, live: AppliedConfig = this.served()): CandidateDiff {
+    const laid = applyOverrides(config, live.overrides);
+    const staleOverrides = laid.stale.map((s) => s.message);
+    if (level === 'config') return { level: 'config', diff: diffConfigs(live.effective, laid.config), staleOverrides };
+    const loadReporting = reportingClusters(laid.config, live.overrides, laid.stale, this.compileOptions.loadReporting);
+    return { level: 'xds', diff: diffSnapshots(live.snapshot, compile(laid.config, { ...this.compileOptions, loadReporting })), staleOverrides };
   }
 
   /**
