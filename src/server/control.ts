@@ -83,7 +83,10 @@ export class ControlPlane {
         }
       }
     }
-    this.unwatch = this.store.watch(() => void this.reconcile().catch((err) => this.log.error({ err }, 'reconcile failed')));
+    // a token revocation changes nothing served: only authz follows those
+    this.unwatch = this.store.watch((change) => {
+      if (change.kind !== 'revocation') void this.reconcile().catch((err) => this.log.error({ err }, 'reconcile failed'));
+    });
     await this.reconcile();
     if (!this.pipeline.current) await this.serveLastGood();
     if (!this.pipeline.current) throw new Error('no config: give a config path, or apply one to the store first');
