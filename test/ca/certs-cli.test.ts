@@ -12,9 +12,9 @@ import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerCommands } from '../../src/cli/commands/index.js';
 import { main } from '../../src/cli/main.js';
-import { decodeMessage, loadEnvoyProtos, TypeUrl } from '../../src/proto/envoy.js';
-import { methodDefinition } from '../../src/proto/grpc.js';
+import { loadEnvoyProtos } from '../../src/proto/envoy.js';
 import { routesYaml } from '../admin/harness.js';
+import { adsOutcome } from '../support/ads-outcome.js';
 import { startTestBanyan, type TestBanyan } from '../support/banyan.js';
 
 let dir: string;
@@ -115,33 +115,6 @@ describe('banyan certs ca / issue / inspect', () => {
     await expect(certs('issue', '--ca', at('ca'), '--out', at('bad'))).rejects.toThrow(/at least one/);
   });
 });
-
-/** The outcome of one ADS stream: 'ok' once a response came, or the status it failed with. */
-function adsOutcome(port: number, creds: grpc.ChannelCredentials): Promise<'ok' | grpc.status> {
-  const def = {
-    StreamAggregatedResources: methodDefinition(
-      'envoy.service.discovery.v3.AggregatedDiscoveryService',
-      'StreamAggregatedResources',
-      'envoy.service.discovery.v3.DiscoveryRequest',
-      'envoy.service.discovery.v3.DiscoveryResponse',
-      { request: true, response: true },
-    ),
-  };
-  const Ctor = grpc.makeGenericClientConstructor(def, 'Ads');
-  const client = new Ctor(`127.0.0.1:${port}`, creds);
-  const call = (client as unknown as Record<string, (o: grpc.CallOptions) => grpc.ClientDuplexStream<unknown, Buffer>>).StreamAggregatedResources({ deadline: Date.now() + 10_000 });
-  return new Promise<'ok' | grpc.status>((resolve) => {
-    call.on('data', (res: { version_info?: string } | Buffer) => {
-      const r = Buffer.isBuffer(res) ? decodeMessage<{ version_info?: string }>('envoy.service.discovery.v3.DiscoveryResponse', res) : res;
-      resolve(r.version_info ? 'ok' : grpc.status.UNKNOWN);
-    });
-    call.on('error', (err: grpc.ServiceError) => resolve(err.code));
-    call.write({ node: { id: 'certs-proxy', cluster: 'default' }, type_url: TypeUrl.Listener, resource_names: [] });
-  }).finally(() => {
-    call.cancel();
-    client.close();
-  });
-}
 
 describe('banyan serve with certificates from banyan certs (mTLS)', () => {
   let t: TestBanyan;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { banyan } from '../cli/run.js';
+import { adsOutcome } from '../support/ads-outcome.js';
 import { issueCert, makeCa, type TestCa, type TestCert } from '../support/certs.js';
 import { eventually } from '../support/eventually.js';
 
@@ -78,34 +79,6 @@ describe('serve with --tls-cert/--tls-key on its default host', () => {
       if (!line) throw new Error(`not serving yet: ${out.slice(-500)}`);
       return JSON.parse(line) as { xdsPort: number; adminPort: number };
     }, 30_000)]);
-  }
-
-  async function adsOutcome(port: number, creds: grpc.ChannelCredentials): Promise<'ok' | grpc.status> {
-    const { loadEnvoyProtos } = await import('../../src/proto/envoy.js');
-    const { methodDefinition } = await import('../../src/proto/grpc.js');
-    loadEnvoyProtos();
-    const def = {
-      StreamAggregatedResources: methodDefinition(
-        'envoy.service.discovery.v3.AggregatedDiscoveryService',
-        'StreamAggregatedResources',
-        'envoy.service.discovery.v3.DiscoveryRequest',
-        'envoy.service.discovery.v3.DiscoveryResponse',
-        { request: true, response: true },
-      ),
-    };
-    const Ctor = grpc.makeGenericClientConstructor(def, 'Ads');
-    const client = new Ctor(`127.0.0.1:${port}`, creds);
-    const call = (client as unknown as Record<string, () => grpc.ClientDuplexStream<unknown, unknown>>).StreamAggregatedResources();
-    try {
-      return await new Promise((resolve) => {
-        call.once('data', () => resolve('ok'));
-        call.once('error', (e: grpc.ServiceError) => resolve(e.code));
-        call.write({ node: { id: 'cli-tls', cluster: 'default' }, type_url: 'type.googleapis.com/envoy.config.listener.v3.Listener', resource_names: [] });
-      });
-    } finally {
-      call.cancel();
-      client.close();
-    }
   }
 
   it('without --host or TLS (the quick start) it starts: the default host is loopback', async () => {
