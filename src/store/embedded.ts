@@ -5,6 +5,7 @@
  *   DIR/state.json         everything but config contents: version index, overrides, rollouts, audit,
  *                          token revocations
  *   DIR/versions/N.json    content of config version N, written once
+ *   DIR/ca.json            the CA (certificate and encrypted key, src/ca/source.ts), written once, 0600
  *
  * Replica status and load samples live in memory only: one process owns an embedded store, so there
  * is no other replica to share them with, and both are worthless after a restart.
@@ -15,6 +16,7 @@
  */
 import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { BanyanError } from '../errors.js';
 import { writeFileAtomic, TEMP_MARK } from './atomic.js';
 import { ActiveRolloutExistsError, RevisionConflictError, StoreCorruptError } from './errors.js';
 import { hashConfigContent } from './hash.js';
@@ -37,10 +39,13 @@ import {
   type Rollout,
   type Store,
   type StoreChange,
+  type StoredCa,
   type WeightEffect,
 } from './types.js';
 
 const FORMAT = 1;
+/** A store holds the CA key encrypted only (the same rule as the PostgreSQL store's). */
+const ENCRYPTED_KEY = /^-----BEGIN ENCRYPTED PRIVATE KEY-----/;
 
 interface State {
   format: number;
@@ -291,6 +296,29 @@ export class EmbeddedStore implements Store {
     this.loadSamples = this.loadSamples.filter((s) => s.at >= before);
   }
 
+  // ------------------------------------------------------------------ the CA (ca.json, written once)
+
+  async getCa(): Promise<StoredCa | undefined> {
+    this.assertOpen();
+    return this.readCa();
+  }
+
+  putCaIfAbsent(ca: StoredCa): Promise<StoredCa> {
+    if (!ENCRYPTED_KEY.test(ca.keyPem)) {
+      return Promise.reject(new BanyanError('bad-input', 'refusing to store a CA key that is not encrypted (an encrypted PKCS#8 PEM is required)'));
+    }
+    // In the mutation queue: of concurrent puts in this process the first wins (the directory lock keeps other processes out).
+    return this.mutate(async (s) => {
+      const held = await this.readCa();
+      if (held) return { result: held };
+      const stored: StoredCa = { certPem: ca.certPem, keyPem: ca.keyPem, createdAt: ca.createdAt };
+      // ca.json is the commit point; the audit entry follows in state.json
+      await writeFileAtomic(this.caFile(), JSON.stringify(stored));
+      this.audit(s, { actor: 'banyan', action: 'ca.create' }, 'ca');
+      return { result: { ...stored }, persist: true };
+    });
+  }
+
   // ------------------------------------------------------------------ audit, watch, lifecycle
 
   async listAudit(opts: { limit?: number; since?: number } = {}): Promise<AuditEntry[]> {
@@ -361,6 +389,28 @@ export class EmbeddedStore implements Store {
     if (!effect) return;
     if ('set' in effect) putOverride(s, { ...structuredClone(effect.set), updatedAt: this.now() });
     else s.overrides = s.overrides.filter((o) => o.route !== effect.clear);
+  }
+
+  private caFile(): string {
+    return path.join(this.dir, 'ca.json');
+  }
+
+  private async readCa(): Promise<StoredCa | undefined> {
+    const file = this.caFile();
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      const { certPem, keyPem, createdAt } = JSON.parse(text) as StoredCa;
+      if (typeof certPem !== 'string' || typeof keyPem !== 'string' || typeof createdAt !== 'number') throw new Error('missing certPem, keyPem or createdAt');
+      return { certPem, keyPem, createdAt };
+    } catch (err) {
+      throw new StoreCorruptError(`${file} is not a CA record (${(err as Error).message}); it was not written by Banyan's atomic writer`, { cause: err });
+    }
   }
 
   private versionFile(version: number): string {

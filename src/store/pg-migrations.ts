@@ -106,6 +106,20 @@ export const MIGRATIONS: { id: number; name: string; sql: string }[] = [
       CREATE INDEX banyan_revocations_expires_at ON banyan_revocations (expires_at);
     `,
   },
+  {
+    id: 5,
+    name: 'shared CA',
+    sql: `
+      -- at most one row: the CA every replica issues workload certificates with (first writer wins);
+      -- the key is an encrypted PKCS#8 PEM, useless without the replicas' passphrase
+      CREATE TABLE banyan_ca (
+        id boolean PRIMARY KEY DEFAULT true CHECK (id),
+        cert_pem text NOT NULL,
+        key_pem text NOT NULL CHECK (key_pem LIKE '-----BEGIN ENCRYPTED PRIVATE KEY-----%'),
+        created_at bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Arbitrary constant: the advisory lock key under which replicas take turns migrating. */

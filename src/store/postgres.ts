@@ -14,6 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { BanyanError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { ActiveRolloutExistsError, RevisionConflictError } from './errors.js';
 import { hashConfigContent } from './hash.js';
@@ -36,6 +37,7 @@ import type {
   Rollout,
   Store,
   StoreChange,
+  StoredCa,
   WeightEffect,
 } from './types.js';
 
@@ -363,6 +365,31 @@ export class PostgresStore implements Store {
     });
   }
 
+  // ------------------------------------------------------------------ the shared CA
+
+  getCa(): Promise<StoredCa | undefined> {
+    return this.read(async () => {
+      const { rows } = await this.pool.query('SELECT cert_pem, key_pem, created_at FROM banyan_ca');
+      return rows[0] && toCa(rows[0]);
+    });
+  }
+
+  async putCaIfAbsent(ca: StoredCa): Promise<StoredCa> {
+    assertEncryptedCaKey(ca);
+    return this.tx('CA not stored', async (c) => {
+      // Of replicas inserting at once, one inserts; the others' INSERT waits for its commit and does
+      // nothing, and their SELECT (a new snapshot under READ COMMITTED) then reads the winner's row.
+      const { rowCount } = await c.query('INSERT INTO banyan_ca (id, cert_pem, key_pem, created_at) VALUES (true, $1, $2, $3) ON CONFLICT (id) DO NOTHING', [
+        ca.certPem,
+        ca.keyPem,
+        ca.createdAt,
+      ]);
+      if (rowCount) await this.audit(c, { actor: 'banyan', action: 'ca.create' }, 'ca');
+      const { rows } = await c.query('SELECT cert_pem, key_pem, created_at FROM banyan_ca');
+      return { result: toCa(rows[0]) };
+    });
+  }
+
   // ------------------------------------------------------------------ audit, watch, lifecycle
 
   listAudit(opts: { limit?: number; since?: number } = {}): Promise<AuditEntry[]> {
@@ -523,6 +550,17 @@ function toVersion(r: Record<string, any>): ConfigVersion {
 
 function toOverride(r: Record<string, any>): Override {
   return { route: r.route, backends: r.backends, author: r.author, reason: r.reason, updatedAt: Number(r.updated_at), baseHash: r.base_hash };
+}
+
+function toCa(r: Record<string, any>): StoredCa {
+  return { certPem: r.cert_pem, keyPem: r.key_pem, createdAt: Number(r.created_at) };
+}
+
+/** A store holds the CA key encrypted only (the same rule as the embedded store's). */
+function assertEncryptedCaKey(ca: StoredCa): void {
+  if (!/^-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(ca.keyPem)) {
+    throw new BanyanError('bad-input', 'refusing to store a CA key that is not encrypted (an encrypted PKCS#8 PEM is required)');
+  }
 }
 
 function toRollout(r: Record<string, any>): Rollout {

@@ -9,7 +9,9 @@
 import type { AnalysisCheck, AnalysisMetric, RolloutAnalysis, WebhookEvent, WebhookSpec } from '../config/model.js';
 import type { BackendWeight } from '../config/overrides.js';
 import type { SourceFile } from '../config/source.js';
+import type { StoredCa } from '../ca/source.js';
 
+export type { StoredCa };
 export type { AnalysisCheck, AnalysisMetric, BackendWeight, RolloutAnalysis, WebhookEvent, WebhookSpec };
 
 /** One YAML file of a config version, as read from disk (config/source.ts). */
@@ -342,6 +344,17 @@ export interface Store {
   listRevocations(now: number): Promise<Revocation[]>;
   /** Forgets revocations with expiresAt at or before `before`; returns how many. Not notified. */
   pruneRevocations(before: number): Promise<number>;
+
+  /**
+   * The CA shared by every replica (src/ca/source.ts), or undefined when none is stored yet.
+   */
+  getCa(): Promise<StoredCa | undefined>;
+  /**
+   * Stores `ca` unless a CA is stored already, and returns whichever CA is stored after the call:
+   * `ca`, or the one another writer (replica) stored first. Audited (`ca.create`) only when it stores;
+   * not notified. Refuses (bad-input) a key that is not an encrypted PKCS#8 PEM.
+   */
+  putCaIfAbsent(ca: StoredCa): Promise<StoredCa>;
 
   /** Calls `listener` after every committed change (from this or, for PostgreSQL, any replica). Returns unsubscribe. */
   watch(listener: (change: StoreChange) => void): () => void;

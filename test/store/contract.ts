@@ -5,8 +5,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
 import { ActiveRolloutExistsError, RevisionConflictError } from '../../src/store/errors.js';
+import { BanyanError } from '../../src/errors.js';
 import { hashConfigContent } from '../../src/store/hash.js';
-import type { LoadSample, ProxyRecord, ReplicaStatus, Rollout, Store, StoreChange } from '../../src/store/types.js';
+import type { LoadSample, ProxyRecord, ReplicaStatus, Rollout, Store, StoreChange, StoredCa } from '../../src/store/types.js';
 
 export interface StoreHarness {
   store: Store;
@@ -77,6 +78,15 @@ export function sampleReplica(replica: string, overrides: Partial<ReplicaStatus>
 
 export function sampleLoad(cluster: string, at: number, overrides: Partial<LoadSample> = {}): LoadSample {
   return { replica: 'r1', cluster, source: 'lrs', at, intervalMs: 1000, node: 'envoy-1', successes: 90, errors: 10, issued: 100, dropped: 0, ...overrides };
+}
+
+/** A CA record as a store sees it: opaque PEM text (the store does not parse it), the key marked encrypted. */
+export function sampleCa(tag: string, createdAt = 1_000): StoredCa {
+  return {
+    certPem: `-----BEGIN CERTIFICATE-----\n${tag}\n-----END CERTIFICATE-----\n`,
+    keyPem: `-----BEGIN ENCRYPTED PRIVATE KEY-----\n${tag}\n-----END ENCRYPTED PRIVATE KEY-----\n`,
+    createdAt,
+  };
 }
 
 export function storeContract(name: string, makeHarness: () => Promise<StoreHarness>): void {
@@ -484,6 +494,43 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       expect(await store.getRollout('r1')).toEqual({ ...r, currentStep: 1, percent: 50, revision: 2 });
       expect((await store.listAudit()).length).toBe(4);
       expect((await store.appendConfigVersion({ content: [], author: 'a', message: 'second' })).version).toBe(2);
+    });
+
+    it('stores the CA once: the first put wins, later puts get the stored one back, audited once', async () => {
+      let store = await fresh();
+      expect(await store.getCa()).toBeUndefined();
+      const a = sampleCa('ca-a', 1_000);
+      expect(await store.putCaIfAbsent(a)).toEqual(a);
+      expect(await store.getCa()).toEqual(a);
+      expect(await store.putCaIfAbsent(sampleCa('ca-b', 2_000))).toEqual(a);
+      expect((await store.listAudit()).filter((e) => e.action === 'ca.create').map((e) => e.target)).toEqual(['ca']);
+      // results are copies
+      (await store.getCa())!.certPem = 'mutated';
+      expect(await store.getCa()).toEqual(a);
+      store = await h!.reopen();
+      expect(await store.getCa()).toEqual(a);
+      expect(await store.putCaIfAbsent(sampleCa('ca-c'))).toEqual(a);
+    });
+
+    it('of concurrent CA puts exactly one is stored, and every caller gets that one', async () => {
+      const store = await fresh();
+      const offered = ['ca-1', 'ca-2', 'ca-3', 'ca-4'].map((t) => sampleCa(t));
+      const results = await Promise.all(offered.map((ca) => store.putCaIfAbsent(ca)));
+      const stored = await store.getCa();
+      expect(offered).toContainEqual(stored);
+      expect(results).toEqual(offered.map(() => stored));
+      expect((await store.listAudit()).filter((e) => e.action === 'ca.create')).toHaveLength(1);
+    });
+
+    it('refuses a CA whose key is not encrypted, and stores nothing', async () => {
+      const store = await fresh();
+      const plain = { ...sampleCa('plain'), keyPem: '-----BEGIN PRIVATE KEY-----\nplain\n-----END PRIVATE KEY-----\n' };
+      const err = await store.putCaIfAbsent(plain).catch((e) => e);
+      expect(err).toBeInstanceOf(BanyanError);
+      expect(err.code).toBe('bad-input');
+      expect(err.message).toContain('not encrypted');
+      expect(await store.getCa()).toBeUndefined();
+      expect(await store.listAudit()).toEqual([]);
     });
   });
 }
