@@ -150,7 +150,7 @@ function group(input: GroupInput, path: PathSegment[], locator: Locator, referen
     name: input.name,
     match: { cluster: list(input.match?.cluster), id: list(input.match?.id), metadata: input.match?.metadata ?? {} },
     listeners: input.listeners ?? [],
-    ...(input.identities && { identities: input.identities }),
+    ...(input.identities && { identities: input.identities.map((e) => (typeof e === 'string' ? { identity: e } : { identity: e.identity, nodes: e.nodes })) }),
     pos: locator.pos(path),
   };
 }

@@ -144,10 +144,18 @@ export interface ProxyGroup {
   listeners: string[];
   /**
    * Client-certificate identities allowed to join (URI SANs as given, DNS SANs as `dns:<name>`; `*`
-   * globs). Absent = any proxy may join (mTLS then only authenticates).
+   * globs), each with the node ids it may claim. Absent = any proxy may join (mTLS then only authenticates).
    */
-  identities?: string[];
+  identities?: GroupIdentity[];
   pos: SourcePos;
+}
+
+/** One `identities:` entry of a group (README "Proxy identity"). */
+export interface GroupIdentity {
+  /** A URI SAN glob, or `dns:<glob>` for a DNS SAN. */
+  identity: string;
+  /** `node.id` globs this identity may claim; absent = any node id that lands in the group. */
+  nodes?: string[];
 }
 
 // ---------------------------------------------------------------- listeners

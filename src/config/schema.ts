@@ -103,6 +103,26 @@ const groupIdentity = z
     message: 'an identity is a URI SAN (spiffe://example.org/ns/edge/*) or dns:<name> (dns:edge-*.internal)',
   });
 
+/** A node id a group identity may claim: `*` globs as the matchers; no whitespace or control characters (node ids have none). */
+const nodeIdGlob = z
+  .string()
+  .min(1)
+  .refine((v) => !/[\s\p{Cc}]/u.test(v), { message: 'a node id glob has no whitespace or control characters (edge-*, edge-1)' });
+
+/**
+ * An `identities:` entry: an identity alone (it may claim any node id of the group), or an identity
+ * with the node ids it may claim.
+ */
+const groupIdentityEntry = z.union([
+  groupIdentity,
+  z
+    .strictObject({
+      identity: groupIdentity.meta({ description: 'URI SAN glob, or dns:<glob> for a DNS SAN' }),
+      nodes: z.array(nodeIdGlob).min(1).meta({ description: 'node.id globs this identity may claim (others are refused)' }),
+    })
+    .meta({ description: 'An identity that may claim only the node ids in nodes' }),
+]);
+
 const group = z.strictObject({
   name: name,
   match: z
@@ -114,10 +134,13 @@ const group = z.strictObject({
     .optional(),
   listeners: z.array(name).optional().meta({ description: 'Listener names (default: all)' }),
   identities: z
-    .array(groupIdentity)
+    .array(groupIdentityEntry)
     .min(1)
     .optional()
-    .meta({ description: 'Client-certificate identities (URI SAN globs; dns:<glob> for DNS SANs) allowed to join this group' }),
+    .meta({
+      description:
+        'Client-certificate identities (URI SAN globs; dns:<glob> for DNS SANs) allowed to join this group: a string (any node id), or {identity, nodes: [node.id globs]} to limit the node ids it may claim',
+    }),
 });
 
 // Asymmetric only: keys come from a public JWKS, and an HMAC "key" there would let anyone who can read

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { globToRegExp } from '../compile/groups.js';
 import type { NodeInfo } from '../compile/types.js';
-import type { ProxyGroup } from '../config/model.js';
+import type { GroupIdentity, ProxyGroup } from '../config/model.js';
 import type { RefusalRecord } from './status.js';
 import type { Admission, PeerCall } from './stream.js';
 
@@ -24,9 +24,29 @@ export function certificateIdentities(subjectaltname: string | undefined): strin
   return out;
 }
 
-/** Decides whether a stream's node may join its group, from the peer's certificate. */
+/** One `identities:` entry, its globs compiled. */
+interface CompiledEntry {
+  identity: string;
+  identityRe: RegExp;
+  nodes?: string[];
+  nodeRes?: RegExp[];
+}
+
+interface GroupRule {
+  /** What the group allows, as refusals show it: `spiffe://x/*`, or `spiffe://x/* (nodes edge-*)`. */
+  allowed: string[];
+  entries: CompiledEntry[];
+}
+
+const describeEntry = (e: GroupIdentity): string => (e.nodes ? `${e.identity} (nodes ${e.nodes.join(', ')})` : e.identity);
+
+/**
+ * Decides whether a stream's node may join its group, from the peer's certificate: some identity of
+ * the certificate must match an entry of the group's `identities`, and the node id must match one of
+ * that entry's `nodes` (an entry without `nodes` lets its identity claim any node id).
+ */
 export class IdentityAdmission implements Admission {
-  private compiled?: { groups: readonly ProxyGroup[]; allowed: Map<string, { patterns: string[]; res: RegExp[] }> };
+  private compiled?: { groups: readonly ProxyGroup[]; rules: Map<string, GroupRule> };
   readonly refusals: RefusalRecord[] = [];
 
   constructor(
@@ -45,25 +65,44 @@ export class IdentityAdmission implements Admission {
     if (!rule) return undefined;
     const auth = call.getAuthContext();
     const identities = certificateIdentities(auth.sslPeerCertificate?.subjectaltname);
-    if (identities.some((id) => rule.res.some((re) => re.test(id)))) return undefined;
-    const who = identities.length ? `identity ${identities.join(', ')}` : auth.transportSecurityType === 'ssl' ? 'no client certificate identity' : 'no client certificate (xDS is served without TLS, so identities cannot be checked)';
-    const reason = `node "${node.id}" with ${who} may not join group "${group}", which allows ${rule.patterns.join(', ')}`;
-    this.refusals.push({ nodeId: node.id, nodeCluster: node.cluster, identities, group, allowed: [...rule.patterns], reason, peer: call.getPeer(), when, at: new Date().toISOString() });
+    const matching = rule.entries.filter((e) => identities.some((id) => e.identityRe.test(id)));
+    if (matching.some((e) => !e.nodeRes || e.nodeRes.some((re) => re.test(node.id)))) return undefined;
+    let reason: string;
+    if (matching.length) {
+      // the identity may join the group, but not as this node
+      const claimed = identities.filter((id) => matching.some((e) => e.identityRe.test(id)));
+      const limits = matching.map((e) => `${e.identity} may claim only nodes ${e.nodes!.join(', ')}`).join('; ');
+      reason = `node "${node.id}" with identity ${claimed.join(', ')} may not claim that node id in group "${group}": ${limits}`;
+    } else {
+      const who = identities.length ? `identity ${identities.join(', ')}` : auth.transportSecurityType === 'ssl' ? 'no client certificate identity' : 'no client certificate (xDS is served without TLS, so identities cannot be checked)';
+      reason = `node "${node.id}" with ${who} may not join group "${group}", which allows ${rule.allowed.join(', ')}`;
+    }
+    this.refusals.push({ nodeId: node.id, nodeCluster: node.cluster, identities, group, allowed: [...rule.allowed], reason, peer: call.getPeer(), when, at: new Date().toISOString() });
     if (this.refusals.length > MAX_REFUSALS) this.refusals.splice(0, this.refusals.length - MAX_REFUSALS);
     this.log.warn({ node: node.id, identities, group, when }, 'xDS stream refused: %s', reason);
     return reason;
   }
 
-  private rules(): Map<string, { patterns: string[]; res: RegExp[] }> {
+  private rules(): Map<string, GroupRule> {
     const groups = this.groups() ?? [];
     if (this.compiled?.groups !== groups) {
-      const allowed = new Map<string, { patterns: string[]; res: RegExp[] }>();
-      for (const g of groups) if (g.identities) allowed.set(g.name, { patterns: g.identities, res: g.identities.map(globToRegExp) });
-      this.compiled = { groups, allowed };
-      if (allowed.size && this.clientCertsVerified === false) {
-        this.log.warn({ groups: [...allowed.keys()] }, 'groups require client-certificate identities but xDS does not verify client certificates (no --tls-client-ca): their proxies are all refused');
+      const rules = new Map<string, GroupRule>();
+      for (const g of groups) {
+        if (!g.identities) continue;
+        rules.set(g.name, {
+          allowed: g.identities.map(describeEntry),
+          entries: g.identities.map((e) => ({
+            identity: e.identity,
+            identityRe: globToRegExp(e.identity),
+            ...(e.nodes && { nodes: e.nodes, nodeRes: e.nodes.map(globToRegExp) }),
+          })),
+        });
+      }
+      this.compiled = { groups, rules };
+      if (rules.size && this.clientCertsVerified === false) {
+        this.log.warn({ groups: [...rules.keys()] }, 'groups require client-certificate identities but xDS does not verify client certificates (no --tls-client-ca): their proxies are all refused');
       }
     }
-    return this.compiled.allowed;
+    return this.compiled.rules;
   }
 }

@@ -4,7 +4,8 @@
  * PERMISSION_DENIED naming identity, node and group (and is recorded among the refusals); an allowed
  * proxy receives exactly its group's resources — never another group's listener, cluster or secret,
  * even when it names them; a config change that moves a connected node to a group its identity does
- * not allow ends its stream.
+ * not allow ends its stream; an identity limited to some node ids (`{identity, nodes}`, certificates
+ * from src/ca) is served as those nodes and refused as any other.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,6 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountCoreRoutes } from '../../src/admin/routes/core.js';
+import { certToPem, createCa, issueCert as issueLeaf, keyToPem, type KeyedCert } from '../../src/ca/index.js';
 import type { Router } from '../../src/admin/router.js';
 import { refusedLines } from '../../src/cli/commands/proxies.js';
 import { compile } from '../../src/compile/index.js';
@@ -372,5 +374,116 @@ groups:
       await endpoint.stop();
       xds.close();
     }
+  });
+});
+
+describe('an identity limited to the node ids it may claim (identities: {identity, nodes})', () => {
+  let dir: string;
+  let ca: KeyedCert;
+  let edgeCert: { cert: Buffer; key: Buffer };
+  let meshCert: { cert: Buffer; key: Buffer };
+  let cache: SnapshotCache;
+  let xds: XdsServer;
+  let endpoint: XdsEndpoint | undefined;
+  let config: Config;
+  const clients: DeltaAds[] = [];
+  /** `before`: groups placed ahead of `edge` (a proxy joins the first that matches). */
+  const yaml = (edgeNodes: string, before = '') => `listeners:
+  - name: edge
+    port: 10000
+    routes: [ { name: all, match: { prefix: / }, to: app } ]
+clusters:
+  - { name: app, endpoints: [10.0.0.1:8080] }
+groups:${before}
+  - name: edge
+    match: { cluster: edge }
+    identities:
+      - { identity: "spiffe://example.org/ns/edge/*", nodes: ${edgeNodes} }
+      - spiffe://example.org/ns/ops/*
+`;
+  /** A client leaf from src/ca with one URI SAN, as PEM buffers. */
+  const leaf = async (uri: string) => {
+    const c = await issueLeaf(ca, { uri: [uri], usage: 'client', hours: 1 });
+    return { cert: Buffer.from(certToPem(c.cert)), key: Buffer.from(await keyToPem(c.privateKey)) };
+  };
+  const connect = (c: { cert: Buffer; key: Buffer }, node: { id: string; cluster: string }) => {
+    const ads = new DeltaAds(endpoint!.port, grpc.credentials.createSsl(Buffer.from(certToPem(ca.cert)), c.key, c.cert), node);
+    clients.push(ads);
+    return ads;
+  };
+
+  beforeAll(async () => {
+    loadEnvoyProtos();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'banyan-claims-'));
+    ca = await createCa({ name: 'claims CA', days: 1 });
+    const server = await issueLeaf(ca, { dns: ['localhost'], ip: ['127.0.0.1'], usage: 'server', hours: 1 });
+    const files = { certFile: path.join(dir, 'server.crt'), keyFile: path.join(dir, 'server.key'), caFile: path.join(dir, 'ca.crt') };
+    fs.writeFileSync(files.certFile, certToPem(server.cert));
+    fs.writeFileSync(files.keyFile, await keyToPem(server.privateKey));
+    fs.writeFileSync(files.caFile, certToPem(ca.cert));
+    edgeCert = await leaf('spiffe://example.org/ns/edge/e1');
+    meshCert = await leaf('spiffe://example.org/ns/ops/o1');
+    const logger = createLogger('silent');
+    cache = new SnapshotCache({ logger });
+    xds = new XdsServer({ cache, logger, groups: () => config?.groups, clientCertsVerified: true });
+    config = load(yaml('[ "edge-*" ]'));
+    cache.setSnapshot(compile(config));
+    endpoint = await serveXds(xds, '127.0.0.1', 0, { transport: { tls: { ...files, requireClientCert: true } }, logger });
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await endpoint?.stop();
+    xds?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('claiming a node id outside its nodes (mesh-1 for edge-*) is PERMISSION_DENIED naming node, identity, group and the node globs, and listed among the refusals', async () => {
+    const ads = connect(edgeCert, { id: 'mesh-1', cluster: 'edge' });
+    const err = await ads.failure();
+    expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(err.details).toBe(
+      'node "mesh-1" with identity spiffe://example.org/ns/edge/e1 may not claim that node id in group "edge": spiffe://example.org/ns/edge/* may claim only nodes edge-*',
+    );
+    expect(ads.answered.size).toBe(0);
+    expect(xds.refused()).toContainEqual(
+      expect.objectContaining({
+        nodeId: 'mesh-1',
+        identities: ['spiffe://example.org/ns/edge/e1'],
+        group: 'edge',
+        allowed: ['spiffe://example.org/ns/edge/* (nodes edge-*)', 'spiffe://example.org/ns/ops/*'],
+        when: 'first-request',
+      }),
+    );
+    const routes = new Map<string, (req: unknown) => Promise<unknown>>();
+    const router = { get: (p: string, h: (req: unknown) => Promise<unknown>) => (routes.set(p, h), router) } as unknown as Router;
+    mountCoreRoutes(router, { view: new PipelineView(undefined as never, () => xds.status(), undefined, () => xds.refused()), registries: [] });
+    const reply = (await routes.get('/api/v1/proxies')!({ url: new URL('http://banyan/api/v1/proxies') })) as { refused: { nodeId: string; reason: string }[] };
+    expect(reply.refused.map((r) => [r.nodeId, r.reason])).toContainEqual(['mesh-1', err.details]);
+    expect(refusedLines(xds.refused())).toContainEqual(expect.stringMatching(/^ {2}mesh-1 group edge \(on connecting, .* ago\): node "mesh-1" with identity .* may claim only nodes edge-\*$/));
+  });
+
+  it('claiming a node id inside its nodes (edge-1) is served; an identity without nodes may claim any node id', async () => {
+    const edge = connect(edgeCert, { id: 'edge-1', cluster: 'edge' });
+    const ops = connect(meshCert, { id: 'mesh-9', cluster: 'edge' });
+    for (const ads of [edge, ops]) await eventually(() => expect(ads.names.get(TypeUrl.Listener)).toEqual(new Set(['edge'])));
+    expect(edge.error).toBeUndefined();
+    expect(ops.error).toBeUndefined();
+    expect(xds.status().map((p) => [p.nodeId, p.group])).toEqual(expect.arrayContaining([['edge-1', 'edge'], ['mesh-9', 'edge']]));
+  });
+
+  it('a config change that moves the node to a group where its identity may not claim it ends its stream (regrouped)', async () => {
+    const ads = connect(edgeCert, { id: 'edge-2', cluster: 'edge' });
+    await eventually(() => expect(ads.names.get(TypeUrl.Listener)).toEqual(new Set(['edge'])));
+    // a new first group takes cluster edge, and there the identity may claim only gw-* nodes
+    config = load(yaml('[ "edge-*" ]', `
+  - name: gw
+    match: { cluster: edge }
+    identities: [ { identity: "spiffe://example.org/ns/edge/*", nodes: [ "gw-*" ] } ]`));
+    cache.setSnapshot(compile(config));
+    const err = await ads.failure();
+    expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(err.details).toBe('node "edge-2" with identity spiffe://example.org/ns/edge/e1 may not claim that node id in group "gw": spiffe://example.org/ns/edge/* may claim only nodes gw-*');
+    expect(xds.refused()).toContainEqual(expect.objectContaining({ nodeId: 'edge-2', group: 'gw', when: 'regrouped' }));
   });
 });
