@@ -7,6 +7,7 @@ import { hasErrors, type Diagnostic } from '../config/diagnostics.js';
 import { loadConfigFromFiles, type LoadResult } from '../config/load.js';
 import type { Config, SourcePos } from '../config/model.js';
 import type { SourceFile } from '../config/source.js';
+import { isCaSecret } from '../config/tls.js';
 import { compile, type CompileOptions } from '../compile/index.js';
 import type { CompiledSnapshot } from '../compile/types.js';
 import { loadEnvoyProtos } from '../proto/envoy.js';
@@ -57,7 +58,7 @@ export class Admission {
  */
 function unreadSecrets(config: Config): Diagnostic[] {
   return (config.secrets ?? [])
-    .filter((s) => !s.material)
+    .filter((s) => !s.material && !isCaSecret(s))
     .map((s) => ({ severity: 'error' as const, ...s.pos, message: `secret "${s.name}" has no content: its files were not read (load the config with readFile, as serve and validate do)` }));
 }
 

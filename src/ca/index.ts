@@ -35,7 +35,8 @@ export interface CaOptions {
   now?: Date;
 }
 
-export type Usage = 'server' | 'client';
+/** What a leaf is for; `both` for a workload that serves and calls (a mesh proxy). */
+export type Usage = 'server' | 'client' | 'both';
 
 export interface LeafOptions {
   dns?: readonly string[];
@@ -87,6 +88,12 @@ export async function createCa(opts: CaOptions = {}): Promise<KeyedCert> {
   return { cert, privateKey: keys.privateKey };
 }
 
+const EKU: Record<Usage, string[]> = {
+  server: [x509.ExtendedKeyUsage.serverAuth],
+  client: [x509.ExtendedKeyUsage.clientAuth],
+  both: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
+};
+
 /** A leaf certificate signed by `ca`: digitalSignature, serverAuth or clientAuth, the given SANs. */
 export async function issueCert(ca: KeyedCert, opts: LeafOptions): Promise<KeyedCert> {
   const dns = opts.dns ?? [];
@@ -96,7 +103,8 @@ export async function issueCert(ca: KeyedCert, opts: LeafOptions): Promise<Keyed
   for (const u of uri) if (!/^[a-z][a-z0-9+.-]*:\/\/./i.test(u)) throw new BanyanError('bad-input', `not a URI: ${u}`);
   const hours = positive(opts.hours, DEFAULT_LEAF_HOURS, 'certificate validity (hours)');
   const now = opts.now ?? new Date();
-  const notBefore = new Date(now.getTime() - 60_000);
+  // Backdated for clock skew between issuer and peers; never by more than a tenth of a short life.
+  const notBefore = new Date(now.getTime() - Math.min(60_000, (hours * 3_600_000) / 10));
   const notAfter = new Date(Math.min(now.getTime() + hours * 3_600_000, ca.cert.notAfter.getTime()));
   const keys = await generateKeys();
   const usage = opts.usage ?? 'server';
@@ -117,7 +125,7 @@ export async function issueCert(ca: KeyedCert, opts: LeafOptions): Promise<Keyed
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-      new x509.ExtendedKeyUsageExtension([usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth], false),
+      new x509.ExtendedKeyUsageExtension(EKU[usage], false),
       new x509.SubjectAlternativeNameExtension(names, uri.length > 0 && dns.length + ip.length === 0),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(ca.cert),

@@ -113,6 +113,9 @@ const SERVICE_CLUSTERS = { ratelimit: 'banyan_ratelimit', authz: 'banyan_authz' 
  * is still named, with empty content, which admission refuses to publish.
  */
 export function buildSecret(s: Secret): envoy.Secret {
+  // Placeholders: serve puts each proxy's own certificate (and the CA's) in their place per stream.
+  if (s.source.kind === 'workload') return { name: s.name, tls_certificate: {} };
+  if (s.source.kind === 'trust-bundle') return { name: s.name, validation_context: {} };
   const m = s.material;
   if (s.source.kind === 'ca') return { name: s.name, validation_context: { trusted_ca: { inline_string: m?.kind === 'ca' ? m.trustedCa : '' } } };
   return {

@@ -7,7 +7,7 @@ import type { Fragment, Reference, ServiceSetting } from './fragment.js';
 import type { AuthProvider, Cluster, ClusterTls, Endpoint, Listener, ProxyGroup, TokenSource } from './model.js';
 import type { ClusterInput, ConfigInput, GroupInput, ListenerInput, ProviderInput } from './schema.js';
 import type { ClusterTlsInput } from './schema-tls.js';
-import { buildClusterTlsSecrets, buildListenerTls, buildSecret } from './tls.js';
+import { buildCa, buildClusterTlsSecrets, buildListenerTls, buildSecret } from './tls.js';
 import { formatPath, type Locator, type PathSegment } from './yaml.js';
 
 const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'PS256'];
@@ -34,6 +34,7 @@ export function buildFragment(input: ConfigInput, locator: Locator): Fragment {
   const routes = new RouteBuilder(locator, references);
   input.listeners?.forEach((l, i) => fragment.listeners.push(listener(l, ['listeners', i], locator, routes, references, fragment)));
   input.secrets?.forEach((s, i) => fragment.secrets.push(buildSecret(s, ['secrets', i], locator)));
+  if (input.ca) fragment.ca = buildCa(input.ca, locator);
   input.clusters?.forEach((c, i) => fragment.clusters.push(cluster(c, ['clusters', i], locator, fragment)));
   input.groups?.forEach((g, i) => fragment.groups.push(group(g, ['groups', i], locator, references)));
   input.auth?.providers?.forEach((p, i) => fragment.providers.push(provider(p, ['auth', 'providers', i], locator)));

@@ -1,5 +1,5 @@
 import type { Diagnostic } from './diagnostics.js';
-import type { AuthProvider, Cluster, ClusterTls, Listener, ProxyGroup, RolloutSpec, SourcePos } from './model.js';
+import type { AuthProvider, Cluster, ClusterTls, Listener, MeshCa, ProxyGroup, RolloutSpec, SourcePos } from './model.js';
 import type { Node } from 'yaml';
 import type { SourceDoc } from './yaml.js';
 import type { TlsSink } from './tls.js';
@@ -43,4 +43,6 @@ export interface Fragment extends TlsSink {
   rateLimitNodes: { source: SourceDoc; node: Node; domain?: string }[];
   references: Reference[];
   diagnostics: Diagnostic[];
+  /** The document's `ca:` section. */
+  ca?: MeshCa;
 }

@@ -11,7 +11,7 @@ import { findUnreachableRoutes } from './shadow.js';
 import { Locator, parseYaml } from './yaml.js';
 import { parseRateLimitDomains } from './ratelimit/parse.js';
 import { readConfigFiles, type SourceFile } from './source.js';
-import { checkTls, mergeSecrets, resolveSecretMaterial, type ReadFile } from './tls.js';
+import { checkTls, mergeCa, mergeSecrets, resolveSecretMaterial, type ReadFile } from './tls.js';
 import fs from 'node:fs';
 
 export interface LoadResult {
@@ -134,8 +134,10 @@ export function loadConfigFromFiles(files: readonly SourceFile[], options: LoadO
     auth: { providers: fragments.flatMap((f) => f.providers) },
     services: { ...DEFAULT_SERVICES },
     rollouts: fragments.flatMap((f) => f.rollouts),
-    secrets: mergeSecrets(fragments.flatMap((f) => f.secrets), diagnostics),
   };
+  const ca = mergeCa(fragments.flatMap((f) => (f.ca ? [f.ca] : [])), diagnostics);
+  config.secrets = mergeSecrets([...fragments.flatMap((f) => f.secrets), ...ca.secrets], diagnostics);
+  if (ca.ca) config.ca = ca.ca;
   let secretFiles: string[] | undefined;
   if (options.readFile) {
     const resolved = resolveSecretMaterial(config.secrets ?? [], options.readFile, diagnostics);

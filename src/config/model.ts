@@ -32,6 +32,15 @@ export interface Config {
    * Absent = none (configs built by hand).
    */
   secrets?: Secret[];
+  /** Banyan's CA (`ca:`): when set, the secrets `banyan:workload` and `banyan:ca` exist. */
+  ca?: MeshCa;
+}
+
+/** Banyan's CA as the config asks for it; where the CA itself lives is serve's business (flags, store). */
+export interface MeshCa {
+  trustDomain: string;
+  workloadTtlMs: number;
+  pos: SourcePos;
 }
 
 /** Where the proxies reach one of Banyan's services; `tls` = over TLS, as a cluster's `tls:` says. */
@@ -43,7 +52,13 @@ export interface ServiceAddress {
 
 // ---------------------------------------------------------------- secrets (SDS)
 
-export type SecretSource = { kind: 'certificate'; certFile: string; keyFile: string } | { kind: 'ca'; caFile: string };
+export type SecretSource =
+  | { kind: 'certificate'; certFile: string; keyFile: string }
+  | { kind: 'ca'; caFile: string }
+  /** Each proxy's own certificate from Banyan's CA (`banyan:workload`): issued per proxy by serve, not read from files. */
+  | { kind: 'workload' }
+  /** Banyan's CA certificate as a trust bundle (`banyan:ca`). */
+  | { kind: 'trust-bundle' };
 
 /** What a secret's files hold, read when the config is loaded (never stored: the store keeps YAML only). */
 export type SecretMaterial = { kind: 'certificate'; certificateChain: string; privateKey: string } | { kind: 'ca'; trustedCa: string };

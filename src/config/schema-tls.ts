@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { exactlyOne, name, onlyWith, refineWith } from './schema-common.js';
+import { durationAtLeast, exactlyOne, name, onlyWith, refineWith } from './schema-common.js';
 
 /**
  * TLS as the operator writes it: listener `tls:` (Envoy terminates TLS), cluster `tls.clientCertificate`
@@ -111,3 +111,28 @@ export type CaRefInput = z.output<typeof caRef>;
 export type ListenerTlsInput = z.output<typeof listenerTls>;
 export type ClusterTlsInput = z.output<typeof clusterTls>;
 export type SecretInput = z.output<typeof secret>;
+
+/** The DNS-label form SPIFFE requires of a trust domain (lower case letters, digits, dots, dashes, underscores). */
+const TRUST_DOMAIN = /^[a-z0-9._-]+$/;
+
+/**
+ * Banyan's own CA (`ca:`): workload certificates issued to each proxy for its identity, served over
+ * SDS as the secrets `banyan:workload` (its certificate) and `banyan:ca` (the CA to trust peers by).
+ */
+export const caSection = z
+  .strictObject({
+    trustDomain: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(TRUST_DOMAIN, { error: 'a SPIFFE trust domain is lower-case letters, digits, ".", "-" and "_" (e.g. mesh.example.com)' })
+      .optional()
+      .meta({ description: 'SPIFFE trust domain of the workload identities (default banyan.local)' }),
+    workloadTtl: durationAtLeast(300_000, '5m')
+      .refine((ms) => ms <= 30 * 86_400_000, { error: 'must be at most 30d: workload certificates are short-lived' })
+      .optional()
+      .meta({ description: 'Lifetime of a workload certificate (default 24h); a new one is served at half of it' }),
+  })
+  .meta({ description: "Banyan's CA: issues each proxy a workload certificate over SDS (secrets banyan:workload and banyan:ca)" });
+
+export type CaSectionInput = z.infer<typeof caSection>;

@@ -4,7 +4,7 @@ import { UINT32_MAX } from './bounds.js';
 import { AT_KEY, duration, durationAtLeast, exactlyOne, headerName, mutableHeaderName, host, hostPort, httpPath, name, onlyWith, port, refineWith, stringOrList, uint32 } from './schema-common.js';
 import { virtualHost, route } from './schema-route.js';
 import { rollout } from './schema-rollout.js';
-import { clusterTls, listenerTls, secret } from './schema-tls.js';
+import { caSection, clusterTls, listenerTls, secret } from './schema-tls.js';
 
 /**
  * The operator's YAML, as zod schemas over one file's plain value. Every object is strict so typos
@@ -204,6 +204,7 @@ export const configSchema = z
       .array(z.record(z.string(), z.unknown()))
       .optional()
       .meta({ description: 'envoyproxy/ratelimit domain configs ({domain, descriptors}), format unchanged' }),
+    ca: caSection.optional(),
     secrets: z.array(secret).optional().meta({ description: 'Certificates and CA bundles from files, served to Envoy over SDS (files are watched)' }),
     rollouts: z.array(rollout).optional().meta({ description: 'Stepped rollouts owned by the config (banyan rollout start makes the same, owned by the CLI)' }),
   })

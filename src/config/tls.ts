@@ -1,8 +1,8 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import nodePath from 'node:path';
 import type { Diagnostic } from './diagnostics.js';
-import type { Config, ListenerTls, Secret, SecretSource, SourcePos } from './model.js';
-import type { CaRefInput, CertificateRefInput, ClusterTlsInput, ListenerTlsInput, SecretInput } from './schema-tls.js';
+import type { Config, ListenerTls, MeshCa, Secret, SecretSource, SourcePos } from './model.js';
+import type { CaRefInput, CaSectionInput, CertificateRefInput, ClusterTlsInput, ListenerTlsInput, SecretInput } from './schema-tls.js';
 import { where } from './semantic.js';
 import { didYouMean } from './suggest.js';
 import { formatPath, type Locator, type PathSegment } from './yaml.js';
@@ -17,7 +17,7 @@ import { formatPath, type Locator, type PathSegment } from './yaml.js';
 /** A place that names a secret, and which kind it must be. */
 export interface SecretRef {
   name: string;
-  kind: Secret['source']['kind'];
+  kind: 'certificate' | 'ca';
   from: string;
   pos: SourcePos;
   path: string;
@@ -27,6 +27,35 @@ export interface SecretRef {
 export interface TlsSink {
   secrets: Secret[];
   secretRefs: SecretRef[];
+}
+
+/** The secrets Banyan's CA serves (`ca:`): each proxy's own certificate, and the CA to trust peers by. */
+export const CA_SECRETS = { workload: 'banyan:workload', trust: 'banyan:ca' } as const;
+const RESERVED_PREFIX = 'banyan:';
+export const DEFAULT_TRUST_DOMAIN = 'banyan.local';
+export const DEFAULT_WORKLOAD_TTL_MS = 86_400_000;
+
+export function buildCa(input: CaSectionInput, locator: Locator): MeshCa {
+  return { trustDomain: input.trustDomain ?? DEFAULT_TRUST_DOMAIN, workloadTtlMs: input.workloadTtl ?? DEFAULT_WORKLOAD_TTL_MS, pos: locator.pos(['ca']) };
+}
+
+/** One `ca:` for the whole config (a second is an error), and with it the two secrets it serves. */
+export function mergeCa(all: readonly MeshCa[], diagnostics: Diagnostic[]): { ca?: MeshCa; secrets: Secret[] } {
+  const [ca, ...more] = all;
+  for (const m of more) diagnostics.push({ severity: 'error', ...m.pos, message: `ca: is already set at ${where(ca!.pos)}; a config has one CA section` });
+  if (!ca) return { secrets: [] };
+  return {
+    ca,
+    secrets: [
+      { name: CA_SECRETS.workload, source: { kind: 'workload' }, implicit: true, pos: ca.pos },
+      { name: CA_SECRETS.trust, source: { kind: 'trust-bundle' }, implicit: true, pos: ca.pos },
+    ],
+  };
+}
+
+/** Secrets whose content serve makes (Banyan's CA) rather than reads from files. */
+export function isCaSecret(s: Secret): boolean {
+  return s.source.kind === 'workload' || s.source.kind === 'trust-bundle';
 }
 
 const resolveBeside = (locator: Locator, path: PathSegment[], file: string) => nodePath.resolve(nodePath.dirname(locator.pos(path).file), file);
@@ -101,6 +130,7 @@ export function mergeSecrets(all: readonly Secret[], diagnostics: Diagnostic[]):
     const first = byName.get(s.name);
     if (!first) {
       if (!s.implicit && s.name.startsWith('file:')) diagnostics.push({ severity: 'error', ...s.pos, message: `secret name "${s.name}" is reserved: names starting with "file:" are the secrets Banyan makes from file paths in tls: blocks` });
+      if (!s.implicit && s.name.startsWith(RESERVED_PREFIX)) diagnostics.push({ severity: 'error', ...s.pos, message: `secret name "${s.name}" is reserved: names starting with "${RESERVED_PREFIX}" are the secrets of Banyan's CA (ca:)` });
       byName.set(s.name, s);
       continue;
     }
@@ -114,7 +144,14 @@ export function mergeSecrets(all: readonly Secret[], diagnostics: Diagnostic[]):
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-const KIND_NOUN: Record<Secret['source']['kind'], string> = { certificate: 'a certificate secret (certFile + keyFile)', ca: 'a CA secret (caFile)' };
+const KIND_NOUN: Record<Secret['source']['kind'], string> = {
+  certificate: 'a certificate secret (certFile + keyFile)',
+  ca: 'a CA secret (caFile)',
+  workload: "each proxy's own certificate from Banyan's CA",
+  'trust-bundle': "Banyan's CA certificate",
+};
+/** What a reference of each kind accepts. */
+const SERVES: Record<SecretRef['kind'], ReadonlySet<Secret['source']['kind']>> = { certificate: new Set(['certificate', 'workload']), ca: new Set(['ca', 'trust-bundle']) };
 
 /** References to secrets resolve and are of the right kind; SNI names are served by one certificate. */
 export function checkTls(config: Config, refs: readonly SecretRef[]): Diagnostic[] {
@@ -123,8 +160,10 @@ export function checkTls(config: Config, refs: readonly SecretRef[]): Diagnostic
   const declared = (config.secrets ?? []).filter((s) => !s.implicit).map((s) => s.name);
   for (const ref of refs) {
     const s = secrets.get(ref.name);
-    if (!s) out.push({ severity: 'error', ...ref.pos, path: ref.path, message: `${ref.from} refers to unknown secret "${ref.name}"${didYouMean(ref.name, declared)}` });
-    else if (s.source.kind !== ref.kind) {
+    if (!s) {
+      const hint = ref.name.startsWith(RESERVED_PREFIX) && !config.ca ? `: the secrets ${CA_SECRETS.workload} and ${CA_SECRETS.trust} exist when the config has a ca: section (Banyan's CA)` : didYouMean(ref.name, declared);
+      out.push({ severity: 'error', ...ref.pos, path: ref.path, message: `${ref.from} refers to unknown secret "${ref.name}"${hint}` });
+    } else if (!SERVES[ref.kind].has(s.source.kind)) {
       out.push({ severity: 'error', ...ref.pos, path: ref.path, message: `${ref.from} needs ${KIND_NOUN[ref.kind]} here, but secret "${ref.name}" (${where(s.pos)}) is ${KIND_NOUN[s.source.kind]}` });
     }
   }
@@ -158,6 +197,7 @@ export type ReadFile = (absolutePath: string) => string;
 export function resolveSecretMaterial(secrets: readonly Secret[], readFile: ReadFile, diagnostics: Diagnostic[]): { secrets: Secret[]; files: string[] } {
   const files = new Set<string>();
   const out = secrets.map((s): Secret => {
+    if (s.source.kind === 'workload' || s.source.kind === 'trust-bundle') return s; // made by serve, not read
     const read = (file: string): string | undefined => {
       files.add(file);
       try {

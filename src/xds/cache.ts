@@ -149,6 +149,11 @@ export class SnapshotCache extends EventEmitter<{ change: [SnapshotChange] }> {
   }
 }
 
+/** One resource outside any snapshot (a proxy's own secret, personal.ts), encoded as the cache encodes its own. */
+export function encodeOwnResource(typeUrl: string, name: string, resource: EnvoyResource): EncodedResource {
+  return encodeResource(typeUrl, name, '', resource, '(own)');
+}
+
 /** `admitted`: the bytes admission already encoded (the usual case); encodes itself when not given. */
 function encodeResource(typeUrl: string, name: string, json: string, resource: EnvoyResource, group: string, admitted?: Uint8Array): EncodedResource {
   let bytes: Uint8Array;

@@ -84,7 +84,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, TypeState> imp
 
   plan(typeUrl: string): Plan {
     const st = this.types.get(typeUrl)!;
-    const sel = this.ctx.selector.select(this.group!, typeUrl, st.sub.set);
+    const sel = this.select(typeUrl, st.sub.set);
     const present = new Set<string>();
     const updates: EncodedResource[] = [];
     for (const r of sel.resources) {

@@ -30,6 +30,7 @@ export const XDS_SERVICES: readonly XdsServiceSpec[] = [
     delta: 'DeltaEndpoints',
     typeUrl: TypeUrl.ClusterLoadAssignment,
   },
+  { service: 'envoy.service.secret.v3.SecretDiscoveryService', sotw: 'StreamSecrets', delta: 'DeltaSecrets', typeUrl: TypeUrl.Secret },
 ];
 
 /** Responses are assembled from pre-encoded parts when grpc-js serializes them (see XdsResponse). */

@@ -74,7 +74,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest, TypeState> implement
 
   plan(typeUrl: string): Plan {
     const st = this.types.get(typeUrl)!;
-    const sel = this.ctx.selector.select(this.group!, typeUrl, st.sub.set);
+    const sel = this.select(typeUrl, st.sub.set);
     return { sel, send: this.shouldSend(st, sel.version) };
   }
 
@@ -116,7 +116,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest, TypeState> implement
   }
 
   protected typeStatus(typeUrl: string, st: TypeState): TypeStatus {
-    const current = this.group ? this.ctx.selector.select(this.group, typeUrl, st.sub.set).version : undefined;
+    const current = this.group ? this.select(typeUrl, st.sub.set).version : undefined;
     return typeStatus(typeUrl, st, current, st.versionAcked === current && !st.inFlight);
   }
 

@@ -6,10 +6,12 @@ import type { Answers } from './answers.js';
 import type { SnapshotCache, SnapshotChange } from './cache.js';
 import type { XdsMetrics } from './metrics.js';
 import { nodeInfo, userAgentOf, type RawNode } from './node.js';
+import { TypeUrl } from '../proto/envoy.js';
 import { pushOrder } from './order.js';
+import { PersonalRefusal, PersonalView, type PersonalResources } from './personal.js';
 import type { PushQueue } from './push-queue.js';
 import type { Exchange, ProxyStatus, RefusalRecord, StreamKind, TypeStatus } from './status.js';
-import type { Selector } from './subscription.js';
+import type { NameSet, Selection, Selector } from './subscription.js';
 import type { XdsResponse } from './wire.js';
 
 /** Events the server emits as proxies answer: what rollouts and benchmarks wait on. */
@@ -27,6 +29,8 @@ export interface StreamContext {
   events: EventEmitter<XdsEvents>;
   answers: Answers;
   admission?: Admission;
+  /** Per-proxy resources (workload certificates) standing in for the snapshot's placeholders. */
+  personal?: PersonalResources;
 }
 
 /** What admission reads of a call: its peer and the TLS it came over. */
@@ -63,6 +67,7 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
   private nonceSeq = 0;
   private scheduled = false;
   private closed = false;
+  private readonly personal?: PersonalView;
 
   constructor(
     protected readonly ctx: StreamContext,
@@ -75,6 +80,21 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
   ) {
     this.log = ctx.log.child({ stream: this.id, kind });
     ctx.metrics.streamOpened(kind, fixedType);
+    if (ctx.personal) {
+      this.personal = new PersonalView(
+        ctx.personal,
+        () => (this.node ? { streamId: this.id, node: this.node, call } : undefined),
+        () => {
+          if (this.types.has(TypeUrl.Secret)) this.queue.add(TypeUrl.Secret);
+          this.schedule();
+        },
+        (err) => {
+          const refusal = err instanceof PersonalRefusal ? err : new PersonalRefusal(grpc.status.UNAVAILABLE, `cannot prepare this proxy's own secrets: ${(err as Error).message}`);
+          this.log.warn({ node: this.node?.id, reason: refusal.message }, 'xDS stream ended: its own secrets cannot be served');
+          this.end(refusal.code, refusal.message);
+        },
+      );
+    }
     call.on('data', (req: Req) => {
       try {
         this.receive(req);
@@ -136,11 +156,24 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
       this.scheduled = false;
       if (this.closed) return;
       try {
-        if (this.group && this.queue.size) this.queue.flush();
+        // A flush waits for the proxy's own secrets: what names them never goes out before them.
+        if (this.group && this.queue.size && !this.personalPending()) this.queue.flush();
       } catch (err) {
         this.log.error({ err }, 'failed to push xDS response');
       }
     });
+  }
+
+  /** The group's selection for a subscription, with this proxy's own resources in place of placeholders. */
+  protected select(typeUrl: string, sub: NameSet): Selection {
+    const sel = this.ctx.selector.select(this.group!, typeUrl, sub);
+    return this.personal ? this.personal.apply(typeUrl, sel) : sel;
+  }
+
+  private personalPending(): boolean {
+    const st = this.personal && this.types.get(TypeUrl.Secret);
+    if (!st) return false;
+    return !this.personal!.settled(TypeUrl.Secret, this.ctx.selector.select(this.group!, TypeUrl.Secret, st.sub.set));
   }
 
   protected nextNonce(): string {
@@ -192,16 +225,22 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     if (!this.node || !this.group || !this.ctx.admission) return false;
     const reason = this.ctx.admission.check(this.node, this.group, this.call, when);
     if (reason === undefined) return false;
-    const err = Object.assign(new Error(reason), { code: grpc.status.PERMISSION_DENIED, details: reason });
+    this.end(grpc.status.PERMISSION_DENIED, reason);
+    return true;
+  }
+
+  private end(code: grpc.status, reason: string): void {
+    if (this.closed) return;
+    const err = Object.assign(new Error(reason), { code, details: reason });
     this.close();
     this.call.emit('error', err);
-    return true;
   }
 
   private close(): void {
     if (this.closed) return;
     this.closed = true;
     this.queue.clear();
+    this.personal?.close();
     this.ctx.metrics.streamClosed(this.kind, this.fixedType);
     this.log.info({ node: this.node?.id }, 'xDS stream closed');
     this.onClose(this);

@@ -115,6 +115,8 @@ export class Subscription {
 export interface Selection {
   resources: EncodedResource[];
   version: string;
+  /** Holds one proxy's own resources (personal.ts): its bytes are encoded for that stream, never memoised. */
+  personal?: true;
 }
 
 /**
@@ -160,6 +162,7 @@ export class Selector {
    */
   sotwBody(typeUrl: string, sel: Selection): Buffer {
     this.resetIfStale();
+    if (sel.personal) return encodeSotwBody(sel.version, typeUrl, sel.resources.map((r) => r.any));
     const key = `${typeUrl}\0${sel.version}`;
     let body = this.bodies.get(key);
     if (!body) {

@@ -358,7 +358,7 @@ describe('size', () => {
 describe('JSON Schema', () => {
   it('describes the strict top level and the input forms of unions', () => {
     const schema = exportJsonSchema() as any;
-    expect(Object.keys(schema.properties).sort()).toEqual(['auth', 'clusters', 'groups', 'listeners', 'ratelimit', 'rollouts', 'secrets', 'services']);
+    expect(Object.keys(schema.properties).sort()).toEqual(['auth', 'ca', 'clusters', 'groups', 'listeners', 'ratelimit', 'rollouts', 'secrets', 'services']);
     expect(schema.additionalProperties).toBe(false);
     const route = schema.properties.listeners.items.properties.hosts.items.properties.routes.items;
     expect(route.additionalProperties).toBe(false);

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { decodeMessage, TypeUrl } from '../../src/proto/envoy.js';
 import { createRegistry } from '../../src/telemetry/metrics.js';
 import { SnapshotCache } from '../../src/xds/cache.js';
-import { XdsServer } from '../../src/xds/server.js';
+import { XdsServer, type XdsServerOptions } from '../../src/xds/server.js';
 import { xdsServiceDefinition, XDS_SERVICES, type XdsServiceSpec } from '../../src/xds/services.js';
 import { eventually } from '../support/eventually.js';
 
@@ -23,11 +23,11 @@ export interface Harness {
 }
 
 /** A real grpc.Server on a free port with the xDS server mounted, as `banyan serve` does. */
-export async function startHarness(): Promise<Harness> {
+export async function startHarness(opts: Omit<XdsServerOptions, 'cache' | 'logger' | 'registry'> = {}): Promise<Harness> {
   const registry = createRegistry();
   const logger = pino({ level: process.env.BANYAN_LOG_LEVEL ?? 'silent' });
   const cache = new SnapshotCache({ logger, registry });
-  const xds = new XdsServer({ cache, logger, registry });
+  const xds = new XdsServer({ ...opts, cache, logger, registry });
   const server = new grpc.Server();
   xds.addToServer(server);
   const port = await new Promise<number>((resolve, reject) =>
@@ -88,6 +88,11 @@ abstract class ScriptedClient<Req, R extends { type_url: string }> {
     this.call.on('error', (err) => {
       if ((err as grpc.ServiceError).code !== grpc.status.CANCELLED) this.failure = err;
     });
+  }
+
+  /** How the stream ended, if the server ended it with an error (not a cancel). */
+  get error(): grpc.ServiceError | undefined {
+    return this.failure as grpc.ServiceError | undefined;
   }
 
   protected abstract decode(raw: Buffer): R;
