@@ -115,7 +115,7 @@ async function fromStore(store: CaStore, passphrase: string | undefined, opts: C
   return { ca: await fromStored(stored, passphrase, now), origin: 'store', created: false };
 }
 
-function fromStored(stored: StoredCa, passphrase: string, now: Date): Promise<KeyedCert> {
+async function fromStored(stored: StoredCa, passphrase: string, now: Date): Promise<KeyedCert> {
   if (!ENCRYPTED_KEY.test(stored.keyPem)) throw new BanyanError('bad-input', 'the CA key in the store is not encrypted; refusing to use it');
   return assemble(
     { pem: stored.certPem, label: 'the CA certificate in the store' },
