@@ -1,5 +1,6 @@
 import type { RateLimitDomain, RateLimitPolicy } from '../config/model.js';
-import { DescriptorMatcher, type DescriptorEntry, type LimitedDescriptor } from '../config/ratelimit/match.js';
+import { DescriptorMatcher, type DescriptorEntry, type LimitedDescriptor, type MatchStep } from '../config/ratelimit/match.js';
+import type { PlainValue } from '../proto/struct.js';
 
 export type { DescriptorEntry };
 
@@ -16,6 +17,13 @@ export interface Rule {
   detailedMetric: boolean;
   quotaMode: boolean;
   failOpen?: boolean;
+  /** Sent in the response's dynamic metadata when the descriptor is under its limit (reference `metadata`). */
+  metadata?: { [key: string]: PlainValue };
+  /**
+   * Per request entry, the wildcard value ("files/*") that replaces the request's value in the counter
+   * key, where the entry matched a share_threshold wildcard; set per request by RuleTable.lookup.
+   */
+  sharedValues?: (string | undefined)[];
 }
 
 /**
@@ -34,11 +42,44 @@ export class RuleTable {
     return this.matcher.hasDomain(domain);
   }
 
+  /**
+   * The rule for a request descriptor, with its per-request parts as envoyproxy/ratelimit's GetLimit
+   * makes them (config_impl.go): share_threshold wildcard values for the counter key, and the stats
+   * key, which is the detailed key (every entry key_value) for detailed_metric, else the configured
+   * key with value_to_metric levels spelled with the request's value.
+   */
   lookup(domain: string, entries: readonly DescriptorEntry[]): Rule | undefined {
-    const found = this.matcher.lookup(domain, entries);
-    if (found?.detailedMetric) return { ...found, fullKey: `${domain}.${entries.map((e) => `${e.key}_${e.value}`).join('.')}` };
-    return found;
+    const { found, steps } = this.matcher.lookupPath(domain, entries);
+    if (!found) return undefined;
+    const shared = steps.map((st, i) => (st?.wildcard && st.descriptor.shareThreshold ? st.wildcard.slice(entries[i].key.length + 1) : undefined));
+    const anyShared = shared.some((v) => v !== undefined);
+    let fullKey = found.fullKey;
+    if (found.detailedMetric) {
+      // Every entry as key_value; with share_threshold, those entries as key_pattern and the others
+      // as key alone when their value is empty (both as the reference spells them).
+      fullKey = anyShared
+        ? `${domain}.${entries.map((e, i) => (shared[i] !== undefined ? `${e.key}_${shared[i]}` : spelled(e))).join('.')}`
+        : `${domain}.${entries.map((e) => `${e.key}_${e.value}`).join('.')}`;
+    } else {
+      const enhanced = `${domain}.${entries.map((e, i) => statsPart(e, steps[i], shared[i])).join('.')}`;
+      if (enhanced !== fullKey) fullKey = enhanced;
+    }
+    if (fullKey === found.fullKey && !anyShared) return found;
+    return { ...found, fullKey, ...(anyShared ? { sharedValues: shared } : {}) };
   }
+}
+
+function spelled(e: DescriptorEntry): string {
+  return e.value ? `${e.key}_${e.value}` : e.key;
+}
+
+/** One level of the value_to_metric stats key (reference: GetLimit's valueToMetricFullKey). */
+function statsPart(e: DescriptorEntry, step: MatchStep | undefined, shared: string | undefined): string {
+  if (!step) return e.key;
+  if (shared !== undefined) return `${e.key}_${shared}`;
+  if (step.wildcard) return step.descriptor.valueToMetric ? spelled(e) : step.wildcard;
+  if (step.byValue) return spelled(e);
+  return step.descriptor.valueToMetric ? spelled(e) : e.key;
 }
 
 function ruleOf(d: LimitedDescriptor, fullKey: string): Rule {
@@ -53,5 +94,6 @@ function ruleOf(d: LimitedDescriptor, fullKey: string): Rule {
     detailedMetric: d.detailedMetric,
     quotaMode: d.quotaMode,
     failOpen: d.failOpen,
+    ...(d.metadata ? { metadata: d.metadata } : {}),
   };
 }

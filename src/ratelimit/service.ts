@@ -2,7 +2,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { RateLimitDomain, RateLimitPolicy } from '../config/model.js';
 import { envoyUnitName, UNIT_SECONDS, unitFromEnvoy } from '../config/ratelimit/units.js';
 import { validateDomains } from '../config/ratelimit/validate.js';
-import { plainToStruct } from '../proto/struct.js';
+import { plainToStruct, type PlainValue } from '../proto/struct.js';
 import { MemoryBackend } from './backend/memory.js';
 import type { LimitCheck, LimiterBackend, LimitResult } from './backend/types.js';
 import { OverLimitCache } from './local-cache.js';
@@ -25,6 +25,20 @@ export interface RateLimitServiceOptions {
   cacheKeyPrefix?: string;
   /** Local cache of over-limit keys. Default on for Redis, off for memory (which is already local). */
   localCache?: boolean;
+  /**
+   * The reference's STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT: when a descriptor of a request is (or
+   * would go) over its limit, the request's other counters are not incremented, so a blocked request
+   * does not spend the budgets it was not refused by. Costs a read before the increment. Default off.
+   */
+  stopIncrementWhenOverLimit?: boolean;
+  /**
+   * The reference's RESPONSE_DYNAMIC_METADATA: every response carries dynamic metadata (domain,
+   * descriptors, hits, and the `metadata` of descriptors under their limit). Without it, only
+   * responses that involve a quota-mode rule carry it. Default off.
+   */
+  responseDynamicMetadata?: boolean;
+  /** Every descriptor is in quota mode (the reference's global quota mode setting). Default off. */
+  globalQuotaMode?: boolean;
   /** RateLimit-Limit / -Remaining / -Reset response headers; true for those names. */
   responseHeaders?: boolean | { limit: string; remaining: string; reset: string };
   metrics?: RateLimitMetrics;
@@ -71,6 +85,11 @@ export class RateLimiter {
   private readonly nearLimitRatio: number;
   private readonly prefix: string;
   private readonly localCache?: OverLimitCache;
+  private readonly stopIncrement: boolean;
+  private readonly dynamicMetadata: boolean;
+  private readonly globalQuotaMode: boolean;
+  /** False until a config has been applied: the reference then answers "no rate limit configuration loaded". */
+  private loaded = false;
   private readonly headers?: { limit: string; remaining: string; reset: string };
   private readonly now: () => number;
 
@@ -83,6 +102,9 @@ export class RateLimiter {
     this.nearLimitRatio = opts.nearLimitRatio ?? 0.8;
     this.prefix = opts.cacheKeyPrefix ?? '';
     if (opts.localCache ?? this.backend.name === 'redis') this.localCache = new OverLimitCache();
+    this.stopIncrement = opts.stopIncrementWhenOverLimit ?? false;
+    this.dynamicMetadata = opts.responseDynamicMetadata ?? false;
+    this.globalQuotaMode = opts.globalQuotaMode ?? false;
     if (opts.responseHeaders) this.headers = opts.responseHeaders === true ? DEFAULT_HEADERS : opts.responseHeaders;
     this.now = opts.now ?? Date.now;
     this.table = new RuleTable([]);
@@ -105,7 +127,16 @@ export class RateLimiter {
     }
     this.table = new RuleTable(domains);
     this.domainsValue = domains;
+    // Its entries are keyed with their limit already; a new config drops them all the same, so no
+    // decision taken under the old config is replayed under the new one.
+    this.localCache?.clear();
+    this.loaded = true;
     this.metrics.configLoadSuccess.inc();
+  }
+
+  /** Whether a config has been applied (until then every call fails, as the reference's). */
+  get configLoaded(): boolean {
+    return this.loaded;
   }
 
   async shouldRateLimit(request: RlsRequest): Promise<RlsResponse> {
@@ -122,11 +153,16 @@ export class RateLimiter {
     const descriptors = request.descriptors ?? [];
     if (domain === '') throw new RateLimitError(GrpcStatus.UNKNOWN, 'rate limit domain must not be empty');
     if (descriptors.length === 0) throw new RateLimitError(GrpcStatus.UNKNOWN, 'rate limit descriptor list must not be empty');
+    // As the reference: a service that never loaded a valid config refuses (an error, so Envoy's
+    // failure_mode_deny applies) rather than letting everything through.
+    if (!this.loaded) throw new RateLimitError(GrpcStatus.UNKNOWN, 'no rate limit configuration loaded');
 
     const table = this.table;
     const nowMs = this.now();
     const entries = descriptors.map((d) => (d.entries ?? []).map((e) => ({ key: e.key ?? '', value: e.value ?? '' })));
-    const rules: (Rule | undefined)[] = descriptors.map((d, i) => (d.limit && table.hasDomain(domain) ? overrideRule(domain, d, entries[i]) : table.lookup(domain, entries[i])));
+    // A limit sent by Envoy replaces the configured one; one whose unit is UNKNOWN (or unrecognised)
+    // says nothing usable, so the configured limit applies (the reference would fail on it).
+    const rules: (Rule | undefined)[] = descriptors.map((d, i) => (d.limit && table.hasDomain(domain) ? (overrideRule(domain, d, entries[i]) ?? table.lookup(domain, entries[i])) : table.lookup(domain, entries[i])));
 
     // replaces: a matched rule drops every other matched rule it names (reference semantics).
     const replaced = new Set(rules.flatMap((r) => r?.replaces ?? []));
@@ -138,15 +174,16 @@ export class RateLimiter {
       if (!rule) return [];
       this.metrics.totalHits.inc({ key: rule.fullKey }, hits[i]);
       return rule.policies.map((policy, j) => {
-        const check = this.checkFor(domain, entries[i], policy, j, hits[i], nowMs);
-        return { rule, policy, check, cached: check.algorithm === 'fixed' && !!this.localCache?.has(check.key, nowMs) };
+        const check = this.checkFor(domain, entries[i], rule, policy, j, hits[i], nowMs);
+        return { rule, policy, check, cached: check.algorithm === 'fixed' && !!this.localCache?.has(cacheKeyOf(check), nowMs) };
       });
     });
 
-    const toSend = planned.flat().filter((p) => !p.cached);
+    const all = planned.flat();
+    const toSend = all.filter((p) => !p.cached);
     if (toSend.length > 0) {
       try {
-        const results = await this.withTimeout(this.backend.check(toSend.map((p) => p.check)));
+        const results = await this.withTimeout(this.count(toSend, all.length > toSend.length));
         toSend.forEach((p, k) => (p.result = results[k]));
       } catch (err) {
         return this.failure(err, limited);
@@ -154,32 +191,41 @@ export class RateLimiter {
     }
 
     const statuses: RlsDescriptorStatus[] = [];
+    const passed: number[] = [];
     const quotaViolations: number[] = [];
-    let overall = 'OK' as RlsDescriptorStatus['code'];
+    let quotaDescriptors = 0;
+    let failedLimits = 0;
+    // The descriptor reported in the headers: the one with the least remaining, unless a descriptor
+    // outside quota mode is over its limit (the last such), as the reference picks it.
     let closest: RlsDescriptorStatus | undefined;
+    let minRemaining = UNLIMITED_REMAINING;
     for (let i = 0; i < descriptors.length; i++) {
       if (unlimited[i]) {
         statuses.push({ code: 'OK', limit_remaining: UNLIMITED_REMAINING });
         continue;
       }
       const rule = limited[i];
-      if (!rule) {
-        statuses.push({ code: 'OK' });
-        continue;
-      }
-      const status = this.statusFor(rule, planned[i], hits[i], nowMs);
-      if (status.code === 'OVER_LIMIT' && rule.quotaMode) {
-        status.code = 'OK';
-        quotaViolations.push(i);
-      }
+      const status: RlsDescriptorStatus = rule ? this.statusFor(rule, planned[i], hits[i], nowMs) : { code: 'OK' };
       statuses.push(status);
-      if (status.code === 'OVER_LIMIT') {
-        overall = 'OVER_LIMIT';
+      if (status.current_limit && (status.limit_remaining ?? 0) < minRemaining) {
         closest = status;
-      } else if (overall === 'OK' && (!closest || (status.limit_remaining ?? 0) < (closest.limit_remaining ?? 0))) {
+        minRemaining = status.limit_remaining ?? 0;
+      }
+      // Quota mode (the reference since its 2026-03 change): a quota descriptor over its limit is
+      // OVER_LIMIT in its own status, but fails the request only when every quota descriptor is over.
+      const over = status.code === 'OVER_LIMIT';
+      if (!over) passed.push(i);
+      if (this.globalQuotaMode || rule?.quotaMode) {
+        quotaDescriptors++;
+        if (over) quotaViolations.push(i);
+      } else if (over) {
+        failedLimits++;
         closest = status;
+        minRemaining = 0;
       }
     }
+    const quotaExhausted = quotaDescriptors > 0 && quotaViolations.length === quotaDescriptors;
+    let overall: RlsDescriptorStatus['code'] = failedLimits > 0 || quotaExhausted ? 'OVER_LIMIT' : 'OK';
 
     if (overall === 'OVER_LIMIT' && this.globalShadowMode) {
       overall = 'OK';
@@ -187,18 +233,36 @@ export class RateLimiter {
     }
     const response: RlsResponse = { overall_code: overall, statuses };
     if (this.headers && closest?.current_limit) response.response_headers_to_add = this.headerValues(closest);
-    if (limited.some((r) => r?.quotaMode)) {
-      // As envoyproxy/ratelimit: quota mode is reported to Envoy in the response's dynamic metadata.
-      response.dynamic_metadata = plainToStruct({ quotaModeEnabled: true, quotaModeViolations: quotaViolations });
+    if (this.dynamicMetadata || quotaDescriptors > 0) {
+      response.dynamic_metadata = plainToStruct(responseMetadata(request, limited, passed, quotaDescriptors > 0 ? quotaViolations : undefined));
     }
     return response;
   }
 
-  /** Storage key: the reference's domain_key_value_..._windowStart for a rule's first fixed limit. */
-  private checkFor(domain: string, entries: DescriptorEntry[], policy: RateLimitPolicy, index: number, hits: number, nowMs: number): LimitCheck {
+  /**
+   * The backend calls of one request. With stop-increment (the reference's
+   * STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT, redis/fixed_cache_impl.go): when a key of the request is
+   * already over in the local cache, the others are only read; otherwise every counter is read first
+   * and, when some would go over, only those are incremented.
+   */
+  private async count(toSend: Planned[], someCachedOver: boolean): Promise<LimitResult[]> {
+    const checks = toSend.map((p) => p.check);
+    if (!this.stopIncrement) return this.backend.check(checks);
+    if (someCachedOver) return this.backend.check(checks.map((c) => ({ ...c, hits: 0 })));
+    const current = await this.backend.check(checks.map((c) => ({ ...c, hits: 0 })));
+    const wouldGoOver = checks.map((c, k) => current[k].after + c.hits > c.limit);
+    if (!wouldGoOver.some(Boolean)) return this.backend.check(checks);
+    return this.backend.check(checks.map((c, k) => (wouldGoOver[k] ? c : { ...c, hits: 0 })));
+  }
+
+  /**
+   * Storage key: the reference's domain_key_value_..._windowStart for a rule's first fixed limit,
+   * with a share_threshold entry's value replaced by its wildcard (domain_files_files/*_windowStart).
+   */
+  private checkFor(domain: string, entries: DescriptorEntry[], rule: Rule, policy: RateLimitPolicy, index: number, hits: number, nowMs: number): LimitCheck {
     const windowSeconds = policy.windowSeconds ?? UNIT_SECONDS[policy.unit];
     let key = `${this.prefix}${domain}_`;
-    for (const e of entries) key += `${e.key}_${e.value}_`;
+    for (let i = 0; i < entries.length; i++) key += `${entries[i].key}_${rule.sharedValues?.[i] ?? entries[i].value}_`;
     if (policy.algorithm === 'fixed') {
       // Extra limits and custom windows get their own counters; the reference-shaped key stays the first's.
       if (index > 0 || policy.windowSeconds !== undefined) key += `w${windowSeconds}_`;
@@ -218,7 +282,7 @@ export class RateLimiter {
       const over = p.cached || after > p.policy.requestsPerUnit;
       const remaining = over ? 0 : p.policy.requestsPerUnit - after;
       if (!worst || (over && !worst.over) || (over === worst.over && remaining < worst.remaining)) worst = { p, after, over, remaining };
-      if (over && !p.cached && p.check.algorithm === 'fixed' && this.localCache) this.localCache.add(p.check.key, nowMs + p.result!.resetMs);
+      if (over && !p.cached && p.check.algorithm === 'fixed' && this.localCache) this.localCache.add(cacheKeyOf(p.check), nowMs + p.result!.resetMs);
     }
     const { p, after, over, remaining } = worst!;
     const limit = p.policy.requestsPerUnit;
@@ -289,6 +353,61 @@ export class RateLimiter {
 }
 
 class TimeoutError extends Error {}
+
+/**
+ * A local over-limit cache entry names the limit it was over, not only the counter: a raised limit
+ * (1 → 50) misses it and asks the backend, which answers with the new limit as the reference does.
+ */
+function cacheKeyOf(check: LimitCheck): string {
+  return `${check.key}|${check.limit}`;
+}
+
+type Plain = { [key: string]: PlainValue };
+
+/**
+ * The response's dynamic metadata, as the reference's ratelimitToMetadata (service/ratelimit.go):
+ * the domain, each descriptor's entries ("key=value"), its limit override and hits_addend, the
+ * request's hits_addend when set, and the `metadata` of the descriptors under their limit, merged in
+ * request order (a key already set stays; maps merge recursively). Quota mode adds
+ * quotaModeEnabled and quotaModeViolations (indices of the quota descriptors over their limit).
+ */
+function responseMetadata(request: RlsRequest, limited: (Rule | undefined)[], passed: number[], quotaViolations: number[] | undefined): Plain {
+  const out: Plain = {
+    domain: request.domain ?? '',
+    descriptors: (request.descriptors ?? []).map((d) => {
+      const s: Plain = { entries: (d.entries ?? []).map((e) => `${e.key ?? ''}=${e.value ?? ''}`) };
+      if (d.limit) s.limit = `requests_per_unit:${Number(d.limit.requests_per_unit ?? 0)} unit:${limitUnitName(d.limit.unit)}`;
+      if (d.hits_addend) s.hitsAddend = Number(d.hits_addend.value ?? 0);
+      return s;
+    }),
+  };
+  if (request.hits_addend) out.hitsAddend = Number(request.hits_addend);
+  const merged: Plain = {};
+  for (const i of passed) if (limited[i]?.metadata) mergeInto(merged, limited[i]!.metadata!);
+  if (Object.keys(merged).length > 0) out.metadata = merged;
+  if (quotaViolations) {
+    out.quotaModeEnabled = true;
+    out.quotaModeViolations = quotaViolations;
+  }
+  return out;
+}
+
+function mergeInto(dest: Plain, src: Plain): void {
+  for (const [k, v] of Object.entries(src)) {
+    const have = dest[k];
+    if (have === undefined) dest[k] = structuredClone(v);
+    else if (isPlainMap(have) && isPlainMap(v)) mergeInto(have, v);
+  }
+}
+
+function isPlainMap(v: PlainValue | undefined): v is Plain {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function limitUnitName(unit: string | number | undefined): string {
+  const u = unitFromEnvoy(unit);
+  return u ? envoyUnitName(u) : 'UNKNOWN';
+}
 
 /** Per-descriptor hits_addend when present (0 = check only), else the request's, at least 1 (reference). */
 function hitsFor(request: RlsRequest, d: RlsDescriptor): number {

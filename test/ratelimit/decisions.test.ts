@@ -201,12 +201,14 @@ descriptors:
     expect((await rl.shouldRateLimit(r)).overall_code).toBe('OVER_LIMIT');
   });
 
-  it('quota mode: over the limit still answers OK and reports the violation in dynamic metadata', async () => {
+  it('quota mode (since the 2026-03 change): a quota descriptor over its limit is OVER_LIMIT, and the only quota descriptor over fails the request', async () => {
+    // service/ratelimit_test.go TestServiceQuotaModeOnlyAllOverTheLimit (one quota descriptor here; more in quota-mode.test.ts).
     const { rl } = limiterFor('domain: q\ndescriptors:\n  - key: k\n    quota_mode: true\n    rate_limit: { unit: minute, requests_per_unit: 1 }\n');
     await rl.shouldRateLimit(req('q', [['k', 'v']]));
     const res = await rl.shouldRateLimit(req('q', [['x', 'y']], [['k', 'v']]));
-    expect(res.overall_code).toBe('OK');
-    expect(structToPlain(res.dynamic_metadata)).toEqual({ quotaModeEnabled: true, quotaModeViolations: [1] });
+    expect(res.overall_code).toBe('OVER_LIMIT');
+    expect(res.statuses.map((s) => s.code)).toEqual(['OK', 'OVER_LIMIT']);
+    expect(structToPlain(res.dynamic_metadata)).toMatchObject({ domain: 'q', quotaModeEnabled: true, quotaModeViolations: [1] });
   });
 
   it('response headers come from the descriptor closest to its limit', async () => {

@@ -40,7 +40,19 @@ describe('RateLimitResponse.dynamic_metadata on the wire', () => {
   let client: ReturnType<typeof rawRlsClient>;
 
   beforeAll(async () => {
-    const { domains } = parseRateLimitYaml('domain: q\ndescriptors:\n  - key: k\n    quota_mode: true\n    rate_limit: { unit: minute, requests_per_unit: 1 }\n', 'q.yaml');
+    const { domains } = parseRateLimitYaml(
+      `domain: q
+descriptors:
+  - key: k
+    quota_mode: true
+    rate_limit: { unit: minute, requests_per_unit: 1 }
+  - key: route
+    quota_mode: true
+    metadata: { backend: { name: primary, weight: 2.5, tags: [a, b], on: true, none: null } }
+    rate_limit: { unit: minute, requests_per_unit: 100 }
+`,
+      'q.yaml',
+    );
     server = createRateLimitServer({ domains });
     client = rawRlsClient(await server.start(0, '127.0.0.1'));
   });
@@ -52,7 +64,21 @@ describe('RateLimitResponse.dynamic_metadata on the wire', () => {
 
   it('quota mode values decode with their kinds set, read by a decoder independent of Banyan', async () => {
     const r: RlsRequest = { domain: 'q', descriptors: [{ entries: [{ key: 'x', value: 'y' }] }, { entries: [{ key: 'k', value: 'v' }] }] };
-    expect(decodeRlsDynamicMetadata(await client.call(r))).toEqual({ quotaModeEnabled: true, quotaModeViolations: [] });
-    expect(decodeRlsDynamicMetadata(await client.call(r))).toEqual({ quotaModeEnabled: true, quotaModeViolations: [1] });
+    const descriptors = [{ entries: ['x=y'] }, { entries: ['k=v'] }];
+    expect(decodeRlsDynamicMetadata(await client.call(r))).toEqual({ domain: 'q', descriptors, quotaModeEnabled: true, quotaModeViolations: [] });
+    expect(decodeRlsDynamicMetadata(await client.call(r))).toEqual({ domain: 'q', descriptors, quotaModeEnabled: true, quotaModeViolations: [1] });
+  });
+
+  it("a passed descriptor's metadata (nested map, number, list, bool, null) and hits_addend go out with real values", async () => {
+    // service/ratelimit_test.go TestMetadataReturnedForPassedDescriptors: the metadata of descriptors under their limit.
+    const r: RlsRequest = { domain: 'q', hits_addend: 2, descriptors: [{ entries: [{ key: 'route', value: 'r1' }] }, { entries: [{ key: 'k', value: 'w' }], hits_addend: { value: 1 } }] };
+    expect(decodeRlsDynamicMetadata(await client.call(r))).toEqual({
+      domain: 'q',
+      hitsAddend: 2,
+      descriptors: [{ entries: ['route=r1'] }, { entries: ['k=w'], hitsAddend: 1 }],
+      metadata: { backend: { name: 'primary', weight: 2.5, tags: ['a', 'b'], on: true, none: null } },
+      quotaModeEnabled: true,
+      quotaModeViolations: [],
+    });
   });
 });

@@ -2,15 +2,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, hasErrors } from '../diagnostics.js';
 import type { RateLimitDomain } from '../model.js';
-import { parseRateLimitFiles } from './parse.js';
+import { parseRateLimitFiles, type RateLimitParseOptions } from './parse.js';
 
 const CONFIG_FILE = /\.ya?ml$/i;
 
 /**
  * Loads a directory of envoyproxy/ratelimit domain files (every *.yaml / *.yml directly inside it, in
- * name order), or a single file. Throws ConfigError with every diagnostic when anything is invalid.
+ * name order), or a single file; `mergeDomains` as the reference's MERGE_DOMAIN_CONFIG. Throws
+ * ConfigError with every diagnostic when anything is invalid.
  */
-export function loadRateLimitDirectory(dirOrFile: string): RateLimitDomain[] {
+export function loadRateLimitDirectory(dirOrFile: string, opts: RateLimitParseOptions = {}): RateLimitDomain[] {
   const stat = fs.statSync(dirOrFile);
   const files = stat.isDirectory()
     ? fs
@@ -19,7 +20,7 @@ export function loadRateLimitDirectory(dirOrFile: string): RateLimitDomain[] {
         .sort()
         .map((f) => path.join(dirOrFile, f))
     : [dirOrFile];
-  const { domains, diagnostics } = parseRateLimitFiles(files.map((file) => ({ file, text: fs.readFileSync(file, 'utf8') })));
+  const { domains, diagnostics } = parseRateLimitFiles(files.map((file) => ({ file, text: fs.readFileSync(file, 'utf8') })), opts);
   if (hasErrors(diagnostics)) throw new ConfigError(diagnostics);
   return domains;
 }

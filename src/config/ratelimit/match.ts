@@ -1,4 +1,5 @@
 import type { RateLimitDescriptor, RateLimitDomain, RateLimitPolicy } from '../model.js';
+import './model-ext.js';
 
 /** A descriptor that carries a limit: what `limitOf` is given. */
 export type LimitedDescriptor = RateLimitDescriptor & { rateLimit: RateLimitPolicy };
@@ -15,6 +16,18 @@ interface Level<T> {
   /** Keys containing `*`, in declaration order: tried after the exact key_value and before the bare key. */
   wildcards: { key: string; parts: string[] }[];
   limit?: T;
+  /** The configured descriptor this level is (absent at a domain's root). */
+  descriptor?: RateLimitDescriptor;
+}
+
+/** How one request entry was matched, for keys that depend on the path taken (share_threshold, value_to_metric). */
+export interface MatchStep {
+  /** The configured descriptor the entry matched. */
+  descriptor: RateLimitDescriptor;
+  /** The configured wildcard key ("key_prefix*") the entry matched through, if it did. */
+  wildcard?: string;
+  /** Matched on its value (exactly or through a wildcard); false when it fell back to the bare key. */
+  byValue: boolean;
 }
 
 const emptyLevel = <T>(): Level<T> => ({ children: new Map(), wildcards: [] });
@@ -46,31 +59,43 @@ export class DescriptorMatcher<T> {
    * stops where the tree has no children, so a deeper request falls through to no limit.
    */
   lookup(domain: string, entries: readonly DescriptorEntry[]): T | undefined {
+    return this.lookupPath(domain, entries).found;
+  }
+
+  /** lookup, plus how each entry walked was matched (one step per entry until the walk stopped). */
+  lookupPath(domain: string, entries: readonly DescriptorEntry[]): { found?: T; steps: (MatchStep | undefined)[] } {
+    const steps: (MatchStep | undefined)[] = [];
     const root = this.domains.get(domain);
-    if (!root) return undefined;
+    if (!root) return { steps };
     let level = root;
     let found: T | undefined;
     for (let i = 0; i < entries.length; i++) {
       const { key, value } = entries[i];
       const keyValue = `${key}_${value}`;
       let next = level.children.get(keyValue);
+      let wildcardKey: string | undefined;
       if (!next) {
         const wildcard = level.wildcards.find((w) => globMatch(w.parts, keyValue));
-        if (wildcard) next = level.children.get(wildcard.key);
+        if (wildcard) {
+          next = level.children.get(wildcard.key);
+          wildcardKey = wildcard.key;
+        }
       }
+      const byValue = next !== undefined;
       next ??= level.children.get(key);
+      steps.push(next?.descriptor ? { descriptor: next.descriptor, byValue, ...(wildcardKey ? { wildcard: wildcardKey } : {}) } : undefined);
       if (next?.limit !== undefined && i === entries.length - 1) found = next.limit;
       if (!next || next.children.size === 0) break;
       level = next;
     }
-    return found;
+    return { found, steps };
   }
 }
 
 function load<T>(level: Level<T>, descriptors: readonly RateLimitDescriptor[], parentKey: string, limitOf: LimitOf<T>): void {
   for (const d of descriptors) {
     const finalKey = d.value === undefined ? d.key : `${d.key}_${d.value}`;
-    const child = emptyLevel<T>();
+    const child: Level<T> = { ...emptyLevel<T>(), descriptor: d };
     if (hasLimit(d)) child.limit = limitOf(d, parentKey + finalKey);
     load(child, d.descriptors, `${parentKey}${finalKey}.`, limitOf);
     level.children.set(finalKey, child);

@@ -4,6 +4,8 @@ import { parseDuration } from '../duration.js';
 import type { RateLimitDescriptor, RateLimitDomain, RateLimitPolicy, RateLimitUnit, SourcePos } from '../model.js';
 import { positionOf } from '../position.js';
 import { didYouMean } from '../suggest.js';
+import type { PlainValue } from '../../proto/struct.js';
+import './model-ext.js';
 import { isUnit, unitForWindow, UNIT_SECONDS } from './units.js';
 
 export interface RateLimitDomainSource {
@@ -16,7 +18,20 @@ export interface RateLimitDomainSource {
 // Keys per level. envoyproxy/ratelimit checks one flat key set anywhere in the document; checking per
 // level is stricter only for keys that the reference would have ignored silently at the wrong level.
 const DOMAIN_KEYS = ['domain', 'descriptors'];
-const DESCRIPTOR_KEYS = ['key', 'value', 'rate_limit', 'descriptors', 'shadow_mode', 'detailed_metric', 'quota_mode', 'limits', 'fail_open'];
+const DESCRIPTOR_KEYS = [
+  'key',
+  'value',
+  'rate_limit',
+  'descriptors',
+  'shadow_mode',
+  'detailed_metric',
+  'quota_mode',
+  'share_threshold',
+  'value_to_metric',
+  'metadata',
+  'limits',
+  'fail_open',
+];
 const POLICY_KEYS = ['unit', 'requests_per_unit', 'unlimited', 'name', 'replaces', 'algorithm', 'window'];
 const REPLACES_KEYS = ['name'];
 const ALGORITHMS = ['fixed', 'sliding', 'gcra'] as const;
@@ -91,44 +106,58 @@ class Reader {
   }
 }
 
+export interface RateLimitParseOptions {
+  /**
+   * Several documents (files) naming one domain are merged into it, as the reference's
+   * MERGE_DOMAIN_CONFIG: their descriptors join the domain's top level, where a composite key defined
+   * twice is still an error. Off (the default), a second document for a domain is an error.
+   */
+  mergeDomains?: boolean;
+}
+
 /**
  * Validates envoyproxy/ratelimit domain documents (format unchanged) into the typed model, with the
  * reference's error cases and wording, each tied to file:line:col. Domains must be unique across all
- * sources, as the reference requires without its merge option.
+ * sources unless `mergeDomains` (the reference's MERGE_DOMAIN_CONFIG) merges them.
  */
-export function parseRateLimitDomains(sources: RateLimitDomainSource[]): { domains: RateLimitDomain[]; diagnostics: Diagnostic[] } {
+export function parseRateLimitDomains(sources: RateLimitDomainSource[], opts: RateLimitParseOptions = {}): { domains: RateLimitDomain[]; diagnostics: Diagnostic[] } {
   const domains: RateLimitDomain[] = [];
   const diagnostics: Diagnostic[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, { domain: RateLimitDomain; composite: Set<string> }>();
   for (const source of sources) {
     const r = new Reader(source.file, source.lineCounter);
-    const domain = readDomain(r, source.node, seen);
+    readDomain(r, source.node, seen, opts.mergeDomains ?? false, domains);
     diagnostics.push(...r.diagnostics);
-    if (domain) domains.push(domain);
   }
   return { domains: hasErrors(diagnostics) ? [] : domains, diagnostics };
 }
 
-function readDomain(r: Reader, node: Node, seen: Set<string>): RateLimitDomain | undefined {
+function readDomain(r: Reader, node: Node, seen: Map<string, { domain: RateLimitDomain; composite: Set<string> }>, merge: boolean, out: RateLimitDomain[]): void {
   if (!isMap(node)) {
     r.error(node, 'a rate limit domain must be a map with "domain" and "descriptors"');
-    return undefined;
+    return;
   }
   const fields = r.pairs(node, DOMAIN_KEYS, 'domain');
   const name = r.string(fields.get('domain')?.value, 'domain', 'domain') ?? '';
   if (name === '') {
     r.error(fields.get('domain')?.value ?? node, 'config file cannot have empty domain');
-    return undefined;
+    return;
   }
-  if (seen.has(name)) r.error(fields.get('domain')!.value, `duplicate domain '${name}' in config file`);
-  seen.add(name);
-  const descriptors = readDescriptors(r, fields.get('descriptors')?.value, `${name}.`, 'descriptors');
-  return { domain: name, descriptors, pos: r.pos(node) };
+  const earlier = seen.get(name);
+  if (earlier && !merge) r.error(fields.get('domain')!.value, `duplicate domain '${name}' in config file`);
+  if (earlier && merge) {
+    // The reference loads the later file's descriptors into the domain already loaded ("patching domain").
+    earlier.domain.descriptors.push(...readDescriptors(r, fields.get('descriptors')?.value, `${name}.`, 'descriptors', earlier.composite));
+    return;
+  }
+  const composite = new Set<string>();
+  const domain: RateLimitDomain = { domain: name, descriptors: readDescriptors(r, fields.get('descriptors')?.value, `${name}.`, 'descriptors', composite), pos: r.pos(node) };
+  if (!earlier) seen.set(name, { domain, composite });
+  out.push(domain);
 }
 
-function readDescriptors(r: Reader, node: unknown, parentKey: string, at: string): RateLimitDescriptor[] {
+function readDescriptors(r: Reader, node: unknown, parentKey: string, at: string, composite = new Set<string>()): RateLimitDescriptor[] {
   const out: RateLimitDescriptor[] = [];
-  const composite = new Set<string>();
   r.mapList(node, 'descriptors', at).forEach((map, i) => {
     const here = `${at}[${i}]`;
     const f = r.pairs(map, DESCRIPTOR_KEYS, here);
@@ -154,6 +183,13 @@ function readDescriptors(r: Reader, node: unknown, parentKey: string, at: string
     });
     if (policies.length > 1 && policies.some((p) => p.unlimited)) r.error(map, 'an unlimited rate_limit cannot be combined with other limits', here);
 
+    const shareThreshold = r.bool(f.get('share_threshold')?.value, 'share_threshold', here);
+    if (shareThreshold && !finalKey.endsWith('*')) {
+      r.error(f.get('share_threshold')!.value, `share_threshold can only be used with wildcard values (ending with '*'), but found key '${finalKey}'`, here);
+    }
+    const metadataNode = f.get('metadata')?.value;
+    const metadata = metadataNode === undefined ? undefined : readMetadata(r, metadataNode, `${here}.metadata`);
+
     const failOpenNode = f.get('fail_open')?.value;
     out.push({
       key,
@@ -164,11 +200,42 @@ function readDescriptors(r: Reader, node: unknown, parentKey: string, at: string
       shadowMode: r.bool(f.get('shadow_mode')?.value, 'shadow_mode', here),
       detailedMetric: r.bool(f.get('detailed_metric')?.value, 'detailed_metric', here),
       quotaMode: r.bool(f.get('quota_mode')?.value, 'quota_mode', here),
+      ...(shareThreshold ? { shareThreshold } : {}),
+      ...(r.bool(f.get('value_to_metric')?.value, 'value_to_metric', here) ? { valueToMetric: true } : {}),
+      ...(metadata ? { metadata } : {}),
       failOpen: failOpenNode === undefined ? undefined : r.bool(failOpenNode, 'fail_open', here),
       pos: r.pos(map),
     });
   });
   return out;
+}
+
+/**
+ * `metadata`: any YAML map, kept as plain JSON values (it becomes a google.protobuf.Struct in the
+ * response). Keys inside it are the user's, so they are not checked against the format's keys.
+ */
+function readMetadata(r: Reader, node: unknown, at: string): { [key: string]: PlainValue } | undefined {
+  if (node == null || (isScalar(node) && node.value == null)) return undefined;
+  if (!isMap(node)) {
+    r.error(node, 'metadata must be a map', at);
+    return undefined;
+  }
+  const value = (node as YAMLMap).toJSON() as unknown;
+  const bad = firstNonJson(value);
+  if (bad) {
+    r.error(node, `metadata ${bad}`, at);
+    return undefined;
+  }
+  return value as { [key: string]: PlainValue };
+}
+
+/** What in a YAML value cannot become a google.protobuf.Value (dates, binary, non-finite numbers), or undefined. */
+function firstNonJson(v: unknown): string | undefined {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return undefined;
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : `holds ${v}, not a finite number`;
+  if (Array.isArray(v)) return v.map(firstNonJson).find((x) => x !== undefined);
+  if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) return Object.values(v as object).map(firstNonJson).find((x) => x !== undefined);
+  return `holds a ${typeof v === 'object' ? ((v as object).constructor?.name ?? 'object') : typeof v}, not a JSON value`;
 }
 
 function readPolicy(r: Reader, node: unknown, at: string): RateLimitPolicy | undefined {
@@ -224,12 +291,12 @@ function readPolicy(r: Reader, node: unknown, at: string): RateLimitPolicy | und
 }
 
 /** Parses one envoyproxy/ratelimit config file's text (one domain per YAML document). */
-export function parseRateLimitYaml(text: string, file: string): { domains: RateLimitDomain[]; diagnostics: Diagnostic[] } {
-  return parseRateLimitFiles([{ file, text }]);
+export function parseRateLimitYaml(text: string, file: string, opts: RateLimitParseOptions = {}): { domains: RateLimitDomain[]; diagnostics: Diagnostic[] } {
+  return parseRateLimitFiles([{ file, text }], opts);
 }
 
-/** Parses several files' texts together, so duplicate domains across files are caught. */
-export function parseRateLimitFiles(files: { file: string; text: string }[]): { domains: RateLimitDomain[]; diagnostics: Diagnostic[] } {
+/** Parses several files' texts together, so duplicate domains across files are caught (or merged). */
+export function parseRateLimitFiles(files: { file: string; text: string }[], opts: RateLimitParseOptions = {}): { domains: RateLimitDomain[]; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const sources: RateLimitDomainSource[] = [];
   for (const { file, text } of files) {
@@ -244,5 +311,5 @@ export function parseRateLimitFiles(files: { file: string; text: string }[]): { 
     }
   }
   if (hasErrors(diagnostics)) return { domains: [], diagnostics };
-  return parseRateLimitDomains(sources);
+  return parseRateLimitDomains(sources, opts);
 }
