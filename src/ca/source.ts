@@ -34,7 +34,7 @@ export interface CaSourceOptions {
   dir?: string;
   /** A store that can hold the CA for replicas (PostgreSQL); when given it wins over dir. */
   store?: CaStore;
-  /** Encrypts the key at rest (PKCS#8 aes-256-cbc via keyToPem); from env BANYAN_CA_PASSPHRASE or a file. */
+  /** Encrypts the key at rest (PKCS#8 aes-256-cbc via keyToPem); from env BANYAN_CA_KEY_PASSPHRASE or a file. */
   passphrase?: string;
   /** Common name / validity for a new CA. */
   name?: string;
@@ -103,7 +103,7 @@ export async function passphraseFromFile(file: string): Promise<string> {
 
 async function fromStore(store: CaStore, passphrase: string | undefined, opts: CaSourceOptions, now: Date): Promise<LoadedCa> {
   if (!passphrase) {
-    throw new BanyanError('bad-input', 'the CA key would be stored in the store unencrypted: set BANYAN_CA_PASSPHRASE or --ca-passphrase-file');
+    throw new BanyanError('bad-input', 'the CA key would be stored in the store unencrypted: set BANYAN_CA_KEY_PASSPHRASE or --ca-passphrase-file');
   }
   const held = await store.getCa();
   if (held) return { ca: await fromStored(held, passphrase, now), origin: 'store', created: false };
@@ -119,7 +119,7 @@ async function fromStored(stored: StoredCa, passphrase: string, now: Date): Prom
   if (!ENCRYPTED_KEY.test(stored.keyPem)) throw new BanyanError('bad-input', 'the CA key in the store is not encrypted; refusing to use it');
   return assemble(
     { pem: stored.certPem, label: 'the CA certificate in the store' },
-    { pem: stored.keyPem, label: 'the CA key in the store', hint: 'every replica must use the same BANYAN_CA_PASSPHRASE' },
+    { pem: stored.keyPem, label: 'the CA key in the store', hint: 'every replica must use the same BANYAN_CA_KEY_PASSPHRASE' },
     passphrase,
     now,
   );

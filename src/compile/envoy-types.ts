@@ -41,6 +41,7 @@ export type { RouteMatch } from '../proto/generated/envoy/config/route/v3/RouteM
 export type { VirtualHost } from '../proto/generated/envoy/config/route/v3/VirtualHost.js';
 export type { HttpFilter } from '../proto/generated/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.js';
 export type { CertificateValidationContext } from '../proto/generated/envoy/extensions/transport_sockets/tls/v3/CertificateValidationContext.js';
+export type { SubjectAltNameMatcher } from '../proto/generated/envoy/extensions/transport_sockets/tls/v3/SubjectAltNameMatcher.js';
 export type { Secret } from '../proto/generated/envoy/extensions/transport_sockets/tls/v3/Secret.js';
 export type { SdsSecretConfig } from '../proto/generated/envoy/extensions/transport_sockets/tls/v3/SdsSecretConfig.js';
 export type { ListenerFilter } from '../proto/generated/envoy/config/listener/v3/ListenerFilter.js';

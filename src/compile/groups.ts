@@ -60,9 +60,14 @@ export function groupSelector(groups: readonly ProxyGroup[]): (node: NodeInfo) =
 
 /** `*` matches any run of characters (including none); everything else is literal. */
 export function globToRegExp(pattern: string): RegExp {
+  return new RegExp(globToRegexSource(pattern), 's');
+}
+
+/** A glob as an anchored regular expression both JavaScript and RE2 (Envoy's safe_regex) read the same. */
+export function globToRegexSource(pattern: string): string {
   const body = pattern
     .split('*')
     .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
     .join('.*');
-  return new RegExp(`^${body}$`, 's');
+  return `^${body}$`;
 }

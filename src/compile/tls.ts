@@ -1,6 +1,7 @@
 import type { Cluster, ClusterTls, Config, Listener, ListenerTls, Secret, ServiceAddress } from '../config/model.js';
 import type * as envoy from './envoy-types.js';
 import { ADS_CONFIG_SOURCE, compact, grpcServiceCluster, typed, wrap } from './util.js';
+import { globToRegexSource } from './groups.js';
 
 /**
  * TLS contexts and the secrets they name. Every certificate and CA goes to Envoy over SDS on the
@@ -50,6 +51,14 @@ export function tlsFilterChains(tls: ListenerTls, filters: envoy.FilterChain['fi
   );
 }
 
+/** A peer identity as groups and clusters write it (URI glob, or `dns:<glob>`) as Envoy's SAN matcher. */
+function sanMatcher(identity: string): envoy.SubjectAltNameMatcher {
+  const dns = identity.startsWith('dns:');
+  const value = dns ? identity.slice(4) : identity;
+  const matcher = value.includes('*') ? { safe_regex: { regex: globToRegexSource(value) } } : { exact: value };
+  return { san_type: dns ? 'DNS' : 'URI', matcher };
+}
+
 /** The UpstreamTlsContext of a cluster. */
 export function upstreamTls(tls: ClusterTls): envoy.TransportSocket {
   const common: envoy.CommonTlsContext = {};
@@ -58,7 +67,11 @@ export function upstreamTls(tls: ClusterTls): envoy.TransportSocket {
   // Without a validation context Envoy accepts any certificate, so "no CA" means the OS trust store;
   // and a trusted chain alone proves nothing about the name, so the SNI must also be a SAN.
   if (!tls.insecureSkipVerify) {
-    const sans: envoy.CertificateValidationContext = tls.sni ? { match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: tls.sni } }] } : {};
+    const sans: envoy.CertificateValidationContext = tls.peerIdentities
+      ? { match_typed_subject_alt_names: tls.peerIdentities.map(sanMatcher) }
+      : tls.sni
+        ? { match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: tls.sni } }] }
+        : {};
     if (tls.caSecret) {
       // The CA comes over SDS; the name check stays here, merged with it by Envoy.
       common.combined_validation_context = { default_validation_context: sans, validation_context_sds_secret_config: sdsRef(tls.caSecret) };

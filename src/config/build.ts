@@ -135,7 +135,7 @@ function cluster(input: ClusterInput, path: PathSegment[], locator: Locator, fra
 /** A cluster's (or a service's) `tls:` in the model; `from` names the owner in messages. */
 function clusterTls(input: ClusterTlsInput, from: string, path: PathSegment[], locator: Locator, fragment: Fragment): ClusterTls {
   return {
-    ...defined({ sni: input.sni, ...buildClusterTlsSecrets(input, from, path, locator, fragment) }),
+    ...defined({ sni: input.sni, peerIdentities: input.peerIdentities, ...buildClusterTlsSecrets(input, from, path, locator, fragment) }),
     insecureSkipVerify: input.insecureSkipVerify ?? false,
     alpn: input.alpn ?? [],
   };

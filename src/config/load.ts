@@ -56,6 +56,8 @@ export interface LoadOptions {
      * set `services.<name>` with its `tls:`.
      */
     tls?: boolean;
+    /** Why this process cannot run Banyan's CA (e.g. no passphrase for the key it would store): a `ca:` config is refused, saying so. */
+    caUnavailable?: string;
   };
   /**
    * How secrets' files (certificates, keys, CA bundles) are read. Without it the loader stays pure
@@ -138,6 +140,7 @@ export function loadConfigFromFiles(files: readonly SourceFile[], options: LoadO
   const ca = mergeCa(fragments.flatMap((f) => (f.ca ? [f.ca] : [])), diagnostics);
   config.secrets = mergeSecrets([...fragments.flatMap((f) => f.secrets), ...ca.secrets], diagnostics);
   if (ca.ca) config.ca = ca.ca;
+  if (ca.ca && options.served?.caUnavailable) diagnostics.push({ severity: 'error', ...ca.ca.pos, message: `this server cannot run Banyan's CA: ${options.served.caUnavailable}` });
   let secretFiles: string[] | undefined;
   if (options.readFile) {
     const resolved = resolveSecretMaterial(config.secrets ?? [], options.readFile, diagnostics);

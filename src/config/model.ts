@@ -491,6 +491,8 @@ export interface ClusterTls {
   caSecret?: string;
   /** A certificate secret for mTLS to the endpoints (`clientCertificate:`). */
   clientCertificate?: string;
+  /** What the endpoints' certificates must carry (URI globs, `dns:<glob>`), checked instead of the SNI as a DNS name. */
+  peerIdentities?: string[];
   insecureSkipVerify: boolean;
   alpn: string[];
 }

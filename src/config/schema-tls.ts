@@ -88,8 +88,14 @@ export const clusterTls = z
     insecureSkipVerify: z.boolean().optional(),
     alpn: z.array(z.string().min(1)).optional(),
     clientCertificate: certificateRef.optional().meta({ description: 'Client certificate for mTLS to the endpoints, over SDS' }),
+    peerIdentities: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .meta({ description: "Identities the endpoints' certificates must carry (URI SAN globs such as spiffe://td/ns/ledger/sa/*; dns:<glob> for DNS names); checked instead of the SNI name" }),
   })
-  .superRefine(exactlyOne(['ca', 'insecureSkipVerify'], false));
+  .superRefine(exactlyOne(['ca', 'insecureSkipVerify'], false))
+  .superRefine(exactlyOne(['peerIdentities', 'insecureSkipVerify'], false));
 
 export const secret = z
   .strictObject({
@@ -125,11 +131,11 @@ export const caSection = z
       .string()
       .min(1)
       .max(255)
-      .regex(TRUST_DOMAIN, { error: 'a SPIFFE trust domain is lower-case letters, digits, ".", "-" and "_" (e.g. mesh.example.com)' })
+      .superRefine(refineWith((v: string) => (TRUST_DOMAIN.test(v) ? undefined : `trust domain "${v}": a SPIFFE trust domain is lower-case letters, digits, ".", "-" and "_" (e.g. mesh.example.com)`)))
       .optional()
       .meta({ description: 'SPIFFE trust domain of the workload identities (default banyan.local)' }),
     workloadTtl: durationAtLeast(300_000, '5m')
-      .refine((ms) => ms <= 30 * 86_400_000, { error: 'must be at most 30d: workload certificates are short-lived' })
+      .refine((ms) => ms <= 30 * 86_400_000, { error: 'must be at most 720h (30 days): workload certificates are short-lived' })
       .optional()
       .meta({ description: 'Lifetime of a workload certificate (default 24h); a new one is served at half of it' }),
   })

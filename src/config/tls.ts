@@ -167,6 +167,17 @@ export function checkTls(config: Config, refs: readonly SecretRef[]): Diagnostic
       out.push({ severity: 'error', ...ref.pos, path: ref.path, message: `${ref.from} needs ${KIND_NOUN[ref.kind]} here, but secret "${ref.name}" (${where(s.pos)}) is ${KIND_NOUN[s.source.kind]}` });
     }
   }
+  for (const c of config.clusters) {
+    if (c.tls?.caSecret === CA_SECRETS.trust && c.tls.sni && !c.tls.peerIdentities && !c.tls.insecureSkipVerify) {
+      out.push({
+        severity: 'error',
+        ...c.pos,
+        message:
+          `cluster "${c.name}" trusts Banyan's CA, whose workload certificates carry SPIFFE ids only, so its sni "${c.tls.sni}" can never match as a DNS name: ` +
+          `set tls.peerIdentities to the identities its endpoints have (e.g. spiffe://${config.ca?.trustDomain ?? DEFAULT_TRUST_DOMAIN}/ns/<cluster>/sa/*)`,
+      });
+    }
+  }
   for (const l of config.listeners) {
     if (!l.tls) continue;
     const names = new Map<string, number>();

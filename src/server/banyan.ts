@@ -1,6 +1,9 @@
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { ProxyGroup } from '../config/model.js';
+import { passphraseFromEnv, type KeyedCert } from '../ca/index.js';
+import { loadOrCreateCa, passphraseFromFile } from '../ca/source.js';
+import type { MeshCa, ProxyGroup } from '../config/model.js';
 import type { AuthzServer } from '../authz/server.js';
 import { assertSecureBind, type TlsFiles } from '../grpc/tls.js';
 import type { RateLimitServer } from '../ratelimit/server.js';
@@ -24,6 +27,7 @@ import { webhookClient } from './rollout-deps.js';
 import { fleetSync, recentReplicas, type FleetState } from './rollout-progress.js';
 import { ConfigPipeline } from './pipeline.js';
 import { startServices } from './services.js';
+import { WorkloadSecrets } from './workload-secrets.js';
 import { serveXds } from './xds-endpoint.js';
 
 export interface ServeOptions {
@@ -77,6 +81,12 @@ export interface ServeOptions {
   tls?: TlsFiles;
   /** Serve plaintext on a non-loopback host anyway (refused otherwise). */
   insecure?: boolean;
+  /**
+   * Banyan's CA, for configs with `ca:`: the operator's files, else the one PostgreSQL holds for the
+   * replicas (created by the first; the key encrypted with the passphrase), else `<data-dir>/ca`
+   * (`dir`), created on first use. The passphrase comes from `passphraseFile` or BANYAN_CA_KEY_PASSPHRASE.
+   */
+  ca?: { certFile?: string; keyFile?: string; dir?: string; passphraseFile?: string };
 }
 
 export interface RunningBanyan {
@@ -111,13 +121,18 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
   const cache = new SnapshotCache({ logger: log, registry });
   // the groups being served decide which certificate identities may join them; bound once the pipeline exists
   let servedGroups: () => readonly ProxyGroup[] | undefined = () => undefined;
-  const xds = new XdsServer({
-    cache,
-    logger: log,
+  let servedCa: () => MeshCa | undefined = () => undefined;
+  let caStore: Store | undefined;
+  const clientCertsVerified = !!(opts.tls?.caFile && opts.tls.requireClientCert);
+  const workload = new WorkloadSecrets({
+    ca: () => banyanCa(opts, caStore, log),
+    meshCa: () => servedCa(),
+    clientCertsVerified,
+    allowUnauthenticated: !!opts.insecure,
+    log: log.child({ component: 'ca' }),
     registry,
-    groups: () => servedGroups(),
-    clientCertsVerified: !!(opts.tls?.caFile && opts.tls.requireClientCert),
   });
+  const xds = new XdsServer({ cache, logger: log, registry, groups: () => servedGroups(), clientCertsVerified, personal: workload });
   const stack = new ServiceStack(log);
   const transport = { tls: opts.tls, insecure: opts.insecure };
   // Before anything starts: a refused bind must not leave a store opened or a service listening.
@@ -127,13 +142,16 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     const store = opts.store ?? (await openStore({ postgresUrl: opts.postgresUrl, dataDir: opts.dataDir, logger: log }));
     // Closed by stop() only when Banyan opened it.
     if (!opts.store) stack.add('store', () => store.close());
+    if (opts.postgresUrl) caStore = store;
+    stack.add("Banyan's CA", () => workload.close());
     // The services exist before the first config so that they receive it with everything else.
     const services = await startServices({ ...opts, revocationStore: store }, registry, log, stack);
     const pipeline = new ConfigPipeline({ snapshot: (s, wire) => cache.setSnapshot(s, wire), config: services.feed }, log, registry, {
-      served: { host: opts.host, ...services.ports, tls: !!opts.tls },
+      served: { host: opts.host, ...services.ports, tls: !!opts.tls, ...caProblem(opts, caStore) },
     }, { loadReporting: new Set(opts.loadReporting) });
     // current is set before the snapshot is pushed, so a regrouped node is judged by the new groups
     servedGroups = () => pipeline.current?.effective.groups;
+    servedCa = () => pipeline.current?.effective.ca;
     const replica = replicaId(opts.replica);
     // the runner's gate reads the fleet, which reads the control plane: bound once all three exist
     const fleetState: FleetState = { pipeline, replica, servedKey: () => control.servedKey(), replicas: recentReplicas(() => fleet.fleet(), 100) };
@@ -153,6 +171,8 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     const edits = new FileEdits(opts.config, control, log);
     await edits.start();
     stack.add('control plane', () => control.stop());
+    // A CA that cannot be loaded fails the start, as a bad TLS file does, not the first proxy.
+    if (pipeline.current?.effective.ca) await workload.prepare();
     await fleet.start();
     stack.add('fleet status', () => fleet.stop());
     await runner.start();
@@ -176,6 +196,29 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     await stack.stop();
     throw err;
   }
+}
+
+/** Banyan's CA from the first source that applies (ServeOptions.ca); loaded when a config first asks for it. */
+async function banyanCa(opts: ServeOptions, store: Store | undefined, log: Logger): Promise<KeyedCert> {
+  const c = opts.ca ?? {};
+  const passphrase = c.passphraseFile ? await passphraseFromFile(c.passphraseFile) : passphraseFromEnv();
+  const files = c.certFile && c.keyFile ? { certFile: c.certFile, keyFile: c.keyFile } : undefined;
+  const loaded = await loadOrCreateCa({ files, store, dir: c.dir ?? path.join(opts.dataDir ?? '.banyan', 'ca'), passphrase });
+  log.info({ origin: loaded.origin, created: loaded.created, notAfter: loaded.ca.cert.notAfter.toISOString() }, "Banyan's CA ready");
+  return loaded.ca;
+}
+
+/**
+ * What makes a `ca:` config unservable here before anything is loaded: PostgreSQL holds the CA for
+ * the replicas, and its key may only be stored encrypted.
+ */
+function caProblem(opts: ServeOptions, store: Store | undefined): { caUnavailable?: string } {
+  const c = opts.ca ?? {};
+  if (c.certFile && c.keyFile) return {};
+  if (store && !c.passphraseFile && !passphraseFromEnv()) {
+    return { caUnavailable: 'the replicas share the CA through PostgreSQL, and its key is only stored encrypted: start serve with BANYAN_CA_KEY_PASSPHRASE or --ca-passphrase-file' };
+  }
+  return {};
 }
 
 /** The admin API's security settings from the options: the single token, then the named ones. */

@@ -113,6 +113,11 @@ export class WorkloadSecrets implements PersonalResources {
     return session;
   }
 
+  /** Loads the CA now (serve's start, when the config already has `ca:`): a CA that cannot be loaded fails there. */
+  async prepare(): Promise<void> {
+    await this.loadCa();
+  }
+
   /** Proxies being served a workload certificate now. */
   get sessionCount(): number {
     return this.sessions.size;

@@ -247,7 +247,7 @@ describe('CA in the store', () => {
     const store = await EmbeddedStore.open({ dir: await tempDir() });
     try {
       const msg = await badInput(loadOrCreateCa({ store }));
-      expect(msg).toBe('the CA key would be stored in the store unencrypted: set BANYAN_CA_PASSPHRASE or --ca-passphrase-file');
+      expect(msg).toBe('the CA key would be stored in the store unencrypted: set BANYAN_CA_KEY_PASSPHRASE or --ca-passphrase-file');
       expect(await store.getCa()).toBeUndefined();
     } finally {
       await store.close();
@@ -277,7 +277,7 @@ describe('CA in the store', () => {
       const msg = await badInput(loadOrCreateCa({ store, passphrase: 'not the same' }));
       expect(msg).toContain('the CA key in the store');
       expect(msg).toContain('wrong passphrase');
-      expect(msg).toContain('same BANYAN_CA_PASSPHRASE');
+      expect(msg).toContain('same BANYAN_CA_KEY_PASSPHRASE');
 
       // explicit files win over the store, which is left alone
       const own = await createCa({ name: 'Operator CA' });

@@ -125,3 +125,62 @@ describe('cluster tls', () => {
     ]);
   });
 });
+
+describe("ca: (Banyan's CA)", () => {
+  const mesh = (ca: string, clusterTls = '{ clientCertificate: { secret: banyan:workload }, ca: { secret: banyan:ca }, peerIdentities: ["spiffe://shop.test/ns/app/sa/*"] }') => `${ca}listeners:
+  - name: inbound
+    port: 15006
+    tls:
+      certificates: [{ secret: banyan:workload }]
+      clientCertificate: required
+      clientCa: { secret: banyan:ca }
+    routes:
+      - { name: all, match: { prefix: / }, to: app }
+clusters:
+  - name: app
+    endpoints: [10.0.0.1:15006]
+    tls: ${clusterTls}
+`;
+
+  it('defaults the trust domain and lifetime, and makes banyan:workload and banyan:ca, read from no file', () => {
+    const r = load(mesh('ca: {}\n'));
+    expect(errors(r)).toEqual([]);
+    expect(r.config!.ca).toMatchObject({ trustDomain: 'banyan.local', workloadTtlMs: 86_400_000, pos: { line: 1, col: 5 } });
+    expect(r.config!.secrets!.map((s) => [s.name, s.source.kind])).toEqual([
+      ['banyan:ca', 'trust-bundle'],
+      ['banyan:workload', 'workload'],
+    ]);
+    expect(r.secretFiles).toEqual([]);
+  });
+
+  it('without ca: the two secrets do not exist, and the error says what makes them', () => {
+    expect(errors(load(mesh('')))[0]).toMatch(/tls-test\.yaml:5:32: error: listener "inbound" refers to unknown secret "banyan:workload": the secrets banyan:workload and banyan:ca exist when the config has a ca: section/);
+  });
+
+  it('refuses banyan: names for declared secrets, a bad trust domain, lifetimes outside 5m..30d, and the CA certificate where a certificate belongs', () => {
+    expect(errors(load(mesh('ca: {}\nsecrets:\n  - { name: banyan:mine, caFile: certs/ca.crt }\n')))).toEqual([
+      `${file}:3:5: error: secret name "banyan:mine" is reserved: names starting with "banyan:" are the secrets of Banyan's CA (ca:)`,
+    ]);
+    expect(errors(load(mesh('ca: { trustDomain: Shop.Test }\n'))).join('\n')).toMatch(/1:20: error: .*SPIFFE trust domain/);
+    expect(errors(load(mesh('ca: { workloadTtl: 1m }\n'))).join('\n')).toMatch(/must be at least 5m/);
+    expect(errors(load(mesh('ca: { workloadTtl: 721h }\n'))).join('\n')).toMatch(/at most 720h \(30 days\)/);
+    expect(errors(load(mesh('ca: {}\n', '{ clientCertificate: { secret: banyan:ca }, ca: { secret: banyan:ca } }'))).join('\n')).toMatch(/needs a certificate secret \(certFile \+ keyFile\) here, but secret "banyan:ca" .* is Banyan's CA certificate/);
+  });
+
+  it("a cluster trusting Banyan's CA by an SNI name alone is refused: workload certificates carry SPIFFE ids, never that DNS name", () => {
+    const r = load(mesh('ca: { trustDomain: shop.test }\n', '{ sni: app.shop.test, clientCertificate: { secret: banyan:workload }, ca: { secret: banyan:ca } }'));
+    expect(errors(r)).toEqual([
+      `${file}:12:5: error: cluster "app" trusts Banyan's CA, whose workload certificates carry SPIFFE ids only, so its sni "app.shop.test" can never match as a DNS name: set tls.peerIdentities to the identities its endpoints have (e.g. spiffe://shop.test/ns/<cluster>/sa/*)`,
+    ]);
+  });
+
+  it('a second ca: section is an error at the second', () => {
+    const r = loadConfigFromString('ca: {}\n---\nca: { trustDomain: other.test }\n', file, { readFile: readFileFromDisk });
+    expect(errors(r)).toEqual([`${file}:3:5: error: ca: is already set at ${file}:1:5; a config has one CA section`]);
+  });
+
+  it('a server that cannot run the CA refuses a ca: config at the section', () => {
+    const r = loadConfigFromString(mesh('ca: {}\n'), file, { readFile: readFileFromDisk, served: { host: '127.0.0.1', caUnavailable: 'no passphrase' } });
+    expect(errors(r)).toEqual([`${file}:1:5: error: this server cannot run Banyan's CA: no passphrase`]);
+  });
+});

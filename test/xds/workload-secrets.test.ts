@@ -31,7 +31,7 @@ listeners:
 clusters:
   - name: app
     endpoints: [10.0.0.1:8080]
-    tls: { clientCertificate: { secret: banyan:workload }, ca: { secret: banyan:ca }, sni: app.mesh.test }
+    tls: { clientCertificate: { secret: banyan:workload }, ca: { secret: banyan:ca }, sni: app.mesh.test, peerIdentities: ['spiffe://mesh.test/ns/app/sa/*'] }
 `;
 
 /** How long a workload certificate lives in this test: rotated at half of it. */

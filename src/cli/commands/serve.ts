@@ -36,7 +36,11 @@ export function register(program: Command): void {
     .option('--replica <id>', "this replica's name in the fleet's status (default: hostname-pid-random)")
     .option('--prometheus-url <url>', 'Prometheus for rollout analysis checks with source: prometheus (or BANYAN_PROMETHEUS_URL)')
     .option('--load-report-interval <duration>', 'how often proxies report load over LRS', '10s')
-    .option('--rollout-poll <duration>', 'how often rollouts waiting on proxies or gates are looked at', '1s');
+    .option('--rollout-poll <duration>', 'how often rollouts waiting on proxies or gates are looked at', '1s')
+    .option('--ca-cert <file>', "Banyan's CA certificate (configs with ca:), with --ca-key; default: the CA in PostgreSQL, or <data-dir>/ca, created on first use")
+    .option('--ca-key <file>', "Banyan's CA private key (PEM; encrypted PKCS#8 is decrypted with the passphrase)")
+    .option('--ca-dir <dir>', "where the embedded CA lives (default <data-dir>/ca)")
+    .option('--ca-passphrase-file <file>', "passphrase that encrypts the CA key at rest (or BANYAN_CA_KEY_PASSPHRASE); required with --postgres");
   addTlsOptions(serve, 'every server (xDS, rate limit, authz and the admin API, which becomes HTTPS)', '--host or --admin-host')
     .addHelpText(
       'after',
@@ -74,6 +78,7 @@ Examples:
         rolloutPollMs: orExit(() => parseInterval(o.rolloutPoll, '--rollout-poll')),
         tls: tlsFromFlags(o),
         insecure: o.insecure,
+        ca: orExit(() => caFromFlags(o)),
       });
       stopOnSignals(running.shutdown);
     });
@@ -93,6 +98,11 @@ function warnArgvSecrets(o: { adminToken?: string; postgres?: string }): void {
     }
     if (password) process.stderr.write('warning: the --postgres URL carries a password visible in argv (ps, /proc) to every local user; use BANYAN_POSTGRES_URL (or PGPASSWORD / ~/.pgpass)\n');
   }
+}
+
+function caFromFlags(o: { caCert?: string; caKey?: string; caDir?: string; caPassphraseFile?: string }): { certFile?: string; keyFile?: string; dir?: string; passphraseFile?: string } {
+  if (!!o.caCert !== !!o.caKey) throw new CliError('--ca-cert and --ca-key go together', EXIT.usage);
+  return { certFile: o.caCert, keyFile: o.caKey, dir: o.caDir, passphraseFile: o.caPassphraseFile };
 }
 
 function owner(text: string | undefined): 'files' | 'store' | undefined {
