@@ -32,6 +32,14 @@ export interface RunRateLimitOptions {
   failureMode: 'allow' | 'deny';
   shadow: boolean;
   responseHeaders: boolean;
+  /** Several files naming one domain are merged (the reference's MERGE_DOMAIN_CONFIG). */
+  mergeDomains?: boolean;
+  /** The reference's STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT. */
+  stopIncrementWhenOverLimit?: boolean;
+  /** The reference's RESPONSE_DYNAMIC_METADATA: dynamic metadata on every response. */
+  responseDynamicMetadata?: boolean;
+  /** The reference's QUOTA_MODE: every descriptor in quota mode. */
+  globalQuotaMode?: boolean;
   metricsPort?: number;
   /** Coalesce bursts of edits into one reload (default: the watcher's). */
   debounceMs?: number;
@@ -52,14 +60,24 @@ export interface RunningRateLimit {
 /** `banyan ratelimit`: the service standalone, fed by files (watched) or by Banyan over xDS. */
 export async function runRateLimit(o: RunRateLimitOptions): Promise<RunningRateLimit> {
   const backend = o.redis ? new RedisBackend(createRedisClient(o.redis)) : undefined;
-  const server = createRateLimitServer({ backend, timeoutMs: o.timeoutMs, failureMode: o.failureMode, globalShadowMode: o.shadow, responseHeaders: o.responseHeaders, log: o.log });
+  const server = createRateLimitServer({
+    backend,
+    timeoutMs: o.timeoutMs,
+    failureMode: o.failureMode,
+    globalShadowMode: o.shadow,
+    responseHeaders: o.responseHeaders,
+    stopIncrementWhenOverLimit: o.stopIncrementWhenOverLimit,
+    responseDynamicMetadata: o.responseDynamicMetadata,
+    globalQuotaMode: o.globalQuotaMode,
+    log: o.log,
+  });
   const stack = new ServiceStack(o.log);
   // Stops last: the sources that feed it stop first.
   stack.add('rate limit service', () => server.stop());
 
   try {
     if (o.config) {
-      const apply = (files: SourceFile[]) => applyFiles(server, files, o.log);
+      const apply = (files: SourceFile[]) => applyFiles(server, files, o.log, o.mergeDomains ?? false);
       await readConfigFiles(o.config).then(apply, (err: Error) => rejected(server, err.message, o.log));
       const watcher = new ConfigWatcher(o.config, async (files) => apply(files), { debounceMs: o.debounceMs, maxWaitMs: o.watchMaxWaitMs, logger: o.log.child({ component: 'watcher' }) });
       await watcher.start();
@@ -87,9 +105,12 @@ export async function runRateLimit(o: RunRateLimitOptions): Promise<RunningRateL
   }
 }
 
-/** Validates and swaps in the files' domains; anything invalid keeps the last good config. */
-function applyFiles(server: RateLimitServer, files: SourceFile[], log: Logger): void {
-  const { domains, diagnostics } = parseRateLimitFiles(files);
+/**
+ * Validates and swaps in the files' domains; anything invalid keeps the last good config (none at
+ * start: the service then answers "no rate limit configuration loaded", as the reference does).
+ */
+function applyFiles(server: RateLimitServer, files: SourceFile[], log: Logger, mergeDomains: boolean): void {
+  const { domains, diagnostics } = parseRateLimitFiles(files, { mergeDomains });
   if (hasErrors(diagnostics)) return rejected(server, diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n'), log);
   try {
     server.setConfig(domains);
