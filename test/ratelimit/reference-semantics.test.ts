@@ -8,6 +8,8 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { parseRateLimitYaml } from '../../src/config/ratelimit/parse.js';
+import { rateLimitConfigLosses, toRateLimitConfig } from '../../src/config/ratelimit/resource.js';
+import { validateDomains } from '../../src/config/ratelimit/validate.js';
 import { structToPlain } from '../../src/proto/struct.js';
 import { RateLimitError, RateLimiter } from '../../src/ratelimit/service.js';
 import type { RlsRequest } from '../../src/ratelimit/types.js';
@@ -304,5 +306,31 @@ describe('limit overrides and a service without config', () => {
     await expect(rl.shouldRateLimit(req('d', [['k', 'v']]))).rejects.toThrow('no rate limit configuration loaded');
     rl.setConfig([]);
     expect((await rl.shouldRateLimit(req('d', [['k', 'v']]))).overall_code).toBe('OK');
+  });
+});
+
+describe('the new keys outside YAML', () => {
+  const YAML = `domain: n
+descriptors:
+  - key: files
+    value: files/*
+    share_threshold: true
+    value_to_metric: true
+    metadata: { svc: a }
+    rate_limit: { unit: hour, requests_per_unit: 1 }
+`;
+
+  it('setConfig checks share_threshold on configs built in code, as the parser does', () => {
+    const { domains } = parseRateLimitYaml(YAML, 'n.yaml');
+    expect(validateDomains(domains)).toEqual([]);
+    const bad = structuredClone(domains);
+    bad[0].descriptors[0].value = 'exact';
+    expect(validateDomains(bad)).toEqual(["share_threshold can only be used with wildcard values (ending with '*'), but found key 'files_exact'"]);
+  });
+
+  it('the RateLimitConfig resource has no field for them yet: rateLimitConfigLosses lists what it drops', () => {
+    const { domains } = parseRateLimitYaml(YAML, 'n.yaml');
+    expect(rateLimitConfigLosses(domains[0])).toEqual(['n.files_files/*: share_threshold', 'n.files_files/*: value_to_metric', 'n.files_files/*: metadata']);
+    expect(JSON.stringify(toRateLimitConfig(domains[0]))).not.toMatch(/share|metric|svc/);
   });
 });

@@ -4,6 +4,7 @@ import type { RateLimitDescriptor as DescriptorResource } from '../../proto/gene
 import type { RateLimitPolicy as PolicyResource } from '../../proto/generated/ratelimit/config/ratelimit/v3/RateLimitPolicy.js';
 import { ConfigError, hasErrors } from '../diagnostics.js';
 import type { RateLimitDescriptor, RateLimitDomain, RateLimitPolicy } from '../model.js';
+import './model-ext.js';
 import { parseRateLimitDomains } from './parse.js';
 
 /**
@@ -15,6 +16,27 @@ import { parseRateLimitDomains } from './parse.js';
 /** One domain as a RateLimitConfig resource, named after the domain. */
 export function toRateLimitConfig(d: RateLimitDomain): RateLimitConfig {
   return { name: d.domain, domain: d.domain, descriptors: d.descriptors.map(descriptorResource) };
+}
+
+/**
+ * What a domain says that its RateLimitConfig resource cannot carry yet (the proto in protos/ has no
+ * field for it), one line per descriptor and key: a replica fed over xDS would enforce less
+ * (share_threshold: one counter per value instead of one shared) or report less (value_to_metric,
+ * metadata). Empty when the resource says everything. For validate and `banyan proxies` to surface.
+ */
+export function rateLimitConfigLosses(d: RateLimitDomain): string[] {
+  const out: string[] = [];
+  const walk = (descriptors: readonly RateLimitDescriptor[], parent: string) => {
+    for (const x of descriptors) {
+      const key = `${parent}${x.value === undefined ? x.key : `${x.key}_${x.value}`}`;
+      if (x.shareThreshold) out.push(`${key}: share_threshold`);
+      if (x.valueToMetric) out.push(`${key}: value_to_metric`);
+      if (x.metadata) out.push(`${key}: metadata`);
+      walk(x.descriptors, `${key}.`);
+    }
+  };
+  walk(d.descriptors, `${d.domain}.`);
+  return out;
 }
 
 function descriptorResource(d: RateLimitDescriptor): DescriptorResource {

@@ -1,4 +1,5 @@
 import type { RateLimitDescriptor, RateLimitDomain } from '../model.js';
+import './model-ext.js';
 
 /**
  * Structural checks on already-typed domains (from the config loader, xDS or the API), with the
@@ -27,6 +28,8 @@ function checkDescriptors(descriptors: readonly RateLimitDescriptor[], parentKey
     const finalKey = d.value ? `${d.key}_${d.value}` : d.key;
     if (composite.has(finalKey)) problems.push(`duplicate descriptor composite key '${parentKey}${finalKey}'`);
     composite.add(finalKey);
+    if (d.shareThreshold && !finalKey.endsWith('*')) problems.push(`share_threshold can only be used with wildcard values (ending with '*'), but found key '${finalKey}'`);
+    if (d.metadata !== undefined && (d.metadata === null || typeof d.metadata !== 'object' || Array.isArray(d.metadata))) problems.push(`metadata of '${parentKey}${finalKey}' must be a map`);
     for (const p of [d.rateLimit, ...d.extraLimits]) {
       if (!p) continue;
       for (const r of p.replaces) {
