@@ -74,7 +74,8 @@ export class EmbeddedStore implements Store {
    * In memory only (see the header): never written to state.json. Proxies are held as JSON text: a
    * copy in and a copy out, which JSON.stringify/parse make ~3× cheaper than structuredClone.
    */
-  private readonly replicas = new Map<string, { lease: ReplicaLease; proxies: string }>();
+  /** `lease` without `refused`; `refused` as JSON, absent for none (as PostgreSQL's NULL). */
+  private readonly replicas = new Map<string, { lease: ReplicaLease; proxies: string; refused?: string }>();
   private loadSamples: LoadSample[] = [];
 
   private constructor(
@@ -253,8 +254,8 @@ export class EmbeddedStore implements Store {
   async putReplicaStatus(status: ReplicaStatus): Promise<void> {
     this.assertOpen();
     this.forgetExpired(status.reportedAt);
-    const { proxies, ...lease } = status;
-    this.replicas.set(status.replica, { lease: { ...lease }, proxies: JSON.stringify(proxies) });
+    const { proxies, refused, ...lease } = status;
+    this.replicas.set(status.replica, { lease: { ...lease }, proxies: JSON.stringify(proxies), ...(refused?.length && { refused: JSON.stringify(refused) }) });
   }
 
   async renewReplicaStatus(lease: ReplicaLease): Promise<boolean> {
@@ -263,6 +264,7 @@ export class EmbeddedStore implements Store {
     const held = this.replicas.get(lease.replica);
     if (!held) return false;
     held.lease = { replica: lease.replica, servedKey: lease.servedKey, reportedAt: lease.reportedAt, expiresAt: lease.expiresAt };
+    if (lease.refused) held.refused = lease.refused.length ? JSON.stringify(lease.refused) : undefined;
     return true;
   }
 
@@ -270,7 +272,7 @@ export class EmbeddedStore implements Store {
     this.assertOpen();
     const live = [...this.replicas.values()].filter((s) => s.lease.expiresAt > now);
     live.sort((a, b) => (a.lease.replica < b.lease.replica ? -1 : a.lease.replica > b.lease.replica ? 1 : 0));
-    return live.map((s) => ({ ...s.lease, proxies: JSON.parse(s.proxies) }));
+    return live.map((s) => ({ ...s.lease, proxies: JSON.parse(s.proxies), ...(s.refused && { refused: JSON.parse(s.refused) }) }));
   }
 
   async removeReplicaStatus(replica: string): Promise<void> {

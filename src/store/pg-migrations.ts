@@ -120,6 +120,16 @@ export const MIGRATIONS: { id: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    id: 6,
+    name: 'replica status refusals',
+    sql: `
+      -- the latest proxies each replica refused for their certificate identity (JSON, at most 100), so
+      -- every replica lists the fleet's; NULL: none. Nullable, so replicas older than this column keep
+      -- putting their rows during an upgrade (theirs read as none). Written only when they change.
+      ALTER TABLE banyan_replicas ADD COLUMN refused text;
+    `,
+  },
 ];
 
 /** Arbitrary constant: the advisory lock key under which replicas take turns migrating. */

@@ -30,6 +30,7 @@ import type {
   NewOverride,
   Override,
   ReplicaLease,
+  ReplicaRefusal,
   ReplicaStatus,
   NewRevocation,
   Revocation,
@@ -295,9 +296,9 @@ export class PostgresStore implements Store {
       // without removing their row, forgotten a while after their lease ended.
       await this.pool.query(
         `WITH forgotten AS (DELETE FROM banyan_replicas WHERE expires_at < $6 AND replica <> $1)
-         INSERT INTO banyan_replicas (replica, served_key, reported_at, expires_at, proxies) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (replica) DO UPDATE SET served_key = $2, reported_at = $3, expires_at = $4, proxies = $5`,
-        [status.replica, status.servedKey, status.reportedAt, status.expiresAt, JSON.stringify(status.proxies), status.reportedAt - EXPIRED_REPLICA_RETENTION_MS],
+         INSERT INTO banyan_replicas (replica, served_key, reported_at, expires_at, proxies, refused) VALUES ($1, $2, $3, $4, $5, $7)
+         ON CONFLICT (replica) DO UPDATE SET served_key = $2, reported_at = $3, expires_at = $4, proxies = $5, refused = $7`,
+        [status.replica, status.servedKey, status.reportedAt, status.expiresAt, JSON.stringify(status.proxies), status.reportedAt - EXPIRED_REPLICA_RETENTION_MS, refusedColumn(status.refused)],
       );
     });
   }
@@ -305,11 +306,13 @@ export class PostgresStore implements Store {
   async renewReplicaStatus(lease: ReplicaLease): Promise<boolean> {
     let renewed = false;
     await this.write('replica status not renewed', async () => {
-      // Only the small columns change; PostgreSQL's new row version points at the same TOASTed proxies.
+      // Only the small columns change (refused too, when given: a few kB at most); PostgreSQL's new row
+      // version points at the same TOASTed proxies.
+      const params = [lease.replica, lease.servedKey, lease.reportedAt, lease.expiresAt, lease.reportedAt - EXPIRED_REPLICA_RETENTION_MS];
       const { rowCount } = await this.pool.query(
         `WITH forgotten AS (DELETE FROM banyan_replicas WHERE expires_at < $5 AND replica <> $1)
-         UPDATE banyan_replicas SET served_key = $2, reported_at = $3, expires_at = $4 WHERE replica = $1`,
-        [lease.replica, lease.servedKey, lease.reportedAt, lease.expiresAt, lease.reportedAt - EXPIRED_REPLICA_RETENTION_MS],
+         UPDATE banyan_replicas SET served_key = $2, reported_at = $3, expires_at = $4${lease.refused ? ', refused = $6' : ''} WHERE replica = $1`,
+        lease.refused ? [...params, refusedColumn(lease.refused)] : params,
       );
       renewed = rowCount === 1;
     });
@@ -325,6 +328,8 @@ export class PostgresStore implements Store {
         reportedAt: Number(r.reported_at),
         expiresAt: Number(r.expires_at),
         proxies: JSON.parse(r.proxies),
+        // NULL: none (or a row put by a replica older than migration 6)
+        ...(r.refused && { refused: JSON.parse(r.refused) }),
       }));
     });
   }
@@ -543,6 +548,9 @@ export class PostgresStore implements Store {
     this.reconnectTimer.unref();
   }
 }
+
+/** The `refused` column: JSON, or NULL for none. */
+const refusedColumn = (refused: readonly ReplicaRefusal[] | undefined): string | null => (refused?.length ? JSON.stringify(refused) : null);
 
 function toVersion(r: Record<string, any>): ConfigVersion {
   return { version: r.version, hash: r.hash, content: r.content, author: r.author, message: r.message, createdAt: Number(r.created_at) };

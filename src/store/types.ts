@@ -196,6 +196,28 @@ export interface ProxyRecord {
   types: ProxyTypeRecord[];
 }
 
+/**
+ * A proxy refused for its client-certificate identity (README "Proxy identity"), as xds/status.ts
+ * RefusalRecord reports it (structurally the same), with the replica that refused it.
+ */
+export interface ReplicaRefusal {
+  /** The replica that refused it. */
+  replica: string;
+  nodeId: string;
+  nodeCluster: string;
+  /** The certificate's identities (URI SANs as given, DNS SANs as `dns:<name>`); empty without a certificate. */
+  identities: string[];
+  group: string;
+  /** What the group allows. */
+  allowed: string[];
+  reason: string;
+  peer: string;
+  /** `first-request`: refused on connecting; `regrouped`: a config change moved the node to a group it may not join. */
+  when: 'first-request' | 'regrouped';
+  /** ISO time of the refusal. */
+  at: string;
+}
+
 /** What one replica serves and to whom, leased: a replica that stops renewing drops out of the fleet. */
 export interface ReplicaStatus {
   replica: string;
@@ -204,9 +226,18 @@ export interface ReplicaStatus {
   reportedAt: number;
   expiresAt: number;
   proxies: ProxyRecord[];
+  /**
+   * The latest proxies this replica refused for their identity (at most 100), oldest first. Absent:
+   * none — stores leave it out when there are none, and a record put by a replica older than this
+   * field (during an upgrade) reads without it.
+   */
+  refused?: ReplicaRefusal[];
 }
 
-/** A replica's record without its proxies: what renewReplicaStatus() updates. */
+/**
+ * A replica's record without its proxies: what renewReplicaStatus() updates. `refused`, when given,
+ * replaces the stored refusals (`[]` clears them); absent, they are kept.
+ */
 export type ReplicaLease = Omit<ReplicaStatus, 'proxies'>;
 
 /** Load of one cluster over one reporting interval, as one replica received it (LRS or the metrics service). */
@@ -313,11 +344,12 @@ export interface Store {
   /** Newest first; `since` keeps entries at or after that time. */
   listAudit(opts?: { limit?: number; since?: number }): Promise<AuditEntry[]>;
 
-  /** Replaces this replica's status (all its proxies), leased until `status.expiresAt`. */
+  /** Replaces this replica's status (all its proxies, and its refusals: none when `refused` is absent), leased until `status.expiresAt`. */
   putReplicaStatus(status: ReplicaStatus): Promise<void>;
   /**
    * Extends this replica's lease and updates its servedKey and reportedAt, keeping the proxies of its
-   * last put: the cheap renewal when they have not changed. Returns false, and writes nothing, when
+   * last put: the cheap renewal when they have not changed. With `lease.refused`, replaces the stored
+   * refusals in the same write (a few kB), else keeps them. Returns false, and writes nothing, when
    * the store holds no record for the replica (never put, removed, or forgotten after expiring): the
    * caller then puts the whole record. Forgets long-expired leases as putReplicaStatus() does.
    */

@@ -7,7 +7,7 @@ import { eventually } from '../support/eventually.js';
 import { ActiveRolloutExistsError, RevisionConflictError } from '../../src/store/errors.js';
 import { BanyanError } from '../../src/errors.js';
 import { hashConfigContent } from '../../src/store/hash.js';
-import type { LoadSample, ProxyRecord, ReplicaStatus, Rollout, Store, StoreChange, StoredCa } from '../../src/store/types.js';
+import type { LoadSample, ProxyRecord, ReplicaRefusal, ReplicaStatus, Rollout, Store, StoreChange, StoredCa } from '../../src/store/types.js';
 
 export interface StoreHarness {
   store: Store;
@@ -74,6 +74,23 @@ export function sampleProxy(nodeId: string, overrides: Partial<ProxyRecord> = {}
 
 export function sampleReplica(replica: string, overrides: Partial<ReplicaStatus> = {}): ReplicaStatus {
   return { replica, servedKey: 'hash|[]', reportedAt: 10_000, expiresAt: 20_000, proxies: [sampleProxy(`${replica}-proxy`)], ...overrides };
+}
+
+/** A proxy refused for its certificate identity, as a replica's record holds it. */
+export function sampleRefusal(replica: string, nodeId: string, overrides: Partial<ReplicaRefusal> = {}): ReplicaRefusal {
+  return {
+    replica,
+    nodeId,
+    nodeCluster: 'edge',
+    identities: ['spiffe://example.org/ns/other/sa/x'],
+    group: 'edge',
+    allowed: ['spiffe://example.org/ns/edge/*'],
+    reason: `node "${nodeId}" with identity spiffe://example.org/ns/other/sa/x may not join group "edge", which allows spiffe://example.org/ns/edge/*`,
+    peer: 'ipv4:127.0.0.1:40001',
+    when: 'first-request',
+    at: '2026-01-01T00:00:02.000Z',
+    ...overrides,
+  };
 }
 
 export function sampleLoad(cluster: string, at: number, overrides: Partial<LoadSample> = {}): LoadSample {
@@ -337,6 +354,47 @@ export function storeContract(name: string, makeHarness: () => Promise<StoreHarn
       await store.removeReplicaStatus('a');
       expect(await store.renewReplicaStatus(lease('a', 20_000))).toBe(false);
       expect(await store.listReplicaStatus(0)).toEqual([]);
+    });
+
+    it('stores refusals with the record: put whole, replaced by a renewal that gives them, kept by one that does not; none reads as absent', async () => {
+      const store = await fresh();
+      const lease = (reportedAt: number, refused?: ReplicaRefusal[]) => ({ replica: 'a', servedKey: 'hash|[]', reportedAt, expiresAt: reportedAt + 10_000, ...(refused && { refused }) });
+      const one = [sampleRefusal('a', 'x-1')];
+      const two = [...one, sampleRefusal('a', 'x-2', { when: 'regrouped', at: '2026-01-01T00:00:03.000Z' })];
+      // a record without refusals (as a replica older than them puts it) reads without them: none
+      await store.putReplicaStatus(sampleReplica('a'));
+      expect((await store.listReplicaStatus(15_000))[0]).not.toHaveProperty('refused');
+      await store.putReplicaStatus(sampleReplica('a', { refused: [] }));
+      expect((await store.listReplicaStatus(15_000))[0]).not.toHaveProperty('refused');
+
+      await store.putReplicaStatus(sampleReplica('a', { refused: one }));
+      const [listed] = await store.listReplicaStatus(15_000);
+      expect(listed).toEqual(sampleReplica('a', { refused: one }));
+      // a copy
+      listed.refused!.push(sampleRefusal('a', 'extra'));
+      expect((await store.listReplicaStatus(15_000))[0].refused).toEqual(one);
+
+      // a renewal without refusals keeps them; one with refusals replaces them and keeps the proxies
+      expect(await store.renewReplicaStatus(lease(11_000))).toBe(true);
+      expect((await store.listReplicaStatus(15_000))[0].refused).toEqual(one);
+      expect(await store.renewReplicaStatus(lease(12_000, two))).toBe(true);
+      expect(await store.listReplicaStatus(15_000)).toEqual([sampleReplica('a', { reportedAt: 12_000, expiresAt: 22_000, refused: two })]);
+      // [] clears them
+      expect(await store.renewReplicaStatus(lease(13_000, []))).toBe(true);
+      expect((await store.listReplicaStatus(15_000))[0]).not.toHaveProperty('refused');
+      // a put without refusals replaces them with none
+      expect(await store.renewReplicaStatus(lease(14_000, one))).toBe(true);
+      await store.putReplicaStatus(sampleReplica('a', { reportedAt: 14_000, expiresAt: 24_000 }));
+      expect((await store.listReplicaStatus(15_000))[0]).not.toHaveProperty('refused');
+
+      // each replica's own; they go with its lease or its removal, and a renewal does not bring them back
+      await store.putReplicaStatus(sampleReplica('a', { refused: one }));
+      await store.putReplicaStatus(sampleReplica('b', { expiresAt: 30_000, refused: [sampleRefusal('b', 'y-1')] }));
+      expect((await store.listReplicaStatus(15_000)).map((r) => [r.replica, r.refused?.map((x) => x.nodeId)])).toEqual([['a', ['x-1']], ['b', ['y-1']]]);
+      expect((await store.listReplicaStatus(25_000)).map((r) => r.replica)).toEqual(['b']);
+      await store.removeReplicaStatus('b');
+      expect(await store.renewReplicaStatus({ replica: 'b', servedKey: 'k', reportedAt: 16_000, expiresAt: 26_000, refused: [sampleRefusal('b', 'y-2')] })).toBe(false);
+      expect((await store.listReplicaStatus(15_000)).map((r) => r.replica)).toEqual(['a']);
     });
 
     it("forgets other replicas' long-expired leases on a renewal, as on a put", async () => {
