@@ -17,13 +17,16 @@ export function register(program: Command): void {
     .option('--host <address>', 'address to bind; off loopback it needs --tls-cert/--tls-key or --insecure', '127.0.0.1')
     .option('--config <path>', "Banyan YAML file or directory; its auth.providers are served")
     .option('--no-watch', 'do not reload providers when the config changes')
-    .option('--metrics-port <port>', 'Prometheus /metrics port', parseIntOption, DEFAULT_PORTS.authzMetrics)
+    .option('--metrics-port <port>', 'Prometheus /metrics (and /healthz) port, at --host; HTTPS with the --tls-cert certificate when given', parseIntOption, DEFAULT_PORTS.authzMetrics)
     .option('--no-metrics', 'do not serve /metrics')
     .option('--realm <realm>', 'realm in WWW-Authenticate challenges', 'banyan')
     .option('--postgres <url>', "the serve replicas' PostgreSQL (or BANYAN_POSTGRES_URL): deny the tokens revoked there");
   addTlsOptions(cmd, 'the gRPC service')
     .action(async (o: { port: number; host: string; config?: string; watch: boolean; metricsPort: number; metrics: boolean; realm: string; postgres?: string } & TlsFlags) => {
       const log = logger();
+      const tls = tlsFromFlags(o);
+      // With TLS, /metrics is HTTPS with the same certificate (serveServiceMetrics); without, the runner's plaintext endpoint
+      const httpsMetrics = tls !== undefined && o.metrics;
       // Loaded on demand so that other commands do not pay for jose and gRPC at start-up.
       const { runAuthz } = await import('../../authz/run.js');
       const running = await runAuthz({
@@ -31,14 +34,26 @@ export function register(program: Command): void {
         host: o.host,
         config: o.config,
         watch: o.watch,
-        metricsPort: o.metrics ? o.metricsPort : undefined,
+        metricsPort: o.metrics && !httpsMetrics ? o.metricsPort : undefined,
         realm: o.realm,
-        tls: tlsFromFlags(o),
+        tls,
         insecure: o.insecure,
         postgresUrl: o.postgres ?? process.env.BANYAN_POSTGRES_URL,
         logger: log,
       });
-      stopOnSignals(running.shutdown);
+      if (!httpsMetrics) return stopOnSignals(running.shutdown);
+      const { withServiceMetrics } = await import('../service-metrics.js');
+      const served = await withServiceMetrics(running, 'authz service', {
+        service: 'authz',
+        registries: [running.server.registry],
+        port: o.metricsPort,
+        host: o.host,
+        tls,
+        insecure: o.insecure,
+        logger: log,
+      });
+      stopOnSignals(served.shutdown);
+      served.announce();
     });
   registerRevocationCommands(cmd);
 }

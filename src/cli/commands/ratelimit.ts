@@ -67,7 +67,7 @@ export function register(program: Command): void {
     .option('--failure-mode <mode>', 'when the backend is unavailable: allow (OK) or deny (gRPC UNAVAILABLE)', 'allow')
     .option('--shadow', 'global shadow mode: never answer OVER_LIMIT (still counted)', false)
     .option('--headers', 'add RateLimit-Limit/-Remaining/-Reset response headers', false)
-    .option('--metrics-port <port>', 'Prometheus /metrics port', parseIntOption);
+    .option('--metrics-port <port>', 'Prometheus /metrics (and /healthz) port, at --host; HTTPS with the --tls-cert certificate when given', parseIntOption);
   addTlsOptions(cmd, 'the gRPC service')
     .action(async (f: Flags) => {
       if (f.failureMode !== 'allow' && f.failureMode !== 'deny') throw new InvalidArgumentError('--failure-mode must be allow or deny');
@@ -77,6 +77,10 @@ export function register(program: Command): void {
       if (f.redisCluster) redis = { cluster: f.redisCluster };
       else if (f.redisSentinel) redis = { sentinels: f.redisSentinel, sentinelName: f.redisSentinelName };
       else if (f.redis) redis = { url: f.redis };
+      const tls = tlsFromFlags(f);
+      // With TLS, /metrics is HTTPS with the same certificate (serveServiceMetrics); without, the runner's plaintext endpoint
+      const httpsMetrics = tls !== undefined && f.metricsPort !== undefined;
+      const log = logger().child({ component: 'ratelimit' });
       // Loaded on demand so that other commands do not pay for ioredis and gRPC at start-up.
       const { runRateLimit } = await import('../../ratelimit/run.js');
       const running = await runRateLimit({
@@ -91,12 +95,24 @@ export function register(program: Command): void {
         failureMode: f.failureMode,
         shadow: f.shadow,
         responseHeaders: f.headers,
-        metricsPort: f.metricsPort,
-        tls: tlsFromFlags(f),
+        metricsPort: httpsMetrics ? undefined : f.metricsPort,
+        tls,
         insecure: f.insecure,
-        log: logger().child({ component: 'ratelimit' }),
+        log,
       });
-      stopOnSignals(running.shutdown);
+      if (!httpsMetrics) return stopOnSignals(running.shutdown);
+      const { withServiceMetrics } = await import('../service-metrics.js');
+      const served = await withServiceMetrics(running, 'rate limit service', {
+        service: 'rate limit',
+        registries: [running.server.limiter.metrics.registry],
+        port: f.metricsPort!,
+        host: f.host,
+        tls,
+        insecure: f.insecure,
+        logger: log,
+      });
+      stopOnSignals(served.shutdown);
+      served.announce();
     });
 }
 
