@@ -1,4 +1,4 @@
-import type { RateLimitDomain, RateLimitPolicy } from '../config/model.js';
+import type { RateLimitDescriptor, RateLimitDomain, RateLimitPolicy } from '../config/model.js';
 import { DescriptorMatcher, type DescriptorEntry, type LimitedDescriptor, type MatchStep } from '../config/ratelimit/match.js';
 import type { PlainValue } from '../proto/struct.js';
 
@@ -29,13 +29,17 @@ export interface Rule {
 /**
  * Which limit applies to a request descriptor: the config's matching rule (DescriptorMatcher, as
  * envoyproxy/ratelimit's GetLimit) yielding the limiter's Rule, with the reference's per-request
- * stats key for detailed_metric.
+ * parts: the stats key (detailed_metric, value_to_metric) and share_threshold's counter key.
  */
 export class RuleTable {
   private readonly matcher: DescriptorMatcher<Rule>;
 
+  /** Domains with a share_threshold or value_to_metric descriptor: only their lookups need the match path. */
+  private readonly pathDependent: Set<string>;
+
   constructor(domains: readonly RateLimitDomain[]) {
     this.matcher = new DescriptorMatcher(domains, ruleOf);
+    this.pathDependent = new Set(domains.filter((d) => usesPath(d.descriptors)).map((d) => d.domain));
   }
 
   hasDomain(domain: string): boolean {
@@ -49,6 +53,11 @@ export class RuleTable {
    * key with value_to_metric levels spelled with the request's value.
    */
   lookup(domain: string, entries: readonly DescriptorEntry[]): Rule | undefined {
+    if (!this.pathDependent.has(domain)) {
+      const rule = this.matcher.lookup(domain, entries);
+      if (rule?.detailedMetric) return { ...rule, fullKey: `${domain}.${entries.map((e) => `${e.key}_${e.value}`).join('.')}` };
+      return rule;
+    }
     const { found, steps } = this.matcher.lookupPath(domain, entries);
     if (!found) return undefined;
     const shared = steps.map((st, i) => (st?.wildcard && st.descriptor.shareThreshold ? st.wildcard.slice(entries[i].key.length + 1) : undefined));
@@ -61,12 +70,15 @@ export class RuleTable {
         ? `${domain}.${entries.map((e, i) => (shared[i] !== undefined ? `${e.key}_${shared[i]}` : spelled(e))).join('.')}`
         : `${domain}.${entries.map((e) => `${e.key}_${e.value}`).join('.')}`;
     } else {
-      const enhanced = `${domain}.${entries.map((e, i) => statsPart(e, steps[i], shared[i])).join('.')}`;
-      if (enhanced !== fullKey) fullKey = enhanced;
+      fullKey = `${domain}.${entries.map((e, i) => statsPart(e, steps[i], shared[i])).join('.')}`;
     }
     if (fullKey === found.fullKey && !anyShared) return found;
     return { ...found, fullKey, ...(anyShared ? { sharedValues: shared } : {}) };
   }
+}
+
+function usesPath(descriptors: readonly RateLimitDescriptor[]): boolean {
+  return descriptors.some((d) => d.shareThreshold || d.valueToMetric || usesPath(d.descriptors));
 }
 
 function spelled(e: DescriptorEntry): string {
