@@ -40,6 +40,10 @@ interface Flags {
   failureMode: string;
   shadow: boolean;
   headers: boolean;
+  mergeDomains: boolean;
+  stopIncrementWhenOverLimit: boolean;
+  responseDynamicMetadata: boolean;
+  quotaMode: boolean;
   metricsPort?: number;
   tlsCert?: string;
   tlsKey?: string;
@@ -67,6 +71,10 @@ export function register(program: Command): void {
     .option('--failure-mode <mode>', 'when the backend is unavailable: allow (OK) or deny (gRPC UNAVAILABLE)', 'allow')
     .option('--shadow', 'global shadow mode: never answer OVER_LIMIT (still counted)', false)
     .option('--headers', 'add RateLimit-Limit/-Remaining/-Reset response headers', false)
+    .option('--merge-domains', "merge several --config files that name one domain (envoyproxy/ratelimit's MERGE_DOMAIN_CONFIG); without it they are an error", false)
+    .option('--stop-increment-when-over-limit', "when a descriptor is or would go over its limit, only read the request's other counters (STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT)", false)
+    .option('--response-dynamic-metadata', 'dynamic metadata (domain, descriptors, descriptor metadata) on every response, not only quota-mode ones (RESPONSE_DYNAMIC_METADATA)', false)
+    .option('--quota-mode', 'global quota mode: every descriptor in quota mode (QUOTA_MODE)', false)
     .option('--metrics-port <port>', 'Prometheus /metrics (and /healthz) port, at --host; HTTPS with the --tls-cert certificate when given', parseIntOption);
   addTlsOptions(cmd, 'the gRPC service')
     .action(async (f: Flags) => {
@@ -95,6 +103,10 @@ export function register(program: Command): void {
         failureMode: f.failureMode,
         shadow: f.shadow,
         responseHeaders: f.headers,
+        mergeDomains: f.mergeDomains,
+        stopIncrementWhenOverLimit: f.stopIncrementWhenOverLimit,
+        responseDynamicMetadata: f.responseDynamicMetadata,
+        globalQuotaMode: f.quotaMode,
         metricsPort: httpsMetrics ? undefined : f.metricsPort,
         tls,
         insecure: f.insecure,
