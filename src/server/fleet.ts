@@ -14,16 +14,27 @@
  * gates read them); other types keep a `subscribedCount` (and "*" for a wildcard subscriber): EDS
  * lists run to hundreds of names per proxy, and nothing reads them from the store. `?scope=local`
  * still shows this replica's proxies in full.
+ *
+ * The record also holds the latest proxies this replica refused for their certificate identity
+ * (`refused`, at most MAX_FLEET_REFUSALS, each naming the replica; README "Proxy identity"), so any
+ * replica lists the fleet's (fleetRefusals()). They change seldom and are small, so they ride on the
+ * renewal: compared with those last stored (sameRefusals()) every interval, and when they changed
+ * while the proxies did not, the renewal carries them (renewReplicaStatus with `refused`) and the
+ * megabyte proxies are not rewritten. They go with the lease, as the proxies do. A record without
+ * `refused` (none, or put by an older replica during an upgrade) has none.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { TypeUrl } from '../proto/envoy.js';
-import type { ProxyRecord, ProxyTypeRecord, ReplicaLease, ReplicaStatus, Store } from '../store/types.js';
+import type { ProxyRecord, ProxyTypeRecord, ReplicaLease, ReplicaRefusal, ReplicaStatus, Store } from '../store/types.js';
+import type { RefusalRecord } from '../xds/status.js';
 
 export const DEFAULT_FLEET_INTERVAL_MS = 1000;
 export const DEFAULT_FLEET_TTL_MS = 10_000;
 export const DEFAULT_FLEET_STOP_WAIT_MS = 2000;
+/** How many refusals a replica's record holds (the latest); IdentityAdmission keeps as many. */
+export const MAX_FLEET_REFUSALS = 100;
 
 const RDS = TypeUrl.RouteConfiguration;
 
@@ -137,6 +148,70 @@ function sameType(r: ProxyTypeRecord, s: ProxyTypeRecord): boolean {
   return true;
 }
 
+/** A refusal as the fleet record holds it: a copy naming `replica`. */
+export function fleetRefusal(r: RefusalRecord, replica: string): ReplicaRefusal {
+  const out: AllFields<ReplicaRefusal> = {
+    replica,
+    nodeId: r.nodeId,
+    nodeCluster: r.nodeCluster,
+    identities: [...r.identities],
+    group: r.group,
+    allowed: [...r.allowed],
+    reason: r.reason,
+    peer: r.peer,
+    when: r.when,
+    at: r.at,
+  };
+  return out;
+}
+
+/** How each refusal field enters the change check; a field added to RefusalRecord fails to compile until placed here. */
+const REFUSAL_FIELDS = {
+  nodeId: 'same',
+  nodeCluster: 'same',
+  identities: 'own',
+  group: 'same',
+  allowed: 'own',
+  reason: 'same',
+  peer: 'same',
+  when: 'same',
+  at: 'same',
+} as const satisfies Record<keyof RefusalRecord, 'same' | 'own'>;
+const REFUSAL_SAME = fieldsWith(REFUSAL_FIELDS, 'same');
+
+/** The latest MAX_FLEET_REFUSALS of `refused` (oldest first): what a record holds. */
+const latestRefusals = <T>(refused: readonly T[]): readonly T[] => (refused.length > MAX_FLEET_REFUSALS ? refused.slice(-MAX_FLEET_REFUSALS) : refused);
+
+/** Whether `reported` (as the xDS server reports them) would be stored as `stored` (fleetRefusal() form, latest only). */
+export function sameRefusals(reported: readonly RefusalRecord[], stored: readonly ReplicaRefusal[]): boolean {
+  const latest = latestRefusals(reported);
+  if (latest.length !== stored.length) return false;
+  const sameList = (x: readonly string[], y: readonly string[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+  for (let i = 0; i < latest.length; i++) {
+    const r = latest[i];
+    const s = stored[i];
+    for (const k of REFUSAL_SAME) if (r[k] !== s[k]) return false;
+    if (!sameList(r.identities, s.identities) || !sameList(r.allowed, s.allowed)) return false;
+  }
+  return true;
+}
+
+/** Every proxy of `replicas` (a fleet() read), each naming its replica. */
+export function fleetProxies(replicas: readonly ReplicaStatus[]): (ProxyRecord & { replica: string })[] {
+  return replicas.flatMap((r) => r.proxies.map((p) => ({ ...p, replica: r.replica })));
+}
+
+/**
+ * The refusals of `replicas` (a fleet() read), oldest first (by time, then replica; each replica's
+ * own order kept): a record without `refused` has none. Each names its replica — the record's, whatever
+ * an entry says.
+ */
+export function fleetRefusals(replicas: readonly ReplicaStatus[]): ReplicaRefusal[] {
+  const all = replicas.flatMap((r) => (r.refused ?? []).map((x) => ({ ...x, replica: r.replica })));
+  // Array.prototype.sort is stable: equal times of one replica keep the order it refused them in
+  return all.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0));
+}
+
 /** `${hostname}-${pid}-${4 random hex}` unless one is given: unique per process, readable in a table. */
 export function replicaId(given?: string): string {
   return given || `${os.hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
@@ -144,8 +219,11 @@ export function replicaId(given?: string): string {
 
 export interface FleetPublisherOptions {
   store: Store;
-  /** Where this replica's proxies come from: the XdsServer (its `status()`). */
-  xds: { status(): ProxyRecord[] };
+  /**
+   * Where this replica's proxies come from: the XdsServer (its `status()`), and the proxies it refused
+   * for their identity (its `refused()`, oldest first; without it, the record holds none).
+   */
+  xds: { status(): ProxyRecord[]; refused?(): RefusalRecord[] };
   /** What this replica serves now (ControlPlane.servedKey). */
   servedKey: () => string;
   logger: Logger;
@@ -172,6 +250,8 @@ export class FleetPublisher {
   private failing = false;
   /** The proxies this publisher last put (fleetProxy() form), while the store is known to hold them. */
   private stored?: ProxyRecord[];
+  /** The refusals this publisher last stored (fleetRefusal() form), while the store is known to hold them. */
+  private storedRefused?: ReplicaRefusal[];
 
   constructor(private readonly opts: FleetPublisherOptions) {
     this.replica = replicaId(opts.replica);
@@ -186,18 +266,37 @@ export class FleetPublisher {
     if (this.running) return;
     this.running = true;
     this.stored = undefined;
+    this.storedRefused = undefined;
     await this.publish();
   }
 
-  /** This replica's record as it would be stored now (proxies in fleetProxy() form). */
+  /** This replica's record as it would be stored now (proxies in fleetProxy() form, refusals in fleetRefusal() form, absent when none). */
   status(): ReplicaStatus {
     const reportedAt = this.now();
-    return { replica: this.replica, servedKey: this.opts.servedKey(), reportedAt, expiresAt: reportedAt + this.ttlMs, proxies: this.opts.xds.status().map(fleetProxy) };
+    const refused = this.refusedNow();
+    return {
+      replica: this.replica,
+      servedKey: this.opts.servedKey(),
+      reportedAt,
+      expiresAt: reportedAt + this.ttlMs,
+      proxies: this.opts.xds.status().map(fleetProxy),
+      ...(refused.length && { refused }),
+    };
+  }
+
+  /** This replica's latest refusals as its record holds them. */
+  private refusedNow(reported = this.reportedRefusals()): ReplicaRefusal[] {
+    return latestRefusals(reported).map((r) => fleetRefusal(r, this.replica));
+  }
+
+  private reportedRefusals(): RefusalRecord[] {
+    return this.opts.xds.refused?.() ?? [];
   }
 
   /**
    * Stores this replica's status now (and re-arms the timer): the whole record when its proxies
-   * changed since the last put, else a renewal of the lease. Resolves true when stored, false when
+   * changed since the last put, else a renewal of the lease (carrying the refusals when only they
+   * changed). Resolves true when stored, false when
    * the store refused (logged; the next interval retries). Never rejects.
    */
   publish(): Promise<boolean> {
@@ -234,6 +333,7 @@ export class FleetPublisher {
     if (!this.running) return;
     this.running = false;
     this.stored = undefined;
+    this.storedRefused = undefined;
     clearTimeout(this.timer);
     this.timer = undefined;
     const wait = this.opts.stopWaitMs ?? DEFAULT_FLEET_STOP_WAIT_MS;
@@ -257,16 +357,29 @@ export class FleetPublisher {
     if (!this.running) return false;
     try {
       const reported = this.opts.xds.status();
+      const reportedRefused = this.reportedRefusals();
       const reportedAt = this.now();
       const lease: ReplicaLease = { replica: this.replica, servedKey: this.opts.servedKey(), reportedAt, expiresAt: reportedAt + this.ttlMs };
-      // false: the record is gone (removed, forgotten, a new database): put it whole
-      const renewed = !!this.stored && sameProxies(reported, this.stored) && (await this.opts.store.renewReplicaStatus(lease));
+      let renewed = false;
+      if (this.stored && sameProxies(reported, this.stored)) {
+        // refusals changed (or are not known to be stored): the renewal carries them, a few kB at most
+        const refused = this.storedRefused && sameRefusals(reportedRefused, this.storedRefused) ? undefined : this.refusedNow(reportedRefused);
+        if (refused) this.storedRefused = undefined;
+        // false: the record is gone (removed, forgotten, a new database): put it whole
+        renewed = await this.opts.store.renewReplicaStatus(refused ? { ...lease, refused } : lease);
+        if (renewed && refused && this.running) this.storedRefused = refused;
+      }
       if (!renewed) {
         const proxies = reported.map(fleetProxy);
+        const refused = this.refusedNow(reportedRefused);
         // until this put is known to have landed, the store may hold either record
         this.stored = undefined;
-        await this.opts.store.putReplicaStatus({ ...lease, proxies });
-        if (this.running) this.stored = proxies;
+        this.storedRefused = undefined;
+        await this.opts.store.putReplicaStatus({ ...lease, proxies, ...(refused.length && { refused }) });
+        if (this.running) {
+          this.stored = proxies;
+          this.storedRefused = refused;
+        }
       }
       if (this.failing) this.log.info('replica status stored again');
       this.failing = false;

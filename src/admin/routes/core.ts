@@ -4,6 +4,8 @@ import { BanyanError } from '../../errors.js';
 import { renderMetrics } from '../../telemetry/metrics-http.js';
 import type { ServedView } from '../operations.js';
 import { RawReply, type Router } from '../router.js';
+import { fleetProxies, fleetRefusals } from '../../server/fleet.js';
+import type { ReplicaStatus } from '../../store/types.js';
 import type { RefusalRecord } from '../../xds/status.js';
 import { guard } from './errors.js';
 
@@ -16,6 +18,12 @@ const refusedOf = (view: ServedView): RefusalRecord[] => {
 export interface CoreDeps {
   view: ServedView;
   registries: client.Registry[];
+  /**
+   * Every live replica's record (the FleetPublisher): with it, `GET /api/v1/proxies` lists the
+   * fleet's refusals, each naming its replica, from the same read as the fleet's proxies. Without it,
+   * this replica's refusals only (and the proxies from `view.fleet()`).
+   */
+  fleet?: { fleet(): Promise<ReplicaStatus[]> };
 }
 
 /** Health, metrics, proxy status and what is being served: the read side every operator needs first. */
@@ -36,10 +44,15 @@ export function mountCoreRoutes(router: Router, deps: CoreDeps): void {
   router.get(
     '/api/v1/proxies',
     guard(async ({ url }) => {
-      // `refused`: the proxies this replica refused for their certificate identity (README "Proxy identity")
+      // `refused`: the proxies refused for their certificate identity (README "Proxy identity"), oldest
+      // first: every live replica's, each naming its replica; with `?scope=local`, or the store unreachable, this replica's
       const refused = refusedOf(view);
       if (url.searchParams.get('scope') === 'local') return { proxies: view.proxies(), refused };
       try {
+        if (deps.fleet) {
+          const replicas = await deps.fleet.fleet();
+          return { proxies: fleetProxies(replicas), refused: fleetRefusals(replicas) };
+        }
         return { proxies: await view.fleet(), refused };
       } catch (err) {
         if (!(err instanceof BanyanError) || err.code !== 'store-unavailable') throw err;

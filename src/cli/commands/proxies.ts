@@ -61,9 +61,15 @@ export function nackLines(proxies: FleetProxy[], now = Date.now()): string[] {
   );
 }
 
-/** Every refused proxy, one line each, latest first: who claimed what with which identity. */
-export function refusedLines(refused: RefusalRecord[], now = Date.now()): string[] {
-  return [...refused].reverse().map((r) => `  ${r.nodeId || '-'} group ${r.group} (${r.when === 'regrouped' ? 'regrouped by a config change' : 'on connecting'}, ${ago(r.at, now)} ago): ${r.reason}`);
+/** A refusal as `GET /api/v1/proxies` lists it: the fleet's name their replica (`?scope=local` ones do not). */
+export type ListedRefusal = RefusalRecord & { replica?: string };
+
+/**
+ * Every refused proxy, one line each, latest first: who claimed what with which identity, and which
+ * replica refused it (after the node, as the NACKED lines name theirs).
+ */
+export function refusedLines(refused: ListedRefusal[], now = Date.now()): string[] {
+  return [...refused].reverse().map((r) => `  ${r.nodeId || '-'}${r.replica ? ` (${r.replica})` : ''} group ${r.group} (${r.when === 'regrouped' ? 'regrouped by a config change' : 'on connecting'}, ${ago(r.at, now)} ago): ${r.reason}`);
 }
 
 function sorted(proxies: FleetProxy[]): FleetProxy[] {
@@ -88,8 +94,9 @@ export function register(program: Command): void {
 One row per proxy stream, from every replica sharing the store (REPLICA says which one serves it).
 SYNCED: the proxy ACKed what it should have. STALE: a response is in flight or not ACKed yet.
 NACKED: it rejected the latest version (it keeps running the previous one); the error is printed
-below the table. NOT SENT: the proxy has not subscribed to that type. REFUSED lists the proxies
-this replica refused because their client certificate's identity may not join their group.
+below the table. NOT SENT: the proxy has not subscribed to that type. REFUSED lists the proxies refused because
+their client certificate's identity may not join their group, latest first, each with the replica
+that refused it (every replica's latest 100; with --local, this replica's).
 -o json / -o yaml print the full records: versions sent and ACKed, nonces, subscriptions, last NACK.
 
 Examples:
@@ -99,7 +106,7 @@ Examples:
   $ banyan proxies -o json | jq '.proxies[] | select(.types[].state == "NACKED") | {nodeId, replica}'`,
     )
     .action(async (o) => {
-      const reply = await clientFrom(o).get<{ proxies: FleetProxy[]; refused?: RefusalRecord[]; partial?: boolean; warning?: string }>(o.local ? '/api/v1/proxies?scope=local' : '/api/v1/proxies');
+      const reply = await clientFrom(o).get<{ proxies: FleetProxy[]; refused?: ListedRefusal[]; partial?: boolean; warning?: string }>(o.local ? '/api/v1/proxies?scope=local' : '/api/v1/proxies');
       // the store is unreachable: the server could answer only for itself
       if (reply.warning) process.stderr.write(color.yellow(`warning: ${reply.warning}`) + '\n');
       if (o.output === 'json') return printJson(reply);
@@ -107,7 +114,8 @@ Examples:
         const { stringify } = await import('yaml');
         return void process.stdout.write(stringify(reply));
       }
-      const refused = refusedLines(reply.refused ?? []);
+      // --local (or a replica that could not read the store) lists its own refusals, which carry no replica id
+      const refused = refusedLines((reply.refused ?? []).map((r) => ({ ...r, replica: r.replica ?? 'this replica' })));
       const refusedOut = refused.length ? `\n${color.red('REFUSED:')}\n${refused.join('\n')}\n` : '';
       if (reply.proxies.length === 0) return void process.stdout.write(`no proxies connected\n${refusedOut}`);
       // --local asks a replica for its own streams, which carry no replica id
