@@ -16,7 +16,7 @@ import { mountCoreRoutes } from '../../src/admin/routes/core.js';
 import { AdminServer } from '../../src/admin/server.js';
 import { TypeUrl } from '../../src/proto/envoy.js';
 import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
-import { FleetPublisher, replicaId } from '../../src/server/fleet.js';
+import { FleetPublisher, fleetRefusals, MAX_FLEET_REFUSALS, replicaId } from '../../src/server/fleet.js';
 import { ConfigPipeline } from '../../src/server/pipeline.js';
 import { PipelineView } from '../../src/server/served-view.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
@@ -25,13 +25,13 @@ import type { ProxyRecord, ReplicaStatus, Store } from '../../src/store/types.js
 import { createLogger } from '../../src/telemetry/logger.js';
 import { createRegistry } from '../../src/telemetry/metrics.js';
 import { XDS_SERVICES } from '../../src/xds/services.js';
-import type { ProxyStatus } from '../../src/xds/status.js';
+import type { ProxyStatus, RefusalRecord } from '../../src/xds/status.js';
 import { routesYaml } from '../cli/config.yaml.js';
 import { banyan } from '../cli/run.js';
 import { SotwClient, type NodeSpec } from '../conformance/harness.js';
 import { eventually } from '../support/eventually.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
-import { sampleProxy } from '../store/contract.js';
+import { sampleProxy, sampleRefusal } from '../store/contract.js';
 
 const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS } = TypeUrl;
 
@@ -235,6 +235,8 @@ function faultyStore(inner: Store) {
     landed: 0,
     renews: 0,
     renewed: 0,
+    /** Renewals that carried refusals. */
+    renewsWithRefused: 0,
   };
   const store: Store = Object.create(inner);
   store.putReplicaStatus = async (s) => {
@@ -249,6 +251,7 @@ function faultyStore(inner: Store) {
   };
   store.renewReplicaStatus = async (lease) => {
     faults.renews++;
+    if (lease.refused) faults.renewsWithRefused++;
     if (faults.failRenews > 0) {
       faults.failRenews--;
       throw new StoreUnavailableError('PostgreSQL is unavailable (test)');
@@ -290,9 +293,10 @@ describe('FleetPublisher', () => {
     const { store, faults } = faultyStore(inner);
     const { logger, lines } = capturingLogger();
     const proxies: ProxyRecord[] = [sampleProxy('envoy-1')];
-    const fleet = new FleetPublisher({ store, xds: { status: () => proxies }, servedKey: () => 'key-1', logger, replica: 'r1', intervalMs: 20, ...opts });
+    const refused: RefusalRecord[] = [];
+    const fleet = new FleetPublisher({ store, xds: { status: () => proxies, refused: () => refused.map((r) => ({ ...r })) }, servedKey: () => 'key-1', logger, replica: 'r1', intervalMs: 20, ...opts });
     stops.push(() => fleet.stop());
-    return { fleet, faults, lines, proxies };
+    return { fleet, faults, lines, proxies, refused };
   }
 
   it('names a replica host-pid-hex unless given one', () => {
@@ -366,6 +370,87 @@ describe('FleetPublisher', () => {
     // and then it is quiet again
     await fleet.publish();
     expect([faults.puts, faults.renews]).toEqual([5, 4]);
+  });
+
+  it('stores its refusals with the record, naming the replica: on the renewal when only they changed, never rewriting the proxies for them', async () => {
+    let clock = 1_000_000;
+    const { fleet, faults, proxies, refused } = await publisher({ intervalMs: 60_000, ttlMs: 5000, now: () => clock });
+    const refusal = (nodeId: string, at: string): RefusalRecord => {
+      const { replica: _, ...r } = sampleRefusal('-', nodeId, { at });
+      return r;
+    };
+    const stored = async () => (await inner.listReplicaStatus(clock)).find((r) => r.replica === 'r1')!;
+    // none: the record says nothing about them
+    await fleet.start();
+    expect(await stored()).not.toHaveProperty('refused');
+    expect(fleet.status()).not.toHaveProperty('refused');
+
+    // a refusal: the next publish renews with it (no put), and the replica is named on it
+    refused.push(refusal('x-1', '2026-01-01T00:00:01.000Z'));
+    clock += 1000;
+    expect(await fleet.publish()).toBe(true);
+    expect([faults.puts, faults.renews, faults.renewsWithRefused]).toEqual([1, 1, 1]);
+    expect((await stored()).refused).toEqual([{ ...refused[0], replica: 'r1' }]);
+    // its own entry in fleet() has it at once, before any publish
+    refused.push(refusal('x-2', '2026-01-01T00:00:02.000Z'));
+    expect(fleetRefusals(await fleet.fleet()).map((r) => `${r.nodeId}@${r.replica}`)).toEqual(['x-1@r1', 'x-2@r1']);
+    expect(await fleet.publish()).toBe(true);
+    expect([faults.puts, faults.renews, faults.renewsWithRefused]).toEqual([1, 2, 2]);
+    // unchanged: a plain renewal
+    expect(await fleet.publish()).toBe(true);
+    expect([faults.puts, faults.renews, faults.renewsWithRefused]).toEqual([1, 3, 2]);
+    expect((await stored()).refused!.map((r) => r.nodeId)).toEqual(['x-1', 'x-2']);
+
+    // bounded: the latest MAX_FLEET_REFUSALS, oldest first
+    for (let i = 0; i < 150; i++) refused.push(refusal(`y-${i}`, `2026-01-01T00:01:${String(Math.floor(i / 10)).padStart(2, '0')}.${String(i % 10).padStart(3, '0')}Z`));
+    expect(await fleet.publish()).toBe(true);
+    const many = (await stored()).refused!;
+    expect(many).toHaveLength(MAX_FLEET_REFUSALS);
+    expect([many[0].nodeId, many.at(-1)!.nodeId]).toEqual(['y-50', 'y-149']);
+    expect([faults.puts, faults.renewsWithRefused]).toEqual([1, 3]);
+    // the xDS server dropping refusals older than the latest MAX_FLEET_REFUSALS is no change; a new one is
+    refused.splice(0, 2);
+    expect(await fleet.publish()).toBe(true);
+    expect([faults.puts, faults.renews, faults.renewsWithRefused]).toEqual([1, 5, 3]);
+    refused.push(refusal('z-1', '2026-01-01T00:02:00.000Z'));
+    expect(await fleet.publish()).toBe(true);
+    expect([faults.puts, faults.renewsWithRefused]).toEqual([1, 4]);
+    expect((await stored()).refused!.at(-1)!.nodeId).toBe('z-1');
+
+    // proxies and refusals changed together: one put holds both
+    refused.push(refusal('z-2', '2026-01-01T00:02:01.000Z'));
+    proxies.push(sampleProxy('envoy-2'));
+    expect(await fleet.publish()).toBe(true);
+    expect([faults.puts, faults.renewsWithRefused]).toEqual([2, 4]);
+    expect((await stored()).refused!.at(-1)!.nodeId).toBe('z-2');
+
+    // a renewal carrying them failed: the next one carries them again
+    refused.push(refusal('z-3', '2026-01-01T00:02:02.000Z'));
+    faults.failRenews = 1;
+    expect(await fleet.publish()).toBe(false);
+    expect(await fleet.publish()).toBe(true);
+    expect([faults.puts, faults.renewsWithRefused]).toEqual([2, 6]);
+    expect((await stored()).refused!.at(-1)!.nodeId).toBe('z-3');
+
+    // the store lost the record: put whole, refusals and all
+    await inner.removeReplicaStatus('r1');
+    expect(await fleet.publish()).toBe(true);
+    expect(faults.puts).toBe(3);
+    expect((await stored()).refused).toHaveLength(MAX_FLEET_REFUSALS);
+    // and on stop they go with the record
+    await fleet.stop();
+    expect(await inner.listReplicaStatus(clock)).toEqual([]);
+  });
+
+  it('lists the fleet\'s refusals oldest first, each naming the replica of its record; a record without refusals has none', () => {
+    const at = (s: number) => `2026-01-01T00:00:0${s}.000Z`;
+    const fleet: ReplicaStatus[] = [
+      { replica: 'a', servedKey: 'k', reportedAt: 0, expiresAt: 1, proxies: [], refused: [sampleRefusal('a', 'a-1', { at: at(1) }), sampleRefusal('a', 'a-3', { at: at(3) })] },
+      { replica: 'old', servedKey: 'k', reportedAt: 0, expiresAt: 1, proxies: [] },
+      { replica: 'b', servedKey: 'k', reportedAt: 0, expiresAt: 1, proxies: [], refused: [sampleRefusal('elsewhere', 'b-2', { at: at(2) }), sampleRefusal('b', 'b-3', { at: at(3) })] },
+    ];
+    expect(fleetRefusals(fleet).map((r) => `${r.nodeId}@${r.replica}`)).toEqual(['a-1@a', 'b-2@b', 'a-3@a', 'b-3@b']);
+    expect(fleetRefusals([])).toEqual([]);
   });
 
   it('writes a change by the next interval on its own timer', async () => {
