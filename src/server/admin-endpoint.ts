@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { bearerAuthorizer, type TokenEntry } from '../admin/auth.js';
 import { defaultAllowedHosts, DEFAULT_MAX_CONFIG_BODY, Router } from '../admin/router.js';
-import { mountCoreRoutes } from '../admin/routes/core.js';
+import { mountCoreRoutes, type CoreDeps } from '../admin/routes/core.js';
 import { mountOpsRoutes } from '../admin/routes/ops.js';
 import { AdminServer, type AdminTlsOptions } from '../admin/server.js';
 import type { RolloutRunner } from '../rollout/runner.js';
@@ -9,7 +9,7 @@ import type { Store } from '../store/types.js';
 import type { XdsServer } from '../xds/server.js';
 import { ServerOperations } from './admin-operations.js';
 import type { ControlPlane } from './control.js';
-import type { FleetPublisher } from './fleet.js';
+import { fleetProxies, fleetRefusals, type FleetPublisher } from './fleet.js';
 import { PipelineView } from './served-view.js';
 
 export interface AdminDeps {
@@ -50,7 +50,7 @@ export async function serveAdmin(
     allowedHosts: defaultAllowedHosts(host, sec.allowedHosts),
     maxConfigBody: sec.maxConfigBody ?? DEFAULT_MAX_CONFIG_BODY,
   });
-  mountCoreRoutes(router, { view, registries });
+  mountCoreRoutes(router, { view, registries, fleet: fleetView(fleet) });
   const fleetState = { pipeline: control.pipeline, replica: fleet.replica, servedKey: () => control.servedKey(), replicas: () => fleet.fleet() };
   const ops = new ServerOperations(control, store, runner, view, fleetState);
   mountOpsRoutes(router, ops);
@@ -60,6 +60,16 @@ export async function serveAdmin(
     async close() {
       await admin.close();
       await ops.close();
+    },
+  };
+}
+
+/** What `GET /api/v1/proxies` reads of the fleet: its proxies and its refusals, each naming its replica, from one store read. */
+export function fleetView(fleet: Pick<FleetPublisher, 'fleet'>): NonNullable<CoreDeps['fleet']> {
+  return {
+    async proxiesAndRefusals() {
+      const replicas = await fleet.fleet();
+      return { proxies: fleetProxies(replicas), refused: fleetRefusals(replicas) };
     },
   };
 }

@@ -6,6 +6,7 @@
  * clients with certificates from src/ca; a record of an older replica (no refusals column written)
  * reads as none.
  */
+import { fleetView } from '../../src/server/admin-endpoint.js';
 import fs from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -140,7 +141,7 @@ describe('refusals fleet-wide, on two replicas sharing PostgreSQL', () => {
    */
   async function adminOf(b: RunningBanyan): Promise<string> {
     const router = new Router(bearerAuthorizer(undefined));
-    mountCoreRoutes(router, { view: new PipelineView(b.pipeline, () => b.xds.status(), b.fleet, () => b.xds.refused()), registries: [], fleet: b.fleet });
+    mountCoreRoutes(router, { view: new PipelineView(b.pipeline, () => b.xds.status(), b.fleet, () => b.xds.refused()), registries: [], fleet: fleetView(b.fleet) });
     const admin = new AdminServer(router);
     const port = await admin.listen(0, '127.0.0.1');
     cleanups.push(() => admin.close());

@@ -4,8 +4,6 @@ import { BanyanError } from '../../errors.js';
 import { renderMetrics } from '../../telemetry/metrics-http.js';
 import type { ServedView } from '../operations.js';
 import { RawReply, type Router } from '../router.js';
-import { fleetProxies, fleetRefusals } from '../../server/fleet.js';
-import type { ReplicaStatus } from '../../store/types.js';
 import type { RefusalRecord } from '../../xds/status.js';
 import { guard } from './errors.js';
 
@@ -23,7 +21,7 @@ export interface CoreDeps {
    * fleet's refusals, each naming its replica, from the same read as the fleet's proxies. Without it,
    * this replica's refusals only (and the proxies from `view.fleet()`).
    */
-  fleet?: { fleet(): Promise<ReplicaStatus[]> };
+  fleet?: { proxiesAndRefusals(): Promise<{ proxies: unknown[]; refused: unknown[] }> };
 }
 
 /** Health, metrics, proxy status and what is being served: the read side every operator needs first. */
@@ -50,8 +48,7 @@ export function mountCoreRoutes(router: Router, deps: CoreDeps): void {
       if (url.searchParams.get('scope') === 'local') return { proxies: view.proxies(), refused };
       try {
         if (deps.fleet) {
-          const replicas = await deps.fleet.fleet();
-          return { proxies: fleetProxies(replicas), refused: fleetRefusals(replicas) };
+          return await deps.fleet.proxiesAndRefusals();
         }
         return { proxies: await view.fleet(), refused };
       } catch (err) {
