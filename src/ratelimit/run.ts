@@ -1,5 +1,5 @@
 import { formatDiagnostic, hasErrors } from '../config/diagnostics.js';
-import type { TlsFiles } from '../grpc/tls.js';
+import { grpcChannelCredentials, TlsFileWatcher, type TlsFiles } from '../grpc/tls.js';
 import { parseRateLimitFiles } from '../config/ratelimit/parse.js';
 import { readConfigFiles, type SourceFile } from '../config/source.js';
 import { ServiceStack, type StopReport } from '../service/stack.js';
@@ -26,6 +26,8 @@ export interface RunRateLimitOptions {
   xds?: string;
   /** TLS to that xDS server: its CA, and a client certificate for mTLS (absent = plaintext). */
   xdsTls?: XdsClientTls;
+  /** The client certificate files' periodic re-check (besides fs.watch); default 10 s. */
+  xdsCertRecheckMs?: number;
   nodeId?: string;
   redis?: RedisConnectOptions;
   timeoutMs: number;
@@ -84,11 +86,15 @@ export async function runRateLimit(o: RunRateLimitOptions): Promise<RunningRateL
       stack.add('config watcher', () => watcher.stop());
     }
     if (o.xds) {
+      // A client certificate is followed like the servers' (grpc/tls.ts): each new connection takes the latest whole pair.
+      const pair = o.xdsTls?.certFile && o.xdsTls.keyFile ? { certFile: o.xdsTls.certFile, keyFile: o.xdsTls.keyFile, caFile: o.xdsTls.caFile, requireClientCert: false } : undefined;
+      const certs = pair ? await TlsFileWatcher.open(pair, { logger: o.log, ...(o.xdsCertRecheckMs ? { recheckMs: o.xdsCertRecheckMs } : {}) }) : undefined;
+      if (certs) stack.add('xDS client certificate', () => certs.close());
       const client = new RateLimitXdsClient({
         address: o.xds,
         nodeId: o.nodeId ?? `ratelimit-${process.pid}`,
         log: o.log,
-        ...(o.xdsTls ? { tls: o.xdsTls } : {}),
+        ...(certs ? { credentials: grpcChannelCredentials(certs) } : o.xdsTls ? { tls: o.xdsTls } : {}),
         onConfig: (domains) => server.setConfig(domains),
       });
       client.start();

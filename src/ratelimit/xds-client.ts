@@ -29,6 +29,8 @@ export interface RateLimitXdsClientOptions {
    * roots), and a client certificate and key for mTLS (serve --tls-client-ca). Absent = plaintext.
    */
   tls?: XdsClientTls;
+  /** Channel credentials in place of `tls` (a rotating client certificate: grpc/tls.ts grpcChannelCredentials). */
+  credentials?: grpc.ChannelCredentials;
 }
 
 export interface XdsClientTls {
@@ -69,7 +71,7 @@ export class RateLimitXdsClient {
   constructor(private readonly opts: RateLimitXdsClientOptions) {}
 
   start(): void {
-    this.client = new grpc.Client(this.opts.address, xdsCredentials(this.opts.tls));
+    this.client = new grpc.Client(this.opts.address, this.opts.credentials ?? xdsCredentials(this.opts.tls));
     this.connect();
   }
 
