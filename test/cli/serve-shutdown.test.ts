@@ -58,7 +58,7 @@ describe('shutdown on SIGTERM (built binary)', () => {
     expect(await p.exited).toEqual({ code: 0, signal: null });
     const last = p.lines.at(-1)!;
     expect(last.msg).toBe('stopped');
-    expect(last.stopped).toEqual(['config watcher', 'admin API', 'xDS server', 'rollouts', 'fleet status', 'control plane', 'authz service', 'rate limit service', 'store']);
+    expect(last.stopped).toEqual(['config watcher', 'admin API', 'xDS server', 'rollouts', 'fleet status', 'control plane', 'authz service', 'rate limit service', "Banyan's CA", 'store']);
   });
 
   it('banyan authz: the same stop on SIGTERM', async () => {
