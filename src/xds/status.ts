@@ -87,7 +87,7 @@ export interface RefusalRecord {
   allowed: string[];
   reason: string;
   peer: string;
-  /** `first-request`: refused on connecting; `regrouped`: a config change moved the node to a group it may not join. */
+  /** `first-request`: refused on connecting; `regrouped`: after a config change (a new group, or new identities for its group) the node may no longer join. */
   when: 'first-request' | 'regrouped';
   at: string;
 }

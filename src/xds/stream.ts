@@ -120,7 +120,8 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     const before = this.group;
     this.placeNode();
     if (!this.group) return;
-    if (this.group !== before && this.refuse('regrouped')) return;
+    // Judged again on every change: a new group, or narrower identities for the same one, may refuse it now.
+    if (this.refuse('regrouped')) return;
     const changed = this.group === before ? change.changed.get(this.group) : undefined;
     for (const typeUrl of this.types.keys()) {
       if (this.group !== before || changed?.has(typeUrl)) this.queue.add(typeUrl, change.at);

@@ -258,6 +258,20 @@ describe('hostile xDS clients over mTLS', () => {
     expect(xds.refused()).toContainEqual(expect.objectContaining({ nodeId: 'b-1', group: 'default', when: 'regrouped' }));
     expect(xds.status().map((p) => p.nodeId)).not.toContain('b-1');
   });
+
+  it("a config change that narrows the identities of a connected node's own group ends its stream", async () => {
+    apply(load(configYaml(dir, server)));
+    const ads = connect(certB, { id: 'b-2', cluster: 'edge-b' });
+    await eventually(() => expect(ads.names.get(TypeUrl.Secret)).toEqual(new Set(['b-cert'])));
+    // Same group, same match: only who may join it changes.
+    apply(load(configYaml(dir, server).replace('identities: [ "dns:b-*.internal" ]', 'identities: [ "dns:c-*.internal" ]')));
+    const err = await ads.failure();
+    expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(err.details).toContain('group "group-b", which allows dns:c-*.internal');
+    expect(xds.status().map((p) => p.nodeId)).not.toContain('b-2');
+    // Back to the shared config for the tests after this one.
+    apply(load(configYaml(dir, server)));
+  });
 });
 
 /** One batch of grpc-go's xDS client (test/go/xdsclient) over TLS channel creds in its bootstrap (gRFC A65). */

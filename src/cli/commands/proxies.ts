@@ -69,7 +69,7 @@ export type ListedRefusal = RefusalRecord & { replica?: string };
  * replica refused it (after the node, as the NACKED lines name theirs).
  */
 export function refusedLines(refused: ListedRefusal[], now = Date.now()): string[] {
-  return [...refused].reverse().map((r) => `  ${r.nodeId || '-'}${r.replica ? ` (${r.replica})` : ''} group ${r.group} (${r.when === 'regrouped' ? 'regrouped by a config change' : 'on connecting'}, ${ago(r.at, now)} ago): ${r.reason}`);
+  return [...refused].reverse().map((r) => `  ${r.nodeId || '-'}${r.replica ? ` (${r.replica})` : ''} group ${r.group} (${r.when === 'regrouped' ? 'after a config change' : 'on connecting'}, ${ago(r.at, now)} ago): ${r.reason}`);
 }
 
 function sorted(proxies: FleetProxy[]): FleetProxy[] {
