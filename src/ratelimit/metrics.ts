@@ -20,10 +20,13 @@ export class RateLimitMetrics {
   readonly failureModeAllowed;
   readonly globalShadowMode;
   readonly latency;
+  readonly breakerState;
+  readonly breakerTransitions;
 
   constructor(registry: Registry = createRegistry()) {
     this.registry = registry;
-    const rule = (name: string, help: string) => new prom.Counter({ name: `banyan_ratelimit_${name}`, help, labelNames: ['key'] as const, registers: [registry] });
+    // Prometheus counters end in _total: the reference's stat names (total_hits, over_limit, ...) plus the suffix.
+    const rule = (name: string, help: string) => new prom.Counter({ name: `banyan_ratelimit_${name}_total`, help, labelNames: ['key'] as const, registers: [registry] });
     this.totalHits = rule('total_hits', 'Hits counted against a rule');
     this.overLimit = rule('over_limit', 'Hits over the rule limit');
     this.nearLimit = rule('near_limit', 'Hits past the near-limit ratio (80%) but within the limit');
@@ -32,12 +35,14 @@ export class RateLimitMetrics {
     this.overLimitWithLocalCache = rule('over_limit_with_local_cache', 'Over-limit hits answered from the local over-limit cache without the backend');
     this.configLoadSuccess = new prom.Counter({ name: 'banyan_ratelimit_config_load_success_total', help: 'Rate limit configs applied', registers: [registry] });
     this.configLoadError = new prom.Counter({ name: 'banyan_ratelimit_config_load_error_total', help: 'Rate limit configs rejected (last good kept)', registers: [registry] });
-    this.backendErrors = new prom.Counter({ name: 'banyan_ratelimit_backend_errors_total', help: 'Backend calls that failed or timed out', labelNames: ['backend', 'reason'] as const, registers: [registry] });
-    this.failureModeAllowed = new prom.Counter({ name: 'banyan_ratelimit_failure_mode_allowed_total', help: 'Requests answered OK because the backend was unavailable (fail open)', registers: [registry] });
+    this.backendErrors = new prom.Counter({ name: 'banyan_ratelimit_backend_errors_total', help: 'Backend calls that failed (error), timed out (timeout) or were not made because the circuit breaker was open (breaker_open)', labelNames: ['backend', 'reason'] as const, registers: [registry] });
+    this.failureModeAllowed = new prom.Counter({ name: 'banyan_ratelimit_failure_mode_allowed_total', help: 'Requests answered OK, uncounted, because the backend was unavailable, slow or behind an open breaker (fail open)', registers: [registry] });
     this.globalShadowMode = new prom.Counter({ name: 'banyan_ratelimit_global_shadow_mode_total', help: 'Over-limit responses turned OK by the global shadow mode', registers: [registry] });
+    this.breakerState = new prom.Gauge({ name: 'banyan_ratelimit_breaker_state', help: 'Circuit breaker in front of the backend: 0 closed, 1 half-open (probing), 2 open', registers: [registry] });
+    this.breakerTransitions = new prom.Counter({ name: 'banyan_ratelimit_breaker_transitions_total', help: 'Circuit breaker state changes, by the state entered', labelNames: ['to'] as const, registers: [registry] });
     this.latency = new prom.Histogram({
       name: 'banyan_ratelimit_decision_seconds',
-      help: 'ShouldRateLimit latency',
+      help: 'ShouldRateLimit latency, from the call\'s arrival',
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers: [registry],
     });

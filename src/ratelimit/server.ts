@@ -7,7 +7,7 @@ import { loadEnvoyProtos } from '../proto/envoy.js';
 import { rateLimitServiceDefinition } from '../proto/grpc.js';
 import { addGrpcHealth, type GrpcHealth } from '../telemetry/health.js';
 import { logger, type Logger } from '../telemetry/logger.js';
-import { RateLimitError, RateLimiter, type RateLimitServiceOptions } from './service.js';
+import { RateLimitError, RateLimiter, type CallBudget, type RateLimitServiceOptions } from './service.js';
 import type { RlsRequest, RlsResponse } from './types.js';
 
 export const RATELIMIT_SERVICE_NAME = 'envoy.service.ratelimit.v3.RateLimitService';
@@ -30,8 +30,8 @@ export class RateLimitServer {
   constructor(opts: RateLimitServerOptions = {}) {
     // Up front, so that the first request never waits on reading protos.
     loadEnvoyProtos();
-    this.limiter = new RateLimiter(opts);
     this.log = opts.log ?? logger().child({ component: 'ratelimit' });
+    this.limiter = new RateLimiter({ ...opts, log: this.log });
   }
 
   /** Binds host:port (0 = any free port) and resolves with the bound port; TLS or plaintext per `transport`. */
@@ -48,7 +48,7 @@ export class RateLimitServer {
   }
 
   private readonly handle = (call: grpc.ServerUnaryCall<RlsRequest, RlsResponse>, callback: grpc.sendUnaryData<RlsResponse>): void => {
-    this.limiter.shouldRateLimit(call.request).then(
+    this.limiter.shouldRateLimit(call.request, callBudget(call)).then(
       (res) => callback(null, res),
       (err: unknown) => {
         if (err instanceof RateLimitError) callback({ code: err.code, details: err.message });
@@ -85,6 +85,18 @@ export class RateLimitServer {
     this.transport = undefined;
     await this.limiter.close();
   }
+}
+
+/**
+ * The call's budget: it starts now (the handler runs as the call arrives) and ends no later than the
+ * caller's deadline (grpc-timeout, which grpc-js turns into an absolute deadline when it reads the headers).
+ */
+function callBudget(call: grpc.ServerUnaryCall<RlsRequest, RlsResponse>): CallBudget {
+  const arrivedAt = performance.now();
+  const d = call.getDeadline();
+  const ms = d instanceof Date ? d.getTime() : d;
+  if (!Number.isFinite(ms)) return { arrivedAt };
+  return { arrivedAt, callerDeadlineAt: arrivedAt + (ms - Date.now()) };
 }
 
 export function createRateLimitServer(opts: RateLimitServerOptions = {}): RateLimitServer {

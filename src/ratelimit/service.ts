@@ -4,17 +4,29 @@ import { envoyUnitName, UNIT_SECONDS, unitFromEnvoy } from '../config/ratelimit/
 import { validateDomains } from '../config/ratelimit/validate.js';
 import { plainToStruct, type PlainValue } from '../proto/struct.js';
 import { MemoryBackend } from './backend/memory.js';
+import { BREAKER_DEFAULTS, BreakerOpenError, CircuitBreaker, type BreakerOptions, type BreakerState, type Ticket } from './backend/breaker.js';
 import type { LimitCheck, LimiterBackend, LimitResult } from './backend/types.js';
 import { OverLimitCache } from './local-cache.js';
 import { RateLimitMetrics } from './metrics.js';
 import { RuleTable, type DescriptorEntry, type Rule } from './rules.js';
 import type { RlsDescriptor, RlsDescriptorStatus, RlsRequest, RlsResponse } from './types.js';
+import { logger, type Logger } from '../telemetry/logger.js';
 
 export interface RateLimitServiceOptions {
   backend?: LimiterBackend;
   domains?: RateLimitDomain[];
-  /** Bound on the backend call; past it the failure mode answers. Default 50 ms. */
+  /**
+   * Bound on a call, counted from its arrival (not from when the backend call goes out), shortened to
+   * the caller's own deadline (grpc-timeout; Envoy's filter sends 20 ms by default) when that is
+   * sooner; past it the failure mode answers. Default 50 ms.
+   */
   timeoutMs?: number;
+  /**
+   * Circuit breaker in front of the backend: after `failures` consecutive timeouts or errors, calls
+   * are answered by the failure mode at once, one probe goes through after a backoff (doubling up to
+   * `maxBackoffMs`), and a probe that succeeds closes it. `failures: 0` turns it off.
+   */
+  breaker?: BreakerOptions;
   /** When the backend is down or slow: allow (OK, counted) or deny (gRPC UNAVAILABLE). Default allow. */
   failureMode?: 'allow' | 'deny';
   /** Every OVER_LIMIT becomes OK (counted), as the reference's SHADOW_MODE setting. */
@@ -44,7 +56,24 @@ export interface RateLimitServiceOptions {
   metrics?: RateLimitMetrics;
   /** Milliseconds since the epoch; injectable so tests can pin windows. */
   now?: () => number;
+  /** Fail-open decisions and breaker changes are logged here (rate-limited). */
+  log?: Logger;
 }
+
+/**
+ * When a call's budget started and when its caller stops waiting, both on the monotonic clock
+ * (performance.now()). The server fills it in from the call's arrival and its grpc-timeout.
+ */
+export interface CallBudget {
+  arrivedAt: number;
+  /** The caller's deadline (absent: the caller set none). */
+  callerDeadlineAt?: number;
+}
+
+/** Kept back from the caller's deadline so that our answer reaches it before it gives up. */
+export const CALLER_DEADLINE_MARGIN_MS = 2;
+/** At most one fail-open log line per this long (with the count since the last one). */
+const FAIL_OPEN_LOG_INTERVAL_MS = 10_000;
 
 /** A request the service refuses with a gRPC status (Envoy treats any error per failure_mode_deny). */
 export class RateLimitError extends Error {
@@ -92,6 +121,10 @@ export class RateLimiter {
   private loaded = false;
   private readonly headers?: { limit: string; remaining: string; reset: string };
   private readonly now: () => number;
+  private readonly breaker: CircuitBreaker;
+  private readonly log: Logger;
+  private failOpenLog = { at: -Infinity, since: 0 };
+  private breakerWasClosed = true;
 
   constructor(opts: RateLimitServiceOptions = {}) {
     this.backend = opts.backend ?? new MemoryBackend();
@@ -107,6 +140,9 @@ export class RateLimiter {
     this.globalQuotaMode = opts.globalQuotaMode ?? false;
     if (opts.responseHeaders) this.headers = opts.responseHeaders === true ? DEFAULT_HEADERS : opts.responseHeaders;
     this.now = opts.now ?? Date.now;
+    this.log = opts.log ?? logger().child({ component: 'ratelimit' });
+    this.breaker = new CircuitBreaker({ ...BREAKER_DEFAULTS, ...opts.breaker, onChange: (state) => this.breakerChanged(state, opts.breaker?.onChange) });
+    this.metrics.breakerState.set(0);
     this.table = new RuleTable([]);
     if (opts.domains) this.setConfig(opts.domains);
   }
@@ -139,16 +175,27 @@ export class RateLimiter {
     return this.loaded;
   }
 
-  async shouldRateLimit(request: RlsRequest): Promise<RlsResponse> {
-    const started = process.hrtime.bigint();
+  /** The breaker's state (closed, open, half_open). */
+  get breakerState(): BreakerState {
+    return this.breaker.state;
+  }
+
+  /**
+   * One decision. `budget` says when the call arrived and when its caller stops waiting (the gRPC
+   * server passes both); without it the budget starts now, with no caller deadline.
+   */
+  async shouldRateLimit(request: RlsRequest, budget?: CallBudget): Promise<RlsResponse> {
+    const arrivedAt = budget?.arrivedAt ?? performance.now();
+    let deadlineAt = arrivedAt + this.timeoutMs;
+    if (budget?.callerDeadlineAt !== undefined) deadlineAt = Math.min(deadlineAt, budget.callerDeadlineAt - CALLER_DEADLINE_MARGIN_MS);
     try {
-      return await this.decide(request);
+      return await this.decide(request, deadlineAt);
     } finally {
-      this.metrics.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      this.metrics.latency.observe((performance.now() - arrivedAt) / 1000);
     }
   }
 
-  private async decide(request: RlsRequest): Promise<RlsResponse> {
+  private async decide(request: RlsRequest, deadlineAt: number): Promise<RlsResponse> {
     const domain = request.domain ?? '';
     const descriptors = request.descriptors ?? [];
     if (domain === '') throw new RateLimitError(GrpcStatus.UNKNOWN, 'rate limit domain must not be empty');
@@ -182,10 +229,18 @@ export class RateLimiter {
     const all = planned.flat();
     const toSend = all.filter((p) => !p.cached);
     if (toSend.length > 0) {
+      let ticket: Ticket;
       try {
-        const results = await this.withTimeout(this.count(toSend, all.length > toSend.length));
+        ticket = this.breaker.acquire();
+      } catch (err) {
+        return this.failure(err, limited);
+      }
+      try {
+        const results = await this.within(this.count(toSend, all.length > toSend.length), deadlineAt);
+        this.breaker.success(ticket);
         toSend.forEach((p, k) => (p.result = results[k]));
       } catch (err) {
+        this.breaker.failure(ticket);
         return this.failure(err, limited);
       }
     }
@@ -329,22 +384,69 @@ export class RateLimiter {
    * allow) are let through; if any limited descriptor must fail closed the call fails UNAVAILABLE.
    */
   private failure(err: unknown, limited: (Rule | undefined)[]): RlsResponse {
-    const reason = err instanceof TimeoutError ? 'timeout' : 'error';
+    const reason = err instanceof TimeoutError ? 'timeout' : err instanceof BreakerOpenError ? 'breaker_open' : 'error';
     this.metrics.backendErrors.inc({ backend: this.backend.name, reason });
     const closed = limited.some((r) => r && !(r.failOpen ?? this.failureMode === 'allow'));
     if (closed) throw new RateLimitError(GrpcStatus.UNAVAILABLE, `rate limit backend ${this.backend.name} unavailable: ${(err as Error).message}`);
     this.metrics.failureModeAllowed.inc();
+    this.failedOpen(reason, err);
     return { overall_code: 'OK', statuses: limited.map(() => ({ code: 'OK' })) };
   }
 
-  private withTimeout<T>(work: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError(`no answer within ${this.timeoutMs}ms`)), this.timeoutMs);
+  /** Every fail-open is counted (failure_mode_allowed_total); the log says so at most every 10 s. */
+  private failedOpen(reason: string, err: unknown): void {
+    const now = performance.now();
+    this.failOpenLog.since++;
+    if (now - this.failOpenLog.at < FAIL_OPEN_LOG_INTERVAL_MS) return;
+    this.log.warn({ reason, err: (err as Error).message, failOpenSinceLastLog: this.failOpenLog.since, backend: this.backend.name }, 'rate limit backend unavailable: requests let through uncounted (failure mode allow)');
+    this.failOpenLog = { at: now, since: 0 };
+  }
+
+  private breakerChanged(state: BreakerState, also?: (state: BreakerState) => void): void {
+    this.metrics.breakerState.set(state === 'closed' ? 0 : state === 'half_open' ? 1 : 2);
+    this.metrics.breakerTransitions.inc({ to: state });
+    if (state === 'closed') this.log.info({ backend: this.backend.name }, 'rate limit backend answering again: circuit breaker closed');
+    else if (state === 'open' && this.breakerWasClosed) this.log.warn({ backend: this.backend.name }, 'rate limit backend failing: circuit breaker open, the failure mode answers until a probe succeeds');
+    this.breakerWasClosed = state === 'closed';
+    also?.(state);
+  }
+
+  /**
+   * The backend's answer, or TimeoutError once `deadlineAt` has passed without one. The timer only
+   * says when to look: when it fires, the answer may already be in the socket buffer, unread because
+   * the event loop was busy (a timer always runs before that turn's I/O). So the verdict waits for
+   * that turn's I/O to be read (setImmediate runs after the poll phase): a reply that arrived in time
+   * is used, never discarded because the loop was late. Only a backend that has not answered by then
+   * times out.
+   */
+  private within<T>(work: Promise<T>, deadlineAt: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const timer = setTimeout(
+        () =>
+          setImmediate(() => {
+            if (done) return;
+            done = true;
+            reject(new TimeoutError(`no answer within ${this.timeoutMs}ms of the call's arrival (or its caller's deadline)`));
+          }),
+        Math.max(0, deadlineAt - performance.now()),
+      );
+      work.then(
+        (v) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (err: unknown) => {
+          // After the verdict, a late failure of the abandoned call must not become an unhandled rejection.
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
     });
-    // The losing backend call may still reject later; that must not become an unhandled rejection.
-    work.catch(() => {});
-    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
   }
 
   async close(): Promise<void> {

@@ -146,8 +146,8 @@ descriptors:
   it('per-rule shadow mode answers OK but counts over_limit and shadow_mode', async () => {
     const { rl } = limiterFor('domain: s\ndescriptors:\n  - key: k\n    shadow_mode: true\n    rate_limit: { unit: second, requests_per_unit: 1 }\n');
     expect(await codes(rl, req('s', [['k', 'v']]), 3)).toEqual(['OK', 'OK', 'OK']);
-    expect(await metricValue(rl, 'banyan_ratelimit_shadow_mode', 's.k')).toBe(2);
-    expect(await metricValue(rl, 'banyan_ratelimit_over_limit', 's.k')).toBe(2);
+    expect(await metricValue(rl, 'banyan_ratelimit_shadow_mode_total', 's.k')).toBe(2);
+    expect(await metricValue(rl, 'banyan_ratelimit_over_limit_total', 's.k')).toBe(2);
   });
 
   it('global shadow mode turns OVER_LIMIT into OK while statuses keep the truth', async () => {
@@ -173,24 +173,24 @@ descriptors:
     const { rl } = limiterFor('domain: n\ndescriptors:\n  - key: k\n    rate_limit: { unit: second, requests_per_unit: 10 }\n');
     await codes(rl, req('n', [['k', 'v']]), 12);
     // near threshold floor(10*0.8)=8: hits 9 and 10 are near; 11 and 12 over.
-    expect(await metricValue(rl, 'banyan_ratelimit_near_limit', 'n.k')).toBe(2);
-    expect(await metricValue(rl, 'banyan_ratelimit_within_limit', 'n.k')).toBe(10);
-    expect(await metricValue(rl, 'banyan_ratelimit_over_limit', 'n.k')).toBe(2);
-    expect(await metricValue(rl, 'banyan_ratelimit_total_hits', 'n.k')).toBe(12);
+    expect(await metricValue(rl, 'banyan_ratelimit_near_limit_total', 'n.k')).toBe(2);
+    expect(await metricValue(rl, 'banyan_ratelimit_within_limit_total', 'n.k')).toBe(10);
+    expect(await metricValue(rl, 'banyan_ratelimit_over_limit_total', 'n.k')).toBe(2);
+    expect(await metricValue(rl, 'banyan_ratelimit_total_hits_total', 'n.k')).toBe(12);
   });
 
   it('near-limit with a multi-hit jump over the limit counts the near part and the over part', async () => {
     const { rl } = limiterFor('domain: n\ndescriptors:\n  - key: k\n    rate_limit: { unit: second, requests_per_unit: 10 }\n');
     await rl.shouldRateLimit({ ...req('n', [['k', 'v']]), hits_addend: 7 });
     await rl.shouldRateLimit({ ...req('n', [['k', 'v']]), hits_addend: 5 });
-    expect(await metricValue(rl, 'banyan_ratelimit_over_limit', 'n.k')).toBe(2);
-    expect(await metricValue(rl, 'banyan_ratelimit_near_limit', 'n.k')).toBe(2);
+    expect(await metricValue(rl, 'banyan_ratelimit_over_limit_total', 'n.k')).toBe(2);
+    expect(await metricValue(rl, 'banyan_ratelimit_near_limit_total', 'n.k')).toBe(2);
   });
 
   it('detailed_metric names the stats after the request values', async () => {
     const { rl } = limiterFor('domain: d\ndescriptors:\n  - key: k\n    detailed_metric: true\n    rate_limit: { unit: second, requests_per_unit: 5 }\n');
     await rl.shouldRateLimit(req('d', [['k', 'alice']]));
-    expect(await metricValue(rl, 'banyan_ratelimit_total_hits', 'd.k_alice')).toBe(1);
+    expect(await metricValue(rl, 'banyan_ratelimit_total_hits_total', 'd.k_alice')).toBe(1);
   });
 
   it('a limit override in the request descriptor replaces the configured limit', async () => {

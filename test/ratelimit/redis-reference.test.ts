@@ -67,7 +67,7 @@ describe('reference decisions on a real Redis', () => {
     await rl.shouldRateLimit(withLimit(1));
     expect((await rl.shouldRateLimit(withLimit(1))).overall_code).toBe('OVER_LIMIT');
     expect((await rl.shouldRateLimit(withLimit(1))).overall_code).toBe('OVER_LIMIT');
-    const before = await rl.metrics.registry.getSingleMetric('banyan_ratelimit_over_limit_with_local_cache')?.get();
+    const before = await rl.metrics.registry.getSingleMetric('banyan_ratelimit_over_limit_with_local_cache_total')?.get();
     expect(before?.values.reduce((n, v) => n + v.value, 0)).toBeGreaterThan(0);
     const res = await rl.shouldRateLimit(withLimit(50));
     expect(res.overall_code).toBe('OK');

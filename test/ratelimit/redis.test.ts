@@ -155,6 +155,6 @@ describe('Redis backend against a real redis-server', () => {
     } finally {
       redis.resume();
     }
-    expect(await servers[servers.length - 1].metrics()).toMatch(new RegExp(`banyan_ratelimit_over_limit_with_local_cache\\{key="edge.one"\\} [1-9]`));
+    expect(await servers[servers.length - 1].metrics()).toMatch(new RegExp(`banyan_ratelimit_over_limit_with_local_cache_total\\{key="edge.one"\\} [1-9]`));
   });
 });

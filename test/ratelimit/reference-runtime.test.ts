@@ -48,7 +48,7 @@ describe('the reference runtime directory in banyan ratelimit', () => {
 
     // sanitize.yaml: value_to_metric names the stats after the request's value.
     await client.call(req('sanitize', [['grpc_path', '/pkg.Svc/Method']]));
-    expect(await running.server.metrics()).toMatch(/banyan_ratelimit_total_hits\{key="sanitize\.grpc_path_\/pkg\.Svc\/Method"\} 1/);
+    expect(await running.server.metrics()).toMatch(/banyan_ratelimit_total_hits_total\{key="sanitize\.grpc_path_\/pkg\.Svc\/Method"\} 1/);
   });
 
   it('a second file for an existing domain: rejected without merge; merged with it (MERGE_DOMAIN_CONFIG, existingDomainreload.yaml)', async () => {

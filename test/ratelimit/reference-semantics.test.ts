@@ -161,7 +161,7 @@ descriptors:
     expect((await rl.shouldRateLimit(req('share-threshold-test', [['files', 'files/k']]))).overall_code).toBe('OVER_LIMIT');
     for (const v of values) expect((await rl.shouldRateLimit(req('share-threshold-test', [['files_no_share', `files_no_share/${v}`]]))).overall_code).toBe('OK');
     // Stats are kept under the pattern too (config_impl.go: share_threshold keeps the wildcard in the key).
-    expect(await metricValue(rl, 'banyan_ratelimit_total_hits', 'share-threshold-test.files_files/*')).toBe(11);
+    expect(await metricValue(rl, 'banyan_ratelimit_total_hits_total', 'share-threshold-test.files_files/*')).toBe(11);
   });
 
   it('nested: the parent entry keeps its value, the shared entry its pattern (base_limiter_test.go TestGenerateCacheKeysWithShareThreshold, case 3)', async () => {
@@ -205,10 +205,10 @@ descriptors:
     await rl.shouldRateLimit(req('sanitize', [['route', 'api/users']]));
     await rl.shouldRateLimit(req('sanitize', [['detailed_path', '/x']]));
     await rl.shouldRateLimit(req('sanitize', [['plain', 'y']]));
-    expect(await metricValue(rl, 'banyan_ratelimit_total_hits', 'sanitize.grpc_path_/pkg.Svc/Get')).toBe(1);
-    expect(await metricValue(rl, 'banyan_ratelimit_total_hits', 'sanitize.route_api/users')).toBe(1);
-    expect(await metricValue(rl, 'banyan_ratelimit_total_hits', 'sanitize.detailed_path_/x')).toBe(1);
-    expect(await metricValue(rl, 'banyan_ratelimit_total_hits', 'sanitize.plain')).toBe(1);
+    expect(await metricValue(rl, 'banyan_ratelimit_total_hits_total', 'sanitize.grpc_path_/pkg.Svc/Get')).toBe(1);
+    expect(await metricValue(rl, 'banyan_ratelimit_total_hits_total', 'sanitize.route_api/users')).toBe(1);
+    expect(await metricValue(rl, 'banyan_ratelimit_total_hits_total', 'sanitize.detailed_path_/x')).toBe(1);
+    expect(await metricValue(rl, 'banyan_ratelimit_total_hits_total', 'sanitize.plain')).toBe(1);
   });
 });
 
@@ -259,16 +259,16 @@ describe('STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT (redis/fixed_cache_impl.go DoL
       ['OVER_LIMIT', 0],
     ]);
     expect((await rl.shouldRateLimit({ domain: 'domain', descriptors: [hit('key4', 'value4', 0)] })).statuses[0].limit_remaining).toBe(2);
-    expect(await metricValue(rl, 'banyan_ratelimit_near_limit', 'domain.key4')).toBe(2);
+    expect(await metricValue(rl, 'banyan_ratelimit_near_limit_total', 'domain.key4')).toBe(2);
     // The reference's 5 within-limit hits, plus the 10 this test starts the counters with.
-    expect(await metricValue(rl, 'banyan_ratelimit_within_limit', 'domain.key4')).toBe(15);
+    expect(await metricValue(rl, 'banyan_ratelimit_within_limit_total', 'domain.key4')).toBe(15);
   });
 
   it('a key over in the local cache: the other keys are only read', async () => {
     const { rl } = limiterFor(TWO, { stopIncrementWhenOverLimit: true, localCache: true });
     await rl.shouldRateLimit({ domain: 'domain', descriptors: [hit('key5', 'value5', 15)] });
     for (let i = 0; i < 3; i++) expect((await rl.shouldRateLimit(both(1))).overall_code).toBe('OVER_LIMIT');
-    expect(await metricValue(rl, 'banyan_ratelimit_over_limit_with_local_cache', 'domain.key5')).toBe(3);
+    expect(await metricValue(rl, 'banyan_ratelimit_over_limit_with_local_cache_total', 'domain.key5')).toBe(3);
     expect((await rl.shouldRateLimit({ domain: 'domain', descriptors: [hit('key4', 'value4', 0)] })).statuses[0].limit_remaining).toBe(15);
   });
 

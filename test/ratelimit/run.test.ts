@@ -42,7 +42,7 @@ describe('banyan ratelimit (standalone runner)', () => {
     expect(await limitOf()).toBe(7);
 
     const text = await (await fetch(`http://127.0.0.1:${running.metricsPort}/metrics`)).text();
-    expect(text).toMatch(/banyan_ratelimit_total_hits\{key="edge.k"\} [1-9]/);
+    expect(text).toMatch(/banyan_ratelimit_total_hits_total\{key="edge.k"\} [1-9]/);
     expect(text).toMatch(/banyan_ratelimit_decision_seconds_count [1-9]/);
 
   });
