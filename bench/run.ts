@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   xds: () => import('./xds.js'),
   ratelimit: () => import('./ratelimit.js'),
   fleet: () => import('./fleet.js'),
+  ca: () => import('./ca.js'),
 };
 
 async function main(): Promise<void> {
