@@ -13,6 +13,7 @@ import type { CompiledSnapshot } from '../compile/types.js';
 import { loadEnvoyProtos } from '../proto/envoy.js';
 import type { WireForms } from '../proto/wire-form.js';
 import { grpcCapabilityDiagnostics } from './grpc.js';
+import { rateLimitConsumerDiagnostics } from './ratelimit.js';
 import { ResourceAdmission } from './resources.js';
 
 export interface AdmissionResult {
@@ -37,7 +38,7 @@ export class Admission {
    * `fallback` positions findings that no YAML element produced (it should name the config's first file).
    */
   admit(config: Config, fallback: SourcePos, compileOptions: CompileOptions = {}): AdmissionResult {
-    const diagnostics = [...grpcCapabilityDiagnostics(config), ...unreadSecrets(config)];
+    const diagnostics = [...grpcCapabilityDiagnostics(config), ...rateLimitConsumerDiagnostics(config), ...unreadSecrets(config)];
     let snapshot: CompiledSnapshot;
     try {
       snapshot = compile(config, compileOptions);

@@ -6,6 +6,7 @@ import { plainToStruct, type PlainValue } from '../proto/struct.js';
 import { MemoryBackend } from './backend/memory.js';
 import { BREAKER_DEFAULTS, BreakerOpenError, CircuitBreaker, type BreakerOptions, type BreakerState, type Ticket } from './backend/breaker.js';
 import type { LimitCheck, LimiterBackend, LimitResult } from './backend/types.js';
+import { currentLimitOf, policyHeaderValue } from './current-limit.js';
 import { OverLimitCache } from './local-cache.js';
 import { RateLimitMetrics } from './metrics.js';
 import { RuleTable, type DescriptorEntry, type Rule } from './rules.js';
@@ -52,7 +53,7 @@ export interface RateLimitServiceOptions {
   /** Every descriptor is in quota mode (the reference's global quota mode setting). Default off. */
   globalQuotaMode?: boolean;
   /** RateLimit-Limit / -Remaining / -Reset response headers; true for those names. */
-  responseHeaders?: boolean | { limit: string; remaining: string; reset: string };
+  responseHeaders?: boolean | { limit: string; remaining: string; reset: string; policy?: string };
   metrics?: RateLimitMetrics;
   /** Milliseconds since the epoch; injectable so tests can pin windows. */
   now?: () => number;
@@ -87,7 +88,7 @@ export class RateLimitError extends Error {
 }
 
 const UNLIMITED_REMAINING = 0xffffffff;
-const DEFAULT_HEADERS = { limit: 'RateLimit-Limit', remaining: 'RateLimit-Remaining', reset: 'RateLimit-Reset' };
+const DEFAULT_HEADERS = { limit: 'RateLimit-Limit', remaining: 'RateLimit-Remaining', reset: 'RateLimit-Reset', policy: 'RateLimit-Policy' };
 
 interface Planned {
   rule: Rule;
@@ -119,7 +120,9 @@ export class RateLimiter {
   private readonly globalQuotaMode: boolean;
   /** False until a config has been applied: the reference then answers "no rate limit configuration loaded". */
   private loaded = false;
-  private readonly headers?: { limit: string; remaining: string; reset: string };
+  private readonly headers?: { limit: string; remaining: string; reset: string; policy?: string };
+  /** The policy behind each status with a current_limit, for the headers' true window. */
+  private readonly policyOf = new WeakMap<RlsDescriptorStatus, RateLimitPolicy>();
   private readonly now: () => number;
   private readonly breaker: CircuitBreaker;
   private readonly log: Logger;
@@ -359,10 +362,11 @@ export class RateLimiter {
     const resetMs = p.cached ? p.check.windowSeconds * 1000 - (nowMs % (p.check.windowSeconds * 1000)) : p.result!.resetMs;
     const status: RlsDescriptorStatus = {
       code: over ? 'OVER_LIMIT' : 'OK',
-      current_limit: { requests_per_unit: limit, unit: envoyUnitName(p.policy.unit), ...(rule.name ? { name: rule.name } : {}) },
+      current_limit: { ...currentLimitOf(p.policy), ...(rule.name ? { name: rule.name } : {}) },
       limit_remaining: remaining,
       duration_until_reset: { seconds: Math.ceil(resetMs / 1000) },
     };
+    this.policyOf.set(status, p.policy);
     if (over && rule.shadowMode) {
       status.code = 'OK';
       this.metrics.shadowMode.inc(key, hits);
@@ -372,11 +376,14 @@ export class RateLimiter {
 
   private headerValues(s: RlsDescriptorStatus): { key: string; value: string }[] {
     const h = this.headers!;
-    return [
-      { key: h.limit, value: String(s.current_limit!.requests_per_unit) },
+    const policy = this.policyOf.get(s);
+    const out = [
+      { key: h.limit, value: String(policy?.requestsPerUnit ?? s.current_limit!.requests_per_unit) },
       { key: h.remaining, value: String(s.limit_remaining ?? 0) },
       { key: h.reset, value: String(s.duration_until_reset?.seconds ?? 0) },
     ];
+    if (policy) out.push({ key: h.policy ?? DEFAULT_HEADERS.policy, value: policyHeaderValue(policy) });
+    return out;
   }
 
   /**

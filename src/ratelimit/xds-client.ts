@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { RateLimitDomain } from '../config/model.js';
-import { fromRateLimitConfigResources } from '../config/ratelimit/resource.js';
+import { BANYAN_RATELIMIT_USER_AGENT, fromRateLimitConfigResources } from '../config/ratelimit/resource.js';
 import { decodeMessage, TypeUrl } from '../proto/envoy.js';
 import { methodDefinition } from '../proto/grpc.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -46,6 +46,15 @@ export function xdsCredentials(tls: XdsClientTls | undefined): grpc.ChannelCrede
   const read = (file: string | undefined) => (file === undefined ? null : fs.readFileSync(file));
   return grpc.credentials.createSsl(read(tls.caFile), read(tls.keyFile), read(tls.certFile));
 }
+
+/** Banyan's version, sent as the node's user_agent_version. */
+const BANYAN_VERSION = (() => {
+  try {
+    return String((JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '');
+  } catch {
+    return '';
+  }
+})();
 
 const ADS_METHOD = methodDefinition(
   'envoy.service.discovery.v3.AggregatedDiscoveryService',
@@ -100,7 +109,10 @@ export class RateLimitXdsClient {
   }
 
   private request(extra: Record<string, unknown>): object {
-    return { node: { id: this.opts.nodeId, cluster: this.opts.nodeCluster ?? 'banyan-ratelimit' }, type_url: TypeUrl.RateLimitConfig, resource_names: [], ...extra };
+    // The user agent tells Banyan's xDS server this consumer reads Banyan's extension fields
+    // (isBanyanRateLimitConsumer): any other is a reference consumer that reads only the reference's.
+    const node = { id: this.opts.nodeId, cluster: this.opts.nodeCluster ?? 'banyan-ratelimit', user_agent_name: BANYAN_RATELIMIT_USER_AGENT, user_agent_version: BANYAN_VERSION };
+    return { node, type_url: TypeUrl.RateLimitConfig, resource_names: [], ...extra };
   }
 
   private onResponse(call: grpc.ClientDuplexStream<object, DiscoveryResponse>, res: DiscoveryResponse): void {

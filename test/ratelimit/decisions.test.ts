@@ -225,6 +225,7 @@ descriptors:
       { key: 'RateLimit-Limit', value: '3' },
       { key: 'RateLimit-Remaining', value: '2' },
       { key: 'RateLimit-Reset', value: '1' },
+      { key: 'RateLimit-Policy', value: '3;w=1' },
     ]);
   });
 });

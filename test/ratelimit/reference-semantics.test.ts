@@ -328,9 +328,9 @@ descriptors:
     expect(validateDomains(bad)).toEqual(["share_threshold can only be used with wildcard values (ending with '*'), but found key 'files_exact'"]);
   });
 
-  it('the RateLimitConfig resource has no field for them yet: rateLimitConfigLosses lists what it drops', () => {
+  it('the RateLimitConfig resource carries them (metadata in the reference field 8, the others in Banyan fields); rateLimitConfigLosses lists what a reference consumer loses', () => {
     const { domains } = parseRateLimitYaml(YAML, 'n.yaml');
-    expect(rateLimitConfigLosses(domains[0])).toEqual(['n.files_files/*: share_threshold', 'n.files_files/*: value_to_metric', 'n.files_files/*: metadata']);
-    expect(JSON.stringify(toRateLimitConfig(domains[0]))).not.toMatch(/share|metric|svc/);
+    expect(rateLimitConfigLosses(domains[0]).map((l) => `${l.key}: ${l.feature} (${l.effect})`)).toEqual(['n.files_files/*: share_threshold (weaker)', 'n.files_files/*: value_to_metric (stats)']);
+    expect(toRateLimitConfig(domains[0]).descriptors![0]).toMatchObject({ share_threshold: true, value_to_metric: true, metadata: expect.anything() });
   });
 });
