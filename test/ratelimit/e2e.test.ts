@@ -42,6 +42,7 @@ descriptors:
         { key: 'RateLimit-Limit', value: '2' },
         { key: 'RateLimit-Remaining', value: '1' },
         { key: 'RateLimit-Reset', value: expect.stringMatching(/^\d+$/) },
+        { key: 'RateLimit-Policy', value: '2;w=60' },
       ],
     });
     await client.call(r);
