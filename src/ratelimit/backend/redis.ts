@@ -2,13 +2,58 @@ import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import { fixedResetMs, type LimitCheck, type LimiterBackend, type LimitResult } from './types.js';
 
 export interface RedisConnectOptions {
-  /** redis://[user:pass@]host:port[/db] */
+  /**
+   * One of:
+   * - `redis://[user:pass@]host:port[/db]` (`rediss://` for TLS): one Redis;
+   * - `redis+cluster://[user:pass@]host:port,host:port,...`: Redis Cluster, from these seed nodes;
+   * - `redis+sentinel://[user:pass@]host:port,host:port,.../mastername[/db]`: the master that these
+   *   Sentinels name (credentials are the data nodes'; the Sentinels themselves are asked unauthenticated).
+   */
   url?: string;
   /** Sentinel endpoints plus the monitored master's name. */
   sentinels?: { host: string; port: number }[];
   sentinelName?: string;
   /** Seed nodes of a Redis Cluster. */
   cluster?: { host: string; port: number }[];
+  username?: string;
+  password?: string;
+  db?: number;
+}
+
+export const REDIS_URL_HINT = 'redis://host:port[/db], rediss://..., redis+cluster://host:port,host:port or redis+sentinel://host:port,host:port/mastername';
+
+/**
+ * Reads the three URL shapes of RedisConnectOptions.url into connect options (a plain redis:// URL is
+ * kept as it is, for ioredis to read). Throws on a malformed cluster or sentinel URL.
+ */
+export function parseRedisUrl(url: string): RedisConnectOptions {
+  const m = /^redis\+(cluster|sentinel):\/\/(?:([^@/]*)@)?([^/]+)(?:\/(.*))?$/.exec(url);
+  if (!m) {
+    if (/^rediss?:\/\//.test(url)) return { url };
+    throw new Error(`"${url}" is not a Redis URL (${REDIS_URL_HINT})`);
+  }
+  const [, kind, auth, hosts, path = ''] = m;
+  const nodes = hosts.split(',').map((hp) => {
+    const i = hp.lastIndexOf(':');
+    const port = Number(hp.slice(i + 1));
+    if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`"${hp}" in "${url}" is not host:port`);
+    return { host: hp.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port };
+  });
+  const creds: Pick<RedisConnectOptions, 'username' | 'password'> = {};
+  if (auth) {
+    const c = auth.indexOf(':');
+    const user = decodeURIComponent(c < 0 ? '' : auth.slice(0, c));
+    const pass = decodeURIComponent(c < 0 ? auth : auth.slice(c + 1));
+    if (user) creds.username = user;
+    if (pass) creds.password = pass;
+  }
+  if (kind === 'cluster') {
+    if (path !== '') throw new Error(`"${url}": a Redis Cluster URL takes no path (Cluster has only db 0)`);
+    return { cluster: nodes, ...creds };
+  }
+  const [name, db, ...rest] = path.split('/');
+  if (!name || rest.length > 0 || (db !== undefined && !/^\d+$/.test(db))) throw new Error(`"${url}": a Sentinel URL ends with /mastername[/db]`);
+  return { sentinels: nodes, sentinelName: decodeURIComponent(name), ...creds, ...(db !== undefined ? { db: Number(db) } : {}) };
 }
 
 /**
@@ -23,21 +68,40 @@ const CLIENT_OPTIONS: RedisOptions = {
   // Commands issued in the same tick (by concurrent requests) go out in one write and come back in one
   // read: under load, far fewer syscalls than one pipeline per request, still one round trip each.
   enableAutoPipelining: true,
+  // A master demoted under us (a failover) answers writes with READONLY: reconnect, which asks the
+  // Sentinels for the master again. The failed command is not resent (its call has its failure mode).
+  reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 1 : false),
 };
 
-export function createRedisClient(opts: RedisConnectOptions): Redis | Cluster {
+export function createRedisClient(given: RedisConnectOptions): Redis | Cluster {
+  const opts = given.url && !given.cluster?.length && !given.sentinels?.length ? { ...parseRedisUrl(given.url), ...withoutUrl(given) } : given;
+  const creds: RedisOptions = { ...(opts.username ? { username: opts.username } : {}), ...(opts.password ? { password: opts.password } : {}) };
   if (opts.cluster?.length) {
     return new Cluster(opts.cluster, {
       enableOfflineQueue: false,
       enableAutoPipelining: true,
       clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
-      redisOptions: CLIENT_OPTIONS,
+      redisOptions: { ...CLIENT_OPTIONS, ...creds },
     });
   }
   if (opts.sentinels?.length) {
-    return new Redis({ ...CLIENT_OPTIONS, sentinels: opts.sentinels, name: opts.sentinelName ?? 'mymaster' });
+    return new Redis({
+      ...CLIENT_OPTIONS,
+      ...creds,
+      ...(opts.db !== undefined ? { db: opts.db } : {}),
+      sentinels: opts.sentinels,
+      name: opts.sentinelName ?? 'mymaster',
+      // Sentinel's +switch-master moves the connection to the new master at once, not at the next error.
+      failoverDetector: true,
+      sentinelRetryStrategy: (times) => Math.min(100 * times, 1000),
+    });
   }
-  return opts.url ? new Redis(opts.url, CLIENT_OPTIONS) : new Redis(CLIENT_OPTIONS);
+  return opts.url ? new Redis(opts.url, CLIENT_OPTIONS) : new Redis({ ...CLIENT_OPTIONS, ...creds });
+}
+
+function withoutUrl(o: RedisConnectOptions): RedisConnectOptions {
+  const { url: _url, ...rest } = o;
+  return Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
 }
 
 // Sliding window in one hash per counter (fields = window starts), so one key serves both windows and
