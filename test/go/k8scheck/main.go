@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -146,8 +147,20 @@ func check(s *runtime.Scheme, doc []byte) (kind, name, decoder string, errs []st
 		t := reflect.TypeOf(o).Elem()
 		decoder = t.PkgPath() + "." + t.Name()
 	}
-	if err := yaml.UnmarshalStrict(doc, obj); err != nil {
-		errs = append(errs, fmt.Sprintf("strict decoding: %v", err))
+	// YAML to JSON refusing duplicate keys, then the API machinery's own strict JSON decoding (as the
+	// API server's fieldValidation=Strict): every unknown or duplicate field, named by its path.
+	data, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return tm.Kind, "", decoder, []string{fmt.Sprintf("strict decoding: %v", err)}
+	}
+	strictErrs, err := kjson.UnmarshalStrict(data, obj, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
+	if err != nil {
+		return tm.Kind, "", decoder, []string{fmt.Sprintf("strict decoding: %v", err)}
+	}
+	for _, e := range strictErrs {
+		errs = append(errs, fmt.Sprintf("strict decoding: %v", e))
+	}
+	if len(errs) > 0 {
 		return tm.Kind, "", decoder, errs
 	}
 	meta, _ := obj.(metav1.Object)
