@@ -171,7 +171,14 @@ describe('Kubernetes manifests and the Helm chart', () => {
     expect(report.failed).toBe(5);
   });
 
-  it('refuses replicas > 1 without PostgreSQL, and TLS without its Secret', async () => {
+  it.each(['default', ...examples])('helm lint --strict passes with %s values', async (name) => {
+    const values = name === 'default' ? [] : ['-f', path.join(CHART, 'ci', name)];
+    await run(helm, ['lint', '--strict', '--kube-version', KUBE_VERSION, CHART, ...values], { timeout: 60_000 });
+  });
+
+  it('refuses values the chart does not know (values.schema.json), replicas > 1 without PostgreSQL, and TLS without its Secret', async () => {
+    await expect(template(['--set', 'replicas=3'])).rejects.toThrow(/additional properties 'replicas' not allowed/);
+    await expect(template(['--set', 'edge.grup=edge-eu'])).rejects.toThrow(/additional properties 'grup' not allowed/);
     await expect(template(['--set', 'postgresql.enabled=false', '--set', 'replicaCount=2'])).rejects.toThrow(/replicaCount > 1 needs PostgreSQL/);
     await expect(template(['--set', 'tls.enabled=true'])).rejects.toThrow(/tls.enabled needs tls.secretName/);
   });
