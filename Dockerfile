@@ -7,7 +7,7 @@
 # package ships. It runs as the base image's unprivileged `node` user (uid 1000).
 # The suite checks this file's structure (test/packaging/dockerfile.test.ts); it does not build the
 # image, as CI has no Docker daemon.
-ARG NODE_IMAGE=node:24.11.1-bookworm-slim
+ARG NODE_IMAGE=node:24.22.1-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
