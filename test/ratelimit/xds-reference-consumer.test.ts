@@ -176,4 +176,21 @@ describe('banyan validate: a domain a reference consumer would enforce more weak
       expect.stringMatching(/^rl\.yaml:8:9: warning: rate limit domain "files": files\.user: window \(stricter\): 3 per window 300s: the reference enforces 3\/HOUR/),
     ]);
   });
+
+  it('compat: reference accepts them for that domain; any other value is an error at it', () => {
+    const text = (compat: string) => `ratelimit:
+  - domain: files
+    compat: ${compat}
+    descriptors:
+      - key: path
+        value: "files/*"
+        share_threshold: true
+        rate_limit: { unit: minute, requests_per_unit: 5 }
+`;
+    const ok = validateFiles([{ file: 'rl.yaml', text: text('reference') }]);
+    expect(ok.diagnostics.filter((d) => d.message.includes('rate limit domain'))).toEqual([]);
+    expect(ok.snapshot).toBeDefined();
+    const bad = validateFiles([{ file: 'rl.yaml', text: text('banyan') }]);
+    expect(bad.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.col}: ${d.message}`)).toContainEqual(expect.stringMatching(/^3:13: compat must be "reference"/));
+  });
 });

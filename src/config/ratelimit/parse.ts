@@ -17,7 +17,8 @@ export interface RateLimitDomainSource {
 
 // Keys per level. envoyproxy/ratelimit checks one flat key set anywhere in the document; checking per
 // level is stricter only for keys that the reference would have ignored silently at the wrong level.
-const DOMAIN_KEYS = ['domain', 'descriptors'];
+// `compat` is Banyan's (resource.ts): the reference's own loader would refuse it.
+const DOMAIN_KEYS = ['domain', 'descriptors', 'compat'];
 const DESCRIPTOR_KEYS = [
   'key',
   'value',
@@ -152,6 +153,12 @@ function readDomain(r: Reader, node: Node, seen: Map<string, { domain: RateLimit
   }
   const composite = new Set<string>();
   const domain: RateLimitDomain = { domain: name, descriptors: readDescriptors(r, fields.get('descriptors')?.value, `${name}.`, 'descriptors', composite), pos: r.pos(node) };
+  const compatNode = fields.get('compat')?.value;
+  if (compatNode !== undefined) {
+    const compat = r.string(compatNode, 'compat', 'compat');
+    if (compat === 'reference') domain.compat = 'reference';
+    else if (compat !== undefined) r.error(compatNode, `compat must be "reference" (accept that consumers other than Banyan enforce this domain in the reference's fields), not "${compat}"`);
+  }
   if (!earlier) seen.set(name, { domain, composite });
   out.push(domain);
 }
