@@ -73,6 +73,8 @@ export interface CallBudget {
 
 /** Kept back from the caller's deadline so that our answer reaches it before it gives up. */
 export const CALLER_DEADLINE_MARGIN_MS = 2;
+/** The least time a backend is given from the write before a timeout is its fault (see within()). */
+const BACKEND_FLOOR_MS = 10;
 /** At most one fail-open log line per this long (with the count since the last one). */
 const FAIL_OPEN_LOG_INTERVAL_MS = 10_000;
 
@@ -239,7 +241,7 @@ export class RateLimiter {
         return this.failure(err, limited);
       }
       try {
-        const results = await this.within(this.count(toSend, all.length > toSend.length), deadlineAt);
+        const results = await this.within((trip) => this.count(toSend, all.length > toSend.length, trip), deadlineAt);
         this.breaker.success(ticket);
         toSend.forEach((p, k) => (p.result = results[k]));
       } catch (err) {
@@ -303,14 +305,15 @@ export class RateLimiter {
    * already over in the local cache, the others are only read; otherwise every counter is read first
    * and, when some would go over, only those are incremented.
    */
-  private async count(toSend: Planned[], someCachedOver: boolean): Promise<LimitResult[]> {
+  private async count(toSend: Planned[], someCachedOver: boolean, trip: Trip): Promise<LimitResult[]> {
     const checks = toSend.map((p) => p.check);
-    if (!this.stopIncrement) return this.backend.check(checks);
-    if (someCachedOver) return this.backend.check(checks.map((c) => ({ ...c, hits: 0 })));
-    const current = await this.backend.check(checks.map((c) => ({ ...c, hits: 0 })));
+    const send = (cs: LimitCheck[]) => trip.sent(this.backend.check(cs));
+    if (!this.stopIncrement) return send(checks);
+    if (someCachedOver) return send(checks.map((c) => ({ ...c, hits: 0 })));
+    const current = await send(checks.map((c) => ({ ...c, hits: 0 })));
     const wouldGoOver = checks.map((c, k) => current[k].after + c.hits > c.limit);
-    if (!wouldGoOver.some(Boolean)) return this.backend.check(checks);
-    return this.backend.check(checks.map((c, k) => (wouldGoOver[k] ? c : { ...c, hits: 0 })));
+    if (!wouldGoOver.some(Boolean)) return send(checks);
+    return send(checks.map((c, k) => (wouldGoOver[k] ? c : { ...c, hits: 0 })));
   }
 
   /**
@@ -419,26 +422,38 @@ export class RateLimiter {
   }
 
   /**
-   * The backend's answer, or TimeoutError once `deadlineAt` has passed without one. The timer only
-   * says when to look: when it fires, the answer may already be in the socket buffer, unread because
-   * the event loop was busy (a timer always runs before that turn's I/O). So the verdict waits for
-   * that turn's I/O to be read (setImmediate runs after the poll phase): a reply that arrived in time
-   * is used, never discarded because the loop was late. Only a backend that has not answered by then
-   * times out.
+   * The backend's answer, or TimeoutError when the backend did not answer within the budget. The
+   * budget is the call's (from its arrival, to `deadlineAt`), but a verdict of timeout blames the
+   * backend, so it is only given when the backend itself had the budget and did not use it:
+   * - the timer only says when to look. When it fires, the answer may already be in the socket
+   *   buffer, unread because the event loop was busy (a timer runs before that turn's I/O), so the
+   *   verdict waits for that turn's I/O to be read (setImmediate runs after the poll phase): a reply
+   *   that arrived in time is used, never discarded because the loop was late to read it;
+   * - the backend's time runs from when its commands went out (the write, which this process may
+   *   make late under load: Redis clients write a tick's commands together), with what was left of
+   *   the budget when they were issued, and never less than BACKEND_FLOOR_MS (or the timeout, if
+   *   shorter): a call whose budget this process spent before asking (descheduled by the OS, a long
+   *   GC) still gives the backend a fair chance. Time this process spent is not the backend's.
+   * Without lag all of this coincides with `deadlineAt`; a stalled backend times out at it.
    */
-  private within<T>(work: Promise<T>, deadlineAt: number): Promise<T> {
+  private within<T>(work: (trip: Trip) => Promise<T>, deadlineAt: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let done = false;
-      const timer = setTimeout(
-        () =>
-          setImmediate(() => {
-            if (done) return;
-            done = true;
-            reject(new TimeoutError(`no answer within ${this.timeoutMs}ms of the call's arrival (or its caller's deadline)`));
-          }),
-        Math.max(0, deadlineAt - performance.now()),
-      );
-      work.then(
+      let timer: NodeJS.Timeout | undefined;
+      const trip = new Trip(deadlineAt, Math.min(this.timeoutMs, BACKEND_FLOOR_MS));
+      const verdict = () => {
+        if (done) return;
+        const wait = trip.backendDeadline() - performance.now();
+        // Not written yet (issued during this very turn): look again after it is.
+        if (wait > 0) return look(Number.isFinite(wait) ? wait : 0);
+        done = true;
+        reject(new TimeoutError(`no answer within ${this.timeoutMs}ms of the call's arrival (or its caller's deadline)`));
+      };
+      const look = (ms: number) => {
+        timer = setTimeout(() => setImmediate(verdict), Math.max(0, ms));
+      };
+      look(deadlineAt - performance.now());
+      work(trip).then(
         (v) => {
           if (done) return;
           done = true;
@@ -462,6 +477,38 @@ export class RateLimiter {
 }
 
 class TimeoutError extends Error {}
+
+/**
+ * When a call's backend commands went out. Commands issued now are written together at the end of
+ * this turn of the event loop (the Redis client's auto-pipelining flushes in a setImmediate queued
+ * when the first was issued); an immediate queued after issuing runs right after that write.
+ */
+class Trip {
+  private issuedAt?: number;
+  private writtenAt?: number;
+
+  constructor(
+    private readonly deadlineAt: number,
+    private readonly floorMs: number,
+  ) {}
+
+  sent<T>(work: Promise<T>): Promise<T> {
+    const issuedAt = performance.now();
+    this.issuedAt = issuedAt;
+    this.writtenAt = undefined;
+    setImmediate(() => {
+      if (this.issuedAt === issuedAt) this.writtenAt = performance.now();
+    });
+    return work;
+  }
+
+  /** The deadline as the backend saw it: what was left at issue, counted from the write. */
+  backendDeadline(): number {
+    if (this.issuedAt === undefined) return this.deadlineAt;
+    if (this.writtenAt === undefined) return Infinity;
+    return this.writtenAt + Math.max(this.floorMs, this.deadlineAt - this.issuedAt);
+  }
+}
 
 /**
  * A local over-limit cache entry names the limit it was over, not only the counter: a raised limit
