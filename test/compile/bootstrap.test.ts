@@ -12,7 +12,7 @@ const opts: BootstrapOptions = { nodeId: 'edge-1', group: 'edges', kind: 'edge',
 /** The checked-in bootstraps: what `banyan bootstrap` prints for these flags, below a comment header. */
 const CHECKED_IN: { file: string; opts: BootstrapOptions }[] = [
   { file: 'envoy/sidecar.yaml', opts: { nodeId: 'sidecar-1', group: 'sidecars', kind: 'sidecar', xdsHost: '127.0.0.1', xdsPort: 18000, adminPort: 9901 } },
-  { file: 'envoy/edge.yaml', opts: { nodeId: 'edge-1', group: 'edge', kind: 'edge', xdsHost: '127.0.0.1', xdsPort: 18000, adminPort: 9902 } },
+  { file: 'envoy/edge.yaml', opts: { nodeId: 'edge-1', group: 'edge-proxies', kind: 'edge', xdsHost: '127.0.0.1', xdsPort: 18000, adminPort: 9902 } },
 ];
 
 describe('bootstrap', () => {
