@@ -10,6 +10,7 @@ export class XdsMetrics {
   private readonly latency: client.Histogram<'type'>;
   private readonly nacks: client.Counter<'type'>;
   private readonly bytes: client.Counter<'type'>;
+  private readonly refusals: client.Counter<'reason'>;
 
   constructor(registry?: client.Registry) {
     const registers = registry ? [registry] : [];
@@ -29,6 +30,12 @@ export class XdsMetrics {
     });
     this.nacks = new prom.Counter({ name: 'banyan_xds_nacks_total', help: 'Responses rejected by proxies', labelNames: ['type'], registers });
     this.bytes = new prom.Counter({ name: 'banyan_xds_bytes_sent_total', help: 'Response bytes written to xDS streams', labelNames: ['type'], registers });
+    this.refusals = new prom.Counter({
+      name: 'banyan_xds_requests_refused_total',
+      help: 'xDS requests beyond the limits on what a client may send (their stream ended with the gRPC status the reason names)',
+      labelNames: ['reason'],
+      registers,
+    });
   }
 
   streamOpened(kind: StreamKind, typeUrl?: string): void {
@@ -44,6 +51,10 @@ export class XdsMetrics {
     this.pushes.inc({ type });
     this.bytes.inc({ type }, bytes);
     if (sinceSnapshotMs !== undefined) this.latency.observe({ type }, sinceSnapshotMs / 1000);
+  }
+
+  refused(reason: string): void {
+    this.refusals.inc({ reason });
   }
 
   nacked(typeUrl: string): void {

@@ -49,7 +49,7 @@ export class PersonalRefusal extends Error {
  */
 export class PersonalView {
   private session?: PersonalSession;
-  private state: 'none' | 'pending' | 'ready' | 'failed' = 'none';
+  private state: 'none' | 'pending' | 'ready' | 'failed' | 'closed' = 'none';
   /** Bumped on every change the session reports. */
   private epoch = 0;
   private memo = new WeakMap<Selection, { epoch: number; sel: Selection }>();
@@ -93,7 +93,9 @@ export class PersonalView {
     return personal;
   }
 
+  /** The stream is gone: the session closes and is never opened again. */
   close(): void {
+    this.state = 'closed';
     this.session?.close();
     this.session = undefined;
   }
@@ -114,6 +116,7 @@ export class PersonalView {
         this.onChange();
       },
       (err: unknown) => {
+        if (this.state === 'closed') return;
         this.state = 'failed';
         this.onFail(err);
       },

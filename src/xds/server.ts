@@ -12,6 +12,7 @@ import { XdsMetrics } from './metrics.js';
 import { xdsServiceDefinition, XDS_SERVICES } from './services.js';
 import { SotwStream, type DiscoveryRequest } from './sotw-stream.js';
 import type { PersonalResources } from './personal.js';
+import { DEFAULT_LIMITS, type XdsLimits } from './requests.js';
 import type { ProxyStatus, RefusalRecord } from './status.js';
 import type { ServedStream, StreamContext, XdsEvents } from './stream.js';
 import { Selector } from './subscription.js';
@@ -34,9 +35,12 @@ export interface XdsServerOptions {
   clientCertsVerified?: boolean;
   /** Per-proxy resources (workload certificates from Banyan's CA) in place of the snapshot's placeholders. */
   personal?: PersonalResources;
+  /** What a client may send; each limit not given keeps its default (DEFAULT_LIMITS). */
+  limits?: Partial<XdsLimits>;
 }
 
 export { certificateIdentities, MAX_REFUSALS } from './identity.js';
+export { DEFAULT_LIMITS, type XdsLimits } from './requests.js';
 
 /**
  * Serves the cache over ADS (SotW and delta) and the per-type LDS/RDS/CDS/EDS services. Mount it on a
@@ -57,20 +61,26 @@ export class XdsServer extends EventEmitter<XdsEvents> {
     const log = (opts.logger ?? createLogger()).child({ component: 'xds' });
     const metrics = new XdsMetrics(opts.registry);
     this.admission = new IdentityAdmission(opts.groups ?? (() => undefined), log, opts.clientCertsVerified);
-    this.ctx = { cache: opts.cache, selector: new Selector(opts.cache), metrics, log, events: this, answers: new Answers(this, metrics), admission: this.admission, personal: opts.personal };
+    const limits: XdsLimits = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) };
+    this.ctx = { cache: opts.cache, selector: new Selector(opts.cache), metrics, log, events: this, answers: new Answers(this, metrics), admission: this.admission, personal: opts.personal, limits };
     opts.cache.on('change', this.onChange);
   }
 
   addToServer(server: grpc.Server): void {
     for (const spec of XDS_SERVICES) {
       const kinds = spec.typeUrl ? (['sotw', 'delta'] as const) : (['ads-sotw', 'ads-delta'] as const);
-      server.addService(xdsServiceDefinition(spec), {
+      server.addService(xdsServiceDefinition(spec, { limits: this.ctx.limits }), {
         [spec.sotw]: (call: grpc.ServerDuplexStream<DiscoveryRequest, XdsResponse>) =>
           this.track(new SotwStream(this.ctx, call, kinds[0], spec.service, spec.typeUrl, (s) => this.streams.delete(s))),
         [spec.delta]: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, XdsResponse>) =>
           this.track(new DeltaStream(this.ctx, call, kinds[1], spec.service, spec.typeUrl, (s) => this.streams.delete(s))),
       });
     }
+  }
+
+  /** The limits on what clients may send, as in force. */
+  get limits(): Readonly<XdsLimits> {
+    return this.ctx.limits;
   }
 
   /** Every connected stream, JSON-serialisable as the admin API serves it. */
@@ -95,4 +105,8 @@ export class XdsServer extends EventEmitter<XdsEvents> {
   private track(stream: ServedStream): void {
     if (!stream.isClosed) this.streams.add(stream);
   }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
-import { TypeUrl } from '../proto/envoy.js';
+import { messageType, TO_OBJECT_OPTIONS, TypeUrl } from '../proto/envoy.js';
 import { methodDefinition } from '../proto/grpc.js';
+import { DEFAULT_LIMITS, readDeltaRequest, readSotwRequest, type XdsLimits } from './requests.js';
 import type { XdsResponse } from './wire.js';
 
 const DISCOVERY = 'envoy.service.discovery.v3';
@@ -39,11 +40,22 @@ const passThrough = (bytes: Buffer) => bytes;
 
 /**
  * The grpc-js service definition for one xDS service. The server side assembles responses from
- * pre-encoded parts; clients (tests, benchmarks) decode responses into objects unless `rawResponses` is set.
+ * pre-encoded parts and reads requests within `limits` (requests.ts: a SotW request's resource names
+ * are decoded only when they differ from the previous request's; a request beyond the limits arrives
+ * as a refusal); clients (tests, benchmarks) decode responses into objects unless `rawResponses` is set.
  */
-export function xdsServiceDefinition(spec: XdsServiceSpec, opts: { rawResponses?: boolean } = {}): grpc.ServiceDefinition {
-  const sotw = methodDefinition(spec.service, spec.sotw, REQ, RES, BIDI, { responseSerialize: assemble });
-  const delta = methodDefinition(spec.service, spec.delta, DREQ, DRES, BIDI, { responseSerialize: assemble });
+export function xdsServiceDefinition(spec: XdsServiceSpec, opts: { rawResponses?: boolean; limits?: XdsLimits } = {}): grpc.ServiceDefinition {
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const dreqT = messageType(DREQ);
+  const decodeDelta = (bytes: Buffer) => dreqT.toObject(dreqT.decode(bytes), TO_OBJECT_OPTIONS);
+  const sotw = methodDefinition(spec.service, spec.sotw, REQ, RES, BIDI, {
+    responseSerialize: assemble,
+    requestDeserialize: (bytes: Buffer) => readSotwRequest(bytes, limits),
+  });
+  const delta = methodDefinition(spec.service, spec.delta, DREQ, DRES, BIDI, {
+    responseSerialize: assemble,
+    requestDeserialize: (bytes: Buffer) => readDeltaRequest(bytes, limits, decodeDelta),
+  });
   if (!opts.rawResponses) return { [spec.sotw]: sotw, [spec.delta]: delta };
   return { [spec.sotw]: { ...sotw, responseDeserialize: passThrough }, [spec.delta]: { ...delta, responseDeserialize: passThrough } };
 }

@@ -16,6 +16,11 @@ export interface DiscoveryRequest {
   type_url?: string;
   response_nonce?: string;
   error_detail?: ErrorDetail;
+  /**
+   * Hash of the resource_names bytes (requests.ts SotwRequest, which decodes the names only when read):
+   * a request whose key equals the previous one's names the same resources, so they are not read.
+   */
+  namesKey?: string;
 }
 
 interface TypeState extends Exchange {
@@ -27,6 +32,8 @@ interface TypeState extends Exchange {
   accepted?: Selection;
   /** Versions this stream rejected: never sent to it again. */
   nacked: Set<string>;
+  /** namesKey of the last request applied to `sub`. */
+  namesKey?: string;
 }
 
 const PARTIAL_TYPES: ReadonlySet<string> = new Set([TypeUrl.RouteConfiguration, TypeUrl.ClusterLoadAssignment]);
@@ -52,7 +59,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest, TypeState> implement
   protected handle(req: DiscoveryRequest, typeUrl: string, st: TypeState): void {
     const nonce = req.response_nonce ?? '';
     if (nonce && st.sent && nonce !== st.lastNonce) {
-      st.sub.replace(req.resource_names ?? []);
+      this.subscribe(req, st);
       this.log.debug({ typeUrl, nonce, latest: st.lastNonce }, 'stale nonce: request not answered');
       return;
     }
@@ -67,7 +74,7 @@ export class SotwStream extends XdsStream<DiscoveryRequest, TypeState> implement
       }
       this.queue.answered(typeUrl);
     }
-    st.sub.replace(req.resource_names ?? []);
+    this.subscribe(req, st);
     // A new subscription is answered even when the selected resources (and so the version) are unchanged.
     if (!st.sent || st.sub.set !== st.sent.sub) this.queue.add(typeUrl);
   }
@@ -118,6 +125,13 @@ export class SotwStream extends XdsStream<DiscoveryRequest, TypeState> implement
   protected typeStatus(typeUrl: string, st: TypeState): TypeStatus {
     const current = this.group ? this.select(typeUrl, st.sub.set).version : undefined;
     return typeStatus(typeUrl, st, current, st.versionAcked === current && !st.inFlight);
+  }
+
+  /** The request's names become the subscription, unless they are the bytes the last request carried (every ACK). */
+  private subscribe(req: DiscoveryRequest, st: TypeState): void {
+    if (req.namesKey !== undefined && req.namesKey === st.namesKey) return;
+    st.sub.replace(req.resource_names ?? []);
+    st.namesKey = req.namesKey;
   }
 
   private shouldSend(st: TypeState, version: string): boolean {

@@ -10,6 +10,7 @@ import { TypeUrl } from '../proto/envoy.js';
 import { pushOrder } from './order.js';
 import { PersonalRefusal, PersonalView, type PersonalResources } from './personal.js';
 import type { PushQueue } from './push-queue.js';
+import { checkTypeUrl, isRefused, Refusal, type RefusedRequest, type XdsLimits } from './requests.js';
 import type { Exchange, ProxyStatus, RefusalRecord, StreamKind, TypeStatus } from './status.js';
 import type { NameSet, Selection, Selector } from './subscription.js';
 import type { XdsResponse } from './wire.js';
@@ -31,6 +32,8 @@ export interface StreamContext {
   admission?: Admission;
   /** Per-proxy resources (workload certificates) standing in for the snapshot's placeholders. */
   personal?: PersonalResources;
+  /** What a client may send (requests.ts). */
+  limits: XdsLimits;
 }
 
 /** What admission reads of a call: its peer and the TLS it came over. */
@@ -68,6 +71,8 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
   private scheduled = false;
   private closed = false;
   private readonly personal?: PersonalView;
+  /** Ends a stream that never sends a request (a client that opened it and went away without a reset). */
+  private firstRequestTimer?: NodeJS.Timeout;
 
   constructor(
     protected readonly ctx: StreamContext,
@@ -95,9 +100,19 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
         },
       );
     }
-    call.on('data', (req: Req) => {
+    const wait = ctx.limits.firstRequestTimeoutMs;
+    if (wait > 0) {
+      this.firstRequestTimer = setTimeout(
+        () => this.refuseRequest(new Refusal('first_request_timeout', grpc.status.DEADLINE_EXCEEDED, `no DiscoveryRequest within ${wait} ms of opening the stream`)),
+        wait,
+      );
+      this.firstRequestTimer.unref();
+    }
+    call.on('data', (req: Req | RefusedRequest) => {
+      if (this.closed) return;
       try {
-        this.receive(req);
+        if (isRefused(req)) this.refuseRequest(req.refused);
+        else this.receive(req);
       } catch (err) {
         this.log.error({ err }, 'failed to handle xDS request');
       }
@@ -109,6 +124,8 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     call.on('error', () => this.close());
     call.on('close', () => this.close());
     call.on('cancelled', () => this.close());
+    // A call already over when its handler runs never emits again: release it now (the server adds no closed stream).
+    if (call.cancelled || call.destroyed) this.close();
   }
 
   get isClosed(): boolean {
@@ -187,6 +204,10 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
   }
 
   private receive(req: Req): void {
+    if (this.firstRequestTimer) {
+      clearTimeout(this.firstRequestTimer);
+      this.firstRequestTimer = undefined;
+    }
     if (!this.node) {
       this.node = nodeInfo(req.node);
       this.userAgent = userAgentOf(req.node);
@@ -206,7 +227,17 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     }
     let st = this.types.get(typeUrl);
     const first = !st;
-    if (!st) this.types.set(typeUrl, (st = this.open(req)));
+    if (!st) {
+      const bad = checkTypeUrl(typeUrl, this.ctx.limits);
+      if (bad) return this.refuseRequest(bad);
+      if (this.types.size >= this.ctx.limits.maxTypesPerStream) {
+        return this.refuseRequest(new Refusal('too_many_types', grpc.status.RESOURCE_EXHAUSTED, `a stream may ask for at most ${this.ctx.limits.maxTypesPerStream} types`));
+      }
+      this.types.set(typeUrl, (st = this.open(req)));
+    }
+    const detail = (req as { error_detail?: { message?: string } }).error_detail;
+    const max = this.ctx.limits.maxNackMessageChars;
+    if (detail?.message && detail.message.length > max) detail.message = `${detail.message.slice(0, max)}… (${detail.message.length - max} more characters)`;
     this.handle(req, typeUrl, st, first);
     this.schedule();
   }
@@ -230,6 +261,14 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     return true;
   }
 
+  /** A request beyond the limits: counted, logged, and the stream ended with the refusal's status. */
+  private refuseRequest(refusal: Refusal): void {
+    if (this.closed) return;
+    this.ctx.metrics.refused(refusal.reason);
+    this.log.warn({ node: this.node?.id, reason: refusal.reason }, 'xDS stream ended: %s', refusal.message);
+    this.end(refusal.code, refusal.message);
+  }
+
   private end(code: grpc.status, reason: string): void {
     if (this.closed) return;
     const err = Object.assign(new Error(reason), { code, details: reason });
@@ -240,7 +279,10 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
   private close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.queue.clear();
+    clearTimeout(this.firstRequestTimer);
+    this.firstRequestTimer = undefined;
+    // (undefined only when closed from the base constructor, before the subclass made its queue)
+    this.queue?.clear();
     this.personal?.close();
     this.ctx.metrics.streamClosed(this.kind, this.fixedType);
     this.log.info({ node: this.node?.id }, 'xDS stream closed');

@@ -125,8 +125,11 @@ export interface Selection {
  * version hash and one encode.
  */
 export class Selector {
-  /** Per interned subscription (identity is content), per group and type. */
-  private memo = new Map<NameSet, Map<string, Selection>>();
+  /**
+   * Per interned subscription (identity is content), per group and type; weak, so a subscription no
+   * stream holds any more (its streams closed) takes its selections with it.
+   */
+  private memo = new WeakMap<NameSet, Map<string, Selection>>();
   private bodies = new Map<string, Buffer>();
   private generation = -1;
 
@@ -191,7 +194,7 @@ export class Selector {
 
   private resetIfStale(): void {
     if (this.generation !== this.cache.generation) {
-      this.memo.clear();
+      this.memo = new WeakMap();
       this.bodies.clear();
       this.generation = this.cache.generation;
     }
