@@ -196,13 +196,8 @@ export interface ProxyRecord {
   types: ProxyTypeRecord[];
 }
 
-/**
- * A proxy refused for its client-certificate identity (README "Proxy identity"), as xds/status.ts
- * RefusalRecord reports it (structurally the same), with the replica that refused it.
- */
-export interface ReplicaRefusal {
-  /** The replica that refused it. */
-  replica: string;
+/** A proxy refused because its client certificate's identity may not join the group its node lands in (xds/status.ts reports these). */
+export interface RefusalRecord {
   nodeId: string;
   nodeCluster: string;
   /** The certificate's identities (URI SANs as given, DNS SANs as `dns:<name>`); empty without a certificate. */
@@ -212,10 +207,16 @@ export interface ReplicaRefusal {
   allowed: string[];
   reason: string;
   peer: string;
-  /** `first-request`: refused on connecting; `regrouped`: a config change moved the node to a group it may not join. */
+  /** `first-request`: refused on connecting; `regrouped`: after a config change (a new group, or new identities for its group) the node may no longer join. */
   when: 'first-request' | 'regrouped';
   /** ISO time of the refusal. */
   at: string;
+}
+
+/** A refusal as the fleet record holds it (README "Proxy identity"): with the replica that refused it. */
+export interface ReplicaRefusal extends RefusalRecord {
+  /** The replica that refused it. */
+  replica: string;
 }
 
 /** What one replica serves and to whom, leased: a replica that stops renewing drops out of the fleet. */

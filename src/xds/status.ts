@@ -76,18 +76,4 @@ export function typeStatus(typeUrl: string, ex: Exchange, current: string | unde
   };
 }
 
-/** A proxy refused because its client certificate's identity may not join the group its node lands in. */
-export interface RefusalRecord {
-  nodeId: string;
-  nodeCluster: string;
-  /** The certificate's identities (URI SANs as given, DNS SANs as `dns:<name>`); empty without a certificate. */
-  identities: string[];
-  group: string;
-  /** What the group allows. */
-  allowed: string[];
-  reason: string;
-  peer: string;
-  /** `first-request`: refused on connecting; `regrouped`: after a config change (a new group, or new identities for its group) the node may no longer join. */
-  when: 'first-request' | 'regrouped';
-  at: string;
-}
+export type { RefusalRecord } from '../store/types.js';
