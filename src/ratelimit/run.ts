@@ -8,6 +8,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { serveMetrics } from '../telemetry/metrics-http.js';
 import { createRedisClient, RedisBackend, type RedisConnectOptions } from './backend/redis.js';
 import { createRateLimitServer, type RateLimitServer } from './server.js';
+import type { RateLimitServiceOptions } from './service.js';
 import { RateLimitXdsClient, type XdsClientTls } from './xds-client.js';
 
 export interface RunRateLimitOptions {
@@ -30,10 +31,20 @@ export interface RunRateLimitOptions {
   xdsCertRecheckMs?: number;
   nodeId?: string;
   redis?: RedisConnectOptions;
+  /** Bound on each call from its arrival (the caller's grpc-timeout shortens it). */
   timeoutMs: number;
   failureMode: 'allow' | 'deny';
   shadow: boolean;
-  responseHeaders: boolean;
+  /** RateLimit-Limit / -Remaining / -Reset response headers; true for those names. */
+  responseHeaders: RateLimitServiceOptions['responseHeaders'];
+  /** The reference's NEAR_LIMIT_RATIO (default 0.8). */
+  nearLimitRatio?: number;
+  /** The reference's CACHE_KEY_PREFIX (default none). */
+  cacheKeyPrefix?: string;
+  /** The local over-limit cache (default on with Redis); false turns it off. */
+  localCache?: boolean;
+  /** The circuit breaker in front of the backend (default 5 failures, 100 ms..5 s backoff). */
+  breaker?: RateLimitServiceOptions['breaker'];
   /** Several files naming one domain are merged (the reference's MERGE_DOMAIN_CONFIG). */
   mergeDomains?: boolean;
   /** The reference's STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT. */
@@ -68,6 +79,10 @@ export async function runRateLimit(o: RunRateLimitOptions): Promise<RunningRateL
     failureMode: o.failureMode,
     globalShadowMode: o.shadow,
     responseHeaders: o.responseHeaders,
+    nearLimitRatio: o.nearLimitRatio,
+    cacheKeyPrefix: o.cacheKeyPrefix,
+    localCache: o.localCache,
+    breaker: o.breaker,
     stopIncrementWhenOverLimit: o.stopIncrementWhenOverLimit,
     responseDynamicMetadata: o.responseDynamicMetadata,
     globalQuotaMode: o.globalQuotaMode,

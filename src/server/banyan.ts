@@ -26,7 +26,7 @@ import { FleetPublisher, replicaId } from './fleet.js';
 import { webhookClient } from './rollout-deps.js';
 import { fleetSync, recentReplicas, type FleetState } from './rollout-progress.js';
 import { ConfigPipeline } from './pipeline.js';
-import { startServices } from './services.js';
+import { startServices, type RateLimitTuning } from './services.js';
 import { WorkloadSecrets } from './workload-secrets.js';
 import { serveXds } from './xds-endpoint.js';
 
@@ -56,8 +56,16 @@ export interface ServeOptions {
   ratelimitPort?: number;
   /** Redis URL for shared rate-limit counters; in-memory when absent. */
   redisUrl?: string;
+  /** @deprecated ratelimitOptions.timeoutMs */
   ratelimitTimeoutMs?: number;
+  /** @deprecated ratelimitOptions.failureMode */
   ratelimitFailureMode?: 'allow' | 'deny';
+  /**
+   * The in-process rate limit service's knobs (`serve --ratelimit-*`, the same as `banyan ratelimit`'s):
+   * timeout, failure mode, shadow, key prefix, near-limit ratio, local cache, response headers, domain
+   * merge, stop-increment, response dynamic metadata, quota mode, circuit breaker.
+   */
+  ratelimitOptions?: RateLimitTuning;
   /** In-process authz service port (0 = any free port); undefined = not started. */
   authzPort?: number;
   logger?: Logger;

@@ -1,20 +1,31 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createAuthzServer, type AuthzServer } from '../authz/server.js';
-import type { Config } from '../config/model.js';
+import type { Config, RateLimitDomain } from '../config/model.js';
 import type { TlsFiles } from '../grpc/tls.js';
 import { createRedisClient, RedisBackend } from '../ratelimit/backend/redis.js';
 import { createRateLimitServer, type RateLimitServer } from '../ratelimit/server.js';
+import type { RateLimitServiceOptions } from '../ratelimit/service.js';
 import type { ServiceStack } from '../service/stack.js';
 import type { Store } from '../store/types.js';
+
+/** The rate limit service's knobs (`serve --ratelimit-*`, the same as `banyan ratelimit`'s flags). */
+export type RateLimitTuning = Omit<RateLimitServiceOptions, 'backend' | 'domains' | 'metrics' | 'now' | 'log'> & {
+  /** Domains named more than once are merged (the reference's MERGE_DOMAIN_CONFIG), not refused. */
+  mergeDomains?: boolean;
+};
 
 export interface ServicesOptions {
   host: string;
   /** undefined = not started; 0 = any free port. */
   ratelimitPort?: number;
+  /** redis://, rediss://, redis+cluster:// or redis+sentinel:// (see RedisConnectOptions.url). */
   redisUrl?: string;
+  /** @deprecated ratelimitOptions.timeoutMs */
   ratelimitTimeoutMs?: number;
+  /** @deprecated ratelimitOptions.failureMode */
   ratelimitFailureMode?: 'allow' | 'deny';
+  ratelimitOptions?: RateLimitTuning;
   authzPort?: number;
   /** The serve's store: the authz service denies the tokens revoked there (by any replica). */
   revocationStore?: Pick<Store, 'listRevocations' | 'pruneRevocations' | 'watch'>;
@@ -39,13 +50,15 @@ export interface InProcessServices {
  * YAML's `services:` says otherwise.
  */
 export async function startServices(opts: ServicesOptions, registry: Registry, log: Logger, stack: ServiceStack): Promise<InProcessServices> {
+  const { mergeDomains = false, ...tuning } = opts.ratelimitOptions ?? {};
   const ratelimit =
     opts.ratelimitPort === undefined
       ? undefined
       : createRateLimitServer({
-          backend: opts.redisUrl ? new RedisBackend(createRedisClient({ url: opts.redisUrl })) : undefined,
           timeoutMs: opts.ratelimitTimeoutMs,
           failureMode: opts.ratelimitFailureMode,
+          ...definedOnly(tuning),
+          backend: opts.redisUrl ? new RedisBackend(createRedisClient({ url: opts.redisUrl })) : undefined,
           log: log.child({ component: 'ratelimit' }),
         });
   const authz = opts.authzPort === undefined ? undefined : createAuthzServer({ registry, logger: log.child({ component: 'authz' }) });
@@ -69,7 +82,7 @@ export async function startServices(opts: ServicesOptions, registry: Registry, l
     feed(config) {
       // Each service validates again on its side and keeps its last good config when it refuses one;
       // proxies then get a config that service does not enforce, so say so next to the control plane's log.
-      feedOne(log, 'rate limit', () => ratelimit?.setConfig(config.ratelimit));
+      feedOne(log, 'rate limit', () => ratelimit?.setConfig(mergeDomains ? mergeSameDomains(config.ratelimit) : config.ratelimit));
       feedOne(log, 'authz', () => authz?.setConfig(config.auth.providers));
     },
   };
@@ -81,4 +94,23 @@ function feedOne(log: Logger, service: string, set: () => void): void {
   } catch (err) {
     log.error({ err }, `the ${service} service refused the config being served; it keeps enforcing its last good one`);
   }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * MERGE_DOMAIN_CONFIG for the in-process service: a domain named again has its descriptors joined to
+ * the first's, as the reference patches a domain loaded from several files. (The config loader
+ * itself decides whether it lets a repeated domain through.)
+ */
+export function mergeSameDomains(domains: RateLimitDomain[]): RateLimitDomain[] {
+  const byName = new Map<string, RateLimitDomain>();
+  for (const d of domains) {
+    const first = byName.get(d.domain);
+    if (first) byName.set(d.domain, { ...first, descriptors: [...first.descriptors, ...d.descriptors] });
+    else byName.set(d.domain, d);
+  }
+  return [...byName.values()];
 }

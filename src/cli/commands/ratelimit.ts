@@ -1,12 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { CliError, EXIT } from '../admin-client.js';
 import { addTlsOptions, tlsFromFlags } from '../tls-options.js';
-import { parseDuration } from '../../config/duration.js';
 import { DEFAULT_PORTS } from '../../ports.js';
 import { stopOnSignals } from '../../service/signals.js';
 import type { RedisConnectOptions } from '../../ratelimit/backend/redis.js';
 import { logger } from '../../telemetry/logger.js';
 import { parseIntOption } from '../options.js';
+import { addRateLimitFlags, rateLimitKnobs } from '../ratelimit-flags.js';
 
 function hostPorts(value: string): { host: string; port: number }[] {
   return value.split(',').map((hp) => {
@@ -15,12 +15,6 @@ function hostPorts(value: string): { host: string; port: number }[] {
     if (i <= 0 || !Number.isInteger(port)) throw new InvalidArgumentError(`"${hp}" is not host:port`);
     return { host: hp.slice(0, i), port };
   });
-}
-
-function durationMs(value: string): number {
-  const ms = parseDuration(value);
-  if (ms === undefined) throw new InvalidArgumentError(`"${value}" is not a duration (e.g. 50ms, 1s)`);
-  return ms;
 }
 
 interface Flags {
@@ -36,14 +30,6 @@ interface Flags {
   redisSentinel?: { host: string; port: number }[];
   redisSentinelName: string;
   redisCluster?: { host: string; port: number }[];
-  timeout: number;
-  failureMode: string;
-  shadow: boolean;
-  headers: boolean;
-  mergeDomains: boolean;
-  stopIncrementWhenOverLimit: boolean;
-  responseDynamicMetadata: boolean;
-  quotaMode: boolean;
   metricsPort?: number;
   tlsCert?: string;
   tlsKey?: string;
@@ -63,22 +49,23 @@ export function register(program: Command): void {
     .option('--xds-ca <file>', 'PEM CA bundle to verify a TLS xDS server with (serve --tls-cert); TLS to --xds, system roots when only --xds-client-cert is given')
     .option('--xds-client-cert <file>', 'PEM client certificate for an xDS server that requires one (serve --tls-client-ca)')
     .option('--xds-client-key <file>', 'PEM private key of --xds-client-cert')
-    .option('--redis <url>', 'Redis URL for shared counters (default: in-memory)')
+    .option('--redis <url>', 'Redis for shared counters (default: in memory): redis://host:port[/db], rediss://..., redis+cluster://host:port,host:port or redis+sentinel://host:port,host:port/mastername[/db]')
     .option('--redis-sentinel <host:port,...>', 'Redis Sentinel endpoints', hostPorts)
     .option('--redis-sentinel-name <name>', 'Sentinel master name', 'mymaster')
     .option('--redis-cluster <host:port,...>', 'Redis Cluster seed nodes', hostPorts)
-    .option('--timeout <duration>', 'answer within this bound when the backend is slow or down', durationMs, 50)
-    .option('--failure-mode <mode>', 'when the backend is unavailable: allow (OK) or deny (gRPC UNAVAILABLE)', 'allow')
-    .option('--shadow', 'global shadow mode: never answer OVER_LIMIT (still counted)', false)
-    .option('--headers', 'add RateLimit-Limit/-Remaining/-Reset response headers', false)
-    .option('--merge-domains', "merge several --config files that name one domain (envoyproxy/ratelimit's MERGE_DOMAIN_CONFIG); without it they are an error", false)
-    .option('--stop-increment-when-over-limit', "when a descriptor is or would go over its limit, only read the request's other counters (STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT)", false)
-    .option('--response-dynamic-metadata', 'dynamic metadata (domain, descriptors, descriptor metadata) on every response, not only quota-mode ones (RESPONSE_DYNAMIC_METADATA)', false)
-    .option('--quota-mode', 'global quota mode: every descriptor in quota mode (QUOTA_MODE)', false)
     .option('--metrics-port <port>', 'Prometheus /metrics (and /healthz) port, at --host; HTTPS with the --tls-cert certificate when given', parseIntOption);
+  addRateLimitFlags(cmd, '');
   addTlsOptions(cmd, 'the gRPC service')
-    .action(async (f: Flags) => {
-      if (f.failureMode !== 'allow' && f.failureMode !== 'deny') throw new InvalidArgumentError('--failure-mode must be allow or deny');
+    .action(async (f: Flags & Record<string, unknown>) => {
+      const knobs = rateLimitKnobs(f, '');
+      if (f.redis) {
+        const { parseRedisUrl } = await import('../../ratelimit/backend/redis.js');
+        try {
+          parseRedisUrl(f.redis);
+        } catch (err) {
+          throw new InvalidArgumentError(`--redis: ${(err as Error).message}`);
+        }
+      }
       if (!f.config && !f.xds) throw new InvalidArgumentError('give --config DIR_OR_FILE or --xds HOST:PORT');
       const xdsTls = xdsTlsFromFlags(f);
       let redis: RedisConnectOptions | undefined;
@@ -99,14 +86,18 @@ export function register(program: Command): void {
         ...(xdsTls ? { xdsTls } : {}),
         nodeId: f.nodeId,
         redis,
-        timeoutMs: f.timeout,
-        failureMode: f.failureMode,
-        shadow: f.shadow,
-        responseHeaders: f.headers,
-        mergeDomains: f.mergeDomains,
-        stopIncrementWhenOverLimit: f.stopIncrementWhenOverLimit,
-        responseDynamicMetadata: f.responseDynamicMetadata,
-        globalQuotaMode: f.quotaMode,
+        timeoutMs: knobs.timeoutMs!,
+        failureMode: knobs.failureMode!,
+        shadow: knobs.globalShadowMode!,
+        responseHeaders: knobs.responseHeaders,
+        nearLimitRatio: knobs.nearLimitRatio,
+        cacheKeyPrefix: knobs.cacheKeyPrefix,
+        localCache: knobs.localCache,
+        breaker: knobs.breaker,
+        mergeDomains: knobs.mergeDomains,
+        stopIncrementWhenOverLimit: knobs.stopIncrementWhenOverLimit,
+        responseDynamicMetadata: knobs.responseDynamicMetadata,
+        globalQuotaMode: knobs.globalQuotaMode,
         metricsPort: httpsMetrics ? undefined : f.metricsPort,
         tls,
         insecure: f.insecure,

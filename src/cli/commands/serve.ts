@@ -6,6 +6,7 @@ import { parseIntOption } from '../options.js';
 import { CliError, EXIT, orExit } from '../admin-client.js';
 import { parseInterval } from '../../rollout/steps.js';
 import { addTlsOptions, tlsFromFlags } from '../tls-options.js';
+import { addRateLimitFlags, rateLimitKnobs } from '../ratelimit-flags.js';
 
 export function register(program: Command): void {
   const serve = program
@@ -27,9 +28,7 @@ export function register(program: Command): void {
     .option('--postgres <url>', 'PostgreSQL URL for shared state between replicas (or BANYAN_POSTGRES_URL)')
     .option('--ratelimit-port <port>', 'in-process rate limit service gRPC port', parseIntOption, DEFAULT_PORTS.ratelimit)
     .option('--no-ratelimit', 'do not start the rate limit service in this process')
-    .option('--redis <url>', 'Redis URL for shared rate-limit counters (default: in memory)')
-    .option('--ratelimit-timeout <ms>', 'bound on each rate-limit backend call', parseIntOption, 50)
-    .option('--ratelimit-failure-mode <mode>', 'when the backend is down: allow or deny', 'allow')
+    .option('--redis <url>', 'Redis for shared rate-limit counters (default: in memory): redis://host:port[/db], rediss://..., redis+cluster://host:port,host:port or redis+sentinel://host:port,host:port/mastername[/db]')
     .option('--authz-port <port>', 'in-process ext_authz service gRPC port', parseIntOption, DEFAULT_PORTS.authz)
     .option('--no-authz', 'do not start the authz service in this process')
     .option('--config-owner <owner>', 'who owns the config: files (default while watching: apply and rollback are refused) or store')
@@ -41,6 +40,8 @@ export function register(program: Command): void {
     .option('--ca-key <file>', "Banyan's CA private key (PEM; encrypted PKCS#8 is decrypted with the passphrase)")
     .option('--ca-dir <dir>', "where the embedded CA lives (default <data-dir>/ca)")
     .option('--ca-passphrase-file <file>', "passphrase that encrypts the CA key at rest (or BANYAN_CA_KEY_PASSPHRASE); required with --postgres");
+  // --ratelimit-timeout, --ratelimit-failure-mode and the other knobs of `banyan ratelimit`, prefixed.
+  addRateLimitFlags(serve, 'ratelimit-');
   addTlsOptions(serve, 'every server (xDS, rate limit, authz and the admin API, which becomes HTTPS)', '--host or --admin-host')
     .addHelpText(
       'after',
@@ -68,8 +69,7 @@ Examples:
         postgresUrl: o.postgres ?? process.env.BANYAN_POSTGRES_URL,
         ratelimitPort: o.ratelimit ? o.ratelimitPort : undefined,
         redisUrl: o.redis,
-        ratelimitTimeoutMs: o.ratelimitTimeout,
-        ratelimitFailureMode: o.ratelimitFailureMode === 'deny' ? 'deny' : 'allow',
+        ratelimitOptions: orExit(() => rateLimitKnobs(o, 'ratelimit-')),
         authzPort: o.authz ? o.authzPort : undefined,
         configOwner: orExit(() => owner(o.configOwner)),
         replica: o.replica,
