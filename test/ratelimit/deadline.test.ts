@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CircuitBreaker, BreakerOpenError } from '../../src/ratelimit/backend/breaker.js';
 import type { LimitCheck, LimiterBackend, LimitResult } from '../../src/ratelimit/backend/types.js';
@@ -146,7 +147,9 @@ describe('circuit breaker', () => {
 
   it('while open, calls skip the backend and the failure mode answers at once (counted); a probe brings it back', async () => {
     const backend = new FlakyBackend();
-    const { rl } = limiterFor(YAML, { backend, timeoutMs: 50, failureMode: 'allow', breaker: { failures: 5, backoffMs: 60_000 } });
+    const logs: { msg: string }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    const { rl } = limiterFor(YAML, { backend, timeoutMs: 50, failureMode: 'allow', breaker: { failures: 5, backoffMs: 60_000 }, log });
     for (let i = 0; i < 100; i++) expect((await rl.shouldRateLimit(req('d', [['k', `v${i}`]]))).overall_code).toBe('OK');
     expect(backend.calls).toBe(5);
     expect(rl.breakerState).toBe('open');
@@ -155,6 +158,10 @@ describe('circuit breaker', () => {
     expect(text).toMatch(/banyan_ratelimit_backend_errors_total\{backend="redis",reason="error"\} 5\b/);
     expect(text).toMatch(/banyan_ratelimit_backend_errors_total\{backend="redis",reason="breaker_open"\} 95\b/);
     expect(text).toMatch(/banyan_ratelimit_breaker_state 2\b/);
+
+    // Logged, but not once per call: one line, then at most one per 10 s with the count since.
+    expect(logs.filter((l) => /let through uncounted/.test(l.msg))).toHaveLength(1);
+    expect(logs.filter((l) => /circuit breaker open/.test(l.msg))).toHaveLength(1);
 
     const clock = { now: 0 };
     const deny = limiterFor(YAML, { backend, timeoutMs: 50, failureMode: 'deny', breaker: { failures: 1, backoffMs: 10, now: () => clock.now } }).rl;

@@ -74,6 +74,21 @@ describe('Redis backend against a real redis-server', () => {
     }
   });
 
+  it('--key-prefix (CACHE_KEY_PREFIX) goes in front of every key', async () => {
+    const now = 1_700_000_123_456;
+    const backend = new RedisBackend(createRedisClient({ url: redis.url }));
+    const server = createRateLimitServer({ backend, domains: CONFIG, now: () => now, timeoutMs: 2000, failureMode: 'deny', cacheKeyPrefix: 'rl:' });
+    servers.push(server);
+    await backend.ready();
+    await server.limiter.shouldRateLimit(req('edge', [['one', 'prefixed']]));
+    const probe = new Redis(redis.url);
+    try {
+      expect(await probe.get(`rl:edge_one_prefixed_${Math.floor(now / 1000 / 3600) * 3600}`)).toBe('1');
+    } finally {
+      probe.disconnect();
+    }
+  });
+
   it('two replicas, thousands of concurrent hits on one key: exactly requests_per_unit are OK', async () => {
     const opts = { timeoutMs: 10_000, failureMode: 'deny' as const };
     const a = await replica(opts);
