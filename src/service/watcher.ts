@@ -263,10 +263,12 @@ export class ConfigWatcher {
     if (files) await this.onChange(files);
     else this.log?.error({ err: readError }, `could not read ${this.configPath}; last good config keeps serving`);
     if (this.stopped) return;
-    // The change may name other secret files: watch those, and count their stats from now on.
+    // The change may name other secret files: watch those from now on. What they held when loaded is
+    // unknown here (a file may be replaced before its watch is up): the settle after the new watch is
+    // ready hands the files on again, and the handler compares what it reads with what it serves.
     const watchedBefore = this.extra;
     this.followExtraFiles();
-    if (watchedBefore.join('\0') !== this.extra.join('\0')) this.appliedKey = (await this.sample()).key;
+    if (watchedBefore.join('\0') !== this.extra.join('\0')) this.appliedKey = undefined;
   }
 
   /** Not now: check again after `delayMs`, requiring the files to stay as `seen` meanwhile. */
