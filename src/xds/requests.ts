@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { messageType, TO_OBJECT_OPTIONS } from '../proto/envoy.js';
@@ -155,57 +154,141 @@ function lengthOf(r: protobuf.Reader): number {
   return n;
 }
 
+/**
+ * A 64-bit hash of bytes [from, to) (two 32-bit multiply-xorshift lanes over 4-byte words), seeded with
+ * `seed`. Not cryptographic, and needs not be: it only decides whether a stream's own request repeats
+ * its own previous names, so a collision a client could craft would only mislead that client's stream.
+ */
+function hashRange(b: Buffer, from: number, to: number, seed: [number, number]): void {
+  let h1 = seed[0];
+  let h2 = seed[1];
+  let p = from;
+  for (; p + 4 <= to; p += 4) {
+    const w = b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24);
+    h1 = Math.imul(h1 ^ w, 0x9e3779b1);
+    h1 ^= h1 >>> 15;
+    h2 = Math.imul(h2 ^ w, 0x85ebca77);
+    h2 ^= h2 >>> 13;
+  }
+  for (; p < to; p++) {
+    h1 = Math.imul(h1 ^ b[p], 0x9e3779b1);
+    h2 = Math.imul(h2 ^ b[p], 0x85ebca77);
+  }
+  seed[0] = h1;
+  seed[1] = h2;
+}
+
+/** A varint at `pos` of `b`: [value, next position]; values past 2^31 are refused (no field is that long). */
+function varint(b: Buffer, pos: number, end: number): [number, number] {
+  let v = 0;
+  for (let shift = 0; shift < 35; shift += 7) {
+    if (pos >= end) throw new RangeError('truncated varint');
+    const x = b[pos++];
+    v |= (x & 0x7f) << shift;
+    if (!(x & 0x80)) {
+      if (v < 0) throw new RangeError('varint out of range');
+      return [v, pos];
+    }
+  }
+  throw new RangeError('varint too long');
+}
+
+/** Skips a field of wire type `wt` at `pos`, returning the next position. */
+function skip(b: Buffer, pos: number, end: number, wt: number): number {
+  switch (wt) {
+    case 0:
+      return varint(b, pos, end)[1];
+    case 1:
+      return pos + 8;
+    case 2: {
+      const [n, p] = varint(b, pos, end);
+      return p + n;
+    }
+    case 5:
+      return pos + 4;
+    default:
+      throw new RangeError(`wire type ${wt} not supported`);
+  }
+}
+
 /** Decodes a DiscoveryRequest as the SotW stream reads it, or says why it is refused. */
 export function readSotwRequest(bytes: Buffer, limits: XdsLimits): SotwRequest | RefusedRequest {
   const big = checkSize(bytes, limits);
   if (big) return { refused: big };
   try {
-    const r = protobuf.Reader.create(bytes);
+    const end = bytes.length;
     let version = '';
     let typeUrl = '';
     let nonce = '';
     let node: Uint8Array | undefined;
     let error: Uint8Array | undefined;
     let count = 0;
-    let hash: ReturnType<typeof createHash> | undefined;
-    while (r.pos < r.len) {
-      const tag = r.uint32();
+    const hash: [number, number] = [0x243f6a88, 0x85a308d3];
+    // The names' fields are hashed as runs of adjacent bytes (one run when, as usual, they are contiguous).
+    let runStart = -1;
+    let runEnd = -1;
+    let runs = 0;
+    let namesBytes = 0;
+    let pos = 0;
+    while (pos < end) {
+      const start = pos;
+      let tag: number;
+      // one-byte varints (every tag here, and names under 128 bytes) without the general path
+      if (bytes[pos] < 0x80) tag = bytes[pos++];
+      else [tag, pos] = varint(bytes, pos, end);
       const field = tag >>> 3;
       if ((tag & 7) !== LEN || field < SOTW.version || field > SOTW.errorDetail) {
-        r.skipType(tag & 7);
+        pos = skip(bytes, pos, end, tag & 7);
+        if (pos > end) throw new RangeError('field beyond the end of the message');
         continue;
       }
-      const start = r.pos;
-      const n = lengthOf(r);
-      const from = r.pos;
-      r.pos += n;
+      let n: number;
+      if (pos < end && bytes[pos] < 0x80) n = bytes[pos++];
+      else [n, pos] = varint(bytes, pos, end);
+      const from = pos;
+      pos += n;
+      if (pos > end) throw new RangeError('field length beyond the end of the message');
       switch (field) {
         case SOTW.names:
           if (++count > limits.maxResourceNames) return { refused: tooMany(limits.maxResourceNames) };
           if (n > limits.maxNameBytes) return { refused: tooLong('name_too_long', 'a resource name', limits.maxNameBytes) };
-          (hash ??= createHash('sha256')).update(bytes.subarray(start, r.pos));
+          if (start !== runEnd) {
+            if (runStart >= 0) {
+              hashRange(bytes, runStart, runEnd, hash);
+              namesBytes += runEnd - runStart;
+            }
+            runStart = start;
+            runs++;
+          }
+          runEnd = pos;
           break;
         case SOTW.version:
           if (n > limits.maxVersionBytes) return { refused: tooLong('version_too_long', 'version_info', limits.maxVersionBytes) };
-          version = bytes.toString('utf8', from, r.pos);
+          version = bytes.toString('utf8', from, pos);
           break;
         case SOTW.typeUrl:
           if (n > limits.maxTypeUrlBytes) return { refused: tooLong('bad_type_url', 'type_url', limits.maxTypeUrlBytes) };
-          typeUrl = bytes.toString('utf8', from, r.pos);
+          typeUrl = bytes.toString('utf8', from, pos);
           break;
         case SOTW.nonce:
           if (n > limits.maxNonceBytes) return { refused: tooLong('nonce_too_long', 'response_nonce', limits.maxNonceBytes) };
-          nonce = bytes.toString('utf8', from, r.pos);
+          nonce = bytes.toString('utf8', from, pos);
           break;
         case SOTW.node:
-          node = bytes.subarray(from, r.pos);
+          node = bytes.subarray(from, pos);
           break;
         case SOTW.errorDetail:
-          error = bytes.subarray(from, r.pos);
+          error = bytes.subarray(from, pos);
           break;
       }
     }
-    const req = new SotwRequest(bytes, count, hash ? hash.digest('base64url') : '');
+    if (runStart >= 0) {
+      hashRange(bytes, runStart, runEnd, hash);
+      namesBytes += runEnd - runStart;
+    }
+    // count and length make the key exact on the cheap part; the hash covers the content
+    const key = count ? `${count}:${namesBytes}:${runs}:${(hash[0] >>> 0).toString(36)}.${(hash[1] >>> 0).toString(36)}` : '';
+    const req = new SotwRequest(bytes, count, key);
     req.version_info = version;
     req.type_url = typeUrl;
     req.response_nonce = nonce;
