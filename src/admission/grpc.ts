@@ -27,6 +27,8 @@ export function grpcCapabilityDiagnostics(config: Config): Diagnostic[] {
     if (listener.authz) error(listener.pos, listener, '`authz:` (ext_authz)', filterWhy);
     if (listener.ratelimit) error(listener.pos, listener, '`ratelimit:` (global rate limit filter)', filterWhy);
     if (listener.accessLog) error(listener.pos, listener, '`accessLog:`', 'gRPC clients write no Envoy access logs');
+    if (listener.tracing) error(listener.tracing.pos, listener, '`tracing:` (Envoy\'s OpenTelemetry tracer)', 'gRPC clients run no Envoy tracer; trace proxyless clients with gRPC\'s own OpenTelemetry plugin (gRFC A72)');
+    if (listener.requestId) error(listener.requestId.pos, listener, '`requestId:` (x-request-id generation)', 'gRPC clients ignore the connection manager\'s request id settings');
     if (listener.tls) {
       error(
         listener.tls.pos,

@@ -2,9 +2,11 @@ import { stringify } from 'yaml';
 import { loadProtos } from '../proto/envoy.js';
 import { canonicalJsonOf } from '../proto/json.js';
 import { plainToStruct } from '../proto/struct.js';
+import type { AccessLogOptions } from '../config/model.js';
 import type * as envoy from './envoy-types.js';
 import { isIP } from 'node:net';
-import { ADS_CONFIG_SOURCE, duration, http2ProtocolOptions, socketAddress, typed } from './util.js';
+import { accessLog } from './observability.js';
+import { ADS_CONFIG_SOURCE, duration, HCM_TYPE, http2ProtocolOptions, socketAddress, typed } from './util.js';
 
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
 /** The static cluster through which Envoy reaches Banyan's xDS server. */
@@ -15,10 +17,26 @@ export const DEFAULT_STATS_FLUSH_INTERVAL_MS = 10_000;
 /** Envoy's rule for Bootstrap.stats_flush_interval: at least 1 ms, less than 300 s. */
 export const STATS_FLUSH_INTERVAL_RANGE_MS = { min: 1, below: 300_000 } as const;
 
+/** The static listener for kubelet probes and Prometheus scrapes (the chart's edge.probePort). */
+export const DEFAULT_PROBE_PORT = 9902;
+/** The static cluster through which the probes listener reaches Envoy's loopback admin. */
+export const ADMIN_CLUSTER = 'envoy_admin';
+/** The only admin paths the probes listener exposes. */
+export const PROBE_PATHS = ['/ready', '/stats/prometheus'] as const;
+
+/** Overload manager defaults: Envoy's edge best practices (shrink the heap at 95%, shed requests at 98%). */
+export const DEFAULT_OVERLOAD = { maxHeapBytes: 1024 ** 3, shrinkHeapAt: 0.95, stopRequestsAt: 0.98 } as const;
+
 const METRICS_SERVICE_CONFIG = 'type.googleapis.com/envoy.config.metrics.v3.MetricsServiceConfig';
-// The stats sink's config message is not among the generated types (nothing in src/compile builds it
-// but this file); its fields are checked when the bootstrap is encoded, against the loaded proto.
-loadProtos(['envoy/config/metrics/v3/metrics_service.proto']);
+const FIXED_HEAP_CONFIG = 'type.googleapis.com/envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig';
+const FIXED_HEAP = 'envoy.resource_monitors.fixed_heap';
+// The stats sink's and heap monitor's config messages are not among the generated types (nothing in
+// src/compile builds them but this file); their fields are checked when the bootstrap is encoded,
+// against the loaded protos.
+loadProtos(['envoy/config/metrics/v3/metrics_service.proto', 'envoy/extensions/resource_monitors/fixed_heap/v3/fixed_heap.proto']);
+
+/** Envoy's own (application) log lines as JSON: application_log_config (Envoy's spdlog flags). */
+const JSON_APPLICATION_LOG = { timestamp: '%Y-%m-%dT%T.%eZ', level: '%l', logger: '%n', thread: '%t', source: '%g:%#', message: '%j' };
 
 /** envoy.config.metrics.v3.MetricsServiceConfig in object form. */
 interface MetricsServiceConfig {
@@ -40,6 +58,28 @@ export interface BootstrapOptions {
   statsFlushIntervalMs?: number;
   /** TLS to Banyan's xDS server (`serve --tls-cert`): files on the proxy's disk, as ADS is not up yet for SDS. */
   xdsTls?: XdsTls;
+  /**
+   * `banyan` (default): push stats to Banyan's metrics service (what rollout analysis reads);
+   * `prometheus`: no push sink, Prometheus scrapes /stats/prometheus on the probes listener.
+   */
+  statsSink?: 'banyan' | 'prometheus';
+  /** The probes listener (only /ready and /stats/prometheus of the admin); false = none. Default 0.0.0.0:9902. */
+  probes?: { address: string; port: number } | false;
+  /** The overload manager (fixed heap monitor); false = none. Defaults: DEFAULT_OVERLOAD. */
+  overload?: OverloadOptions | false;
+  /** Envoy's own log lines (application_log_config): json, or text (Envoy's default, nothing written). */
+  logFormat?: 'text' | 'json';
+  /** An access log for the admin interface and the probes listener (default none: probes are noisy). */
+  accessLog?: AccessLogOptions;
+}
+
+export interface OverloadOptions {
+  /** FixedHeapConfig.max_heap_size_bytes: the heap Envoy may use (set it near the container's memory limit). */
+  maxHeapBytes: number;
+  /** Heap fraction at which Envoy returns free memory to the system (envoy.overload_actions.shrink_heap). */
+  shrinkHeapAt: number;
+  /** Heap fraction at which Envoy answers new requests 503 (envoy.overload_actions.stop_accepting_requests). */
+  stopRequestsAt: number;
 }
 
 export interface XdsTls {
@@ -62,6 +102,12 @@ const EDGE_MAX_DOWNSTREAM_CONNECTIONS = 50_000;
  * metrics service (a stats sink), counters as deltas and tags as labels (src/loadstats/).
  */
 export function renderBootstrap(o: BootstrapOptions): envoy.Bootstrap {
+  const probes = o.probes === undefined ? { address: '0.0.0.0', port: DEFAULT_PROBE_PORT } : o.probes;
+  const statsSink = o.statsSink ?? 'banyan';
+  if (statsSink === 'prometheus' && !probes) throw new Error('stats sink prometheus needs the probes listener: Prometheus scrapes /stats/prometheus there');
+  if (probes && probes.port === o.adminPort) throw new Error(`the probes listener and the admin interface cannot share port ${o.adminPort}`);
+  const overload = o.overload === undefined ? DEFAULT_OVERLOAD : o.overload;
+  const adminLog = o.accessLog ? [accessLog(o.accessLog)] : undefined;
   const bootstrap: envoy.Bootstrap = {
     node: { id: o.nodeId, cluster: o.group, metadata: plainToStruct({ kind: o.kind }) },
     dynamic_resources: {
@@ -74,13 +120,22 @@ export function renderBootstrap(o: BootstrapOptions): envoy.Bootstrap {
       lds_config: ADS_CONFIG_SOURCE,
       cds_config: ADS_CONFIG_SOURCE,
     },
-    static_resources: { clusters: [xdsCluster(o.xdsHost, o.xdsPort, o.xdsTls)] },
+    static_resources: {
+      ...(probes ? { listeners: [probesListener(probes.address, probes.port, adminLog)] } : {}),
+      clusters: [xdsCluster(o.xdsHost, o.xdsPort, o.xdsTls), ...(probes ? [adminCluster(o.adminPort)] : [])],
+    },
     cluster_manager: {
       load_stats_config: { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }] },
     },
-    stats_sinks: [{ name: 'envoy.stat_sinks.metrics_service', typed_config: metricsServiceSink() }],
-    stats_flush_interval: duration(o.statsFlushIntervalMs ?? DEFAULT_STATS_FLUSH_INTERVAL_MS),
-    admin: { address: socketAddress('127.0.0.1', o.adminPort) },
+    ...(statsSink === 'banyan'
+      ? {
+          stats_sinks: [{ name: 'envoy.stat_sinks.metrics_service', typed_config: metricsServiceSink() }],
+          stats_flush_interval: duration(o.statsFlushIntervalMs ?? DEFAULT_STATS_FLUSH_INTERVAL_MS),
+        }
+      : {}),
+    ...(overload ? { overload_manager: overloadManager(overload) } : {}),
+    ...(o.logFormat === 'json' ? { application_log_config: { log_format: { json_format: plainToStruct(JSON_APPLICATION_LOG) } } } : {}),
+    admin: { address: socketAddress('127.0.0.1', o.adminPort), ...(adminLog ? { access_log: adminLog } : {}) },
   };
   if (o.kind === 'edge') {
     bootstrap.layered_runtime = {
@@ -93,6 +148,71 @@ export function renderBootstrap(o: BootstrapOptions): envoy.Bootstrap {
     };
   }
   return bootstrap;
+}
+
+/**
+ * Heap-based load shedding: the fixed heap monitor against max_heap_size_bytes, shrinking the heap
+ * first and then answering new requests 503 (so /ready fails too, and the kubelet takes the pod out
+ * of its Service) until memory is back under the threshold.
+ */
+function overloadManager(o: OverloadOptions): envoy.Bootstrap['overload_manager'] {
+  const trigger = (value: number) => [{ name: FIXED_HEAP, threshold: { value } }];
+  const heap: envoy.TypedAny = { '@type': FIXED_HEAP_CONFIG, max_heap_size_bytes: o.maxHeapBytes };
+  return {
+    refresh_interval: duration(250),
+    resource_monitors: [{ name: FIXED_HEAP, typed_config: heap }],
+    actions: [
+      { name: 'envoy.overload_actions.shrink_heap', triggers: trigger(o.shrinkHeapAt) },
+      { name: 'envoy.overload_actions.stop_accepting_requests', triggers: trigger(o.stopRequestsAt) },
+    ],
+  };
+}
+
+/**
+ * A static listener that forwards exactly PROBE_PATHS to the loopback admin (everything else 404s),
+ * so kubelet probes and Prometheus reach /ready and /stats/prometheus while the admin itself — which
+ * can drain listeners, change log levels and quit — stays on 127.0.0.1. It ignores the global
+ * downstream connection cap, so probes still answer when an edge is full.
+ */
+function probesListener(address: string, port: number, log: envoy.AccessLog[] | undefined): envoy.Listener {
+  return {
+    name: 'probes',
+    address: socketAddress(address, port),
+    ignore_global_conn_limit: true,
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: typed(HCM_TYPE, {
+              stat_prefix: 'probes',
+              route_config: {
+                name: 'probes',
+                virtual_hosts: [
+                  {
+                    name: 'probes',
+                    domains: ['*'],
+                    routes: PROBE_PATHS.map((p) => ({ match: { path: p }, route: { cluster: ADMIN_CLUSTER } })),
+                  },
+                ],
+              },
+              http_filters: [{ name: 'envoy.filters.http.router', typed_config: typed('type.googleapis.com/envoy.extensions.filters.http.router.v3.Router', {}) }],
+              ...(log ? { access_log: log } : {}),
+            }),
+          },
+        ],
+      },
+    ],
+  };
+}
+
+function adminCluster(adminPort: number): envoy.Cluster {
+  return {
+    name: ADMIN_CLUSTER,
+    type: 'STATIC',
+    connect_timeout: duration(1000),
+    load_assignment: { cluster_name: ADMIN_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress('127.0.0.1', adminPort) } }] }] },
+  };
 }
 
 function metricsServiceSink(): envoy.TypedAny {

@@ -3,6 +3,7 @@ import type { CompileContext } from './context.js';
 import type * as envoy from './envoy-types.js';
 import { FEATURES } from './features.js';
 import { orderHttpFilters, type HttpFilterName } from './filters.js';
+import { hcmObservability } from './observability.js';
 import { TLS_INSPECTOR, tlsFilterChains } from './tls.js';
 import { ADS_CONFIG_SOURCE, compact, HCM_TYPE, socketAddress, typed, wrap } from './util.js';
 
@@ -10,12 +11,6 @@ const ROUTER: HttpFilterName = 'envoy.filters.http.router';
 export const ROUTER_FILTER: envoy.HttpFilter = {
   name: ROUTER,
   typed_config: typed('type.googleapis.com/envoy.extensions.filters.http.router.v3.Router', {}),
-};
-
-/** Envoy's default access log format, one line per request on Envoy's stdout. */
-const STDOUT_ACCESS_LOG: envoy.AccessLog = {
-  name: 'envoy.access_loggers.stdout',
-  typed_config: typed('type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog', {}),
 };
 
 export function buildListener(listener: Listener, ctx: CompileContext): envoy.Listener {
@@ -47,7 +42,7 @@ function socketListener(listener: Listener, ctx: CompileContext): envoy.Listener
           use_remote_address: wrap(true),
           normalize_path: wrap(true),
           merge_slashes: true,
-          access_log: listener.accessLog ? [STDOUT_ACCESS_LOG] : undefined,
+          ...hcmObservability(listener),
         }),
       ),
     },

@@ -4,7 +4,7 @@ import { isIpLiteral, parseHostPort } from './address.js';
 import { defined, RouteBuilder } from './build-route.js';
 import { buildRollout } from './build-rollout.js';
 import type { Fragment, Reference, ServiceSetting } from './fragment.js';
-import type { AuthProvider, Cluster, ClusterTls, Endpoint, Listener, ProxyGroup, TokenSource } from './model.js';
+import type { AuthProvider, Cluster, ClusterTls, Endpoint, Listener, ListenerTracing, ProxyGroup, TokenSource, TracingCustomTag } from './model.js';
 import type { ClusterInput, ConfigInput, GroupInput, ListenerInput, ProviderInput } from './schema.js';
 import type { ClusterTlsInput } from './schema-tls.js';
 import { buildCa, buildClusterTlsSecrets, buildListenerTls, buildSecret } from './tls.js';
@@ -82,7 +82,7 @@ function listener(input: ListenerInput, path: PathSegment[], locator: Locator, r
           },
         }
       : {}),
-    accessLog: input.accessLog ?? false,
+    ...observability(input, path, locator),
     ...(input.tls ? { tls: buildListenerTls(input.tls, input.name, [...path, 'tls'], locator, fragment) } : {}),
     pos: locator.pos(path),
   };
@@ -197,4 +197,45 @@ export function rateLimitItems(locator: Locator): Fragment['rateLimitNodes'] {
     const d = isMap(item) ? item.get('domain', true) : undefined;
     return { source: locator.source, node: item, ...(isScalar(d) && typeof d.value === 'string' ? { domain: d.value } : {}) };
   });
+}
+
+/** `accessLog:`, `tracing:`, `requestId:` → the listener's observability fields, defaults applied. */
+function observability(input: ListenerInput, path: PathSegment[], locator: Locator): Pick<Listener, 'accessLog' | 'accessLogOptions' | 'tracing' | 'requestId'> {
+  const out: Pick<Listener, 'accessLog' | 'accessLogOptions' | 'tracing' | 'requestId'> = { accessLog: Boolean(input.accessLog) };
+  const al = input.accessLog;
+  if (al && typeof al === 'object') {
+    out.accessLogOptions = { format: al.format ?? 'json', path: al.path ?? '/dev/stdout', ...defined({ fields: al.fields, text: al.text }) };
+  }
+  const t = input.tracing;
+  if (t) {
+    // The schema already rejected a malformed collector, so this parse succeeds.
+    const hp = parseHostPort(t.collector) as { host: string; port: number };
+    const customTags = Object.entries(t.customTags ?? {})
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([tag, v]): TracingCustomTag => {
+        if ('literal' in v) return { kind: 'literal', tag, value: v.literal };
+        if ('header' in v) return { kind: 'header', tag, name: v.header, ...defined({ default: v.default }) };
+        return { kind: 'environment', tag, name: v.environment, ...defined({ default: v.default }) };
+      });
+    const tracing: ListenerTracing = {
+      collectorHost: hp.host,
+      collectorPort: hp.port,
+      serviceName: t.serviceName ?? input.name,
+      sampling: { random: t.sampling?.random ?? 100, client: t.sampling?.client ?? 100, overall: t.sampling?.overall ?? 100 },
+      customTags,
+      pos: locator.pos([...path, 'tracing']),
+    };
+    out.tracing = tracing;
+  }
+  const r = input.requestId;
+  if (r) {
+    out.requestId = {
+      generate: r.generate ?? true,
+      preserveExternal: r.preserveExternal ?? false,
+      inResponse: r.inResponse ?? false,
+      forTraceSampling: r.forTraceSampling ?? true,
+      pos: locator.pos([...path, 'requestId']),
+    };
+  }
+  return out;
 }

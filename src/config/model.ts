@@ -187,9 +187,55 @@ export interface Listener {
   hosts: VirtualHost[];
   authz?: ListenerAuthz;
   ratelimit?: ListenerRateLimit;
-  /** Per-request access log to stdout. */
+  /** Per-request access log (to stdout in Envoy's default format unless accessLogOptions says otherwise). */
   accessLog: boolean;
+  /** `accessLog: {format, path, fields, text}`: where and how; absent = Envoy's default text line on stdout. */
+  accessLogOptions?: AccessLogOptions;
+  /** OpenTelemetry tracing of this listener's requests (`tracing:`). */
+  tracing?: ListenerTracing;
+  /** Request id generation (`requestId:`), with the UUID request id extension. */
+  requestId?: ListenerRequestId;
   tls?: ListenerTls;
+  pos: SourcePos;
+}
+
+export interface AccessLogOptions {
+  /** text: Envoy's format string (`text`, or its default line); json: one JSON object per request. */
+  format: 'text' | 'json';
+  /** /dev/stdout and /dev/stderr are Envoy's stream loggers; any other path is a file. */
+  path: string;
+  /** json: fields added to (or replacing) the default ones; null drops a default field. */
+  fields?: Record<string, string | null>;
+  /** text: the format string (a newline is added when it has none). */
+  text?: string;
+}
+
+export interface ListenerTracing {
+  /** The OpenTelemetry collector (OTLP/gRPC), host:port. */
+  collectorHost: string;
+  collectorPort: number;
+  /** OpenTelemetry resource service.name (default: the listener's name). */
+  serviceName: string;
+  /** Percentages 0-100: random (default 100), client (x-client-trace-id forced, default 100), overall (default 100). */
+  sampling: { random: number; client: number; overall: number };
+  customTags: TracingCustomTag[];
+  pos: SourcePos;
+}
+
+export type TracingCustomTag =
+  | { kind: 'literal'; tag: string; value: string }
+  | { kind: 'header'; tag: string; name: string; default?: string }
+  | { kind: 'environment'; tag: string; name: string; default?: string };
+
+export interface ListenerRequestId {
+  /** generate_request_id: set x-request-id when the request has none (default true). */
+  generate: boolean;
+  /** preserve_external_request_id: keep a client's x-request-id on an edge (use_remote_address) listener. */
+  preserveExternal: boolean;
+  /** always_set_request_id_in_response. */
+  inResponse: boolean;
+  /** UuidRequestIdConfig.use_request_id_for_trace_sampling (default true). */
+  forTraceSampling: boolean;
   pos: SourcePos;
 }
 

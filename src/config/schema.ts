@@ -4,6 +4,7 @@ import { UINT32_MAX } from './bounds.js';
 import { AT_KEY, duration, durationAtLeast, exactlyOne, headerName, mutableHeaderName, host, hostPort, httpPath, name, onlyWith, port, refineWith, stringOrList, uint32 } from './schema-common.js';
 import { virtualHost, route } from './schema-route.js';
 import { rollout } from './schema-rollout.js';
+import { observabilityKeys } from './schema-observability.js';
 import { caSection, clusterTls, listenerTls, secret } from './schema-tls.js';
 
 /**
@@ -28,7 +29,7 @@ const listener = z
         headers: z.boolean().optional().meta({ description: 'Emit X-RateLimit-* headers' }),
       })
       .optional(),
-    accessLog: z.boolean().optional(),
+    ...observabilityKeys,
     tls: listenerTls.optional().meta({ description: 'Terminate TLS: certificates per SNI, served to Envoy over SDS' }),
   })
   .superRefine(exactlyOne(['hosts', 'routes'], false))
