@@ -4,6 +4,10 @@ import { messageType, TO_OBJECT_OPTIONS } from '../proto/envoy.js';
 import type { ErrorDetail } from './answers.js';
 import type { RawNode } from './node.js';
 
+
+/** Bytes that are not a well-formed protobuf message: answered INVALID_ARGUMENT (reason `malformed`). */
+class MalformedBytes extends Error {}
+
 /**
  * What a client may send on an xDS stream (README "xDS limits"). A request beyond them ends its stream
  * with the status named in `Refusal` and counts in `banyan_xds_requests_refused_total{reason}`; nothing
@@ -150,7 +154,7 @@ function checkSize(bytes: Buffer, limits: XdsLimits): Refusal | undefined {
 /** Length of the length-delimited field whose tag was just read, checked against the bytes left. */
 function lengthOf(r: protobuf.Reader): number {
   const n = r.uint32();
-  if (n > r.len - r.pos) throw new RangeError('field length beyond the end of the message');
+  if (n > r.len - r.pos) throw new MalformedBytes('field length beyond the end of the message');
   return n;
 }
 
@@ -182,15 +186,15 @@ function hashRange(b: Buffer, from: number, to: number, seed: [number, number]):
 function varint(b: Buffer, pos: number, end: number): [number, number] {
   let v = 0;
   for (let shift = 0; shift < 35; shift += 7) {
-    if (pos >= end) throw new RangeError('truncated varint');
+    if (pos >= end) throw new MalformedBytes('truncated varint');
     const x = b[pos++];
     v |= (x & 0x7f) << shift;
     if (!(x & 0x80)) {
-      if (v < 0) throw new RangeError('varint out of range');
+      if (v < 0) throw new MalformedBytes('varint out of range');
       return [v, pos];
     }
   }
-  throw new RangeError('varint too long');
+  throw new MalformedBytes('varint too long');
 }
 
 /** Skips a field of wire type `wt` at `pos`, returning the next position. */
@@ -207,7 +211,7 @@ function skip(b: Buffer, pos: number, end: number, wt: number): number {
     case 5:
       return pos + 4;
     default:
-      throw new RangeError(`wire type ${wt} not supported`);
+      throw new MalformedBytes(`wire type ${wt} not supported`);
   }
 }
 
@@ -239,7 +243,7 @@ export function readSotwRequest(bytes: Buffer, limits: XdsLimits): SotwRequest |
       const field = tag >>> 3;
       if ((tag & 7) !== LEN || field < SOTW.version || field > SOTW.errorDetail) {
         pos = skip(bytes, pos, end, tag & 7);
-        if (pos > end) throw new RangeError('field beyond the end of the message');
+        if (pos > end) throw new MalformedBytes('field beyond the end of the message');
         continue;
       }
       let n: number;
@@ -247,7 +251,7 @@ export function readSotwRequest(bytes: Buffer, limits: XdsLimits): SotwRequest |
       else [n, pos] = varint(bytes, pos, end);
       const from = pos;
       pos += n;
-      if (pos > end) throw new RangeError('field length beyond the end of the message');
+      if (pos > end) throw new MalformedBytes('field length beyond the end of the message');
       switch (field) {
         case SOTW.names:
           if (++count > limits.maxResourceNames) return { refused: tooMany(limits.maxResourceNames) };

@@ -15,6 +15,8 @@ const FOREIGN: Record<string, string> = {
   'store/pg-errors.ts': 'pg driver messages',
   // zod's issue message: its default text is how a union without its own message is told apart.
   'config/issues.ts': "zod's default issue message",
+  // A Redis error reply is text whose first word is Redis's own error code (READONLY after a failover).
+  'ratelimit/backend/redis.ts': 'Redis error replies',
 };
 
 const RULES: [string, RegExp][] = [
