@@ -6,18 +6,20 @@ import { hostPort, headerName, name, refineWith } from './schema-common.js';
  * spread into the listener schema. Compiled by src/compile/observability.ts.
  */
 
-/** `%COMMAND%`, `%REQ(X-HEADER?ALT):N%`: the shape of every Envoy substitution command. */
-const COMMAND = /^[A-Z][A-Z0-9_]*(\([^()%]*\))?(:[0-9]+)?$/;
+/**
+ * `%COMMAND%`, `%REQ(X-HEADER?ALT):N%`, `%START_TIME(%Y-%m-%dT%H:%M:%S)%`: the shape of every Envoy
+ * substitution command (a start time's strftime pattern has `%` of its own, inside the parentheses).
+ */
+const COMMAND = /%[A-Z][A-Z0-9_]*(\([^()]*\))?(:[0-9]+)?%/g;
 
 /** Envoy refuses a listener whose format string holds a malformed `%COMMAND%`: refused here, at the YAML. */
 export function formatProblem(v: string): string | undefined {
   if (/[\u0000-\u0008\u000b-\u001f]/.test(v)) return 'an access log format has no control characters';
-  const parts = v.split('%');
-  if (parts.length % 2 === 0) return `"${v}" has an unpaired "%": commands are written %COMMAND% (e.g. %RESPONSE_CODE%, %REQ(X-REQUEST-ID)%)`;
-  for (let i = 1; i < parts.length; i += 2) {
-    if (!COMMAND.test(parts[i])) return `"%${parts[i]}%" is not an Envoy command (e.g. %RESPONSE_CODE%, %REQ(X-REQUEST-ID)%, %TRACE_ID%)`;
-  }
-  return undefined;
+  const rest = v.replace(COMMAND, '');
+  const at = rest.indexOf('%');
+  if (at < 0) return undefined;
+  const token = /^%[^%\s]*%?/.exec(rest.slice(at))![0];
+  return `"${token}" is not an Envoy command: commands are written %COMMAND% in capitals (e.g. %RESPONSE_CODE%, %REQ(X-REQUEST-ID)%, %TRACE_ID%)`;
 }
 const formatString = z.string().min(1).superRefine(refineWith(formatProblem));
 
