@@ -34,7 +34,7 @@ const COLLECTOR_TIMEOUT_MS = 1000;
 /**
  * The fields of a JSON access log line unless `fields:` says otherwise: what Envoy's default text
  * format says, by name, plus the route, the upstream cluster and the trace: `trace_id` (Envoy's
- * %TRACE_ID%, the active span's trace id, Envoy 1.31 or later) and the W3C `traceparent` header the
+ * %TRACE_ID%, the active span's trace id; an Envoy too old to know the operator NACKs the listener) and the W3C `traceparent` header the
  * request carried or the tracer wrote.
  */
 export const DEFAULT_JSON_LOG_FIELDS: Readonly<Record<string, string>> = {

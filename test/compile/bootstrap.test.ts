@@ -302,6 +302,7 @@ describe('banyan bootstrap flags', () => {
     await expect(cli(['--node', 'n', '--group', 'g', '--stats-sink', 'prometheus', '--no-probes'])).rejects.toThrow(/--stats-sink prometheus needs the probes listener/);
     await expect(cli(['--node', 'n', '--group', 'g', '--probe-port', '9901'])).rejects.toThrow(/--probe-port and --admin-port are both 9901/);
     await expect(cli(['--node', 'n', '--group', 'g', '--shrink-heap-at', '0.99', '--stop-requests-at', '0.9'])).rejects.toThrow(/--shrink-heap-at \(0.99\) must not be above --stop-requests-at/);
+    await expect(cli(['--node', 'n', '--group', 'g', '--access-log', 'access.log'])).rejects.toThrow(/--access-log takes an absolute path/);
   });
 
   it('shows defaults people can read in --help', async () => {

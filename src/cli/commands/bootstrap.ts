@@ -92,6 +92,7 @@ export interface BootstrapFlags {
 export function bootstrapOptions(opts: BootstrapFlags): BootstrapOptions {
   if (opts.statsSink === 'prometheus' && !opts.probes) throw new InvalidArgumentError('--stats-sink prometheus needs the probes listener (Prometheus scrapes /stats/prometheus there): drop --no-probes');
   if (opts.probes && opts.probePort === opts.adminPort) throw new InvalidArgumentError(`--probe-port and --admin-port are both ${opts.adminPort}: the probes listener needs a port of its own`);
+  if (opts.accessLog !== undefined && !opts.accessLog.startsWith('/')) throw new InvalidArgumentError(`--access-log takes an absolute path (/dev/stdout, /dev/stderr or a file), got "${opts.accessLog}"`);
   if (opts.overload && opts.shrinkHeapAt > opts.stopRequestsAt) throw new InvalidArgumentError(`--shrink-heap-at (${opts.shrinkHeapAt}) must not be above --stop-requests-at (${opts.stopRequestsAt}): shrink the heap before shedding requests`);
   return {
     nodeId: opts.node,
