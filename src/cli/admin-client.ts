@@ -74,7 +74,7 @@ const DEFAULT_ADMIN_URL = `http://127.0.0.1:${DEFAULT_PORTS.admin}`;
 /** Adds --server/--token (with BANYAN_SERVER/BANYAN_TOKEN fallbacks) to a command that calls the admin API. */
 export function withServerOptions(cmd: Command): Command {
   return cmd
-    .option('--server <url>', `admin API base URL or host:port (or BANYAN_SERVER; default ${DEFAULT_ADMIN_URL})`)
+    .option('--server <url>', `admin API URL, or host:port: http, https with --ca-file/--client-cert (or BANYAN_SERVER; default ${DEFAULT_ADMIN_URL})`)
     // No default value here: commander prints defaults in --help, and a token must never be shown.
     .option('--token <token>', 'admin bearer token (or BANYAN_TOKEN): reads, validate and diff need a read token, changes operate or admin')
     .option('--ca-file <file>', 'PEM CA bundle to trust for an https:// admin API (or BANYAN_CA_FILE; default the system roots)')
@@ -180,15 +180,31 @@ function formatDetails(details: unknown): string {
   return `\n  ${JSON.stringify(details)}`;
 }
 
-/** `--server` as operators write it: a URL, or a bare host:port (http is meant: the admin API's default). */
-export function serverUrl(server: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `http://${server}`;
+/**
+ * `--server` as operators write it: a URL (http:// or https://), or a bare `host[:port]` (`[v6]:port`
+ * for IPv6). A bare one is http://, or https:// when `tls` is set (--ca-file or --client-cert, or
+ * their BANYAN_ variables: TLS options only make sense for an HTTPS admin API); the port, when left
+ * out, is the admin API's default. Anything else is a usage error.
+ */
+export function serverUrl(server: string, tls = false): string {
+  const text = server.trim();
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text);
+  let url: URL;
+  try {
+    url = new URL(hasScheme ? text : `${tls ? 'https' : 'http'}://${text}`);
+  } catch {
+    throw new CliError(`--server: '${server}' is neither a URL (http://host:port) nor host:port`, EXIT.usage);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--server: '${server}' is not an http:// or https:// URL`, EXIT.usage);
+  if (!hasScheme && (url.pathname !== '/' || url.search || url.hash || url.username)) throw new CliError(`--server: '${server}' is not host:port; give a URL for a path`, EXIT.usage);
+  if (!hasScheme && !url.port && !/:\d+$/.test(text)) url.port = String(DEFAULT_PORTS.admin);
+  return hasScheme ? text : url.origin;
 }
 
 export function clientFrom(opts: ServerFlags): AdminClient {
   const tls = tlsFiles(opts);
   return new AdminClient({
-    server: serverUrl(opts.server ?? process.env.BANYAN_SERVER ?? DEFAULT_ADMIN_URL),
+    server: serverUrl(opts.server ?? process.env.BANYAN_SERVER ?? DEFAULT_ADMIN_URL, tls !== undefined),
     token: opts.token ?? process.env.BANYAN_TOKEN,
     ...(tls ? { tls } : {}),
   });

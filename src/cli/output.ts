@@ -1,4 +1,5 @@
 /** Output helpers: JSON (or YAML) for scripts, aligned tables for people, colour only on a TTY. */
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { stringify } from 'yaml';
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
@@ -39,12 +40,38 @@ export function printYaml(value: unknown): void {
   process.stdout.write(yamlText(value));
 }
 
-/** `-o/--output`; `yaml: true` for commands that also print YAML (see printStructured). */
-export function outputOption<T extends { option: (...a: any[]) => T }>(cmd: T, opts: { yaml?: boolean } = {}): T {
-  return cmd.option('-o, --output <format>', opts.yaml ? 'output format: table, json or yaml' : 'output format: table or json', 'table');
+/** The machine formats every command that prints something takes with `-o/--output`. */
+export const STRUCTURED_FORMATS = ['json', 'yaml'] as const;
+export type StructuredFormat = (typeof STRUCTURED_FORMATS)[number];
+
+/**
+ * `-o, --output json|yaml`: the same flag with the same values on every command that prints
+ * something. Left out, a command prints for people (a table or text), or, for a command whose output
+ * is a document (`xds`, `schema`), `defaultFormat`. `table` (and `text`, which validate and certs
+ * inspect took) still name the output for people where there is one. Any other value is a usage
+ * error (exit 2) naming the allowed ones.
+ */
+export function outputOption<T extends Command>(cmd: T, opts: { defaultFormat?: StructuredFormat } = {}): T {
+  const option = new Option('-o, --output <format>', outputHelp(opts.defaultFormat)).argParser((value: string) => parseOutputFormat(value, opts.defaultFormat));
+  if (opts.defaultFormat) option.default(opts.defaultFormat);
+  cmd.addOption(option);
+  return cmd;
 }
 
-/** Prints `value` as JSON or YAML when `format` asks for one and returns true; false for a table (the caller renders it). */
+function outputHelp(defaultFormat: StructuredFormat | undefined): string {
+  return defaultFormat ? `print ${STRUCTURED_FORMATS.join(' or ')}` : `print ${STRUCTURED_FORMATS.join(' or ')} instead of the output for people`;
+}
+
+/** What `-o` takes; throws commander's InvalidArgumentError (a usage error, exit 2) naming the allowed values. */
+export function parseOutputFormat(value: string, defaultFormat?: StructuredFormat): OutputFormat {
+  const v = value.toLowerCase();
+  if ((STRUCTURED_FORMATS as readonly string[]).includes(v)) return v as StructuredFormat;
+  if (!defaultFormat && (v === 'table' || v === 'text')) return 'table';
+  // commander prefixes: error: option '-o, --output <format>' argument 'xml' is invalid.
+  throw new InvalidArgumentError(`Allowed: ${STRUCTURED_FORMATS.join(', ')}${defaultFormat ? ` (default ${defaultFormat})` : '; leave -o out for the output for people'}.`);
+}
+
+/** Prints `value` as JSON or YAML when `format` asks for one and returns true; false for the output for people (the caller renders it). */
 export function printStructured(value: unknown, format: string | undefined): boolean {
   if (format === 'json') printJson(value);
   else if (format === 'yaml') printYaml(value);

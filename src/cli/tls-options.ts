@@ -15,7 +15,7 @@ export function addTlsOptions(cmd: Command, servers: string, hosts = '--host'): 
     .option('--tls-cert <file>', `PEM certificate (chain) for ${servers}; re-read when it changes, no restart`)
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--tls-client-ca <file>', 'PEM CA bundle: require client certificates signed by it (mTLS)')
-    .option('--insecure', `allow plaintext on a non-loopback ${hosts} (refused otherwise)`, false);
+    .option('--insecure', `allow plaintext on a non-loopback ${hosts} (refused otherwise)`);
 }
 
 export function tlsFromFlags(f: TlsFlags): TlsFiles | undefined {

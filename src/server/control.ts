@@ -11,9 +11,9 @@ import type { WeightsMode } from '../config/weights.js';
 import { diffConfigs } from '../diff/config.js';
 import { BanyanError } from '../errors.js';
 import { hashConfigContent } from '../store/hash.js';
-import type { ConfigFile, ConfigVersion, Override, Store } from '../store/types.js';
+import type { AuditEntry, ConfigFile, ConfigVersion, Override, Store } from '../store/types.js';
 import { requireVersion } from './history.js';
-import type { ConfigPipeline } from './pipeline.js';
+import { weightChanges, type ConfigPipeline, type WeightChange } from './pipeline.js';
 
 /** What `apply` did: the stored version, and what changed for the operator to read. */
 export interface AppliedChange {
@@ -37,6 +37,9 @@ export interface RolloutAborter {
 export { ChangeHeldError, ConfigRejectedError };
 export type { ChangeMeta, RouteView };
 
+/** Audit actions that can move a route's weights (not a rollout's syncs, analysis runs, holds or webhooks): who a weight change is logged as. */
+const MOVES_WEIGHTS = /^(override\.|config\.|rollout\.(start|step|promote|promote-full|abort|undo|rollback)$)/;
+
 /**
  * The store is the source of truth; this class keeps what is served in step with it. Every change
  * (file edit, `banyan apply`, rollback, shift, rollout step) is written to the store first; then
@@ -48,6 +51,8 @@ export class ControlPlane {
   private unwatch?: () => void;
   private queue: Promise<void> = Promise.resolve();
   private appliedKey = '';
+  /** The config version served (reconcile), to tell a new version from an override change. */
+  private appliedVersion?: number;
 
   constructor(
     readonly store: Store,
@@ -124,9 +129,14 @@ export class ControlPlane {
       if (!latest) return;
       const key = `${latest.hash}|${JSON.stringify(overrides.map((o) => [o.route, o.backends, o.baseHash]))}`;
       if (key === this.appliedKey) return;
+      const before = this.pipeline.current;
       const result = this.pipeline.apply(latest.content, overrides);
       this.appliedKey = key;
       if (!result.ok) return;
+      const previousVersion = this.appliedVersion;
+      this.appliedVersion = latest.version;
+      // Logging never fails a reconcile.
+      if (before) await this.logWeightChanges(weightChanges(before.effective, result.applied.effective), latest, overrides, previousVersion).catch((err) => this.log.warn({ err }, 'could not log the weight changes'));
       for (const st of result.applied.stale) {
         // The YAML changed this route's backends: the YAML wins and the override goes, loudly.
         await this.store.clearOverride(st.override.route, 'banyan', st.message).catch((err) => this.log.error({ err }, 'could not clear stale override'));
@@ -136,6 +146,36 @@ export class ControlPlane {
     });
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * One structured line per route whose served weights moved: `{route, from, to, actor, reason,
+   * action}`, whoever made the change (a shift, a rollout step, an apply or rollback, a file edit, or
+   * another replica: the actor is read from the shared audit log, the newest entry about the route
+   * or about the version just applied).
+   */
+  private async logWeightChanges(changes: WeightChange[], latest: ConfigVersion, overrides: Override[], previousVersion: number | undefined): Promise<void> {
+    if (changes.length === 0) return;
+    const audit = await Promise.resolve()
+      .then(() => this.store.listAudit({ limit: 100 }))
+      .catch(() => [] as AuditEntry[]);
+    const versionTarget = previousVersion !== latest.version ? `version ${latest.version}` : undefined;
+    for (const c of changes) {
+      const entry = audit.filter((e) => (e.target === c.route || e.target === versionTarget) && MOVES_WEIGHTS.test(e.action)).sort((a, b) => b.id - a.id)[0];
+      const override = overrides.find((o) => o.route === c.route);
+      const text = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+      let who: { actor: string; reason: string; action: string };
+      if (entry) {
+        // A rollout's step names itself in the override it writes (`rollout ID: 30% to v2`); a restored override is someone else's.
+        const fromOverride = entry.target === c.route && override?.reason.startsWith(`rollout ${String(entry.details.rollout)}:`) ? override.reason : undefined;
+        who = { actor: entry.actor, reason: text(entry.details.reason) ?? fromOverride ?? text(entry.details.message) ?? '', action: entry.action };
+      } else if (override && versionTarget === undefined) {
+        who = { actor: override.author, reason: override.reason, action: 'override.set' };
+      } else {
+        who = { actor: latest.author, reason: latest.message, action: 'config.apply' };
+      }
+      this.log.info({ route: c.route, from: c.from, to: c.to, ...who, version: latest.version }, 'route weights changed');
+    }
   }
 
   /** A rollout whose route the YAML re-pointed would keep writing overrides the YAML has outdated: stop it. */

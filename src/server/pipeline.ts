@@ -13,7 +13,7 @@ import { diffSnapshots } from '../diff/xds.js';
 import type { CompiledSnapshot } from '../compile/types.js';
 import type { WireForms } from '../proto/wire-form.js';
 import { applyOverrides, type OverrideLike, type StaleOverride } from '../config/overrides.js';
-import { forwardBackends, resolveRoute } from '../config/routes.js';
+import { forwardBackends, listRoutes, resolveRoute } from '../config/routes.js';
 import { hashConfigContent } from '../store/hash.js';
 import type { SourceFile } from '../config/source.js';
 import { BanyanError } from '../errors.js';
@@ -296,6 +296,37 @@ export class ConfigPipeline {
     this.log.error({ errors: diagnostics.filter((d) => d.severity === 'error').length }, 'config rejected; last good config keeps serving');
     return { ok: false, rejected: this.lastRejected };
   }
+}
+
+/** One route whose served weights a change moved: `from`/`to` by cluster; null when the route is new or gone. */
+export interface WeightChange {
+  route: string;
+  from: Record<string, number> | null;
+  to: Record<string, number> | null;
+}
+
+/** The forward routes' weights `after` serves differently from `before` (both effective configs: YAML plus overrides). Pure. */
+export function weightChanges(before: Config, after: Config): WeightChange[] {
+  const weights = (config: Config) => {
+    const out = new Map<string, Record<string, number>>();
+    for (const l of listRoutes(config)) {
+      if (l.route.action.kind !== 'forward') continue;
+      const w: Record<string, number> = {};
+      for (const b of forwardBackends(l)) w[b.cluster] = (w[b.cluster] ?? 0) + b.weight;
+      out.set(l.ref, w);
+    }
+    return out;
+  };
+  const was = weights(before);
+  const now = weights(after);
+  const changes: WeightChange[] = [];
+  for (const [route, to] of now) {
+    const from = was.get(route) ?? null;
+    const same = (x: Record<string, number>, y: Record<string, number>) => Object.keys(x).length === Object.keys(y).length && Object.entries(x).every(([c, w]) => y[c] === w);
+    if (!from || !same(from, to)) changes.push({ route, from, to });
+  }
+  for (const [route, from] of was) if (!now.has(route)) changes.push({ route, from, to: null });
+  return changes;
 }
 
 function internalDiagnostic(files: SourceFile[], err: unknown): Diagnostic {

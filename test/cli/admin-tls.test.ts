@@ -78,6 +78,14 @@ describe('banyan routes against an mTLS admin API', () => {
     expect(names).toContain('checkout');
   }, 60_000);
 
+  it('takes --server as host:port: https, since --ca-file/--client-cert are given', async () => {
+    const hostPort = new URL(url).host;
+    const r = await banyan(['routes', '-o', 'json', '--server', hostPort, '--token', TOKEN, '--ca-file', ca.certFile, '--client-cert', client.certFile, '--client-key', client.keyFile]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { routes: { name: string }[] }).routes.map((x) => x.name)).toContain('checkout');
+  }, 60_000);
+
   it('succeeds with BANYAN_CA_FILE, BANYAN_CLIENT_CERT and BANYAN_CLIENT_KEY', async () => {
     const r = await banyan(['routes', '-o', 'json'], { BANYAN_SERVER: url, BANYAN_TOKEN: TOKEN, BANYAN_CA_FILE: ca.certFile, BANYAN_CLIENT_CERT: client.certFile, BANYAN_CLIENT_KEY: client.keyFile });
     expect(r.code).toBe(0);

@@ -3,9 +3,24 @@ import { describe, expect, it } from 'vitest';
 import { registerCommands } from '../../src/cli/commands/index.js';
 
 const OPS = ['proxies', 'routes', 'shift', 'history', 'diff', 'apply', 'rollback', 'status', 'rollout', 'audit'];
-const READS = ['proxies', 'routes', 'history', 'diff', 'status', 'rollout status', 'audit'];
 
-/** Every command and subcommand under the ops commands, with its full name. */
+/** Every command that prints something a script may read: each takes `-o, --output json|yaml`. */
+const PRINTS = [
+  'proxies', 'routes', 'history', 'diff', 'status', 'audit', 'validate', 'xds', 'schema', 'certs inspect', 'authz revocations',
+  'shift', 'apply', 'rollback', 'authz revoke',
+  'rollout start', 'rollout status', 'rollout pause', 'rollout resume', 'rollout promote', 'rollout abort', 'rollout undo',
+];
+
+/**
+ * Commands whose files other work owns (issue 14): checked for the defaults that are plainly broken
+ * (an object or array printed as JSON), not yet for the noise (`default: false`, `default: ""`).
+ * bootstrap's `--xds` still prints `{"host":"127.0.0.1","port":18000}`: it is left out until its
+ * owner gives the option a display default (`new Option(...).default(value, '127.0.0.1:18000')`).
+ */
+const NOT_YET_CLEAN = new Set(['serve', 'ratelimit']);
+const BROKEN_ELSEWHERE = new Set(['bootstrap']);
+
+/** Every command and subcommand, with its full name. */
 function walk(cmd: Command, prefix = ''): [string, Command][] {
   return cmd.commands.flatMap((c) => {
     const name = `${prefix}${c.name()}`;
@@ -20,22 +35,53 @@ function helpOf(cmd: Command): string {
   return out;
 }
 
-describe('ops CLI conventions', () => {
+describe('CLI conventions', () => {
   const program = new Command('banyan');
   registerCommands(program);
-  const commands = walk(program).filter(([name]) => OPS.includes(name.split(' ')[0]));
+  const all = walk(program);
+  const commands = all.filter(([name]) => OPS.includes(name.split(' ')[0]));
 
   it('gives every ops command --help with examples', () => {
     expect(commands.map(([n]) => n)).toEqual(expect.arrayContaining(['shift', 'rollout start', 'rollout status', 'rollout undo']));
     for (const [name, cmd] of commands) expect(helpOf(cmd), name).toMatch(/Examples:\n\s+\$ banyan /);
   });
 
-  it('offers -o/--output json on every read command and --server/--token on every command that calls the API', () => {
+  it('offers --server/--token on every command that calls the API', () => {
     for (const [name, cmd] of commands) {
       if (name === 'rollout') continue;
-      const flags = cmd.options.map((o) => o.long);
-      expect(flags, name).toEqual(expect.arrayContaining(['--server', '--token']));
-      if (READS.includes(name)) expect(flags, name).toContain('--output');
+      expect(cmd.options.map((o) => o.long), name).toEqual(expect.arrayContaining(['--server', '--token']));
     }
+  });
+
+  it('offers the same -o, --output json|yaml on every command that prints', () => {
+    const byName = new Map(all);
+    for (const name of PRINTS) {
+      const cmd = byName.get(name);
+      expect(cmd, name).toBeDefined();
+      const output = cmd!.options.find((o) => o.long === '--output');
+      expect(output?.short, name).toBe('-o');
+      expect(output?.description, name).toMatch(/^print json or yaml/);
+      // the same parser everywhere: json and yaml in, anything else refused naming them
+      expect(output!.parseArg!('yaml', undefined), name).toBe('yaml');
+      expect(() => output!.parseArg!('xml', undefined), name).toThrow(/Allowed: json, yaml/);
+    }
+    // and no other command has an --output that is not this one
+    for (const [name, cmd] of all) {
+      if (PRINTS.includes(name) || BROKEN_ELSEWHERE.has(name)) continue;
+      expect(cmd.options.map((o) => o.long), name).not.toContain('--output');
+    }
+  });
+
+  it('prints no default as JSON, an empty list, an empty string or false in any --help', () => {
+    const offenders: string[] = [];
+    for (const [name, cmd] of all) {
+      if (BROKEN_ELSEWHERE.has(name.split(' ')[0])) continue;
+      // commander wraps long lines: join them back before looking
+      const help = helpOf(cmd).replace(/\n\s+/g, ' ');
+      const broken = /\(default: (\{|\[[^\]])|\[object Object\]/;
+      const noise = /default: (false|""|\[\])\)/;
+      if (broken.test(help) || (!NOT_YET_CLEAN.has(name.split(' ')[0]) && noise.test(help))) offenders.push(`${name}: ${(help.match(broken) ?? help.match(noise))![0]}`);
+    }
+    expect(offenders).toEqual([]);
   });
 });

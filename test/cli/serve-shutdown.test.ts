@@ -73,4 +73,18 @@ describe('shutdown on SIGTERM (built binary)', () => {
     expect(await p.exited).toEqual({ code: 0, signal: null });
     expect(p.lines.at(-1)).toMatchObject({ msg: 'stopped', stopped: ['config watcher', 'metrics endpoint', 'authz service'] });
   });
+
+  it('banyan ratelimit: the same stop on SIGTERM, ending with one "stopped" line', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'checkout.yaml'), 'domain: checkout\ndescriptors:\n  - key: remote_address\n    rate_limit: { unit: second, requests_per_unit: 10 }\n');
+    const p = run(['ratelimit', '--config', dir, '--host', '127.0.0.1', '--port', '0']);
+    cleanups.push(() => void p.child.kill('SIGKILL'));
+    await eventually(() => expect(p.lines.map((l) => l.msg), p.stderr()).toContain('rate limit service listening'), 20_000);
+
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toEqual({ code: 0, signal: null });
+    const last = p.lines.at(-1)!;
+    expect(last.msg).toBe('stopped');
+    expect(last.stopped).toEqual(expect.arrayContaining(['rate limit service']));
+  });
 });

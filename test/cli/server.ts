@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
-import { createLogger } from '../../src/telemetry/logger.js';
+import { createLogger, type Logger } from '../../src/telemetry/logger.js';
 import { eventually } from '../support/eventually.js';
 import { RdsWatcher } from './ads.js';
 import { routesYaml } from './config.yaml.js';
@@ -19,7 +19,7 @@ export interface OpsServer {
  * `banyan serve` in this process on free ports, over an embedded store in `dataDir` (so a restart
  * keeps the state); no rate limit or authz service, which these tests do not need.
  */
-export async function startOpsServer(opts: { config: string; dataDir: string; token: string }): Promise<OpsServer> {
+export async function startOpsServer(opts: { config: string; dataDir: string; token: string; logger?: Logger }): Promise<OpsServer> {
   const banyan = await startBanyan({
     config: opts.config,
     dataDir: opts.dataDir,
@@ -30,7 +30,7 @@ export async function startOpsServer(opts: { config: string; dataDir: string; to
     adminToken: opts.token,
     debounceMs: 50,
     watch: false,
-    logger: createLogger('banyan-test', process.env.BANYAN_LOG_LEVEL ?? 'silent'),
+    logger: opts.logger ?? createLogger('banyan-test', process.env.BANYAN_LOG_LEVEL ?? 'silent'),
   });
   return {
     adminUrl: `http://127.0.0.1:${banyan.ports.admin}`,
@@ -49,8 +49,8 @@ export interface CliFixture {
   stop(): Promise<void>;
 }
 
-/** The setup every CLI end-to-end test shares: YAML in a temp dir, a server on it, one connected proxy. */
-export async function startCliFixture(token: string): Promise<CliFixture> {
+/** The setup every CLI end-to-end test shares: YAML in a temp dir, a server on it (logging to `logger`, silent by default), one connected proxy. */
+export async function startCliFixture(token: string, opts: { logger?: Logger } = {}): Promise<CliFixture> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-cli-'));
   const stops: (() => Promise<void> | void)[] = [() => rm(dir, { recursive: true, force: true })];
   const stop = async () => {
@@ -58,7 +58,7 @@ export async function startCliFixture(token: string): Promise<CliFixture> {
   };
   try {
     await writeFile(path.join(dir, 'routes.yaml'), routesYaml());
-    const server = await startOpsServer({ config: path.join(dir, 'routes.yaml'), dataDir: path.join(dir, 'data'), token });
+    const server = await startOpsServer({ config: path.join(dir, 'routes.yaml'), dataDir: path.join(dir, 'data'), token, logger: opts.logger });
     stops.push(() => server.stop());
     const proxy = new RdsWatcher(server.xdsAddress, 'edge-proxy-1');
     stops.push(() => proxy.close());

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import { clientFrom, CliError, EXIT, withServerOptions } from '../admin-client.js';
-import { color, outputOption, printJson } from '../output.js';
+import { color, outputOption, printStructured } from '../output.js';
 import { readConfigFiles, type SourceFile } from '../../config/source.js';
 
 /** Who a change is recorded as: $USER@hostname unless --author says otherwise. */
@@ -62,7 +62,7 @@ Examples:
         message: o.message ?? '',
         confirmRemoval: o.confirmRemoval === true,
       });
-      if (o.output === 'json') return printJson(reply);
+      if (printStructured(reply, o.output)) return;
       for (const w of reply.warnings) process.stderr.write(`${color.yellow('warning')}: ${w}\n`);
       process.stdout.write(
         reply.unchanged

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseIntOption } from '../options.js';
 import { clientFrom, withServerOptions } from '../admin-client.js';
-import { color, outputOption, printJson, table } from '../output.js';
+import { color, outputOption, printStructured, table } from '../output.js';
 import type { AuditEntry } from '../../store/types.js';
 
 
@@ -23,7 +23,7 @@ Examples:
       const query = new URLSearchParams({ limit: String(Math.max(1, o.limit)) });
       if (o.since) query.set('since', o.since);
       const reply = await clientFrom(o).get<{ entries: AuditEntry[] }>(`/api/v1/audit?${query}`);
-      if (o.output === 'json') return printJson(reply);
+      if (printStructured(reply, o.output)) return;
       const rows = reply.entries.map((e) => [
         new Date(e.at).toISOString().replace(/\.\d+Z$/, 'Z'),
         e.actor,

@@ -5,7 +5,7 @@ import { logger } from '../../telemetry/logger.js';
 import type { Revocation } from '../../store/types.js';
 import { clientFrom, CliError, EXIT, withServerOptions } from '../admin-client.js';
 import { parseIntOption } from '../options.js';
-import { color, outputOption, printJson, table } from '../output.js';
+import { color, outputOption, printStructured, table } from '../output.js';
 import { defaultAuthor, withAuthor } from './apply.js';
 import { addTlsOptions, tlsFromFlags, type TlsFlags } from '../tls-options.js';
 
@@ -90,13 +90,13 @@ Examples:
       if (o.unrevoke) {
         if (!value) throw new CliError('--unrevoke needs --jti, --sub or --sid', EXIT.usage);
         const reply = await client.request<{ kind: string; value: string }>('DELETE', `/api/v1/revocations/${kind}/${encodeURIComponent(value)}`, { author });
-        if (o.output === 'json') return printJson(reply);
+        if (printStructured(reply, o.output)) return;
         process.stdout.write(`${kind} ${value}: revocation lifted\n`);
         return;
       }
       const body = { kind, ...(value ? { value } : { token: o.fromToken }), reason: o.reason ?? '', ...(o.expires ? { expires: o.expires } : {}), author };
       const reply = await client.post<{ revocation: Revocation }>('/api/v1/revocations', body);
-      if (o.output === 'json') return printJson(reply);
+      if (printStructured(reply, o.output)) return;
       const r = reply.revocation;
       process.stdout.write(`${r.kind} ${r.value}: revoked until ${iso(r.expiresAt)}\n`);
     });
@@ -112,7 +112,7 @@ Examples:
     )
     .action(async (o: { server?: string; token?: string; output: string }) => {
     const reply = await clientFrom(o).get<{ revocations: Revocation[] }>('/api/v1/revocations');
-    if (o.output === 'json') return printJson(reply);
+    if (printStructured(reply, o.output)) return;
     const rows = reply.revocations.map((r) => [r.kind, r.value, iso(r.createdAt), iso(r.expiresAt), r.actor, r.reason || color.dim('-')]);
     process.stdout.write(rows.length ? table(['KIND', 'VALUE', 'SINCE', 'UNTIL', 'BY', 'REASON'], rows) : 'no revocations\n');
   });

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import {
   DEFAULT_CA_DAYS,
   DEFAULT_LEAF_HOURS,
@@ -14,6 +14,7 @@ import {
   passphraseFromEnv,
 } from '../../ca/index.js';
 import { BanyanError } from '../../errors.js';
+import { outputOption, printStructured, type OutputFormat } from '../output.js';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
@@ -91,18 +92,15 @@ export function register(program: Command): void {
       process.stdout.write(`${path.join(o.out, 'tls.crt')}: ${leaf.cert.subject}, valid until ${leaf.cert.notAfter.toISOString()}\n`);
     });
 
-  certs
+  const inspect = certs
     .command('inspect')
     .description('Print subject, SANs, validity, serial and issuer of a PEM certificate')
-    .argument('<file>', 'PEM certificate')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .argument('<file>', 'PEM certificate');
+  outputOption(inspect)
     .addHelpText('after', '\nExamples:\n  $ banyan certs inspect pki/edge/tls.crt\n  $ banyan certs inspect pki/ca/ca.crt -o json')
-    .action((file: string, o: { output: string }) => {
+    .action((file: string, o: { output?: OutputFormat }) => {
       const s = describeCert(certFromPem(readFileSync(file, 'utf8')));
-      if (o.output === 'json') {
-        process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
-        return;
-      }
+      if (printStructured(s, o.output)) return;
       const rows: [string, string][] = [
         ['subject', s.subject],
         ['issuer', s.issuer],

@@ -3,7 +3,7 @@ import type { ConfigDiff } from '../../diff/config.js';
 import type { NamedDiff } from '../../diff/canonical.js';
 import type { XdsDiff } from '../../diff/xds.js';
 import { clientFrom, CliError, EXIT, withServerOptions } from '../admin-client.js';
-import { color, outputOption, printJson } from '../output.js';
+import { color, outputOption, printStructured } from '../output.js';
 import { parseIntOption } from '../options.js';
 import { readCandidate } from './apply.js';
 
@@ -42,8 +42,7 @@ Examples:
         const to = o.to ?? (await latestVersion(client));
         reply = await client.get<Reply>(`/api/v1/diff?from=${o.from}&to=${to}&level=${level}`);
       }
-      if (o.output === 'json') printJson(reply);
-      else process.stdout.write(reply.level === 'xds' ? renderXds(reply.diff) : renderConfig(reply.diff));
+      if (!printStructured(reply, o.output)) process.stdout.write(reply.level === 'xds' ? renderXds(reply.diff) : renderConfig(reply.diff));
       for (const s of reply.staleOverrides ?? []) process.stderr.write(`${color.yellow('warning')}: ${s}\n`);
       if (o.exitCode && !reply.diff.empty) process.exitCode = EXIT.failure;
     });

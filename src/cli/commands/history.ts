@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseIntOption } from '../options.js';
 import { clientFrom, withServerOptions } from '../admin-client.js';
-import { color, outputOption, printJson, table } from '../output.js';
+import { color, outputOption, printStructured, table } from '../output.js';
 
 interface VersionRow {
   version: number;
@@ -29,7 +29,7 @@ Examples:
     )
     .action(async (o) => {
       const reply = await clientFrom(o).get<{ versions: VersionRow[] }>(`/api/v1/history?limit=${Math.max(1, o.limit)}`);
-      if (o.output === 'json') return printJson(reply);
+      if (printStructured(reply, o.output)) return;
       const rows = reply.versions.map((v) => [
         `${v.live ? color.green('*') : ' '}${v.version}`,
         new Date(v.createdAt).toISOString().replace(/\.\d+Z$/, 'Z'),

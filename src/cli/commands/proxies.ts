@@ -1,9 +1,9 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { FleetProxy } from '../../admin/operations.js';
 import type { ProxyTypeRecord } from '../../store/types.js';
 import type { RefusalRecord } from '../../xds/status.js';
 import { clientFrom, withServerOptions } from '../admin-client.js';
-import { ago, color, printJson, table } from '../output.js';
+import { ago, color, outputOption, printStructured, table } from '../output.js';
 
 const SHORT: Record<string, string> = {
   'envoy.config.listener.v3.Listener': 'LDS',
@@ -85,8 +85,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('proxies')
     .description('List every proxy of every replica and, per xDS type, whether it has what it should: SYNCED, STALE, NACKED or NOT SENT');
-  withServerOptions(cmd)
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
+  outputOption(withServerOptions(cmd))
     .option('--local', 'only the proxies connected to the replica --server points at')
     .addHelpText(
       'after',
@@ -109,11 +108,7 @@ Examples:
       const reply = await clientFrom(o).get<{ proxies: FleetProxy[]; refused?: ListedRefusal[]; partial?: boolean; warning?: string }>(o.local ? '/api/v1/proxies?scope=local' : '/api/v1/proxies');
       // the store is unreachable: the server could answer only for itself
       if (reply.warning) process.stderr.write(color.yellow(`warning: ${reply.warning}`) + '\n');
-      if (o.output === 'json') return printJson(reply);
-      if (o.output === 'yaml') {
-        const { stringify } = await import('yaml');
-        return void process.stdout.write(stringify(reply));
-      }
+      if (printStructured(reply, o.output)) return;
       // --local (or a replica that could not read the store) lists its own refusals, which carry no replica id
       const refused = refusedLines((reply.refused ?? []).map((r) => ({ ...r, replica: r.replica ?? 'this replica' })));
       const refusedOut = refused.length ? `\n${color.red('REFUSED:')}\n${refused.join('\n')}\n` : '';

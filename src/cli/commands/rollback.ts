@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { clientFrom, withServerOptions } from '../admin-client.js';
-import { outputOption, printJson } from '../output.js';
+import { outputOption, printStructured } from '../output.js';
 import { parseIntOption } from '../options.js';
 import { defaultAuthor, withAuthor } from './apply.js';
 
@@ -26,7 +26,7 @@ Examples:
         author: o.author ?? defaultAuthor(),
         message: o.message ?? '',
       });
-      if (o.output === 'json') return printJson(reply);
+      if (printStructured(reply, o.output)) return;
       process.stdout.write(`rolled back to version ${reply.rolledBackTo}: now live as version ${reply.version.version}\n`);
     });
 }

@@ -14,7 +14,7 @@ import { RolloutError } from '../../rollout/errors.js';
 import { parseInterval, parseSteps, stepsFrom } from '../../rollout/steps.js';
 import type { AnalysisRun, CheckResult, Rollout, StepRecord } from '../../store/types.js';
 import { clientFrom, CliError, EXIT, orExit, withServerOptions, type AdminClient } from '../admin-client.js';
-import { color, outputOption, printStructured, table, yamlText } from '../output.js';
+import { color, outputOption, printStructured, table, yamlText, type OutputFormat } from '../output.js';
 import { parseIntOption } from '../options.js';
 import { defaultAuthor, withAuthor } from './apply.js';
 
@@ -43,7 +43,6 @@ export interface RolloutView extends Rollout {
 const ACTIVE = new Set(['running', 'paused']);
 const TERMINAL = new Set(['completed', 'aborted', 'undone', 'rolled-back']);
 const WAITABLE = ['completed', 'paused', 'aborted', 'undone', 'rolled-back'];
-const FORMATS = ['table', 'json', 'yaml'];
 
 export function register(program: Command): void {
   const rollout = program
@@ -82,7 +81,7 @@ Examples:
     .addOption(new Option('--on-failure <action>', 'after --failure-limit failed runs: rollback to the starting weights, or pause where they are (default rollback)').choices(['rollback', 'pause']))
     .option('--prometheus', "checks read Prometheus (the server's --prometheus URL) instead of Banyan's own load reports")
     .option('--webhook <spec>', 'name=url[,gate][,events=pre-step+rollback][,secret-env=VAR][,timeout=5s][,retries=3] (repeatable)', collect);
-  outputOption(withAuthor(withServerOptions(start)), { yaml: true })
+  outputOption(withAuthor(withServerOptions(start)))
     .addHelpText(
       'after',
       `
@@ -119,7 +118,7 @@ Examples:
     .option('--wait-for <state>', `exit 0 once the rollout is ${WAITABLE.join('|')}; non-zero if it ends otherwise`)
     .option('--timeout <duration>', 'with --wait-for: give up after this long (exit code 6)', '30m')
     .option('--poll <duration>', 'how often to ask the server while watching or waiting', '500ms');
-  outputOption(withServerOptions(status), { yaml: true })
+  outputOption(withServerOptions(status))
     .addHelpText(
       'after',
       `
@@ -163,7 +162,7 @@ Examples:
   ] as const) {
     const cmd = rollout.command(name).description(description).argument('<id-or-route>', 'rollout id, or the route it runs on');
     if (name === 'promote') cmd.option('--full', 'go straight to 100%: the rollout completes');
-    outputOption(withAuthor(withServerOptions(cmd)), { yaml: true })
+    outputOption(withAuthor(withServerOptions(cmd)))
       .addHelpText(
         'after',
         `\nExamples:\n  $ banyan rollout ${name} checkout${name === 'promote' ? '\n  $ banyan rollout promote checkout --full' : ''}\n  $ banyan rollout ${name} 0c3e9f1a-... -o json`,
@@ -187,8 +186,8 @@ function collect(value: string, previous: string[] | undefined): string[] {
 /** Runs a client-side check; bad input is a usage error, before anything is sent. */
 const usage = orExit;
 
-function outputFormat(format: string | undefined): string {
-  if (format !== undefined && !FORMATS.includes(format)) throw new CliError(`-o/--output must be one of ${FORMATS.join(', ')}, got '${format}'`, EXIT.usage);
+/** `-o` as parsed by outputOption; left out: the output for people. */
+function outputFormat(format: OutputFormat | undefined): OutputFormat {
   return format ?? 'table';
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { clientFrom, withServerOptions } from '../admin-client.js';
-import { color, outputOption, printJson, table } from '../output.js';
+import { color, outputOption, printStructured, table } from '../output.js';
 
 interface Weight {
   cluster: string;
@@ -31,7 +31,7 @@ Examples:
     )
     .action(async (o) => {
       const reply = await clientFrom(o).get<{ routes: RouteRow[] }>('/api/v1/routes');
-      if (o.output === 'json') return printJson(reply);
+      if (printStructured(reply, o.output)) return;
       const weights = (ws: Weight[]) => ws.map((w) => `${w.cluster}=${w.weight}`).join(' ');
       const rows = reply.routes.map((r) => [
         r.ref,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseWeights } from '../../config/weights.js';
 import { clientFrom, CliError, EXIT, orExit, withServerOptions } from '../admin-client.js';
-import { outputOption, printJson } from '../output.js';
+import { outputOption, printStructured } from '../output.js';
 import { defaultAuthor, withAuthor } from './apply.js';
 
 interface ShiftReply {
@@ -35,7 +35,7 @@ Examples:
       if (o.clear) {
         if (args.length > 0) throw new CliError('--clear takes no BACKEND=WEIGHT arguments', EXIT.usage);
         const reply = await client.request<{ route: string; cleared: boolean }>('DELETE', path, meta);
-        if (o.output === 'json') return printJson(reply);
+        if (printStructured(reply, o.output)) return;
         process.stdout.write(reply.cleared ? `${reply.route}: override cleared; YAML weights apply\n` : `${reply.route}: had no override\n`);
         return;
       }
@@ -43,7 +43,7 @@ Examples:
       // Checked here too, so bad weights exit as a usage error before anything is sent.
       const backends = orExit(() => parseWeights(args, { relative: Boolean(o.relative) }));
       const reply = await client.put<ShiftReply>(path, { backends, relative: Boolean(o.relative), ...meta });
-      if (o.output === 'json') return printJson(reply);
+      if (printStructured(reply, o.output)) return;
       const shares = Object.entries(reply.percent).map(([c, p]) => `${c}=${p}%`).join(' ');
       process.stdout.write(`${reply.override.route}: ${shares}\n`);
     });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ProxyStatus } from '../../xds/status.js';
 import { clientFrom, withServerOptions } from '../admin-client.js';
-import { color, outputOption, printJson } from '../output.js';
+import { color, outputOption, printStructured } from '../output.js';
 
 interface StatusReply {
   config: { hash: string; files: string[]; appliedAt: string; warnings: string[] } | null;
@@ -39,7 +39,7 @@ Examples:
         const worst = p.types.some((t) => t.state === 'NACKED') ? 'NACKED' : p.types.some((t) => t.state === 'STALE') ? 'STALE' : 'SYNCED';
         states[worst]++;
       }
-      if (o.output === 'json') return printJson({ ...status, overrides, rollouts, proxies: { total: proxies.proxies.length, ...states } });
+      if (printStructured({ ...status, overrides, rollouts, proxies: { total: proxies.proxies.length, ...states } }, o.output)) return;
 
       const out: string[] = [];
       const c = status.config;

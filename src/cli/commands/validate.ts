@@ -1,20 +1,19 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { formatDiagnostic } from '../../config/diagnostics.js';
 import { loadConfig, type LoadResult } from '../../config/load.js';
+import { outputOption, printStructured, type OutputFormat } from '../output.js';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('validate')
     .description('Check a route YAML file or directory exactly as serve would: schema, references, Envoy\'s own rules, gRPC client capabilities')
-    .argument('<path>', 'YAML file or directory of YAML files')
-    .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text'))
-    .addHelpText('after', '\nExit status: 0 when valid (warnings allowed), 1 on any error.')
-    .action(async (path: string, o: { output: string }) => {
+    .argument('<path>', 'YAML file or directory of YAML files');
+  outputOption(cmd)
+    .addHelpText('after', '\nExit status: 0 when valid (warnings allowed), 1 on any error.\n\nExamples:\n  $ banyan validate routes/\n  $ banyan validate banyan.yaml -o json | jq .diagnostics')
+    .action(async (path: string, o: { output?: OutputFormat }) => {
       const result = await admitted(await loadConfig(path));
       const summary = summarize(result);
-      if (o.output === 'json') {
-        process.stdout.write(`${JSON.stringify({ valid: summary.errors === 0, files: result.files, summary, diagnostics: result.diagnostics }, null, 2)}\n`);
-      } else {
+      if (!printStructured({ valid: summary.errors === 0, files: result.files, summary, diagnostics: result.diagnostics }, o.output)) {
         for (const d of result.diagnostics) process.stdout.write(`${formatDiagnostic(d)}\n`);
         process.stdout.write(`${summaryLine(path, summary)}\n`);
       }

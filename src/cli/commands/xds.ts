@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { CliError, EXIT } from '../admin-client.js';
+import { outputOption, printStructured } from '../output.js';
 
 const TYPE_NAMES = ['listener', 'route', 'cluster', 'endpoint', 'ratelimit'] as const;
 type TypeName = (typeof TYPE_NAMES)[number];
@@ -13,15 +14,15 @@ interface XdsOptions {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('xds')
     .description("print the xDS a proxy group would be served, offline: compile a config and show its resources as Envoy's config_dump spells them")
     .argument('<config>', 'YAML file or directory of YAML files')
     .option('--group <group>', 'the proxy group to show')
     .option('--node <id>', "or: the group a proxy with this node.id would join")
     .option('--cluster <cluster>', "or: the group a proxy with this node.cluster (Envoy's --service-cluster) would join")
-    .addOption(new Option('--type <type>', 'only resources of this type').choices(TYPE_NAMES))
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'yaml']).default('json'))
+    .addOption(new Option('--type <type>', 'only resources of this type').choices(TYPE_NAMES));
+  outputOption(cmd, { defaultFormat: 'json' })
     .addHelpText(
       'after',
       '\nOutput: { type URL: { resource name: canonical JSON } } (proto3 JSON as Go protojson prints it).\n' +
@@ -67,11 +68,6 @@ export function register(program: Command): void {
         const resources = set.get(typeUrl)!;
         doc[typeUrl] = Object.fromEntries([...resources.keys()].sort().map((name) => [name, canonicalJsonOf(typeUrl, resources.get(name)!)]));
       }
-      if (o.output === 'yaml') {
-        const { stringify } = await import('yaml');
-        process.stdout.write(stringify(doc));
-      } else {
-        process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-      }
+      printStructured(doc, o.output);
     });
 }
