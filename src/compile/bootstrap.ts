@@ -36,7 +36,7 @@ const FIXED_HEAP = 'envoy.resource_monitors.fixed_heap';
 loadProtos(['envoy/config/metrics/v3/metrics_service.proto', 'envoy/extensions/resource_monitors/fixed_heap/v3/fixed_heap.proto']);
 
 /** Envoy's own (application) log lines as JSON: application_log_config (Envoy's spdlog flags). */
-const JSON_APPLICATION_LOG = { timestamp: '%Y-%m-%dT%T.%eZ', level: '%l', logger: '%n', thread: '%t', source: '%g:%#', message: '%j' };
+const JSON_APPLICATION_LOG = { timestamp: '%Y-%m-%dT%T.%e%z', level: '%l', logger: '%n', thread: '%t', source: '%g:%#', message: '%j' };
 
 /** envoy.config.metrics.v3.MetricsServiceConfig in object form. */
 interface MetricsServiceConfig {
