@@ -36,6 +36,8 @@ interface TypeState extends Exchange {
   nacked: Map<string, string>;
   /** The first response for a type is sent even when empty: the client waits for it to initialise. */
   answered: boolean;
+  /** A request subscribed or unsubscribed since the last response: answered without waiting for pending ACKs. */
+  requested: boolean;
 }
 
 interface Plan {
@@ -54,7 +56,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, TypeState> imp
   protected readonly queue = new PushQueue<Plan>(this, !this.fixedType);
 
   protected open(req: DeltaDiscoveryRequest): TypeState {
-    const st: TypeState = { sub: new Subscription(), has: new HeldVersions(), pending: new Map(), nacked: new Map(), answered: false };
+    const st: TypeState = { sub: new Subscription(), has: new HeldVersions(), pending: new Map(), nacked: new Map(), answered: false, requested: false };
     for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) st.has.set(name, version);
     return st;
   }
@@ -79,7 +81,10 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, TypeState> imp
         if (!st.sub.covers(name, this.ctx.cache.isApiListener(typeUrl, name))) st.has.delete(name);
       }
     }
-    if (first || added.length || unsubscribe.length) this.queue.add(typeUrl);
+    if (first || added.length || unsubscribe.length) {
+      st.requested = true;
+      this.queue.add(typeUrl);
+    }
   }
 
   plan(typeUrl: string): Plan {
@@ -103,12 +108,19 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, TypeState> imp
     return !!this.types.get(typeUrl)?.pending.size;
   }
 
+  /** A newer snapshot waits for the pending answers (coalesced); a subscription change does not. */
+  canWait(typeUrl: string): boolean {
+    const st = this.types.get(typeUrl)!;
+    return st.answered && !st.requested;
+  }
+
   holdRemovals(plan: Plan): Plan | undefined {
     return plan.removals.length ? { ...plan, removals: [] } : undefined;
   }
 
   push(typeUrl: string, plan: Plan, dirtiedAt: number | undefined): void {
     const st = this.types.get(typeUrl)!;
+    st.requested = false;
     if (!this.changes(plan) && st.answered) return;
     const nonce = this.nextNonce();
     const pending: Pending = { systemVersion: plan.systemVersion, before: st.has.clone(), updates: plan.updates, removals: plan.removals };

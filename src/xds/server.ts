@@ -7,6 +7,7 @@ import { createLogger } from '../telemetry/logger.js';
 import type { SnapshotCache, SnapshotChange } from './cache.js';
 import { Answers } from './answers.js';
 import { DeltaStream, type DeltaDiscoveryRequest } from './delta-stream.js';
+import { FlushScheduler } from './flush.js';
 import { IdentityAdmission } from './identity.js';
 import { XdsMetrics } from './metrics.js';
 import { xdsServiceDefinition, XDS_SERVICES } from './services.js';
@@ -62,7 +63,18 @@ export class XdsServer extends EventEmitter<XdsEvents> {
     const metrics = new XdsMetrics(opts.registry);
     this.admission = new IdentityAdmission(opts.groups ?? (() => undefined), log, opts.clientCertsVerified);
     const limits: XdsLimits = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) };
-    this.ctx = { cache: opts.cache, selector: new Selector(opts.cache), metrics, log, events: this, answers: new Answers(this, metrics), admission: this.admission, personal: opts.personal, limits };
+    this.ctx = {
+      cache: opts.cache,
+      selector: new Selector(opts.cache),
+      metrics,
+      log,
+      events: this,
+      answers: new Answers(this, metrics),
+      admission: this.admission,
+      personal: opts.personal,
+      limits,
+      flushes: new FlushScheduler(),
+    };
     opts.cache.on('change', this.onChange);
   }
 

@@ -45,7 +45,8 @@ interface Plan {
 
 /**
  * State-of-the-world stream (ADS or a per-type service). Answers subscription changes and snapshot
- * changes; ACKs never cause a response; a NACKed version is recorded and never re-sent; requests
+ * changes; ACKs never cause a response of their own (a snapshot that waited for one goes out after it,
+ * coalesced to the newest); a NACKed version is recorded and never re-sent; requests
  * carrying a stale nonce update the subscription but are not answered (the client answers the
  * newer response, and that request is).
  */
@@ -93,6 +94,12 @@ export class SotwStream extends XdsStream<DiscoveryRequest, TypeState> implement
     return this.types.get(typeUrl)?.inFlight ?? false;
   }
 
+  /** Only a newer snapshot for the same subscription waits for the answer; a subscription change is answered now. */
+  canWait(typeUrl: string): boolean {
+    const st = this.types.get(typeUrl)!;
+    return !!st.sent && st.sub.set === st.sent.sub;
+  }
+
   /** The clusters last sent that the new selection drops, and the subscription still covers, stay in it. */
   holdRemovals(plan: Plan): Plan | undefined {
     const st = this.types.get(TypeUrl.Cluster)!;
@@ -111,7 +118,9 @@ export class SotwStream extends XdsStream<DiscoveryRequest, TypeState> implement
     const st = this.types.get(typeUrl)!;
     const nonce = this.nextNonce();
     // RDS and EDS need not repeat unchanged resources (only LDS and CDS are full-state); a partial
-    // response is relative to what the client ACKed, so only when nothing else is unanswered.
+    // response is relative to what the client ACKed, so only when nothing else is unanswered. A newer
+    // snapshot waits for the answer (push-queue.ts), so only a subscription change sent while a
+    // response is unanswered goes out in full.
     const partial = PARTIAL_TYPES.has(typeUrl) && !st.inFlight && st.accepted;
     const body = partial ? this.ctx.selector.sotwDiffBody(typeUrl, partial, sel) : this.ctx.selector.sotwBody(typeUrl, sel);
     st.sent = { sub: st.sub.set, sel };

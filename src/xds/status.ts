@@ -45,6 +45,11 @@ export interface ProxyStatus {
   connectedSince: string;
   /** From the node's user_agent_name and user_agent_version / user_agent_build_version; absent when it sends neither. */
   userAgent?: { name: string; version: string };
+  /**
+   * Present while the stream holds responses back because the proxy has not taken what was written
+   * (HTTP/2 flow control): how many writes are incomplete and since when a push has been waiting.
+   */
+  backpressure?: { pendingWrites: number; since: string };
   types: TypeStatus[];
 }
 

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { NodeInfo } from '../compile/types.js';
 import type { Answers } from './answers.js';
 import type { SnapshotCache, SnapshotChange } from './cache.js';
+import type { Flushable, FlushScheduler } from './flush.js';
 import type { XdsMetrics } from './metrics.js';
 import { nodeInfo, userAgentOf, type RawNode } from './node.js';
 import { TypeUrl } from '../proto/envoy.js';
@@ -34,6 +35,8 @@ export interface StreamContext {
   personal?: PersonalResources;
   /** What a client may send (requests.ts). */
   limits: XdsLimits;
+  /** Runs every stream's flush in slices that yield to the event loop (flush.ts). */
+  flushes: FlushScheduler;
 }
 
 /** What admission reads of a call: its peer and the TLS it came over. */
@@ -55,9 +58,13 @@ let streamSeq = 0;
 
 /**
  * One xDS stream: node and group, per-type state, per-stream nonces, and a flush that runs once per
- * turn of the event loop so that everything dirtied together goes out together (push-queue.ts).
+ * turn of the event loop so that everything dirtied together goes out together (push-queue.ts), in
+ * the server's slices (flush.ts). Writes follow HTTP/2 flow control: while a response written to the
+ * call has not been taken by the HTTP/2 stream (a proxy that stops reading fills its window), the
+ * stream writes nothing more; what is dirtied meanwhile waits in the queue, one entry per type, and the
+ * flush after the last write completes plans the newest state.
  */
-export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string }, St extends Exchange> implements ServedStream {
+export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string }, St extends Exchange> implements ServedStream, Flushable {
   readonly id = `s${++streamSeq}`;
   readonly connectedSince = new Date().toISOString();
   node?: NodeInfo;
@@ -70,6 +77,10 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
   private nonceSeq = 0;
   private scheduled = false;
   private closed = false;
+  /** Responses written to the call whose write has not completed (HTTP/2 flow control, the socket). */
+  private unflushed = 0;
+  /** Set while a flush is held back by unflushed writes: when that started. */
+  private heldSince?: string;
   private readonly personal?: PersonalView;
   /** Ends a stream that never sends a request (a client that opened it and went away without a reset). */
   private firstRequestTimer?: NodeJS.Timeout;
@@ -157,6 +168,7 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
       peer: this.call.getPeer(),
       connectedSince: this.connectedSince,
       ...(this.userAgent && { userAgent: { ...this.userAgent } }),
+      ...(this.heldSince && { backpressure: { pendingWrites: this.unflushed, since: this.heldSince } }),
       types: pushOrder(this.types.keys()).map((typeUrl) => this.typeStatus(typeUrl, this.types.get(typeUrl)!)),
     };
   }
@@ -170,16 +182,24 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
   protected schedule(): void {
     if (this.scheduled || this.closed) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      if (this.closed) return;
-      try {
-        // A flush waits for the proxy's own secrets: what names them never goes out before them.
-        if (this.group && this.queue.size && !this.personalPending()) this.queue.flush();
-      } catch (err) {
-        this.log.error({ err }, 'failed to push xDS response');
-      }
-    });
+    this.ctx.flushes.schedule(this);
+  }
+
+  /** Called by the scheduler (flush.ts) in its turn. */
+  flushNow(): void {
+    this.scheduled = false;
+    if (this.closed) return;
+    if (this.unflushed > 0) {
+      // flow control: the proxy has not taken what was written; the last write's completion reschedules
+      if (this.queue.size) this.heldSince ??= new Date().toISOString();
+      return;
+    }
+    try {
+      // A flush waits for the proxy's own secrets: what names them never goes out before them.
+      if (this.group && this.queue.size && !this.personalPending()) this.queue.flush();
+    } catch (err) {
+      this.log.error({ err }, 'failed to push xDS response');
+    }
   }
 
   /** The group's selection for a subscription, with this proxy's own resources in place of placeholders. */
@@ -199,9 +219,22 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
   }
 
   protected write(typeUrl: string, response: XdsResponse, dirtiedAt: number | undefined): void {
-    this.call.write(response);
+    this.unflushed++;
+    // The callback runs once HTTP/2 has taken the message (its window allowing) and the socket has
+    // written it; a write refused by a full buffer (false) completes the same way, before 'drain'.
+    this.call.write(response, this.written);
     this.ctx.metrics.pushed(typeUrl, response.size, dirtiedAt === undefined ? undefined : performance.now() - dirtiedAt);
   }
+
+  private readonly written = (): void => {
+    this.unflushed--;
+    if (this.unflushed > 0 || this.closed) return;
+    if (this.heldSince) {
+      this.log.debug({ node: this.node?.id, since: this.heldSince }, 'writes completed: flushing what waited');
+      this.heldSince = undefined;
+    }
+    if (this.queue.size) this.schedule();
+  };
 
   private receive(req: Req): void {
     if (this.firstRequestTimer) {
@@ -283,6 +316,7 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     this.firstRequestTimer = undefined;
     // (undefined only when closed from the base constructor, before the subclass made its queue)
     this.queue?.clear();
+    this.ctx.flushes.cancel(this);
     this.personal?.close();
     this.ctx.metrics.streamClosed(this.kind, this.fixedType);
     this.log.info({ node: this.node?.id }, 'xDS stream closed');

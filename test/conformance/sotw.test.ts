@@ -94,8 +94,11 @@ describe('state of the world over ADS', () => {
     const c = ads('stale');
     c.request(CDS);
     const first = await c.next(CDS);
-    h.cache.setSnapshot(snapshot({ default: basicGroup({ clusters: [cluster('a', 4), cluster('b')] }) }));
+    // A newer snapshot waits for the answer to `first` (coalescing); a subscription change does not,
+    // so two responses are unanswered and `first`'s nonce goes stale.
+    c.request(CDS, ['a', 'b']);
     const second = await c.next(CDS);
+    expect(second.nonce).not.toBe(first.nonce);
 
     c.ack(first, ['a']); // ACKs the older response and narrows the subscription: stale, so no answer
     expect(await c.barrier()).toEqual([]);
