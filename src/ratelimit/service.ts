@@ -73,8 +73,10 @@ export interface CallBudget {
 
 /** Kept back from the caller's deadline so that our answer reaches it before it gives up. */
 export const CALLER_DEADLINE_MARGIN_MS = 2;
-/** The least time a backend is given from the write before a timeout is its fault (see within()). */
+/** The least silence from a backend that makes a timeout its fault (see within()). */
 const BACKEND_FLOOR_MS = 10;
+/** However lively the backend, a call waits at most this long past its deadline (see within()). */
+const MAX_LATE_MS = 1000;
 /** At most one fail-open log line per this long (with the count since the last one). */
 const FAIL_OPEN_LOG_INTERVAL_MS = 10_000;
 
@@ -194,13 +196,13 @@ export class RateLimiter {
     let deadlineAt = arrivedAt + this.timeoutMs;
     if (budget?.callerDeadlineAt !== undefined) deadlineAt = Math.min(deadlineAt, budget.callerDeadlineAt - CALLER_DEADLINE_MARGIN_MS);
     try {
-      return await this.decide(request, deadlineAt);
+      return await this.decide(request, deadlineAt, Math.max(deadlineAt - arrivedAt, BACKEND_FLOOR_MS));
     } finally {
       this.metrics.latency.observe((performance.now() - arrivedAt) / 1000);
     }
   }
 
-  private async decide(request: RlsRequest, deadlineAt: number): Promise<RlsResponse> {
+  private async decide(request: RlsRequest, deadlineAt: number, silenceMs: number): Promise<RlsResponse> {
     const domain = request.domain ?? '';
     const descriptors = request.descriptors ?? [];
     if (domain === '') throw new RateLimitError(GrpcStatus.UNKNOWN, 'rate limit domain must not be empty');
@@ -241,7 +243,7 @@ export class RateLimiter {
         return this.failure(err, limited);
       }
       try {
-        const results = await this.within((trip) => this.count(toSend, all.length > toSend.length, trip), deadlineAt);
+        const results = await this.within((trip) => this.count(toSend, all.length > toSend.length, trip), deadlineAt, silenceMs);
         this.breaker.success(ticket);
         toSend.forEach((p, k) => (p.result = results[k]));
       } catch (err) {
@@ -423,34 +425,45 @@ export class RateLimiter {
 
   /**
    * The backend's answer, or TimeoutError when the backend did not answer within the budget. The
-   * budget is the call's (from its arrival, to `deadlineAt`), but a verdict of timeout blames the
-   * backend, so it is only given when the backend itself had the budget and did not use it:
-   * - the timer only says when to look. When it fires, the answer may already be in the socket
-   *   buffer, unread because the event loop was busy (a timer runs before that turn's I/O), so the
-   *   verdict waits for that turn's I/O to be read (setImmediate runs after the poll phase): a reply
-   *   that arrived in time is used, never discarded because the loop was late to read it;
-   * - the backend's time runs from when its commands went out (the write, which this process may
-   *   make late under load: Redis clients write a tick's commands together), with what was left of
-   *   the budget when they were issued, and never less than BACKEND_FLOOR_MS (or the timeout, if
-   *   shorter): a call whose budget this process spent before asking (descheduled by the OS, a long
-   *   GC) still gives the backend a fair chance. Time this process spent is not the backend's.
-   * Without lag all of this coincides with `deadlineAt`; a stalled backend times out at it.
+   * budget is the call's (from its arrival to `deadlineAt`), but a verdict of timeout blames the
+   * backend, so it is only given when the backend is at fault, never because this process was late:
+   * - the timer only says when to look, and a verdict is taken after the event loop has read its
+   *   sockets (setImmediate runs after the poll phase), twice: a reply that reached the socket
+   *   before the first look is read by the second, so a reply that arrived in time is used even
+   *   when the loop was busy (a timer runs before that turn's I/O; a long poll phase misses what
+   *   arrives during it);
+   * - the backend is given what was left of the budget when the commands were issued (at least
+   *   BACKEND_FLOOR_MS), counted from when they were written: this process may write them late (the
+   *   Redis client writes a tick's commands together), and that time is not the backend's;
+   * - a backend that is still answering (a reply to any command within the last `silenceMs`: the
+   *   call's budget, at least BACKEND_FLOOR_MS) is not stalled: the call waits on, up to
+   *   MAX_LATE_MS past its deadline. Only a backend silent that long times out.
+   * Without lag a stalled backend times out at `deadlineAt`.
    */
-  private within<T>(work: (trip: Trip) => Promise<T>, deadlineAt: number): Promise<T> {
+  private within<T>(work: (trip: Trip) => Promise<T>, deadlineAt: number, silenceMs: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let done = false;
       let timer: NodeJS.Timeout | undefined;
-      const trip = new Trip(deadlineAt, Math.min(this.timeoutMs, BACKEND_FLOOR_MS));
-      const verdict = () => {
+      const trip = new Trip();
+      // How long before a timeout may be declared (0: now, pending a second look).
+      const patience = (now: number): number => {
+        if (now >= deadlineAt + MAX_LATE_MS) return 0;
+        // What was left of the budget when the commands were issued, counted from their write.
+        const writeFloor = trip.writtenAt === undefined ? 1 : trip.writtenAt + Math.max(BACKEND_FLOOR_MS, deadlineAt - trip.issuedAt!) - now;
+        const quiet = now - (this.backend.lastAnswerAt?.() ?? -Infinity);
+        return Math.max(deadlineAt - now, writeFloor, silenceMs - quiet, 0);
+      };
+      const verdict = (confirming: boolean) => {
         if (done) return;
-        const wait = trip.backendDeadline() - performance.now();
-        // Not written yet (issued during this very turn): look again after it is.
-        if (wait > 0) return look(Number.isFinite(wait) ? wait : 0);
+        const wait = patience(performance.now());
+        if (wait > 0) return look(wait);
+        // Once more after the next poll phase, which reads whatever reached the socket by now.
+        if (!confirming) return void setImmediate(() => verdict(true));
         done = true;
         reject(new TimeoutError(`no answer within ${this.timeoutMs}ms of the call's arrival (or its caller's deadline)`));
       };
       const look = (ms: number) => {
-        timer = setTimeout(() => setImmediate(verdict), Math.max(0, ms));
+        timer = setTimeout(() => setImmediate(() => verdict(false)), Math.max(0, ms));
       };
       look(deadlineAt - performance.now());
       work(trip).then(
@@ -479,34 +492,23 @@ export class RateLimiter {
 class TimeoutError extends Error {}
 
 /**
- * When a call's backend commands went out. Commands issued now are written together at the end of
- * this turn of the event loop (the Redis client's auto-pipelining flushes in a setImmediate queued
- * when the first was issued); an immediate queued after issuing runs right after that write.
+ * When a call's latest backend commands went out, about: the Redis client writes a tick's commands
+ * together in a setImmediate queued when the first was issued, so an immediate queued after issuing
+ * runs right after that write (later, if the client holds them behind a batch still in flight).
  */
 class Trip {
-  private issuedAt?: number;
-  private writtenAt?: number;
-
-  constructor(
-    private readonly deadlineAt: number,
-    private readonly floorMs: number,
-  ) {}
+  issuedAt?: number;
+  writtenAt?: number;
+  private trips = 0;
 
   sent<T>(work: Promise<T>): Promise<T> {
-    const issuedAt = performance.now();
-    this.issuedAt = issuedAt;
+    const trip = ++this.trips;
+    this.issuedAt = performance.now();
     this.writtenAt = undefined;
     setImmediate(() => {
-      if (this.issuedAt === issuedAt) this.writtenAt = performance.now();
+      if (this.trips === trip) this.writtenAt = performance.now();
     });
     return work;
-  }
-
-  /** The deadline as the backend saw it: what was left at issue, counted from the write. */
-  backendDeadline(): number {
-    if (this.issuedAt === undefined) return this.deadlineAt;
-    if (this.writtenAt === undefined) return Infinity;
-    return this.writtenAt + Math.max(this.floorMs, this.deadlineAt - this.issuedAt);
   }
 }
 

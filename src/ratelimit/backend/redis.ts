@@ -1,4 +1,4 @@
-import { Redis, Cluster, type RedisOptions } from 'ioredis';
+import { Redis, Cluster, ReplyError, type RedisOptions } from 'ioredis';
 import { fixedResetMs, type LimitCheck, type LimiterBackend, type LimitResult } from './types.js';
 
 export interface RedisConnectOptions {
@@ -165,18 +165,36 @@ export class RedisBackend implements LimiterBackend {
     return new Promise((resolve) => this.client.once('ready', () => resolve()));
   }
 
+  private answeredAt = -Infinity;
+
   async check(checks: LimitCheck[]): Promise<LimitResult[]> {
     return Promise.all(checks.map((c) => this.single(c)));
   }
 
+  lastAnswerAt(): number {
+    return this.answeredAt;
+  }
+
   private async single(c: LimitCheck): Promise<LimitResult> {
+    try {
+      return await this.command(c);
+    } catch (err) {
+      // An error reply is an answer (Redis is alive); a connection error is not.
+      if (err instanceof ReplyError) this.answeredAt = performance.now();
+      throw err;
+    }
+  }
+
+  private async command(c: LimitCheck): Promise<LimitResult> {
     const w = c.windowSeconds * 1000;
     if (c.algorithm === 'fixed') {
       const [after] = await Promise.all([this.client.incrby(c.key, c.hits), this.client.expire(c.key, c.windowSeconds)]);
+      this.answeredAt = performance.now();
       return toResult(c, after);
     }
     const s = this.client as unknown as ScriptClient;
     const reply = c.algorithm === 'sliding' ? await s.banyanSliding(c.key, c.nowMs, w, c.limit, c.hits) : await s.banyanGcra(c.key, c.nowMs, w, c.limit, c.hits);
+    this.answeredAt = performance.now();
     return toResult(c, reply);
   }
 

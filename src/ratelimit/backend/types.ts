@@ -27,6 +27,12 @@ export interface LimiterBackend {
   readonly name: 'memory' | 'redis';
   /** All checks of one request, answered in one round trip to the store. */
   check(checks: LimitCheck[]): Promise<LimitResult[]>;
+  /**
+   * When the backend last answered anything (a reply or an error reply), on performance.now()'s
+   * clock: a backend that answers is alive, so a call waiting on it is late because this process
+   * is. Absent: the service judges by its deadline alone.
+   */
+  lastAnswerAt?(): number;
   close(): Promise<void>;
 }
 
