@@ -275,7 +275,8 @@ describe('banyan bootstrap flags', () => {
   it('takes -o json|yaml (yaml by default) and refuses other formats', async () => {
     expect(JSON.parse(await cli(['--node', 'n', '--group', 'g', '-o', 'json'])).node.id).toBe('n');
     expect(parse(await cli(['--node', 'n', '--group', 'g', '-o', 'yaml'])).node.id).toBe('n');
-    await expect(cli(['--node', 'n', '--group', 'g', '-o', 'table'])).rejects.toThrow(/Allowed choices are yaml, json/);
+    expect(JSON.parse(await cli(['--node', 'n', '--group', 'g', '--output', 'json'])).node.id).toBe('n');
+    await expect(cli(['--node', 'n', '--group', 'g', '-o', 'table'])).rejects.toThrow(/Allowed: json, yaml \(default yaml\)/);
   });
 
   it('maps the probe, stats, overload and log flags onto the bootstrap', async () => {

@@ -11,6 +11,7 @@ import {
 } from '../../compile/bootstrap.js';
 import { parseDuration } from '../../config/duration.js';
 import { DEFAULT_PORTS } from '../../ports.js';
+import { outputOption } from '../output.js';
 
 /** `host:port` or `[v6]:port` → parts; anything else is a usage error that says what was expected. */
 export function parseHostPort(value: string): { host: string; port: number } {
@@ -112,7 +113,7 @@ export function bootstrapOptions(opts: BootstrapFlags): BootstrapOptions {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('bootstrap')
     .description('print an Envoy bootstrap that takes its listeners and clusters from Banyan over ADS')
     .requiredOption('--node <id>', 'node.id of the proxy')
@@ -143,8 +144,9 @@ export function register(program: Command): void {
     .option('--xds-tls-ca <file>', "talk TLS to the xDS server (serve --tls-cert), verifying it against this PEM CA file on the proxy's disk")
     .option('--xds-client-cert <file>', 'client certificate for mTLS to the xDS server (serve --tls-client-ca); with --xds-client-key')
     .option('--xds-client-key <file>', 'private key of --xds-client-cert')
-    .addOption(new Option('-o, --output <format>', 'output format: yaml or json').choices(['yaml', 'json']).default('yaml'))
     .action((opts: BootstrapFlags) => {
       process.stdout.write(formatBootstrap(bootstrapOptions(opts), opts.output));
     });
+  // The shared -o, --output json|yaml; the bootstrap is a document, YAML unless told otherwise.
+  outputOption(cmd, { defaultFormat: 'yaml' });
 }
