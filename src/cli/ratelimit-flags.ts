@@ -81,19 +81,19 @@ export function addRateLimitFlags(cmd: Command, prefix: '' | 'ratelimit-'): Comm
   cmd
     .addOption(new Option(`${f('timeout')} <duration>`, "bound on each call, from its arrival; the caller's grpc-timeout shortens it (a bare number: ms, deprecated)").argParser(d('timeout')).default(50, '50ms'))
     .option(`${f('failure-mode')} <mode>`, 'when the backend is down or slow: allow (OK, counted in banyan_ratelimit_failure_mode_allowed_total) or deny (gRPC UNAVAILABLE)', 'allow')
-    .option(f('shadow'), 'global shadow mode: never answer OVER_LIMIT (still counted) (SHADOW_MODE)', false)
-    .option(`${f('key-prefix')} <prefix>`, 'prefix of every counter key in the backend (CACHE_KEY_PREFIX)', '')
+    .option(f('shadow'), 'global shadow mode: never answer OVER_LIMIT (still counted) (SHADOW_MODE)')
+    .option(`${f('key-prefix')} <prefix>`, 'prefix of every counter key in the backend (CACHE_KEY_PREFIX; default none)')
     .addOption(new Option(`${f('near-limit-ratio')} <ratio>`, 'share of a limit past which hits count as near_limit (NEAR_LIMIT_RATIO)').argParser(ratio).default(0.8))
     .option(`--no-${prefix}local-cache`, 'no local cache of over-limit keys (on by default with Redis; LOCAL_CACHE_SIZE_IN_BYTES=0)')
-    .option(f('headers'), 'add RateLimit-Limit/-Remaining/-Reset/-Policy response headers (LIMIT_RESPONSE_HEADERS_ENABLED)', false)
+    .option(f('headers'), 'add RateLimit-Limit/-Remaining/-Reset/-Policy response headers (LIMIT_RESPONSE_HEADERS_ENABLED)')
     .addOption(new Option(`${f('header-limit')} <name>`, 'name of the limit header; implies --headers (LIMIT_LIMIT_HEADER)').argParser(headerName))
     .addOption(new Option(`${f('header-remaining')} <name>`, 'name of the remaining header; implies --headers (LIMIT_REMAINING_HEADER)').argParser(headerName))
     .addOption(new Option(`${f('header-reset')} <name>`, 'name of the reset header; implies --headers (LIMIT_RESET_HEADER)').argParser(headerName))
     .addOption(new Option(`${f('header-policy')} <name>`, 'name of the policy header (limit;w=window seconds); implies --headers').argParser(headerName))
-    .option(f('merge-domains'), "merge several config files that name one domain (envoyproxy/ratelimit's MERGE_DOMAIN_CONFIG); without it they are an error", false)
-    .option(f('stop-increment-when-over-limit'), "when a descriptor is or would go over its limit, only read the request's other counters (STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT)", false)
-    .option(f('response-dynamic-metadata'), 'dynamic metadata (domain, descriptors, descriptor metadata) on every response, not only quota-mode ones (RESPONSE_DYNAMIC_METADATA)', false)
-    .option(f('quota-mode'), 'global quota mode: every descriptor in quota mode (QUOTA_MODE)', false)
+    .option(f('merge-domains'), "merge several config files that name one domain (envoyproxy/ratelimit's MERGE_DOMAIN_CONFIG); without it they are an error")
+    .option(f('stop-increment-when-over-limit'), "when a descriptor is or would go over its limit, only read the request's other counters (STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT)")
+    .option(f('response-dynamic-metadata'), 'dynamic metadata (domain, descriptors, descriptor metadata) on every response, not only quota-mode ones (RESPONSE_DYNAMIC_METADATA)')
+    .option(f('quota-mode'), 'global quota mode: every descriptor in quota mode (QUOTA_MODE)')
     .addOption(new Option(`${f('breaker-failures')} <n>`, 'consecutive backend timeouts/errors that open the circuit breaker (then the failure mode answers at once); 0 = no breaker').argParser(count).default(BREAKER_DEFAULTS.failures))
     .addOption(new Option(`${f('breaker-backoff')} <duration>`, 'wait before the first probe of an open breaker, doubled after each failed probe').argParser(d('breaker-backoff')).default(BREAKER_DEFAULTS.backoffMs, `${BREAKER_DEFAULTS.backoffMs}ms`))
     .addOption(new Option(`${f('breaker-max-backoff')} <duration>`, 'longest wait between probes').argParser(d('breaker-max-backoff')).default(BREAKER_DEFAULTS.maxBackoffMs, `${BREAKER_DEFAULTS.maxBackoffMs / 1000}s`));
@@ -110,23 +110,23 @@ export function rateLimitKnobs(o: Record<string, unknown>, prefix: '' | 'ratelim
   const named = Object.values(given).some((v) => v !== undefined);
   const responseHeaders = named
     ? { limit: given.limit ?? 'RateLimit-Limit', remaining: given.remaining ?? 'RateLimit-Remaining', reset: given.reset ?? 'RateLimit-Reset', policy: given.policy ?? 'RateLimit-Policy' }
-    : get<boolean>('headers');
+    : get<boolean | undefined>('headers') === true;
   const backoffMs = get<number>('breaker-backoff');
   const maxBackoffMs = get<number>('breaker-max-backoff');
   if (maxBackoffMs < backoffMs) throw new CliError(`${f('breaker-max-backoff')} must be at least ${f('breaker-backoff')}`, EXIT.usage);
   return {
     timeoutMs: get<number>('timeout'),
     failureMode,
-    globalShadowMode: get<boolean>('shadow'),
-    cacheKeyPrefix: get<string>('key-prefix'),
+    globalShadowMode: get<boolean | undefined>('shadow') === true,
+    cacheKeyPrefix: get<string | undefined>('key-prefix') ?? '',
     nearLimitRatio: get<number>('near-limit-ratio'),
     // Unset: on for Redis, off for memory (the service's default); --no-local-cache turns it off.
     ...(get<boolean>('local-cache') === false ? { localCache: false } : {}),
     responseHeaders,
-    mergeDomains: get<boolean>('merge-domains'),
-    stopIncrementWhenOverLimit: get<boolean>('stop-increment-when-over-limit'),
-    responseDynamicMetadata: get<boolean>('response-dynamic-metadata'),
-    globalQuotaMode: get<boolean>('quota-mode'),
+    mergeDomains: get<boolean | undefined>('merge-domains') === true,
+    stopIncrementWhenOverLimit: get<boolean | undefined>('stop-increment-when-over-limit') === true,
+    responseDynamicMetadata: get<boolean | undefined>('response-dynamic-metadata') === true,
+    globalQuotaMode: get<boolean | undefined>('quota-mode') === true,
     breaker: { failures: get<number>('breaker-failures'), backoffMs, maxBackoffMs },
   };
 }
