@@ -46,10 +46,11 @@ export interface ProxyStatus {
   /** From the node's user_agent_name and user_agent_version / user_agent_build_version; absent when it sends neither. */
   userAgent?: { name: string; version: string };
   /**
-   * Present while the stream holds responses back because the proxy has not taken what was written
-   * (HTTP/2 flow control): how many writes are incomplete and since when a push has been waiting.
+   * Present while responses written to the stream are not yet taken by HTTP/2 (a proxy that stops
+   * reading fills its flow-control window): how many, since when, and whether a push waits behind them
+   * (the stream writes nothing more until they complete; what waits is one plan per type, the newest).
    */
-  backpressure?: { pendingWrites: number; since: string };
+  backpressure?: { pendingWrites: number; since: string; pushWaiting: boolean };
   types: TypeStatus[];
 }
 

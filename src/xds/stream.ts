@@ -79,8 +79,10 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
   private closed = false;
   /** Responses written to the call whose write has not completed (HTTP/2 flow control, the socket). */
   private unflushed = 0;
-  /** Set while a flush is held back by unflushed writes: when that started. */
-  private heldSince?: string;
+  /** When the oldest incomplete write started (undefined: none). */
+  private writingSince?: string;
+  /** A flush is held back until the incomplete writes complete. */
+  private held = false;
   private readonly personal?: PersonalView;
   /** Ends a stream that never sends a request (a client that opened it and went away without a reset). */
   private firstRequestTimer?: NodeJS.Timeout;
@@ -168,7 +170,7 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
       peer: this.call.getPeer(),
       connectedSince: this.connectedSince,
       ...(this.userAgent && { userAgent: { ...this.userAgent } }),
-      ...(this.heldSince && { backpressure: { pendingWrites: this.unflushed, since: this.heldSince } }),
+      ...(this.writingSince && { backpressure: { pendingWrites: this.unflushed, since: this.writingSince, pushWaiting: this.held } }),
       types: pushOrder(this.types.keys()).map((typeUrl) => this.typeStatus(typeUrl, this.types.get(typeUrl)!)),
     };
   }
@@ -191,7 +193,7 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     if (this.closed) return;
     if (this.unflushed > 0) {
       // flow control: the proxy has not taken what was written; the last write's completion reschedules
-      if (this.queue.size) this.heldSince ??= new Date().toISOString();
+      if (this.queue.size) this.held = true;
       return;
     }
     try {
@@ -219,7 +221,7 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
   }
 
   protected write(typeUrl: string, response: XdsResponse, dirtiedAt: number | undefined): void {
-    this.unflushed++;
+    if (this.unflushed++ === 0) this.writingSince = new Date().toISOString();
     // The callback runs once HTTP/2 has taken the message (its window allowing) and the socket has
     // written it; a write refused by a full buffer (false) completes the same way, before 'drain'.
     this.call.write(response, this.written);
@@ -227,12 +229,10 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
   }
 
   private readonly written = (): void => {
-    this.unflushed--;
-    if (this.unflushed > 0 || this.closed) return;
-    if (this.heldSince) {
-      this.log.debug({ node: this.node?.id, since: this.heldSince }, 'writes completed: flushing what waited');
-      this.heldSince = undefined;
-    }
+    if (--this.unflushed > 0 || this.closed) return;
+    if (this.held) this.log.debug({ node: this.node?.id, since: this.writingSince }, 'writes completed: flushing what waited');
+    this.writingSince = undefined;
+    this.held = false;
     if (this.queue.size) this.schedule();
   };
 
