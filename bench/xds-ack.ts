@@ -23,7 +23,7 @@ function cpuMs(fn: () => void): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-export async function run(rounds = Number(process.argv[2] ?? 30)): Promise<void> {
+export async function run(rounds = 30): Promise<void> {
   const names = Array.from({ length: NAMES }, (_, i) => `outbound|8080||service-${i}.namespace-${i % 17}.svc.cluster.local`);
   const ack = (nonce: number) =>
     Buffer.from(
@@ -98,7 +98,7 @@ export async function run(rounds = Number(process.argv[2] ?? 30)): Promise<void>
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  run().then(
+  run(Number(process.argv[2] ?? 30)).then(
     () => process.exit(0),
     (err: unknown) => {
       console.error(err);
