@@ -46,3 +46,33 @@ export interface Fragment extends TlsSink {
   /** The document's `ca:` section. */
   ca?: MeshCa;
 }
+
+/** A fragment with nothing in it. */
+export function emptyFragment(): Fragment {
+  return { listeners: [], clusters: [], groups: [], providers: [], rollouts: [], rolloutSites: [], services: {}, rateLimitNodes: [], references: [], diagnostics: [], secrets: [], secretRefs: [] };
+}
+
+/**
+ * The fragments of one document's pieces (load-cache.ts) as the one fragment the whole document
+ * makes: each list concatenated in the order given, which must be buildFragment's order of sections.
+ */
+export function concatFragments(parts: readonly Fragment[]): Fragment {
+  const out = emptyFragment();
+  for (const p of parts) {
+    out.listeners.push(...p.listeners);
+    out.clusters.push(...p.clusters);
+    out.groups.push(...p.groups);
+    out.providers.push(...p.providers);
+    out.rollouts.push(...p.rollouts);
+    out.rolloutSites.push(...p.rolloutSites);
+    out.rateLimitNodes.push(...p.rateLimitNodes);
+    out.references.push(...p.references);
+    out.diagnostics.push(...p.diagnostics);
+    out.secrets.push(...p.secrets);
+    out.secretRefs.push(...p.secretRefs);
+    if (p.services.ratelimit) out.services.ratelimit = p.services.ratelimit;
+    if (p.services.authz) out.services.authz = p.services.authz;
+    if (p.ca) out.ca = p.ca;
+  }
+  return out;
+}

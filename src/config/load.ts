@@ -1,14 +1,15 @@
 import { DEFAULT_PORTS } from '../ports.js';
 import { buildFragment, rateLimitItems } from './build.js';
 import { hasErrors, type Diagnostic } from './diagnostics.js';
-import type { Fragment } from './fragment.js';
+import { emptyFragment, type Fragment } from './fragment.js';
+import type { LoadCache } from './load-cache.js';
 import { issuesToDiagnostics } from './issues.js';
-import type { Config } from './model.js';
+import type { Config, Listener } from './model.js';
 import { configSchema } from './schema.js';
 import { checkRollouts } from './rollouts.js';
 import { callsService, checkConfig, where } from './semantic.js';
 import { findUnreachableRoutes } from './shadow.js';
-import { Locator, parseYaml } from './yaml.js';
+import { Locator, parseYaml, type SourceDoc } from './yaml.js';
 import { parseRateLimitDomains } from './ratelimit/parse.js';
 import { readConfigFiles, type SourceFile } from './source.js';
 import { checkTls, mergeCa, mergeSecrets, resolveSecretMaterial, type ReadFile } from './tls.js';
@@ -90,40 +91,15 @@ export function loadConfigFromString(text: string, file: string, options: LoadOp
  * The whole pipeline over in-memory sources: YAML → schema → model → cross-file checks. Every
  * problem is collected (not just the first) and the config is returned only when none is an error.
  */
-export function loadConfigFromFiles(files: readonly SourceFile[], options: LoadOptions = {}): LoadResult {
+export function loadConfigFromFiles(files: readonly SourceFile[], options: LoadOptions = {}, cache?: LoadCache): LoadResult {
   const diagnostics: Diagnostic[] = [];
   const fragments: Fragment[] = [];
   for (const { file, text } of files) {
-    const parsed = parseYaml(file, text);
-    diagnostics.push(...parsed.diagnostics);
-    let contributes = false;
-    for (const source of parsed.docs) {
-      const locator = new Locator(source);
-      let plain: unknown;
-      try {
-        plain = source.doc.toJS();
-      } catch (err) {
-        // e.g. an alias bomb beyond yaml's maxAliasCount
-        diagnostics.push({ severity: 'error', file, ...lineCol(locator), message: `YAML error: ${(err as Error).message}` });
-        contributes = true;
-        continue;
-      }
-      if (plain === null || plain === undefined) continue; // an empty document contributes nothing
-      contributes = true;
-      const result = configSchema.safeParse(plain, { reportInput: true });
-      if (!result.success) {
-        diagnostics.push(...issuesToDiagnostics(result.error.issues, configSchema, locator));
-        // The rate limit section is validated by its own parser, whatever is wrong elsewhere.
-        const rl = rateLimitItems(locator);
-        if (rl.length) fragments.push({ ...emptyFragment(), rateLimitNodes: rl });
-        continue;
-      }
-      const fragment = buildFragment(result.data, locator);
-      diagnostics.push(...fragment.diagnostics);
-      fragments.push(fragment);
-    }
-    if (!contributes && parsed.diagnostics.length === 0) diagnostics.push(fileError(file, EMPTY_FILE_MESSAGE));
+    const loaded = cache ? cache.file(file, text) : loadFile(file, text);
+    diagnostics.push(...loaded.diagnostics);
+    fragments.push(...loaded.fragments);
   }
+  cache?.endLoad();
 
   const rateLimit = parseRateLimitDomains(fragments.flatMap((f) => f.rateLimitNodes.map(({ source, node }) => ({ file: source.file, lineCounter: source.lineCounter, node }))));
   diagnostics.push(...rateLimit.diagnostics);
@@ -153,7 +129,7 @@ export function loadConfigFromFiles(files: readonly SourceFile[], options: LoadO
   diagnostics.push(...checkConfig(config, fragments.flatMap((f) => f.references), anyRateLimitSection ? domainNames : undefined));
   diagnostics.push(...checkRollouts(config, fragments.flatMap((f) => f.rolloutSites)));
   diagnostics.push(...checkTls(config, fragments.flatMap((f) => f.secretRefs)));
-  diagnostics.push(...findUnreachableRoutes(config));
+  diagnostics.push(...unreachableRoutes(config));
   diagnostics.push(...unreachableServiceWarnings(config, fromServe, options.served));
   diagnostics.push(...plaintextToTlsServiceErrors(config, fromServe, options.served));
 
@@ -253,8 +229,68 @@ function plaintextToTlsServiceErrors(config: Config, fromServe: readonly Service
   });
 }
 
-function emptyFragment(): Fragment {
-  return { listeners: [], clusters: [], groups: [], providers: [], rollouts: [], rolloutSites: [], services: {}, rateLimitNodes: [], references: [], diagnostics: [], secrets: [], secretRefs: [] };
+/** What one file contributes, whatever the other files say: a pure function of its name and text (load-cache.ts remembers it). */
+export interface FileLoad {
+  diagnostics: Diagnostic[];
+  fragments: Fragment[];
+}
+
+/** One file: YAML → schema → fragments, one per document with content. */
+export function loadFile(file: string, text: string): FileLoad {
+  const parsed = parseYaml(file, text);
+  const diagnostics = [...parsed.diagnostics];
+  const fragments: Fragment[] = [];
+  let contributes = false;
+  for (const source of parsed.docs) {
+    const doc = loadDocument(source);
+    diagnostics.push(...doc.diagnostics);
+    fragments.push(...doc.fragments);
+    contributes ||= doc.contributes;
+  }
+  if (!contributes && parsed.diagnostics.length === 0) diagnostics.push(fileError(file, EMPTY_FILE_MESSAGE));
+  return { diagnostics, fragments };
+}
+
+/** One parsed document (without syntax errors): schema, then model. An empty document contributes nothing. */
+export function loadDocument(source: SourceDoc): FileLoad & { contributes: boolean } {
+  const { file } = source;
+  const locator = new Locator(source);
+  let plain: unknown;
+  try {
+    plain = source.doc.toJS();
+  } catch (err) {
+    // e.g. an alias bomb beyond yaml's maxAliasCount
+    return { diagnostics: [{ severity: 'error', file, ...lineCol(locator), message: `YAML error: ${(err as Error).message}` }], fragments: [], contributes: true };
+  }
+  if (plain === null || plain === undefined) return { diagnostics: [], fragments: [], contributes: false };
+  const result = configSchema.safeParse(plain, { reportInput: true });
+  if (!result.success) {
+    const diagnostics = issuesToDiagnostics(result.error.issues, configSchema, locator);
+    // The rate limit section is validated by its own parser, whatever is wrong elsewhere.
+    const rl = rateLimitItems(locator);
+    return { diagnostics, fragments: rl.length ? [{ ...emptyFragment(), rateLimitNodes: rl }] : [], contributes: true };
+  }
+  const fragment = buildFragment(result.data, locator);
+  return { diagnostics: [...fragment.diagnostics], fragments: [fragment], contributes: true };
+}
+
+/**
+ * findUnreachableRoutes, one listener at a time (its routes shadow only each other), remembered per
+ * listener: an incremental load (load-cache.ts) hands back the very listener objects it built
+ * before for what did not change, so only changed listeners are checked again. The model is never
+ * mutated once built, so a remembered answer stays right.
+ */
+const unreachableByListener = new WeakMap<Listener, Diagnostic[]>();
+
+function unreachableRoutes(config: Config): Diagnostic[] {
+  return config.listeners.flatMap((listener) => {
+    let found = unreachableByListener.get(listener);
+    if (!found) {
+      found = findUnreachableRoutes({ ...config, listeners: [listener] });
+      unreachableByListener.set(listener, found);
+    }
+    return found;
+  });
 }
 
 function lineCol(locator: Locator): { line: number; col: number } {

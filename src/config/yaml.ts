@@ -16,10 +16,9 @@ export interface SourceDoc {
  * come back as positioned diagnostics; documents with errors are not returned, since their trees
  * may be partial and must not be half-applied.
  */
-export function parseYaml(file: string, text: string): { docs: SourceDoc[]; diagnostics: Diagnostic[] } {
-  const lineCounter = new LineCounter();
-  // merge: YAML 1.1 `<<` merge keys, which operators use with anchors to share route fragments.
-  const parsed = parseAllDocuments(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
+export function parseYaml(file: string, text: string, firstLine = 1): { docs: SourceDoc[]; diagnostics: Diagnostic[] } {
+  const lineCounter = shiftLines(new LineCounter(), firstLine - 1);
+  const parsed = parseAllDocuments(text, { lineCounter, ...PARSE_OPTIONS });
   const all = Array.isArray(parsed) ? parsed : [parsed];
   const docs: SourceDoc[] = [];
   const diagnostics: Diagnostic[] = [];
@@ -33,6 +32,40 @@ export function parseYaml(file: string, text: string): { docs: SourceDoc[]; diag
     if (doc.errors.length === 0) docs.push({ file, doc: doc as Document.Parsed, lineCounter });
   }
   return { docs, diagnostics };
+}
+
+// merge: YAML 1.1 `<<` merge keys, which operators use with anchors to share route fragments.
+const PARSE_OPTIONS = { prettyErrors: false, merge: true, uniqueKeys: true } as const;
+
+/**
+ * A LineCounter for a text that starts `lines` lines into its file (a document or a list item parsed
+ * on its own): it counts the text's lines, and answers positions as lines of the whole file.
+ */
+export function shiftLines(counter: LineCounter, lines: number): LineCounter {
+  if (lines === 0) return counter;
+  const shifted = new LineCounter();
+  // The same array: lines the parser adds to `counter` are the shifted counter's too.
+  shifted.lineStarts = counter.lineStarts;
+  shifted.addNewLine = counter.addNewLine;
+  shifted.linePos = (offset) => {
+    const { line, col } = counter.linePos(offset);
+    return { line: line + lines, col };
+  };
+  return shifted;
+}
+
+/**
+ * One piece of a document parsed on its own (load-cache.ts: a top-level key, or one item of a
+ * top-level list), when it parses cleanly into exactly one document: no error, no warning.
+ * Anything else is for the whole document's parse to report.
+ */
+export function parseYamlPiece(text: string): { doc: Document.Parsed; lineCounter: LineCounter } | undefined {
+  const lineCounter = new LineCounter();
+  const parsed = parseAllDocuments(text, { lineCounter, ...PARSE_OPTIONS });
+  if (!Array.isArray(parsed) || parsed.length !== 1) return undefined;
+  const doc = parsed[0];
+  if (doc.errors.length || doc.warnings.length) return undefined;
+  return { doc: doc as Document.Parsed, lineCounter };
 }
 
 function yamlMessage(code: string, message: string): string {
@@ -95,6 +128,27 @@ export class Locator {
 
   private deref(node: Node | null): Node | null {
     return isAlias(node) ? ((node.resolve(this.source.doc) as Node | undefined) ?? node) : node;
+  }
+}
+
+/**
+ * The Locator of item `index` of the top-level list `section`, parsed on its own as a one-item list:
+ * it takes the whole document's paths (`[section, index, ...]`) and knows nothing of other items.
+ */
+export class ItemLocator extends Locator {
+  constructor(
+    source: SourceDoc,
+    readonly section: string,
+    readonly index: number,
+  ) {
+    super(source);
+  }
+
+  override nodeAt(path: readonly PathSegment[]): { node: Node | null; found: boolean; pair?: Pair } {
+    if (path.length === 0 || path[0] !== this.section) return { node: null, found: false };
+    if (path.length === 1) return super.nodeAt([]);
+    if (path[1] !== this.index) return { node: super.nodeAt([]).node, found: false };
+    return super.nodeAt([0, ...path.slice(2)]);
   }
 }
 
