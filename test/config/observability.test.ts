@@ -49,6 +49,20 @@ describe('observability keys: defaults', () => {
     expect([...clusters.keys()].sort()).toEqual(['app', 'banyan_otel_otel.observability_4317']);
   });
 
+  it('one collector cluster for listeners that share a collector; a config cluster of that name is warned about', () => {
+    const text = `listeners:
+  - { name: a, port: 10000, tracing: { collector: "otel:4317" }, routes: [{ name: r, match: { prefix: / }, to: app }] }
+  - { name: b, port: 10001, tracing: { collector: "otel:4317" }, routes: [{ name: s, match: { prefix: / }, to: banyan_otel_otel_4317 }] }
+clusters: [{ name: app, endpoints: [10.0.0.1:8080] }, { name: banyan_otel_otel_4317, endpoints: [10.0.0.2:8080] }]
+`;
+    const { config, errors } = load(text);
+    expect(errors).toEqual([]);
+    const snap = compile(config!);
+    const otel = [...snap.groups.get('default')!.get(TypeUrl.Cluster)!.keys()].filter((n) => n.startsWith('banyan_otel_'));
+    expect(otel).toEqual(['banyan_otel_otel_4317']);
+    expect(snap.warnings.map(formatDiagnostic).join('\n')).toMatch(/cluster name "banyan_otel_otel_4317" is reserved for Banyan's own service/);
+  });
+
   it('requestId: generate, not preserving a client id, UUID extension sampling by the id', () => {
     const hcm = hcmOf(yaml('requestId: {}'));
     expect(hcm.generate_request_id).toEqual({ value: true });
