@@ -53,8 +53,8 @@ describe('banyan validate', () => {
   });
 
   it('refuses an unknown output format as a usage error', async () => {
-    const r = await banyan('validate', 'examples/banyan.yaml', '--output', 'yaml');
-    expect(r.stderr).toContain('Allowed choices are text, json');
+    const r = await banyan('validate', 'examples/banyan.yaml', '--output', 'xml');
+    expect(r.stderr).toContain('Allowed: json, yaml');
     expect(r.code).toBe(2);
   });
 });
