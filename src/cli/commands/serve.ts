@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .option('--admin-token <token>', 'single admin token (visible in argv: prefer BANYAN_ADMIN_TOKEN or --admin-token-file)')
     .option('--admin-token-file <file>', 'read the single admin token from a file')
     .option('--admin-tokens-file <file>', 'named tokens with roles: a YAML/JSON list of {name, role: read|operate|admin, token | tokenSha256}')
-    .option('--admin-allowed-host <host>', 'a Host name the admin API answers to besides loopback and --admin-host (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--admin-allowed-host <host>', 'a Host name the admin API answers to besides loopback and --admin-host (repeatable)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--admin-max-body <bytes>', 'cap on config uploads (validate, diff, apply); JSON commands are capped at 1 MiB', parseIntOption, 4 * 1024 * 1024)
     .option('--debounce <ms>', 'coalesce bursts of config edits into one reload', parseIntOption, 100)
     .option('--no-watch', 'do not watch the config path for changes')
@@ -57,7 +57,7 @@ Examples:
       warnArgvSecrets(o);
       const running = await startBanyan({
         config,
-        admin: { tokensFile: o.adminTokensFile, allowedHosts: o.adminAllowedHost, maxConfigBody: o.adminMaxBody },
+        admin: { tokensFile: o.adminTokensFile, allowedHosts: o.adminAllowedHost ?? [], maxConfigBody: o.adminMaxBody },
         host: o.host,
         xdsPort: o.xdsPort,
         adminHost: o.adminHost,
