@@ -4,6 +4,13 @@
  * subscriptions on stdin as JSON { eds: string[], rds: string[] }. Each stream (SotW or delta ADS)
  * subscribes to CDS and LDS (wildcard), EDS and RDS by name, and ACKs every response, reading only
  * version, type and nonce.
+ *
+ * Started with an IPC channel (bench/support/xds-side.ts), it also tells when every stream has ACKed
+ * given versions, so one client measures any server by what reaches the proxies:
+ *   { op: 'wait', id, versions: { typeUrl: version } } → { op: 'done', id } once every stream's last
+ *     ACK of each type carries that version (at once if they already do);
+ *   { op: 'stats', id } → { op: 'stats', id, bytes, responses: { typeUrl: n } }, totals since start
+ *     (bytes: DiscoveryResponse messages as received, without gRPC framing).
  */
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
@@ -40,6 +47,41 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** ACK bookkeeping for the IPC mode: each stream's last ACKed version per type, and one pending wait. */
+class Acks {
+  private readonly acked: Record<string, string>[];
+  private wait?: { id: number; target: Record<string, string>; remaining: number };
+  bytes = 0;
+  readonly responses: Record<string, number> = {};
+  constructor(count: number) {
+    this.acked = Array.from({ length: count }, () => ({}));
+  }
+  received(stream: number, h: Head, size: number): void {
+    this.bytes += size;
+    this.responses[h.typeUrl] = (this.responses[h.typeUrl] ?? 0) + 1;
+    const prev = this.acked[stream][h.typeUrl];
+    this.acked[stream][h.typeUrl] = h.version;
+    const w = this.wait;
+    if (!w || !(h.typeUrl in w.target)) return;
+    const t = w.target[h.typeUrl];
+    if (prev !== t && h.version === t) w.remaining--;
+    else if (prev === t && h.version !== t) w.remaining++;
+    this.check();
+  }
+  waitFor(id: number, target: Record<string, string>): void {
+    let remaining = 0;
+    for (const a of this.acked) for (const [type, v] of Object.entries(target)) if (a[type] !== v) remaining++;
+    this.wait = { id, target, remaining };
+    this.check();
+  }
+  private check(): void {
+    if (this.wait && this.wait.remaining === 0) {
+      process.send!({ op: 'done', id: this.wait.id });
+      this.wait = undefined;
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const [address, countArg, mode = 'sotw'] = process.argv.slice(2);
   const count = Number(countArg);
@@ -54,6 +96,17 @@ async function main(): Promise<void> {
   const ads = XDS_SERVICES[0];
   const Client = grpc.makeGenericClientConstructor(xdsServiceDefinition(ads, { rawResponses: true }), ads.service);
   const clients: grpc.Client[] = [];
+  const acks = process.send ? new Acks(count) : undefined;
+  if (acks) {
+    process.on('message', (m: { op: 'wait'; id: number; versions: Record<string, string> } | { op: 'stats'; id: number }) => {
+      if (m.op === 'wait') acks.waitFor(m.id, m.versions);
+      else if (m.op === 'stats') process.send!({ op: 'stats', id: m.id, bytes: acks.bytes, responses: acks.responses });
+    });
+    process.on('disconnect', () => {
+      for (const c of clients) c.close();
+      process.exit(0);
+    });
+  }
   for (let i = 0; i < count; i++) {
     // One connection per proxy, as real proxies have.
     const client = new Client(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
@@ -63,6 +116,7 @@ async function main(): Promise<void> {
       const h = head(bytes);
       if (mode === 'sotw') call.write({ type_url: h.typeUrl, version_info: h.version, response_nonce: h.nonce, resource_names: names[h.typeUrl] ?? [] });
       else call.write({ type_url: h.typeUrl, response_nonce: h.nonce });
+      acks?.received(i, h, bytes.length);
     });
     call.on('error', (err) => {
       if ((err as grpc.ServiceError).code !== grpc.status.CANCELLED) console.error(`stream ${i}: ${err.message}`);

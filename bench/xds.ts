@@ -16,6 +16,7 @@ import { loadConfigFromString } from '../src/config/load.js';
 import { createRegistry } from '../src/telemetry/metrics.js';
 import { SnapshotCache } from '../src/xds/cache.js';
 import { XdsServer } from '../src/xds/server.js';
+import { runSideBySide } from './support/xds-side.js';
 
 const LISTENERS = 10;
 const ROUTES_PER_LISTENER = 100;
@@ -54,7 +55,7 @@ function configYaml(change: number): string {
   return out.join('\n') + '\n';
 }
 
-function build(change: number): CompiledSnapshot {
+export function build(change: number): CompiledSnapshot {
   const loaded = loadConfigFromString(configYaml(change), 'bench.yaml');
   if (!loaded.config) throw new Error(`bench config invalid: ${loaded.diagnostics.map((d) => `${d.line}:${d.col} ${d.message}`).join('; ')}`);
   return compile(loaded.config);
@@ -295,7 +296,8 @@ interface Cost {
   addedMs: number;
 }
 
-export async function run(): Promise<void> {
+/** Banyan alone: the rows above (forked row processes, memory and encodes in detail). */
+async function banyanRows(): Promise<void> {
   const adm = admissionCost();
   const base = baselineMs();
   const changed = changedPerChange();
@@ -315,6 +317,20 @@ export async function run(): Promise<void> {
       `| ${r.proxies} ${r.mode} | ${f(r.connectMs, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.p99 / base, 2)}x | ${f(r.mbPerChange, 2)} | ${f(r.rssIdleMb, 0)} | ${f(r.rssPeakMb, 0)} (${f(r.rssHwmMb, 0)}) | ${f(r.rssEndMb, 0)} | ${f(r.rssSteadyMb, 0)} | ${f(((r.rssSteadyMb - r.rssIdleMb) * 1000) / r.proxies, 0)} | ${f(r.heapIdleMb, 0)} → ${f(r.heapSteadyMb, 0)} | ${f(r.encodes)} | ${f(changed)} |`,
     );
   }
+}
+
+/**
+ * `bench:xds [--quick] [--side-only]`: Banyan's own rows, then Banyan and go-control-plane side by side
+ * (bench/support/xds-side.ts; --quick: 100 and 1,000 streams, no 3,000; --side-only: skip Banyan's rows).
+ */
+export async function run(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (!argv.includes('--side-only')) await banyanRows();
+  await runSideBySide({
+    quick: argv.includes('--quick'),
+    build,
+    configNote: `Config: ${LISTENERS} listeners, ${LISTENERS * ROUTES_PER_LISTENER} routes, ${CLUSTERS} clusters (the rows above); each change shifts one route's weights and moves one cluster's endpoint`,
+  });
 }
 
 if (process.argv[2] === ROW_ARG) {
