@@ -22,7 +22,9 @@ import { SnapshotCache } from '../../src/xds/cache.js';
 import { fmt } from './format.js';
 import { benchGoBinary } from './go.js';
 
+/** Changes per single-change row (fewer at 3,000 streams, where go-control-plane takes seconds each). */
 const SINGLE_CHANGES = 10;
+const singleChanges = (streams: number) => (streams >= 3000 ? 5 : SINGLE_CHANGES);
 const CHURN_CHANGES = 20;
 const CHURN_GAP_MS = 250;
 const CHURN_STREAMS = 1000;
@@ -193,6 +195,7 @@ interface ClientStats {
 }
 
 interface ClientProc {
+  pid: number;
   /** Resolves with performance.now() when the client reported every stream at these versions. */
   wait(versions: Record<string, string>, what: string): Promise<number>;
   stats(): Promise<ClientStats>;
@@ -237,6 +240,7 @@ function startClient(core: number, port: number, streams: number, subs: { eds: s
     });
   };
   return {
+    pid: child.pid!,
     wait: (versions, what) => request<number>({ op: 'wait', versions }, what),
     stats: () => request<ClientStats>({ op: 'stats' }, 'client stats'),
     stop: () => stopChild(child),
@@ -258,10 +262,12 @@ interface SingleRow {
   p50: number;
   p99: number;
   cpuPerChange: number;
+  /** The client process's CPU over the same windows: near 1 s per second of latency means the client, not the server, was the limit. */
+  clientCpuPerChange: number;
   mbPerChange: number;
   /** Snapshot set, before any stream. */
   rssIdle: number;
-  /** Highest VmRSS sampled every RSS_SAMPLE_MS over the row (connect, changes, churn). */
+  /** Highest VmRSS sampled every RSS_SAMPLE_MS from the first stream to the last single change. */
   rssPeak: number;
   /** SETTLE_MS after the last single change, streams connected. */
   rssSteady: number;
@@ -279,6 +285,8 @@ interface ChurnRow {
   /** 1.2 × the single-change MB × versions. */
   boundMb: number;
   cpuS: number;
+  /** Highest VmRSS over the churn (both servers then hold the churn's changes, prepared beforehand). */
+  rssPeak: number;
 }
 
 interface Bench {
@@ -321,16 +329,20 @@ async function runRow(b: Bench, name: ServerName, streams: number, churnKs: numb
 
     const times: number[] = [];
     let cpu = 0;
+    let clientCpu = 0;
     let bytes = 0;
-    for (let k = 1; k <= SINGLE_CHANGES; k++) {
+    const changes = singleChanges(streams);
+    for (let k = 1; k <= changes; k++) {
       await server.prepare([k]);
       const before = await client.stats();
       const cpu0 = cpuSeconds(server.pid);
+      const clientCpu0 = cpuSeconds(client.pid);
       const start = performance.now();
       const done = client.wait(b.targets.get(k)!, `${LABEL[name]}: ACKs of change ${k} from ${streams} streams`);
       const applied = server.apply(k);
       const at = await done;
       cpu += cpuSeconds(server.pid) - cpu0;
+      clientCpu += cpuSeconds(client.pid) - clientCpu0;
       times.push(at - start);
       await applied;
       bytes += (await client.stats()).bytes - before.bytes;
@@ -344,8 +356,9 @@ async function runRow(b: Bench, name: ServerName, streams: number, churnKs: numb
       connectS,
       p50: percentile(times, 50),
       p99: percentile(times, 99),
-      cpuPerChange: cpu / SINGLE_CHANGES,
-      mbPerChange: bytes / SINGLE_CHANGES / 1e6,
+      cpuPerChange: cpu / changes,
+      clientCpuPerChange: clientCpu / changes,
+      mbPerChange: bytes / changes / 1e6,
       rssIdle,
       rssPeak: peak,
       rssSteady,
@@ -355,6 +368,8 @@ async function runRow(b: Bench, name: ServerName, streams: number, churnKs: numb
     for (const [i, ks] of churnKs.entries()) {
       const busy = i === 1;
       await server.prepare(ks);
+      peak = 0;
+      sample();
       if (busy) {
         hog = startHog(b.serverCore);
         await sleep(500);
@@ -383,10 +398,9 @@ async function runRow(b: Bench, name: ServerName, streams: number, churnKs: numb
       const mb = (after.bytes - before.bytes) / 1e6;
       const types = [TypeUrl.ClusterLoadAssignment, TypeUrl.RouteConfiguration] as string[];
       const versions = (sum(after.responses, types) - sum(before.responses, types)) / (types.length * streams);
-      churn.push({ server: name, busy, streams, convergeMs: at - lastSent, mb, versions, boundMb: 1.2 * single.mbPerChange * versions, cpuS });
+      sample();
+      churn.push({ server: name, busy, streams, convergeMs: at - lastSent, mb, versions, boundMb: 1.2 * single.mbPerChange * versions, cpuS, rssPeak: peak });
     }
-    sample();
-    single.rssPeak = peak;
     return { single, churn };
   } finally {
     clearInterval(sampler);
@@ -429,32 +443,32 @@ function prepareChanges(build: (k: number) => CompiledSnapshot, last: number, di
 const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a) && Number.isFinite(b) ? `${fmt(a / b, 2)}×` : 'n/a');
 
 function printTables(singles: SingleRow[], churns: ChurnRow[], counts: number[]): void {
-  console.log('| streams | server | connected + ACKed s | change → all ACKed p50 ms | p99 ms | server CPU-s / change | MB sent / change | RSS MB idle | RSS MB peak | RSS MB after changes |');
-  console.log('|---:|:---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| streams | server | connected + ACKed s | change → all ACKed p50 ms | p99 ms | server CPU-s / change | client CPU-s / change | MB sent / change | RSS MB idle | RSS MB peak | RSS MB after changes |');
+  console.log('|---:|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const n of counts) {
     const a = singles.find((r) => r.streams === n && r.server === 'banyan');
     const g = singles.find((r) => r.streams === n && r.server === 'gcp');
     for (const r of [a, g]) {
       if (!r) continue;
-      console.log(`| ${fmt(n)} | ${LABEL[r.server]} | ${fmt(r.connectS, 1)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.cpuPerChange, 3)} | ${fmt(r.mbPerChange, 1)} | ${fmt(r.rssIdle)} | ${fmt(r.rssPeak)} | ${fmt(r.rssSteady)} |`);
+      console.log(`| ${fmt(n)} | ${LABEL[r.server]} | ${fmt(r.connectS, 1)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.cpuPerChange, 3)} | ${fmt(r.clientCpuPerChange, 3)} | ${fmt(r.mbPerChange, 1)} | ${fmt(r.rssIdle)} | ${fmt(r.rssPeak)} | ${fmt(r.rssSteady)} |`);
     }
     if (a && g) {
-      console.log(`| ${fmt(n)} | **Banyan ÷ go-control-plane** | ${ratio(a.connectS, g.connectS)} | ${ratio(a.p50, g.p50)} | ${ratio(a.p99, g.p99)} | ${ratio(a.cpuPerChange, g.cpuPerChange)} | ${ratio(a.mbPerChange, g.mbPerChange)} | ${ratio(a.rssIdle, g.rssIdle)} | ${ratio(a.rssPeak, g.rssPeak)} | ${ratio(a.rssSteady, g.rssSteady)} |`);
+      console.log(`| ${fmt(n)} | **Banyan ÷ go-control-plane** | ${ratio(a.connectS, g.connectS)} | ${ratio(a.p50, g.p50)} | ${ratio(a.p99, g.p99)} | ${ratio(a.cpuPerChange, g.cpuPerChange)} | | ${ratio(a.mbPerChange, g.mbPerChange)} | ${ratio(a.rssIdle, g.rssIdle)} | ${ratio(a.rssPeak, g.rssPeak)} | ${ratio(a.rssSteady, g.rssSteady)} |`);
     }
   }
   if (!churns.length) return;
   console.log(`\nChurn: ${CHURN_CHANGES} changes ${CHURN_GAP_MS} ms apart at ${fmt(CHURN_STREAMS)} streams (same server processes as the ${fmt(CHURN_STREAMS)} row); busy core: a busy loop pinned to the server's core.\n`);
-  console.log('| churn | server | converged after last change ms | MB sent | versions received / stream | bound MB (1.2 × single-change MB × versions) | server CPU-s |');
-  console.log('|:---|:---|---:|---:|---:|---:|---:|');
+  console.log('| churn | server | converged after last change ms | MB sent | versions received / stream | bound MB (1.2 × single-change MB × versions) | server CPU-s | RSS MB peak |');
+  console.log('|:---|:---|---:|---:|---:|---:|---:|---:|');
   for (const busy of [false, true]) {
     const a = churns.find((r) => r.busy === busy && r.server === 'banyan');
     const g = churns.find((r) => r.busy === busy && r.server === 'gcp');
     const row = busy ? 'busy core' : 'idle core';
     for (const r of [a, g]) {
       if (!r) continue;
-      console.log(`| ${row} | ${LABEL[r.server]} | ${fmt(r.convergeMs)} | ${fmt(r.mb, 1)} | ${fmt(r.versions, 1)} | ${fmt(r.boundMb, 1)} | ${fmt(r.cpuS, 2)} |`);
+      console.log(`| ${row} | ${LABEL[r.server]} | ${fmt(r.convergeMs)} | ${fmt(r.mb, 1)} | ${fmt(r.versions, 1)} | ${fmt(r.boundMb, 1)} | ${fmt(r.cpuS, 2)} | ${fmt(r.rssPeak)} |`);
     }
-    if (a && g) console.log(`| ${row} | **Banyan ÷ go-control-plane** | ${ratio(a.convergeMs, g.convergeMs)} | ${ratio(a.mb, g.mb)} | ${ratio(a.versions, g.versions)} | | ${ratio(a.cpuS, g.cpuS)} |`);
+    if (a && g) console.log(`| ${row} | **Banyan ÷ go-control-plane** | ${ratio(a.convergeMs, g.convergeMs)} | ${ratio(a.mb, g.mb)} | ${ratio(a.versions, g.versions)} | | ${ratio(a.cpuS, g.cpuS)} | ${ratio(a.rssPeak, g.rssPeak)} |`);
   }
 }
 
@@ -513,7 +527,7 @@ export async function runSideBySide(opts: { quick: boolean; build: (k: number) =
       `${opts.configNote}. go-control-plane v0.14.0 (SnapshotCache, one snapshot for all nodes, + server; bench/go/gcp-server) is handed the Any bytes Banyan encodes and Banyan's per-type versions. ` +
         `Each server runs alone in a fresh process pinned to core ${serverCore} (taskset), with the change already built or decoded (and collected) before the clock starts; ` +
         `the same client process (bench/xds-clients.ts, SotW ADS, pinned to core ${clientCore}) times change → every stream ACKed. ` +
-        `${SINGLE_CHANGES} changes per row (p50/p99 over them); CPU-s = utime + stime of the server process from /proc/<pid>/stat over change → all ACKed; MB = DiscoveryResponse bytes the client received; RSS = VmRSS from /proc/<pid>/status (idle: snapshot set, no streams; peak: sampled every ${RSS_SAMPLE_MS} ms over the row; after changes: ${SETTLE_MS / 1000} s after the last one).\n`,
+        `${SINGLE_CHANGES} changes per row (${singleChanges(3000)} at 3,000 streams; p50/p99 over them); CPU-s = utime + stime of the server process from /proc/<pid>/stat over change → all ACKed; MB = DiscoveryResponse bytes the client received; RSS = VmRSS from /proc/<pid>/status (idle: snapshot set, no streams; peak: sampled every ${RSS_SAMPLE_MS} ms from the first stream to the last change; after changes: ${SETTLE_MS / 1000} s after the last one).\n`,
     );
     printTables(singles, churns, counts);
     printVerdicts(singles, churns);
