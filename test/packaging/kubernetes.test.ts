@@ -11,8 +11,8 @@
  *
  * Beyond decoding: manifests/ is what the chart renders (no drift), the chart refuses replicas > 1
  * without PostgreSQL, every workload runs non-root with a read-only root filesystem and no
- * capabilities, every example's route config passes `banyan validate`, every edge bootstrap is a valid
- * Envoy Bootstrap (go-control-plane's protojson and ValidateAll, test/go/oracle), and the control
+ * capabilities, every example's route config passes `banyan validate`, every edge bootstrap equals
+ * (structurally) what `banyan bootstrap` prints for the same values and is a valid Envoy Bootstrap (go-control-plane's protojson and ValidateAll, test/go/oracle), and the control
  * plane's rendered arguments are accepted by `banyan serve`, which becomes ready with them.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -22,7 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { goBinary } from '../support/go.js';
 import { startOracle, type Oracle } from '../support/oracle.js';
 import { freePort } from '../support/ports.js';
@@ -69,6 +69,44 @@ function kubernetesFiles(): string[] {
   };
   walk(ROOT);
   return out.sort();
+}
+
+/** Helm's values merge: maps merge key by key, a null deletes, anything else replaces. */
+function mergeValues(base: Obj, over: Obj): Obj {
+  const out: Obj = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === null) delete out[k];
+    else if (v && typeof v === 'object' && !Array.isArray(v) && out[k] && typeof out[k] === 'object' && !Array.isArray(out[k])) out[k] = mergeValues(out[k], v);
+    else out[k] = v;
+  }
+  return out;
+}
+
+const QUANTITY: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+/** Bytes of a Kubernetes memory quantity (512Mi, 1Gi, 536870912). */
+function bytesOf(q: string | number): number {
+  const m = /^(\d+(?:\.\d+)?)(k|M|G|Ki|Mi|Gi)?$/.exec(String(q));
+  if (!m) throw new Error(`not a memory quantity: ${q}`);
+  return Math.floor(Number(m[1]) * QUANTITY[m[2] ?? '']);
+}
+
+/**
+ * The `banyan bootstrap` arguments the chart's edge bootstrap stands for, from the values alone (not
+ * from anything the chart renders): the README's and values.yaml's description of the ConfigMap.
+ */
+function edgeBootstrapArgs(v: Obj, namespace: string): string[] {
+  const e = v.edge;
+  const fullname = v.fullnameOverride || (v.nameOverride ? `banyan-${v.nameOverride}` : 'banyan');
+  const maxHeap = e.overload.maxHeap ? bytesOf(e.overload.maxHeap) : Math.floor(bytesOf(e.resources.limits.memory) / 16) * 15;
+  return [
+    'bootstrap', '--node', 'edge', '--kind', 'edge', '--group', e.group,
+    '--xds', `${fullname}.${namespace}.svc.${v.clusterDomain}:${v.service.ports.xds}`,
+    '--admin-port', String(e.adminPort), '--probe-port', String(e.probePort),
+    '--stats-sink', e.statsSink, '--stats-flush-interval', e.statsFlushInterval, '--log-format', e.logFormat,
+    ...(e.overload.enabled ? ['--max-heap', String(maxHeap), '--shrink-heap-at', String(e.overload.shrinkHeapAt), '--stop-requests-at', String(e.overload.stopRequestsAt)] : ['--no-overload']),
+    ...(v.tls.enabled ? ['--xds-tls-ca', '/etc/envoy/tls/ca.crt', ...(v.tls.clientCA ? ['--xds-client-cert', '/etc/envoy/tls/tls.crt', '--xds-client-key', '/etc/envoy/tls/tls.key'] : [])] : []),
+    '-o', 'json',
+  ];
 }
 
 const examples = fs
@@ -229,6 +267,55 @@ describe('Kubernetes manifests and the Helm chart', () => {
       const glob = (g: string) => new RegExp(`^${g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
       expect(groups.some((g) => glob(g).test(cluster)), `${name}: node.cluster ${cluster} matches a group (${groups.join(', ')})`).toBe(true);
     }
+  }, 120_000);
+
+  it('every edge bootstrap is what `banyan bootstrap` prints for the same values (structurally), and its probes port is the one probed and scraped', async () => {
+    const defaults = parse(fs.readFileSync(path.join(CHART, 'values.yaml'), 'utf8')) as Obj;
+    // The examples, and values reaching every other branch of the template.
+    const variant = { fullnameOverride: 'gw', clusterDomain: 'k8s.example', edge: { statsSink: 'prometheus', logFormat: 'text', probePort: 9912, adminPort: 9911, overload: { maxHeap: '1.5Gi', shrinkHeapAt: 0.9 } } };
+    const variantFile = path.join(tmp, 'edge-variant-values.yaml');
+    fs.writeFileSync(variantFile, JSON.stringify(variant));
+    const cases: [string, string, Obj][] = [...rendered].map(([name, text]) => [name, text, name === 'default' ? defaults : mergeValues(defaults, parse(fs.readFileSync(path.join(CHART, 'ci', name), 'utf8')) as Obj)]);
+    cases.push(['variant', await template(['-f', variantFile]), mergeValues(defaults, variant)]);
+    cases.push(['no-overload', await template(['--set', 'edge.overload.enabled=false', '--set', 'edge.resources.limits=null']), mergeValues(defaults, { edge: { overload: { enabled: false } } })]);
+    let compared = 0;
+    for (const [name, text, values] of cases) {
+      const docs = objects(text);
+      const cm = docs.find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-edge-bootstrap'));
+      if (!values.edge.enabled) {
+        expect(cm, name).toBeUndefined();
+        continue;
+      }
+      const args = edgeBootstrapArgs(values, 'banyan');
+      const { stdout } = await run(process.execPath, [path.join(ROOT, 'bin', 'banyan.js'), ...args], { timeout: 60_000 });
+      expect(objects(cm!.data['envoy.yaml'])[0], `${name}: banyan ${args.join(' ')}`).toEqual(JSON.parse(stdout));
+      compared++;
+      // The kubelet probes and Prometheus scrapes go to that listener's port, never to the admin.
+      const port = values.edge.probePort;
+      const deployment = docs.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-edge'))!;
+      const c = deployment.spec.template.spec.containers[0];
+      expect(c.ports.find((p: Obj) => p.name === 'probes')?.containerPort, name).toBe(port);
+      expect(c.readinessProbe.httpGet, name).toMatchObject({ path: '/ready', port: 'probes' });
+      expect(c.livenessProbe.tcpSocket, name).toMatchObject({ port: 'probes' });
+      expect(c.args, name).not.toContain('--log-format');
+      const svc = docs.find((o) => o.kind === 'Service' && o.metadata.name.endsWith('-edge-probes'))!;
+      expect(svc.spec.ports, name).toEqual([{ name: 'probes', port, targetPort: 'probes' }]);
+      expect(svc.spec.type, name).toBe('ClusterIP');
+      const listenerSvc = docs.find((o) => o.kind === 'Service' && o.metadata.name === deployment.metadata.name)!;
+      expect(listenerSvc.spec.ports.map((p: Obj) => p.targetPort), name).toEqual(['http']);
+      const sm = docs.find((o) => o.kind === 'ServiceMonitor' && o.metadata.name === deployment.metadata.name);
+      if (values.serviceMonitor.enabled) {
+        expect(sm?.spec.endpoints, name).toEqual([expect.objectContaining({ port: 'probes', path: '/stats/prometheus' })]);
+        expect(Object.entries(sm!.spec.selector.matchLabels).every(([k, l]) => svc.metadata.labels[k] === l), `${name}: the edge ServiceMonitor selects the probes Service`).toBe(true);
+        expect(Object.entries(sm!.spec.selector.matchLabels).every(([k, l]) => listenerSvc.metadata.labels[k] === l), `${name}: and not the listener's`).toBe(false);
+      } else expect(sm, name).toBeUndefined();
+    }
+    expect(compared).toBeGreaterThanOrEqual(4);
+    // The heap limit follows the container's memory limit: 480Mi under the default 512Mi.
+    const cm = objects(rendered.get('default')!).find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'banyan-edge-bootstrap')!;
+    expect((objects(cm.data['envoy.yaml'])[0] as Obj).overload_manager.resource_monitors[0].typed_config.max_heap_size_bytes).toBe(String(480 * 1024 ** 2));
+    await expect(template(['--set', 'edge.resources.limits=null'])).rejects.toThrow(/needs edge.overload.maxHeap or edge.resources.limits.memory/);
+    await expect(template(['--set', 'edge.probePort=9901'])).rejects.toThrow(/edge.probePort and edge.adminPort cannot be the same port/);
   }, 120_000);
 
   it('every edge bootstrap is a valid Envoy Bootstrap (protojson, unknown fields rejected, and ValidateAll)', async () => {

@@ -89,4 +89,45 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and .Values.redis.enabled (or .Values.externalRedis.url .Values.externalRedis.existingSecret) -}}
 {{- fail "redis.enabled and externalRedis are exclusive: pick one" -}}
 {{- end -}}
+{{- if and .Values.edge.enabled (eq (int .Values.edge.probePort) (int .Values.edge.adminPort)) -}}
+{{- fail "edge.probePort and edge.adminPort cannot be the same port" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Bytes of a Kubernetes memory quantity (512Mi, 1Gi, 500M, 536870912), as an integer string; fails on
+anything else. Used for the edge's overload manager heap (max_heap_size_bytes).
+*/}}
+{{- define "banyan.bytes" -}}
+{{- $q := . -}}
+{{- if or (kindIs "float64" $q) (kindIs "int" $q) (kindIs "int64" $q) -}}
+{{- printf "%d" (int64 $q) -}}
+{{- else -}}
+{{- $q = toString $q -}}
+{{- $num := regexFind "^[0-9]+(\\.[0-9]+)?" $q -}}
+{{- $unit := trimPrefix $num $q -}}
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 -}}
+{{- if or (not $num) (not (hasKey $units $unit)) -}}
+{{- fail (printf "%q is not a memory size (bytes, or a number with k/M/G/Ki/Mi/Gi, e.g. 480Mi)" $q) -}}
+{{- end -}}
+{{- printf "%d" (int64 (floor (mulf (float64 $num) (get $units $unit)))) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The edge Envoy's heap limit (FixedHeapConfig.max_heap_size_bytes, as `banyan bootstrap --max-heap`):
+edge.overload.maxHeap, else 15/16 of edge.resources.limits.memory (480Mi for 512Mi), so Envoy sheds
+load before the kubelet kills it.
+*/}}
+{{- define "banyan.edgeMaxHeapBytes" -}}
+{{- $o := .Values.edge.overload -}}
+{{- if $o.maxHeap -}}
+{{- include "banyan.bytes" $o.maxHeap -}}
+{{- else -}}
+{{- $limit := dig "limits" "memory" "" (.Values.edge.resources | default dict) -}}
+{{- if not $limit -}}
+{{- fail "edge.overload.enabled needs edge.overload.maxHeap or edge.resources.limits.memory (the heap limit is derived from it)" -}}
+{{- end -}}
+{{- printf "%d" (div (int64 (include "banyan.bytes" $limit)) 16 | mul 15) -}}
+{{- end -}}
 {{- end -}}
