@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   ratelimit: () => import('./ratelimit.js'),
   fleet: () => import('./fleet.js'),
   ca: () => import('./ca.js'),
+  reload: () => import('./reload.js'),
   'xds-ack': () => import('./xds-ack.js'),
 };
 

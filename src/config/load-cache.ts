@@ -12,9 +12,9 @@ import { ItemLocator, Locator, parseYaml, parseYamlPiece, shiftLines, type Sourc
  *
  * A document is cut, by its text alone, into pieces: each top-level key (`services:`, `ca:`,
  * `auth:`), and each item of a top-level block list (`listeners:`, `clusters:`, ...). A piece is
- * parsed, converted and validated on its own, remembered by (section, index, text), and built into
- * model elements with positions remembered by (file, first line, section, index, text): a piece
- * that only moved (lines added above it) is built again, with the new lines, but not parsed.
+ * parsed, converted and validated on its own, remembered by (section, text), and built into model
+ * elements with positions remembered by (file, first line, section, index, text): a piece that only
+ * moved (lines or items added above it) is built again, with its new lines and index, but not parsed.
  * The pieces' fragments, in buildFragment's order of sections, make the document's fragment.
  *
  * Cutting by text is exact only when every piece means on its own what it means in the document,
@@ -122,8 +122,10 @@ export class LoadCache {
 
   /** One piece's fragment, or undefined when its document must be loaded whole. */
   private piece(file: string, piece: Piece): Fragment | undefined {
-    const id = `${piece.section}\0${piece.index}\0${piece.text}`;
-    const builtKey = `${file}\0${piece.firstLine}\0${id}`;
+    // Parsing and validating does not depend on where the piece is (an item keeps its parse when
+    // items are added before it); building does (positions and diagnostic paths).
+    const id = `${piece.section}\0${piece.index < 0 ? 'key' : 'item'}\0${piece.text}`;
+    const builtKey = `${file}\0${piece.firstLine}\0${piece.index}\0${id}`;
     const built = this.get(this.built, builtKey);
     let parsed = this.get(this.parsed, id); // kept with what was built from it: the piece may move next time
     if (built) return built.value;

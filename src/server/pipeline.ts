@@ -4,6 +4,7 @@ import { prom } from '../telemetry/metrics.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from '../config/diagnostics.js';
 import { createHash } from 'node:crypto';
 import { loadConfigFromFiles, readFileFromDisk, type LoadOptions } from '../config/load.js';
+import { LoadCache } from '../config/load-cache.js';
 import type { Config } from '../config/model.js';
 import { Admission, firstFilePos } from '../admission/index.js';
 import type { CandidateDiff, DiffLevel } from '../admin/operations.js';
@@ -105,6 +106,8 @@ export class ConfigPipeline {
   /** The last valid change held for confirmation because of how much it removes; cleared by the next publish. */
   lastHeld?: RejectedConfig;
   private readonly loaded = new Map<string, Loaded>();
+  /** Below `loaded`: what each file, document and top-level piece made, so an edit re-parses only what it touched. */
+  private readonly loadCache = new LoadCache();
   private readonly prepared = new Map<string, Prepared>();
   private readonly admission = new Admission();
   private readonly loadErrors: client.Counter;
@@ -235,7 +238,7 @@ export class ConfigPipeline {
     };
     let result: { config?: Config; diagnostics: Diagnostic[] };
     try {
-      result = loadConfigFromFiles(files, { ...this.loadOptions, readFile: recording });
+      result = loadConfigFromFiles(files, { ...this.loadOptions, readFile: recording }, this.loadCache);
     } catch (err) {
       result = { diagnostics: [internalDiagnostic(files, err)] };
     }
