@@ -320,12 +320,15 @@ async function banyanRows(): Promise<void> {
 }
 
 /**
- * `bench:xds [--quick] [--side-only]`: Banyan's own rows, then Banyan and go-control-plane side by side
- * (bench/support/xds-side.ts; --quick: 100 and 1,000 streams, no 3,000; --side-only: skip Banyan's rows).
+ * `bench:xds [--quick] [--side-only] [--churn]`: Banyan's own rows, then Banyan and go-control-plane side by side
+ * (bench/support/xds-side.ts; --quick: 100 and 1,000 streams, no 3,000; --side-only: skip Banyan's rows;
+ * --churn: Banyan's churn rows too, bench/xds-churn.ts).
  */
 export async function run(): Promise<void> {
   const argv = process.argv.slice(2);
   if (!argv.includes('--side-only')) await banyanRows();
+  // Banyan's churn rows (bench/xds-churn.ts: bytes, /healthz, RSS under churn; fan-out sliced or not)
+  if (argv.includes('--churn')) await (await import('./xds-churn.js')).churnRows();
   await runSideBySide({
     quick: argv.includes('--quick'),
     build,

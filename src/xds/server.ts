@@ -38,6 +38,8 @@ export interface XdsServerOptions {
   personal?: PersonalResources;
   /** What a client may send; each limit not given keeps its default (DEFAULT_LIMITS). */
   limits?: Partial<XdsLimits>;
+  /** How long one slice of push fan-out may hold the event loop (flush.ts; default FLUSH_SLICE_MS; Infinity: no slicing). */
+  flushSliceMs?: number;
 }
 
 export { certificateIdentities, MAX_REFUSALS } from './identity.js';
@@ -73,7 +75,7 @@ export class XdsServer extends EventEmitter<XdsEvents> {
       admission: this.admission,
       personal: opts.personal,
       limits,
-      flushes: new FlushScheduler(),
+      flushes: new FlushScheduler(opts.flushSliceMs),
     };
     opts.cache.on('change', this.onChange);
   }
