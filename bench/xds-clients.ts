@@ -10,7 +10,8 @@
  *   { op: 'wait', id, versions: { typeUrl: version } } → { op: 'done', id } once every stream's last
  *     ACK of each type carries that version (at once if they already do);
  *   { op: 'stats', id } → { op: 'stats', id, bytes, responses: { typeUrl: n } }, totals since start
- *     (bytes: DiscoveryResponse messages as received, without gRPC framing).
+ *     (bytes: DiscoveryResponse messages as received, without gRPC framing);
+ * and { op: 'error', message } when a stream ends with an error.
  */
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
@@ -119,7 +120,10 @@ async function main(): Promise<void> {
       acks?.received(i, h, bytes.length);
     });
     call.on('error', (err) => {
-      if ((err as grpc.ServiceError).code !== grpc.status.CANCELLED) console.error(`stream ${i}: ${err.message}`);
+      if ((err as grpc.ServiceError).code === grpc.status.CANCELLED) return;
+      console.error(`stream ${i}: ${err.message}`);
+      // A stream that ended will never ACK again: the bench stops waiting for it.
+      if (process.send) process.send({ op: 'error', message: `stream ${i}: ${err.message}` });
     });
     const node = { id: `bench-proxy-${i}`, cluster: 'bench' };
     for (const typeUrl of [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration]) {

@@ -210,23 +210,23 @@ function startClient(core: number, port: number, streams: number, subs: { eds: s
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   let nextId = 1;
   let failed: Error | undefined;
-  child.on('message', (m: { op: string; id: number }) => {
+  const fail = (e: Error) => {
+    failed ??= e;
+    for (const p of pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(e);
+    }
+    pending.clear();
+  };
+  child.on('message', (m: { op: string; id: number; message?: string }) => {
+    if (m.op === 'error') return fail(new Error(`xds-clients: ${m.message}`));
     const p = pending.get(m.id);
     if (!p) return;
     pending.delete(m.id);
     clearTimeout(p.timer);
     p.resolve(m.op === 'done' ? performance.now() : m);
   });
-  exited(child, 'xds-clients', {
-    fail: (e) => {
-      failed ??= e;
-      for (const p of pending.values()) {
-        clearTimeout(p.timer);
-        p.reject(e);
-      }
-      pending.clear();
-    },
-  });
+  exited(child, 'xds-clients', { fail });
   const request = <T>(msg: object, what: string): Promise<T> => {
     if (failed) return Promise.reject(failed);
     const id = nextId++;
