@@ -1,5 +1,7 @@
 import type client from 'prom-client';
 import { formatDiagnostic } from '../../config/diagnostics.js';
+import { rateLimitConsumerFindings } from '../../config/ratelimit/resource.js';
+import { TypeUrl } from '../../proto/envoy.js';
 import { BanyanError } from '../../errors.js';
 import { renderMetrics } from '../../telemetry/metrics-http.js';
 import type { ServedView } from '../operations.js';
@@ -12,6 +14,9 @@ const refusedOf = (view: ServedView): RefusalRecord[] => {
   const r = (view as Partial<{ refused(): RefusalRecord[] }>).refused;
   return typeof r === 'function' ? r.call(view) : [];
 };
+
+/** What withFindings reads of a proxy the fleet record holds. */
+type FleetShape = { userAgent?: { name: string }; types?: { typeUrl: string }[] };
 
 export interface CoreDeps {
   view: ServedView;
@@ -39,21 +44,40 @@ export function mountCoreRoutes(router: Router, deps: CoreDeps): void {
 
   // Every replica's proxies (from the store); `?scope=local`: only those connected to this replica.
   // With the store unreachable, this replica's own are still worth showing (`banyan status` reads them): marked partial.
+  /**
+   * A RateLimitConfig consumer that is not Banyan (envoyproxy/ratelimit) enforces the domains in the
+   * reference's fields only: what it gets otherwise than configured is listed on it (`rateLimitFindings`).
+   */
+  const withFindings = <P extends { userAgent?: { name: string }; types?: { typeUrl: string }[] }>(proxies: P[]): P[] => {
+    let domains;
+    try {
+      domains = view.config('effective').ratelimit;
+    } catch {
+      return proxies;
+    }
+    return proxies.map((p) => {
+      if (!p.types?.some((t) => t.typeUrl === TypeUrl.RateLimitConfig)) return p;
+      const findings = rateLimitConsumerFindings(domains, p.userAgent?.name);
+      return findings.length ? { ...p, rateLimitFindings: findings } : p;
+    });
+  };
+
   router.get(
     '/api/v1/proxies',
     guard(async ({ url }) => {
       // `refused`: the proxies refused for their certificate identity (README "Proxy identity"), oldest
       // first: every live replica's, each naming its replica; with `?scope=local`, or the store unreachable, this replica's
       const refused = refusedOf(view);
-      if (url.searchParams.get('scope') === 'local') return { proxies: view.proxies(), refused };
+      if (url.searchParams.get('scope') === 'local') return { proxies: withFindings(view.proxies()), refused };
       try {
         if (deps.fleet) {
-          return await deps.fleet.proxiesAndRefusals();
+          const fleet = await deps.fleet.proxiesAndRefusals();
+          return { ...fleet, proxies: withFindings(fleet.proxies as FleetShape[]) };
         }
-        return { proxies: await view.fleet(), refused };
+        return { proxies: withFindings(await view.fleet()), refused };
       } catch (err) {
         if (!(err instanceof BanyanError) || err.code !== 'store-unavailable') throw err;
-        return { proxies: view.proxies(), refused, partial: true, warning: `only this replica's proxies: ${err.message}` };
+        return { proxies: withFindings(view.proxies()), refused, partial: true, warning: `only this replica's proxies: ${err.message}` };
       }
     }),
   );

@@ -68,6 +68,11 @@ export type ListedRefusal = RefusalRecord & { replica?: string };
  * Every refused proxy, one line each, latest first: who claimed what with which identity, and which
  * replica refused it (after the node, as the NACKED lines name theirs).
  */
+/** RateLimitConfig consumers that are not Banyan, and what they enforce otherwise than configured (the admin API's rateLimitFindings). */
+export function rateLimitConsumerLines(proxies: (FleetProxy & { rateLimitFindings?: string[] })[]): string[] {
+  return proxies.flatMap((p) => (p.rateLimitFindings ?? []).map((f) => `  ${p.nodeId || '-'}${p.replica ? ` (${p.replica})` : ''} ${p.userAgent?.name || 'no user agent'}: ${f}`));
+}
+
 export function refusedLines(refused: ListedRefusal[], now = Date.now()): string[] {
   return [...refused].reverse().map((r) => `  ${r.nodeId || '-'}${r.replica ? ` (${r.replica})` : ''} group ${r.group} (${r.when === 'regrouped' ? 'after a config change' : 'on connecting'}, ${ago(r.at, now)} ago): ${r.reason}`);
 }
@@ -95,7 +100,9 @@ SYNCED: the proxy ACKed what it should have. STALE: a response is in flight or n
 NACKED: it rejected the latest version (it keeps running the previous one); the error is printed
 below the table. NOT SENT: the proxy has not subscribed to that type. REFUSED lists the proxies refused because
 their client certificate's identity may not join their group, latest first, each with the replica
-that refused it (every replica's latest 100; with --local, this replica's).
+that refused it (every replica's latest 100; with --local, this replica's). RATE LIMITS AS THE
+REFERENCE ENFORCES THEM lists RateLimitConfig consumers that are not Banyan (envoyproxy/ratelimit) and
+what they enforce otherwise than the YAML says (domains with compat: reference are not listed).
 -o json / -o yaml print the full records: versions sent and ACKed, nonces, subscriptions, last NACK.
 
 Examples:
@@ -119,6 +126,8 @@ Examples:
       let out = table(['NODE', 'REPLICA', 'GROUP', 'CLIENT', ...COLUMNS, 'CONNECTED'], proxyRows(proxies, now));
       const nacks = nackLines(proxies, now);
       if (nacks.length) out += `\n${color.red('NACKED:')}\n${nacks.join('\n')}\n`;
+      const weaker = rateLimitConsumerLines(proxies);
+      if (weaker.length) out += `\n${color.yellow('RATE LIMITS AS THE REFERENCE ENFORCES THEM (not Banyan):')}\n${weaker.join('\n')}\n`;
       process.stdout.write(out + refusedOut);
     });
 }
