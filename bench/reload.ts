@@ -5,7 +5,8 @@
  * first load, as at startup) and warm (the previous version loaded). Also: the unchanged file, every
  * line moved by one added at the top (pieces built again, none parsed), a route added, and the
  * compile of the whole snapshot for scale. `first` is the first run in this process (JIT cold);
- * `median` is over the rounds after it, each round a different edit (so nothing is a repeat).
+ * `median` is over the rounds after it, each round a different edit (so nothing is a repeat); the
+ * garbage collector runs when it does, as in serve.
  * `npx tsx bench/reload.ts [rounds]`, or run() from the bench runner.
  */
 import { compile } from '../src/compile/index.js';
@@ -84,18 +85,21 @@ export async function run(rounds = 15): Promise<void> {
   };
 
   // Whole loads: what every change cost before (and what a cold start costs).
-  const full = measure('full load (no cache): any change', (k) => cpuMs(() => valid(loadConfigFromFiles(files(edit(k + 1))))));
-  measure('full load through an empty cache (first load)', (k) => cpuMs(() => valid(loadConfigFromFiles(files(edit(k + 1)), {}, new LoadCache()))));
+  const full = measure('full load (no cache): any change', (k) => (cpuMs(() => valid(loadConfigFromFiles(files(edit(k + 1)))))));
+  measure('full load through an empty cache (first load)', (k) => (cpuMs(() => valid(loadConfigFromFiles(files(edit(k + 1)), {}, new LoadCache())))));
 
   // Incremental: the previous version is in the cache; the edit is the next version.
-  const incremental = (name: string, before: (k: number) => string, after: (k: number) => string) =>
-    measure(name, (k) => {
-      const cache = new LoadCache();
+  // One cache per row, as serve keeps one: each round loads `before` (the version served: the
+  // previous round's `after` for the weight edits, so a hit), then measures `after`.
+  const incremental = (name: string, before: (k: number) => string, after: (k: number) => string) => {
+    const cache = new LoadCache();
+    return measure(name, (k) => {
       valid(loadConfigFromFiles(files(before(k)), {}, cache));
       const parses = cache.stats().pieceParses;
       const r = cpuMs(() => valid(loadConfigFromFiles(files(after(k)), {}, cache)));
       return { ms: r.ms, parsed: cache.stats().pieceParses - parses };
     });
+  };
   const weight = incremental('one-line weight edit (warm cache)', (k) => edit(k), (k) => edit(k + 1));
   incremental('file unchanged (warm cache)', (k) => edit(k), (k) => edit(k));
   incremental('a comment line added at the top: every line moves', (k) => edit(k), (k) => configYaml((k * 97) % 1000, 10 + (k % 80), `# change ${k}`));
@@ -103,7 +107,7 @@ export async function run(rounds = 15): Promise<void> {
 
   // For scale: the rest of a change (pure compile of every group's resources).
   const config = valid(loadConfigFromFiles(files(base))).config!;
-  measure('compile (whole snapshot), for scale', () => cpuMs(() => compile(config)));
+  measure('compile (whole snapshot), for scale', () => (cpuMs(() => compile(config))));
 
   const fullMs = median(full.times);
   console.log(`config: ${LISTENERS} listeners, ${LISTENERS * ROUTES_PER_LISTENER} routes, ${CLUSTERS} clusters, ${fmt(base.length / 1024, 0)} KB, one YAML document; CPU ms per load, first run and median of ${rounds}\n`);

@@ -2,7 +2,7 @@ import { isMap, isScalar, isSeq } from 'yaml';
 import { buildFragment } from './build.js';
 import type { Diagnostic } from './diagnostics.js';
 import { concatFragments, type Fragment } from './fragment.js';
-import { loadDocument, loadFile, type FileLoad } from './load.js';
+import { listenerMoved, loadDocument, loadFile, type FileLoad } from './load.js';
 import { configSchema, type ConfigInput } from './schema.js';
 import { ItemLocator, Locator, parseYaml, parseYamlPiece, shiftLines, type SourceDoc } from './yaml.js';
 
@@ -13,8 +13,9 @@ import { ItemLocator, Locator, parseYaml, parseYamlPiece, shiftLines, type Sourc
  * A document is cut, by its text alone, into pieces: each top-level key (`services:`, `ca:`,
  * `auth:`), and each item of a top-level block list (`listeners:`, `clusters:`, ...). A piece is
  * parsed, converted and validated on its own, remembered by (section, text), and built into model
- * elements with positions remembered by (file, first line, section, index, text): a piece that only
- * moved (lines or items added above it) is built again, with its new lines and index, but not parsed.
+ * elements with positions remembered by (file, section, index, text) and the first line they were
+ * built at: a piece that only moved (lines added above it) has its positions moved, a piece whose
+ * index changed (items added before it) is built again; neither is parsed again.
  * The pieces' fragments, in buildFragment's order of sections, make the document's fragment.
  *
  * Cutting by text is exact only when every piece means on its own what it means in the document,
@@ -34,8 +35,8 @@ export class LoadCache {
   private readonly files = new Map<string, Entry<FileLoad>>();
   private readonly documents = new Map<string, Entry<DocumentLoad | undefined>>();
   private readonly parsed = new Map<string, Entry<ParsedPiece | undefined>>();
-  private readonly built = new Map<string, Entry<Fragment>>();
-  private counts = { fileHits: 0, pieceParses: 0, pieceBuilds: 0, documentLoads: 0, wholeFileLoads: 0 };
+  private readonly built = new Map<string, Entry<{ firstLine: number; fragment: Fragment }>>();
+  private counts = { fileHits: 0, pieceParses: 0, pieceBuilds: 0, pieceRebases: 0, documentLoads: 0, wholeFileLoads: 0 };
 
   /** What `file` contributes (loadFile's answer, from what is remembered where it can). */
   file(file: string, text: string): FileLoad {
@@ -125,10 +126,17 @@ export class LoadCache {
     // Parsing and validating does not depend on where the piece is (an item keeps its parse when
     // items are added before it); building does (positions and diagnostic paths).
     const id = `${piece.section}\0${piece.index < 0 ? 'key' : 'item'}\0${piece.text}`;
-    const builtKey = `${file}\0${piece.firstLine}\0${piece.index}\0${id}`;
+    const builtKey = `${file}\0${piece.index}\0${id}`;
     const built = this.get(this.built, builtKey);
     let parsed = this.get(this.parsed, id); // kept with what was built from it: the piece may move next time
-    if (built) return built.value;
+    if (built && built.value.firstLine === piece.firstLine) return built.value.fragment;
+    if (built && built.value.fragment.rateLimitNodes.length === 0) {
+      // Only moved (lines added or removed above it): the same elements, every position moved as much.
+      this.counts.pieceRebases++;
+      const fragment = shiftFragment(built.value.fragment, piece.firstLine - built.value.firstLine);
+      built.value = { firstLine: piece.firstLine, fragment };
+      return fragment;
+    }
     if (!parsed) {
       this.counts.pieceParses++;
       parsed = { value: parsePiece(piece), generation: this.generation };
@@ -137,7 +145,7 @@ export class LoadCache {
     if (!parsed.value) return undefined;
     this.counts.pieceBuilds++;
     const fragment = buildPiece(file, piece, parsed.value);
-    this.built.set(builtKey, { value: fragment, generation: this.generation });
+    this.built.set(builtKey, { value: { firstLine: piece.firstLine, fragment }, generation: this.generation });
     return fragment;
   }
 }
@@ -334,6 +342,37 @@ function buildPiece(file: string, piece: Piece, parsed: ParsedPiece): Fragment {
   const list: unknown[] = [];
   list[piece.index] = parsed.data;
   return buildFragment({ [piece.section]: list } as ConfigInput, new ItemLocator(source, piece.section, piece.index));
+}
+
+/**
+ * A built piece moved by `lines` lines: a copy in which every position (any plain object with a
+ * string `file` and numeric `line` and `col`: model positions, diagnostics) is that many lines
+ * further. The model is plain data (objects, arrays, primitives); objects shared inside the
+ * fragment stay shared in the copy (a rollout site's spec is the rollout itself). Pieces holding
+ * YAML nodes (the `ratelimit:` items, read again by their own parser) are built again instead.
+ */
+function shiftFragment(fragment: Fragment, lines: number): Fragment {
+  const copies = new Map<object, unknown>();
+  const shift = (value: unknown): unknown => {
+    if (typeof value !== 'object' || value === null) return value;
+    const done = copies.get(value);
+    if (done !== undefined) return done;
+    if (Array.isArray(value)) {
+      const out: unknown[] = [];
+      copies.set(value, out);
+      for (const v of value) out.push(shift(v));
+      return out;
+    }
+    const out: Record<string, unknown> = {};
+    copies.set(value, out);
+    const from = value as Record<string, unknown>;
+    for (const k in from) out[k] = shift(from[k]);
+    if (typeof from.file === 'string' && typeof from.line === 'number' && typeof from.col === 'number') out.line = from.line + lines;
+    return out;
+  };
+  const moved = shift(fragment) as Fragment;
+  fragment.listeners.forEach((l, i) => listenerMoved(l, moved.listeners[i]));
+  return moved;
 }
 
 /**

@@ -282,6 +282,16 @@ export function loadDocument(source: SourceDoc): FileLoad & { contributes: boole
  */
 const unreachableByListener = new WeakMap<Listener, Diagnostic[]>();
 
+/**
+ * `moved` is `listener` with every position some lines further (load-cache.ts moving a piece): its
+ * routes shadow each other exactly as before, so a listener that had no unreachable route still has
+ * none (the common case, remembered at no cost); one that had some is checked again, its messages
+ * naming the new lines.
+ */
+export function listenerMoved(listener: Listener, moved: Listener): void {
+  if (unreachableByListener.get(listener)?.length === 0) unreachableByListener.set(moved, []);
+}
+
 function unreachableRoutes(config: Config): Diagnostic[] {
   return config.listeners.flatMap((listener) => {
     let found = unreachableByListener.get(listener);

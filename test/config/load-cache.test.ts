@@ -165,9 +165,10 @@ describe('incremental load (LoadCache)', () => {
           good = files.map((f) => f.text);
         } else withErrors++;
       }
-      // All three paths ran: pieces, documents loaded whole, files loaded whole.
+      // Every path ran: pieces built and moved, documents loaded whole, files loaded whole.
       const stats = cache.stats();
       expect(stats.pieceBuilds).toBeGreaterThan(50);
+      expect(stats.pieceRebases).toBeGreaterThan(50);
       expect(stats.documentLoads).toBeGreaterThan(0);
       expect(stats.wholeFileLoads).toBeGreaterThan(0);
     }
@@ -206,11 +207,13 @@ describe('incremental load (LoadCache)', () => {
     // An unchanged file is not even cut again.
     loadConfigFromFiles([{ file: 'big.yaml', text: edited }], {}, cache);
     expect(cache.stats().fileHits).toBe(after.fileHits + 1);
-    // Lines added at the top move every piece: built again with the new lines, none parsed again.
+    // Lines added at the top move every piece: positions moved, nothing parsed or built again.
     const moved = `# one more line\n${edited}`;
     const beforeMove = cache.stats();
     expect(loadConfigFromFiles([{ file: 'big.yaml', text: moved }], {}, cache)).toEqual(loadConfigFromFiles([{ file: 'big.yaml', text: moved }]));
     expect(cache.stats().pieceParses).toBe(beforeMove.pieceParses);
+    expect(cache.stats().pieceBuilds).toBe(beforeMove.pieceBuilds);
+    expect(cache.stats().pieceRebases - beforeMove.pieceRebases).toBe(10 + 7 + 1);
     // A cluster added first: every cluster after it has a new index and new lines, and only the new one is parsed.
     const added = moved.replace('clusters:\n', 'clusters:\n  - name: gen-c-new\n    endpoints: [10.9.9.9:80]\n');
     const beforeAdd = cache.stats();
