@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   ca: () => import('./ca.js'),
   reload: () => import('./reload.js'),
   'xds-ack': () => import('./xds-ack.js'),
+  'ratelimit-transport': () => import('./ratelimit-transport.js'),
 };
 
 async function main(): Promise<void> {

@@ -1,0 +1,214 @@
+/**
+ * bench:ratelimit-transport — the rate limit service's unary call on each transport alternative,
+ * same handler (Banyan's RateLimiter, memory backend, from src/ratelimit), same request bytes, same
+ * load generator (h2load, a separate native process):
+ *   - grpc-js: Banyan's RateLimitServer as served today;
+ *   - h2: a lean gRPC unary path on node:http2 with the protobufjs codecs (bench/ratelimit-transport-server.ts);
+ * each next to its no-op ceiling (a constant response). Every server runs in its own child process so
+ * that its CPU time (utime+stime) and RSS come from /proc/<pid>. Rounds are interleaved
+ * (A B C D, A B C D, ...) so that every target shares the machine's noise; the figures shown are the
+ * medians over rounds. @connectrpc/connect-node is not measured (see the closing note of the run).
+ *
+ * Per target: closed loop (CONNECTIONS × STREAMS in flight) req/s and p50/p99, an open loop at one
+ * fixed offered rate common to all targets (p50/p99 at the same load), server CPU-seconds per 1,000
+ * decisions over the closed loop, and RSS after it.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadEnvoyProtos } from '../src/proto/envoy.js';
+import { fmt } from './support/format.js';
+import { probeCall, writeGrpcBody } from './support/grpc-frame.js';
+import { closedLoop, openLoop, type GrpcTarget, type LoadStats, type OpenLoopStats } from './support/h2load.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const OPEN_RATE = Number(process.env.BENCH_OPEN_RATE ?? 2000);
+const WARMUP_SECONDS = 1;
+const CONNECTIONS = 4;
+const STREAMS = 16;
+const METHOD = '/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit';
+const REQUEST = { domain: 'bench', descriptors: [{ entries: [{ key: 'remote_address', value: '10.0.0.1' }] }] };
+const CLK_TCK = 100; // Linux USER_HZ
+
+interface TargetSpec {
+  name: string;
+  transport: 'grpc-js' | 'h2';
+  handler: 'real' | 'noop';
+}
+
+const TARGETS: TargetSpec[] = [
+  { name: 'grpc-js', transport: 'grpc-js', handler: 'real' },
+  { name: 'node:http2 lean', transport: 'h2', handler: 'real' },
+  { name: 'grpc-js no-op ceiling', transport: 'grpc-js', handler: 'noop' },
+  { name: 'node:http2 lean no-op ceiling', transport: 'h2', handler: 'noop' },
+];
+
+interface Counts {
+  calls: number;
+  hits: number;
+  overLimit: number;
+  backendErrors: number;
+}
+
+interface Sample {
+  peak: LoadStats;
+  open: OpenLoopStats;
+  /** Server CPU seconds over the closed loop (warm-up included, as are its decisions). */
+  cpuSeconds: number;
+  /** Calls the server handled over the closed loop (warm-up included). */
+  calls: number;
+  rssMb: number;
+  hwmMb: number;
+}
+
+function cpuSecondsOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ": state is field 3, utime field 14, stime field 15 (1-based in proc(5)).
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+function memoryMbOf(pid: number): { rss: number; hwm: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+
+class Child {
+  private constructor(
+    readonly proc: ChildProcess,
+    readonly port: number,
+  ) {}
+
+  static async start(spec: TargetSpec): Promise<Child> {
+    const entry = fileURLToPath(new URL('./ratelimit-transport-server.js', import.meta.url));
+    const proc = fork(entry, [spec.transport, spec.handler], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const port = await new Promise<number>((resolve, reject) => {
+      proc.once('error', reject);
+      proc.once('exit', (code) => reject(new Error(`${spec.name}: server exited (${code}) before listening`)));
+      proc.on('message', (m: { type?: string; port?: number }) => m.type === 'listening' && resolve(m.port!));
+    });
+    return new Child(proc, port);
+  }
+
+  counts(): Promise<Counts> {
+    return new Promise((resolve) => {
+      const on = (m: Counts & { type?: string }) => {
+        if (m.type !== 'counts') return;
+        this.proc.off('message', on);
+        resolve(m);
+      };
+      this.proc.on('message', on);
+      this.proc.send({ type: 'counts' });
+    });
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.proc.exitCode !== null) return resolve();
+      this.proc.once('exit', () => resolve());
+      this.proc.kill('SIGTERM');
+    });
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+export async function run(): Promise<void> {
+  loadEnvoyProtos();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-rl-transport-'));
+  const body = writeGrpcBody(dir, 'should-rate-limit', 'envoy.service.ratelimit.v3.RateLimitRequest', REQUEST);
+  const samples = new Map<string, Sample[]>(TARGETS.map((t) => [t.name, []]));
+
+  const measure = async (spec: TargetSpec): Promise<Sample> => {
+    const child = await Child.start(spec);
+    try {
+      const pid = child.proc.pid!;
+      const target: GrpcTarget = { port: child.port, method: METHOD, bodyFile: body.file };
+      // A real grpc-js client call of the same bytes: proves status, trailers and response decoding.
+      const answer = await probeCall<{ overall_code?: string }>(child.port, METHOD, body.message, 'envoy.service.ratelimit.v3.RateLimitResponse');
+      if (answer.overall_code !== 'OK') throw new Error(`${spec.name}: probe answered ${JSON.stringify(answer)}`);
+      const before = await child.counts();
+      const cpu0 = cpuSecondsOf(pid);
+      const peak = await closedLoop(target, { connections: CONNECTIONS, streams: STREAMS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS });
+      const cpu1 = cpuSecondsOf(pid);
+      const mid = await child.counts();
+      const mem = memoryMbOf(pid);
+      const open = await openLoop(target, { rate: OPEN_RATE, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS });
+      const after = await child.counts();
+      const calls = mid.calls - before.calls;
+      if (calls < peak.ok) throw new Error(`${spec.name}: server handled ${calls} calls for ${peak.ok} HTTP 200s`);
+      if (spec.handler === 'real') {
+        const hits = after.hits - before.hits;
+        const over = after.overLimit - before.overLimit;
+        const errs = after.backendErrors - before.backendErrors;
+        if (hits < peak.ok + open.ok || over || errs) throw new Error(`${spec.name}: limiter counted hits ${hits}, over ${over}, errors ${errs} for ${peak.ok + open.ok} HTTP 200s`);
+      }
+      return { peak, open, cpuSeconds: cpu1 - cpu0, calls, rssMb: mem.rss, hwmMb: mem.hwm };
+    } finally {
+      await child.stop();
+    }
+  };
+
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const spec of TARGETS) {
+        const s = await measure(spec);
+        samples.get(spec.name)!.push(s);
+        console.error(`round ${round}/${ROUNDS} ${spec.name}: ${fmt(s.peak.perSecond)} req/s, ${fmt((s.cpuSeconds / s.calls) * 1000, 3)} CPU-s/1k, p99 ${fmt(s.peak.p99Ms, 2)} ms`);
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  const summary = TARGETS.map((t) => {
+    const ss = samples.get(t.name)!;
+    const perK = ss.map((s) => (s.cpuSeconds / s.calls) * 1000);
+    return {
+      spec: t,
+      rps: median(ss.map((s) => s.peak.perSecond)),
+      rpsMin: Math.min(...ss.map((s) => s.peak.perSecond)),
+      rpsMax: Math.max(...ss.map((s) => s.peak.perSecond)),
+      p50: median(ss.map((s) => s.peak.p50Ms)),
+      p99: median(ss.map((s) => s.peak.p99Ms)),
+      openP50: median(ss.map((s) => s.open.p50Ms)),
+      openP99: median(ss.map((s) => s.open.p99Ms)),
+      offered: median(ss.map((s) => s.open.offered)),
+      cpuPerK: median(perK),
+      cpuPerKMin: Math.min(...perK),
+      cpuPerKMax: Math.max(...perK),
+      perCpuSecond: median(ss.map((s) => s.calls / s.cpuSeconds)),
+      rss: median(ss.map((s) => s.rssMb)),
+      hwm: Math.max(...ss.map((s) => s.hwmMb)),
+      failed: ss.reduce((n, s) => n + s.peak.failed + s.open.failed, 0),
+    };
+  });
+  const base = (handler: 'real' | 'noop') => summary.find((r) => r.spec.transport === 'grpc-js' && r.spec.handler === handler)!;
+  const x = (v: number, b: number) => `${(v / b).toFixed(2)}×`;
+
+  console.log(
+    `h2load in a separate process: closed loop ${CONNECTIONS} connections × ${STREAMS} streams, ${SECONDS}s after ${WARMUP_SECONDS}s warm-up; ` +
+      `open loop ${OPEN_RATE}/s on one connection; ${ROUNDS} interleaved rounds, medians shown (min–max where given). ` +
+      `Node ${process.version}, ${os.cpus().length} CPUs (shared machine: other work may run beside it), load average ${os.loadavg()[0].toFixed(1)}. ` +
+      `Same request bytes for all; handler = Banyan's RateLimiter, memory backend, every answer a counted decision within limit. ` +
+      `CPU from /proc/<pid>/stat of the server's own child process; ratios against grpc-js with the same handler.\n`,
+  );
+  console.log('| transport | handler | req/s (min–max) | vs grpc-js | p50 ms | p99 ms | open loop: offered/s | p50 ms | p99 ms | server CPU-s per 1k (min–max) | calls per CPU-s | vs grpc-js | RSS MB (peak) | failed |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of summary) {
+    const b = base(r.spec.handler);
+    console.log(
+      `| ${r.spec.transport} | ${r.spec.handler === 'real' ? 'RateLimiter (memory)' : 'no-op ceiling'} | ${fmt(r.rps)} (${fmt(r.rpsMin)}–${fmt(r.rpsMax)}) | ${x(r.rps, b.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.offered)} | ${fmt(r.openP50, 2)} | ${fmt(r.openP99, 2)} | ` +
+        `${fmt(r.cpuPerK, 3)} (${fmt(r.cpuPerKMin, 3)}–${fmt(r.cpuPerKMax, 3)}) | ${fmt(r.perCpuSecond)} | ${x(r.perCpuSecond, b.perCpuSecond)} | ${fmt(r.rss, 0)} (${fmt(r.hwm, 0)}) | ${r.failed} |`,
+    );
+  }
+  console.log('\nNot measured here: @connectrpc/connect-node (not a dependency; see the closing note of this bench\'s commit), envoyproxy/ratelimit (needs Redis; bench:ratelimit).');
+}
