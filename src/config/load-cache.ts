@@ -1,10 +1,10 @@
-import { isMap, isScalar, isSeq } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, type Node } from 'yaml';
 import { buildFragment } from './build.js';
 import type { Diagnostic } from './diagnostics.js';
 import { concatFragments, type Fragment } from './fragment.js';
 import { listenerMoved, loadDocument, loadFile, type FileLoad } from './load.js';
 import { configSchema, type ConfigInput } from './schema.js';
-import { ItemLocator, Locator, parseYaml, parseYamlPiece, shiftLines, type SourceDoc } from './yaml.js';
+import { ItemLocator, Locator, PieceLocator, parseYaml, parseYamlPiece, shiftLines, type SourceDoc } from './yaml.js';
 
 /**
  * Incremental loading (loadConfigFromFiles with a cache): what a file contributes is remembered by
@@ -35,8 +35,9 @@ export class LoadCache {
   private readonly files = new Map<string, Entry<FileLoad>>();
   private readonly documents = new Map<string, Entry<DocumentLoad | undefined>>();
   private readonly parsed = new Map<string, Entry<ParsedPiece | undefined>>();
+  private readonly parts = new Map<string, Entry<ParsedPart | undefined>>();
   private readonly built = new Map<string, Entry<{ firstLine: number; fragment: Fragment }>>();
-  private counts = { fileHits: 0, pieceParses: 0, pieceBuilds: 0, pieceRebases: 0, documentLoads: 0, wholeFileLoads: 0 };
+  private counts = { fileHits: 0, pieceParses: 0, partParses: 0, pieceBuilds: 0, pieceRebases: 0, documentLoads: 0, wholeFileLoads: 0 };
 
   /** What `file` contributes (loadFile's answer, from what is remembered where it can). */
   file(file: string, text: string): FileLoad {
@@ -53,7 +54,7 @@ export class LoadCache {
 
   /** Ends one load: forgets everything neither this load nor the one before it used. */
   endLoad(): void {
-    for (const map of [this.files, this.documents, this.parsed, this.built] as Map<string, Entry<unknown>>[]) {
+    for (const map of [this.files, this.documents, this.parsed, this.parts, this.built] as Map<string, Entry<unknown>>[]) {
       for (const [key, entry] of map) if (entry.generation < this.generation - 1) map.delete(key);
     }
     this.generation++;
@@ -121,6 +122,16 @@ export class LoadCache {
     return value;
   }
 
+  /** One route of a long listener, parsed on its own and remembered by its text. */
+  private part(text: string): ParsedPart | undefined {
+    const hit = this.get(this.parts, text);
+    if (hit) return hit.value;
+    this.counts.partParses++;
+    const value = parsePart(text);
+    this.parts.set(text, { value, generation: this.generation });
+    return value;
+  }
+
   /** One piece's fragment, or undefined when its document must be loaded whole. */
   private piece(file: string, piece: Piece): Fragment | undefined {
     // Parsing and validating does not depend on where the piece is (an item keeps its parse when
@@ -129,6 +140,7 @@ export class LoadCache {
     const builtKey = `${file}\0${piece.index}\0${id}`;
     const built = this.get(this.built, builtKey);
     let parsed = this.get(this.parsed, id); // kept with what was built from it: the piece may move next time
+    for (const key of parsed?.value?.partKeys ?? []) this.get(this.parts, key);
     if (built && built.value.firstLine === piece.firstLine) return built.value.fragment;
     if (built && built.value.fragment.rateLimitNodes.length === 0) {
       // Only moved (lines added or removed above it): the same elements, every position moved as much.
@@ -139,7 +151,7 @@ export class LoadCache {
     }
     if (!parsed) {
       this.counts.pieceParses++;
-      parsed = { value: parsePiece(piece), generation: this.generation };
+      parsed = { value: parsePiece(piece, (text) => this.part(text)), generation: this.generation };
       this.parsed.set(id, parsed);
     }
     if (!parsed.value) return undefined;
@@ -184,6 +196,17 @@ interface ParsedPiece {
   lineCounter: SourceDoc['lineCounter'];
   /** The schema's output for the piece's value. */
   data: unknown;
+  /** A piece parsed in parts (a listener's routes): `doc` is its skeleton; each part's node and lines, by placeholder. */
+  parts?: Map<string, { node: Node; lineCounter: LineCounter }>;
+  /** The parts' cache keys, kept while the piece is. */
+  partKeys?: string[];
+}
+
+/** One route item parsed on its own: its node, the lines of its text, its plain value. */
+interface ParsedPart {
+  node: Node;
+  lineCounter: LineCounter;
+  value: unknown;
 }
 
 const DOCUMENT_START = /^---(?:[ \t\r]|$)/;
@@ -310,10 +333,28 @@ function cutDocument(text: string, lines: { line: string; offset: number; number
   return pieces;
 }
 
-/** Parses, converts and validates one piece; undefined when it does not stand on its own. */
-function parsePiece(piece: Piece): ParsedPiece | undefined {
+/** A listener this long is parsed in parts: its routes one by one (each remembered), and the rest. */
+const PARTS_OVER_CHARS = 4096;
+/** Placeholders no operator writes: a nonce of this process. */
+const PLACEHOLDER = `__banyan_part_${Math.random().toString(36).slice(2)}_`;
+const ROUTES_KEY = /^( *)routes:[ \t]*(?:#.*)?\r?$/;
+
+/**
+ * Parses, converts and validates one piece; undefined when it does not stand on its own. A long
+ * listener is parsed in parts when it can be (`part` parses one route, remembered by its text).
+ */
+function parsePiece(piece: Piece, part: (text: string) => ParsedPart | undefined): ParsedPiece | undefined {
+  if (piece.section === 'listeners' && piece.index >= 0 && piece.text.length > PARTS_OVER_CHARS) {
+    const inParts = parseInParts(piece, part);
+    if (inParts) return inParts;
+  }
   const parsed = parseYamlPiece(piece.text);
   if (!parsed) return undefined;
+  return validatePiece(piece, parsed);
+}
+
+/** The schema's view of a parsed piece; undefined when it refuses it (the document's load says why). */
+function validatePiece(piece: Piece, parsed: { doc: SourceDoc['doc']; lineCounter: LineCounter }, stitch?: (plain: unknown) => unknown): ParsedPiece | undefined {
   const root = parsed.doc.contents;
   if (piece.index >= 0) {
     if (!isSeq(root) || root.items.length !== 1) return undefined;
@@ -326,11 +367,124 @@ function parsePiece(piece: Piece): ParsedPiece | undefined {
   } catch {
     return undefined;
   }
+  if (stitch) plain = stitch(plain);
+  if (plain === undefined) return undefined;
   const value = piece.index >= 0 ? (plain as unknown[])[0] : (plain as Record<string, unknown>)[piece.section];
   const result = configSchema.safeParse({ [piece.section]: piece.index >= 0 ? [value] : value }, { reportInput: true });
   if (!result.success) return undefined;
   const out = (result.data as Record<string, unknown>)[piece.section];
   return { ...parsed, data: piece.index >= 0 ? (out as unknown[])[0] : out };
+}
+
+/**
+ * A listener item parsed in parts: each item of each block `routes:` list on its own, and the
+ * skeleton (the item with each route replaced by a one-line placeholder, its lines mapped back to the
+ * item's). The plain values are stitched together and validated as one listener, and PieceLocator
+ * answers positions from the text each node was parsed from. Undefined (parse it whole) when a part
+ * or the skeleton does not parse cleanly, a part holds an anchor, alias or merge key, or a
+ * placeholder is not found exactly once.
+ */
+function parseInParts(piece: Piece, part: (text: string) => ParsedPart | undefined): ParsedPiece | undefined {
+  const lines = piece.text.split('\n');
+  const skeleton: string[] = [];
+  /** Skeleton line (0-based) → the item's line (1-based). */
+  const lineOf: number[] = [];
+  const parts: { text: string; line: number; indent: number }[] = [];
+  let list: { key: number; item: number } | undefined; // indents of the `routes:` key and its items
+  let current: { start: number; indent: number } | undefined;
+  const close = (end: number) => {
+    if (!current) return;
+    parts.push({ text: lines.slice(current.start, end).join('\n') + '\n', line: current.start + 1, indent: current.indent });
+    skeleton.push(`${' '.repeat(current.indent)}- ${PLACEHOLDER}${parts.length - 1}`);
+    lineOf.push(current.start + 1);
+    current = undefined;
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    let indent = 0;
+    while (line.charCodeAt(indent) === 32) indent++;
+    const c = line.charCodeAt(indent);
+    const blank = indent === line.length || c === 13 || c === 35;
+    if (list && !blank) {
+      const item = isItem(line, indent);
+      if (list.item < 0) {
+        if (item && indent >= list.key) list.item = indent;
+        else list = undefined;
+      }
+      if (list && indent === list.item && item) {
+        close(i);
+        current = { start: i, indent };
+        continue;
+      }
+      if (list && indent > list.item) continue; // inside the current route
+      close(i);
+      list = undefined;
+    }
+    if (current) continue; // a blank or comment line inside a route
+    skeleton.push(line);
+    lineOf.push(i + 1);
+    const m = blank ? null : ROUTES_KEY.exec(line);
+    if (m) list = { key: m[1].length, item: -1 };
+  }
+  close(lines.length);
+  if (parts.length < 2) return undefined;
+  const parsedParts: ParsedPart[] = [];
+  for (const p of parts) {
+    const parsed = part(p.text);
+    if (!parsed) return undefined;
+    parsedParts.push(parsed);
+  }
+  const sk = parseYamlPiece(skeleton.join('\n'));
+  if (!sk) return undefined;
+  const base = sk.lineCounter;
+  const mapped = new LineCounter();
+  mapped.lineStarts = base.lineStarts;
+  mapped.linePos = (offset) => {
+    const { line, col } = base.linePos(offset);
+    return { line: lineOf[line - 1] ?? line, col };
+  };
+  const byPlaceholder = new Map(parsedParts.map((p, i) => [`${PLACEHOLDER}${i}`, p]));
+  const seen = new Set<string>();
+  let bad = false;
+  const stitch = (v: unknown): unknown => {
+    if (typeof v === 'string' && v.startsWith(PLACEHOLDER)) {
+      const p = byPlaceholder.get(v);
+      if (!p || seen.has(v)) bad = true;
+      seen.add(v);
+      return p?.value;
+    }
+    if (Array.isArray(v)) return v.map(stitch);
+    if (typeof v === 'object' && v !== null) {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = stitch(x);
+      return out;
+    }
+    return v;
+  };
+  const result = validatePiece(piece, { doc: sk.doc, lineCounter: mapped }, (plain) => {
+    const out = stitch(plain);
+    return bad || seen.size !== parts.length ? undefined : out;
+  });
+  if (!result) return undefined;
+  result.parts = new Map(parsedParts.map((p, i) => [`${PLACEHOLDER}${i}`, { node: p.node, lineCounter: shiftLines(p.lineCounter, parts[i].line - 1) }]));
+  result.partKeys = parts.map((p) => p.text);
+  return result;
+}
+
+/** One route item on its own: a one-item block list, no anchor, alias or merge key. */
+function parsePart(text: string): ParsedPart | undefined {
+  if (/[&*]|<</.test(text)) return undefined;
+  const parsed = parseYamlPiece(text);
+  if (!parsed) return undefined;
+  const root = parsed.doc.contents;
+  if (!isSeq(root) || root.items.length !== 1) return undefined;
+  let plain: unknown;
+  try {
+    plain = parsed.doc.toJS();
+  } catch {
+    return undefined;
+  }
+  return { node: root.items[0] as Node, lineCounter: parsed.lineCounter, value: (plain as unknown[])[0] };
 }
 
 /** One piece's model elements, with the file's positions. */
@@ -341,7 +495,10 @@ function buildPiece(file: string, piece: Piece, parsed: ParsedPiece): Fragment {
   // diagnostic path) are the whole document's, and forEach skips the holes.
   const list: unknown[] = [];
   list[piece.index] = parsed.data;
-  return buildFragment({ [piece.section]: list } as ConfigInput, new ItemLocator(source, piece.section, piece.index));
+  const locator = parsed.parts
+    ? new PieceLocator(source, piece.section, piece.index, new Map([...parsed.parts].map(([k, p]) => [k, { node: p.node, lineCounter: shiftLines(p.lineCounter, piece.firstLine - 1) }])))
+    : new ItemLocator(source, piece.section, piece.index);
+  return buildFragment({ [piece.section]: list } as ConfigInput, locator);
 }
 
 /**

@@ -83,7 +83,14 @@ export class Locator {
 
   /** The node at `path`, or the deepest existing ancestor when the path does not exist (missing key). */
   nodeAt(path: readonly PathSegment[]): { node: Node | null; found: boolean; pair?: Pair } {
+    const { node, found, pair } = this.resolve(path);
+    return pair ? { node, found, pair } : { node, found };
+  }
+
+  /** nodeAt, with the LineCounter of the text the node was parsed from (PieceLocator: not always the document's). */
+  protected resolve(path: readonly PathSegment[]): Resolved {
     let node = this.source.doc.contents as Node | null;
+    let lineCounter = this.source.lineCounter;
     let pair: Pair | undefined;
     for (const seg of path) {
       node = this.deref(node);
@@ -95,10 +102,17 @@ export class Locator {
       } else if (isSeq(node) && typeof seg === 'number') {
         next = node.items[seg] as Node | undefined;
       }
-      if (next === undefined) return { node, found: false };
+      if (next === undefined) return { node, found: false, lineCounter };
       node = next;
+      const inner = node ? this.enter(node) : undefined;
+      if (inner) ({ node, lineCounter } = inner);
     }
-    return { node: this.deref(node), found: true, pair };
+    return { node: this.deref(node), found: true, pair, lineCounter };
+  }
+
+  /** A node that stands for a node parsed from another text (PieceLocator), or undefined. */
+  protected enter(_node: Node): { node: Node; lineCounter: LineCounter } | undefined {
+    return undefined;
   }
 
   /** The key node of `key` inside the map at `path` (for unknown-key diagnostics). */
@@ -123,7 +137,10 @@ export class Locator {
   }
 
   pos(path: readonly PathSegment[]): SourcePos {
-    return this.posOfNode(this.nodeAt(path).node);
+    const { node, lineCounter } = this.resolve(path);
+    const offset = node?.range ? node.range[0] : 0;
+    const { line, col } = lineCounter.linePos(offset);
+    return { file: this.source.file, line, col };
   }
 
   private deref(node: Node | null): Node | null {
@@ -144,12 +161,40 @@ export class ItemLocator extends Locator {
     super(source);
   }
 
-  override nodeAt(path: readonly PathSegment[]): { node: Node | null; found: boolean; pair?: Pair } {
-    if (path.length === 0 || path[0] !== this.section) return { node: null, found: false };
-    if (path.length === 1) return super.nodeAt([]);
-    if (path[1] !== this.index) return { node: super.nodeAt([]).node, found: false };
-    return super.nodeAt([0, ...path.slice(2)]);
+  protected override resolve(path: readonly PathSegment[]): Resolved {
+    if (path.length === 0 || path[0] !== this.section) return { node: null, found: false, lineCounter: this.source.lineCounter };
+    if (path.length === 1) return super.resolve([]);
+    if (path[1] !== this.index) return { ...super.resolve([]), found: false };
+    return super.resolve([0, ...path.slice(2)]);
   }
+}
+
+/**
+ * An ItemLocator over an item parsed in parts (load-cache.ts): its skeleton, in which each part
+ * (a route) is a placeholder scalar, and the parts parsed on their own. A path that reaches a
+ * placeholder goes on in its part, and positions come from the text the node was parsed from.
+ * Aliases are not followed across parts (the cache parses such an item whole).
+ */
+export class PieceLocator extends ItemLocator {
+  constructor(
+    source: SourceDoc,
+    section: string,
+    index: number,
+    private readonly parts: ReadonlyMap<string, { node: Node; lineCounter: LineCounter }>,
+  ) {
+    super(source, section, index);
+  }
+
+  protected override enter(node: Node): { node: Node; lineCounter: LineCounter } | undefined {
+    return isScalar(node) && typeof node.value === 'string' ? this.parts.get(node.value) : undefined;
+  }
+}
+
+interface Resolved {
+  node: Node | null;
+  found: boolean;
+  pair?: Pair;
+  lineCounter: LineCounter;
 }
 
 /** `listeners[0].hosts[1].routes[2].to` */
