@@ -13,6 +13,9 @@
  * grpc.health.v1.Health/Check answered SERVING.
  */
 import http2 from 'node:http2';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import protobuf from 'protobufjs';
 import * as grpc from '@grpc/grpc-js';
 import { loadEnvoyProtos, messageType, TO_OBJECT_OPTIONS } from '../src/proto/envoy.js';
 import { parseRateLimitYaml } from '../src/config/ratelimit/parse.js';
@@ -32,8 +35,8 @@ const NOOP_ANSWER: RlsResponse = { overall_code: 'OK', statuses: [{ code: 'OK' }
 
 const transport = process.argv[2];
 const handler = process.argv[3];
-if (!['grpc-js', 'h2'].includes(transport ?? '') || !['real', 'noop'].includes(handler ?? '')) {
-  console.error('usage: ratelimit-transport-server <grpc-js|h2> <real|noop>');
+if (!['grpc-js', 'h2', 'connect'].includes(transport ?? '') || !['real', 'noop'].includes(handler ?? '')) {
+  console.error('usage: ratelimit-transport-server <grpc-js|h2|connect> <real|noop>');
   process.exit(2);
 }
 
@@ -177,7 +180,173 @@ function startH2(): Promise<number> {
   });
 }
 
-const port = transport === 'grpc-js' ? await startGrpcJs() : await startH2();
+/**
+ * Imports a package that is not a dependency of Banyan: from node_modules when present, else from
+ * BENCH_CONNECT_DIR (a directory where `npm install @connectrpc/connect-node@2` was run).
+ */
+export async function importOptional(name: string): Promise<any> {
+  try {
+    return await import(name);
+  } catch {
+    const dir = process.env.BENCH_CONNECT_DIR;
+    if (!dir) throw new Error(`${name} is not installed (set BENCH_CONNECT_DIR to a directory where it is)`);
+    return import(pathToFileURL(createRequire(`${dir}/package.json`).resolve(name)).href);
+  }
+}
+
+/**
+ * @connectrpc/connect-node (gRPC protocol only) on node:http2. Connect needs a @bufbuild/protobuf
+ * DescService: built here at start from the same loaded protobufjs root (the service's transitive
+ * closure, one file per package, via protobufjs/ext/descriptor), so no code generation. Its messages
+ * are @bufbuild objects (camelCase, enums as numbers, bigint 64-bit), mapped by hand to and from the
+ * RateLimiter's object form; dynamic_metadata is not mapped (not used by this bench's config).
+ */
+async function startConnect(): Promise<number> {
+  const req = createRequire(import.meta.url);
+  const desc = req('protobufjs/ext/descriptor') as any;
+  const bp = await importOptional('@bufbuild/protobuf');
+  const wkt = await importOptional('@bufbuild/protobuf/wkt');
+  const { connectNodeAdapter } = await importOptional('@connectrpc/connect-node');
+  const { ConnectError } = await importOptional('@connectrpc/connect');
+  const root = loadEnvoyProtos();
+  const svc = root.lookupService('envoy.service.ratelimit.v3.RateLimitService');
+  const rt = (f: protobuf.Field): protobuf.Type | protobuf.Enum | null =>
+    (f.resolvedType as protobuf.Type | protobuf.Enum | null) ?? (f.type in protobuf.types.defaults ? null : (f.parent as protobuf.Type).lookupTypeOrEnum(f.type));
+  const topOf = (t: protobuf.ReflectionObject): protobuf.ReflectionObject => {
+    while (t.parent instanceof protobuf.Type) t = t.parent;
+    return t;
+  };
+  const tops = new Set<protobuf.ReflectionObject>();
+  const visit = (t: protobuf.ReflectionObject): void => {
+    const top = topOf(t);
+    if (tops.has(top)) return;
+    tops.add(top);
+    const walk = (x: protobuf.ReflectionObject): void => {
+      if (!(x instanceof protobuf.Type)) return;
+      for (const f of x.fieldsArray) {
+        const r = rt(f);
+        if (r) visit(r);
+      }
+      x.nestedArray.forEach(walk);
+    };
+    walk(top);
+  };
+  svc.resolveAll();
+  for (const m of svc.methodsArray) {
+    visit(m.resolvedRequestType!);
+    visit(m.resolvedResponseType!);
+  }
+  // protobufjs keeps type names as written; descriptors need them fully qualified.
+  const fixNames = (t: protobuf.Type, d: any): void => {
+    for (const fd of d.field ?? []) {
+      const f = t.fields[fd.name];
+      const r = f && rt(f);
+      if (!r) continue;
+      if (f instanceof protobuf.MapField) {
+        const entry = (d.nestedType ?? []).find((n: any) => fd.typeName?.endsWith(n.name));
+        if (entry) {
+          fd.typeName = `${t.fullName}.${entry.name}`;
+          const v = entry.field.find((x: any) => x.name === 'value');
+          if (v) v.typeName = r.fullName;
+        }
+      } else fd.typeName = r.fullName;
+    }
+    for (const nd of d.nestedType ?? []) {
+      const nt = t.nested?.[nd.name];
+      if (nt instanceof protobuf.Type) fixNames(nt, nd);
+    }
+  };
+  const byPkg = new Map<string, protobuf.ReflectionObject[]>();
+  for (const t of tops) {
+    const pkg = t.parent!.fullName.slice(1);
+    byPkg.set(pkg, [...(byPkg.get(pkg) ?? []), t]);
+  }
+  const files: any[] = [];
+  for (const [pkg, types] of byPkg) {
+    const file = desc.FileDescriptorProto.create({ name: `${pkg}.proto`, package: pkg, syntax: 'proto3' });
+    for (const t of types) {
+      if (t instanceof protobuf.Enum) file.enumType.push((t as any).toDescriptor());
+      else {
+        const d = (t as any).toDescriptor('proto3');
+        fixNames(t as protobuf.Type, d);
+        file.messageType.push(d);
+      }
+    }
+    const deps = new Set<string>();
+    const scan = (d: any): void => {
+      for (const f of d.field ?? []) {
+        if (!f.typeName) continue;
+        const p = [...byPkg.keys()].filter((k) => f.typeName.startsWith(`.${k}.`)).sort((a, b) => b.length - a.length)[0];
+        if (p && p !== pkg) deps.add(`${p}.proto`);
+      }
+      (d.nestedType ?? []).forEach(scan);
+    };
+    file.messageType.forEach(scan);
+    file.dependency = [...deps];
+    if (pkg === 'envoy.service.ratelimit.v3') file.service.push((svc as any).toDescriptor());
+    files.push(file);
+  }
+  const sorted: any[] = [];
+  const seen = new Set<string>();
+  const add = (f: any): void => {
+    if (seen.has(f.name)) return;
+    seen.add(f.name);
+    for (const d of f.dependency) add(files.find((x) => x.name === d));
+    sorted.push(f);
+  };
+  files.forEach(add);
+  const set = desc.FileDescriptorSet.encode(desc.FileDescriptorSet.create({ file: sorted })).finish();
+  const registry = bp.createFileRegistry(bp.fromBinary(wkt.FileDescriptorSetSchema, set));
+  const service = registry.getService('envoy.service.ratelimit.v3.RateLimitService');
+
+  const unitEnum = root.lookupEnum('envoy.type.v3.RateLimitUnit');
+  const codeEnum = root.lookupEnum('envoy.service.ratelimit.v3.RateLimitResponse.Code');
+  const toRls = (m: any): RlsRequest => ({
+    domain: m.domain,
+    hits_addend: m.hitsAddend,
+    descriptors: m.descriptors.map((d: any) => ({
+      entries: d.entries.map((e: any) => ({ key: e.key, value: e.value })),
+      ...(d.limit ? { limit: { requests_per_unit: d.limit.requestsPerUnit, unit: unitEnum.valuesById[d.limit.unit] } } : {}),
+      ...(d.hitsAddend ? { hits_addend: { value: Number(d.hitsAddend.value) } } : {}),
+    })),
+  });
+  const fromRls = (r: RlsResponse): any => ({
+    overallCode: codeEnum.values[r.overall_code],
+    statuses: r.statuses.map((s) => ({
+      code: codeEnum.values[s.code],
+      ...(s.current_limit ? { currentLimit: { name: s.current_limit.name ?? '', requestsPerUnit: s.current_limit.requests_per_unit, unit: unitEnum.values[s.current_limit.unit] } } : {}),
+      limitRemaining: s.limit_remaining ?? 0,
+      ...(s.duration_until_reset ? { durationUntilReset: { seconds: BigInt(s.duration_until_reset.seconds), nanos: s.duration_until_reset.nanos ?? 0 } } : {}),
+    })),
+    responseHeadersToAdd: (r.response_headers_to_add ?? []).map((h) => ({ key: h.key, value: h.value })),
+  });
+  const noop = fromRls(NOOP_ANSWER);
+  const limiter = rls.limiter;
+  const handlerFn = async (m: any, ctx: any): Promise<any> => {
+    const arrivedAt = performance.now();
+    calls++;
+    const request = toRls(m);
+    if (handler === 'noop') return noop;
+    const timeoutMs: number | undefined = ctx.timeoutMs();
+    try {
+      return fromRls(await limiter.shouldRateLimit(request, timeoutMs === undefined ? { arrivedAt } : { arrivedAt, callerDeadlineAt: arrivedAt + timeoutMs }));
+    } catch (err) {
+      // gRPC and Connect codes share their numbers.
+      if (err instanceof RateLimitError) throw new ConnectError(err.message, err.code);
+      throw err;
+    }
+  };
+  const server = http2.createServer(
+    { settings: { maxConcurrentStreams: 1000 } },
+    connectNodeAdapter({ grpc: true, grpcWeb: false, connect: false, routes: (router: any) => router.service(service, { shouldRateLimit: handlerFn }) }),
+  );
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+  });
+}
+
+const port = transport === 'grpc-js' ? await startGrpcJs() : transport === 'h2' ? await startH2() : await startConnect();
 process.on('message', (msg: { type?: string }) => {
   if (msg?.type !== 'counts') return;
   void (async () => {

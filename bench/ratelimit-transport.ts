@@ -17,7 +17,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadEnvoyProtos } from '../src/proto/envoy.js';
 import { fmt } from './support/format.js';
 import { probeCall, writeGrpcBody } from './support/grpc-frame.js';
@@ -35,16 +36,39 @@ const CLK_TCK = 100; // Linux USER_HZ
 
 interface TargetSpec {
   name: string;
-  transport: 'grpc-js' | 'h2';
+  transport: 'grpc-js' | 'h2' | 'connect';
   handler: 'real' | 'noop';
 }
 
-const TARGETS: TargetSpec[] = [
+const ALL_TARGETS: TargetSpec[] = [
   { name: 'grpc-js', transport: 'grpc-js', handler: 'real' },
   { name: 'node:http2 lean', transport: 'h2', handler: 'real' },
+  { name: 'connect-node', transport: 'connect', handler: 'real' },
   { name: 'grpc-js no-op ceiling', transport: 'grpc-js', handler: 'noop' },
   { name: 'node:http2 lean no-op ceiling', transport: 'h2', handler: 'noop' },
+  { name: 'connect-node no-op ceiling', transport: 'connect', handler: 'noop' },
 ];
+
+/** As the server's: from node_modules, else from BENCH_CONNECT_DIR. */
+async function importOptional(name: string): Promise<unknown> {
+  try {
+    return await import(name);
+  } catch {
+    const dir = process.env.BENCH_CONNECT_DIR;
+    if (!dir) throw new Error(`${name} is not installed`);
+    return import(pathToFileURL(createRequire(`${dir}/package.json`).resolve(name)).href);
+  }
+}
+
+/** @connectrpc/connect-node is not a dependency: measured when importable (node_modules or BENCH_CONNECT_DIR). */
+async function connectAvailable(): Promise<boolean> {
+  try {
+    await importOptional('@connectrpc/connect-node');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 interface Counts {
   calls: number;
@@ -123,6 +147,8 @@ function median(xs: number[]): number {
 
 export async function run(): Promise<void> {
   loadEnvoyProtos();
+  const haveConnect = await connectAvailable();
+  const TARGETS = ALL_TARGETS.filter((t) => haveConnect || t.transport !== 'connect');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-rl-transport-'));
   const body = writeGrpcBody(dir, 'should-rate-limit', 'envoy.service.ratelimit.v3.RateLimitRequest', REQUEST);
   const samples = new Map<string, Sample[]>(TARGETS.map((t) => [t.name, []]));
@@ -210,5 +236,6 @@ export async function run(): Promise<void> {
         `${fmt(r.cpuPerK, 3)} (${fmt(r.cpuPerKMin, 3)}–${fmt(r.cpuPerKMax, 3)}) | ${fmt(r.perCpuSecond)} | ${x(r.perCpuSecond, b.perCpuSecond)} | ${fmt(r.rss, 0)} (${fmt(r.hwm, 0)}) | ${r.failed} |`,
     );
   }
-  console.log('\nNot measured here: @connectrpc/connect-node (not a dependency; see the closing note of this bench\'s commit), envoyproxy/ratelimit (needs Redis; bench:ratelimit).');
+  if (!haveConnect) console.log('\n@connectrpc/connect-node not measured: not a dependency of Banyan; `npm install @connectrpc/connect-node@2` in a directory and set BENCH_CONNECT_DIR to it.');
+  console.log('connect-node: gRPC protocol only, DescService built at start from the loaded protobufjs root, messages mapped by hand to the RateLimiter\'s object form.');
 }
