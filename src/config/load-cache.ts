@@ -45,11 +45,26 @@ export class LoadCache {
     const hit = this.get(this.files, key);
     if (hit) {
       this.counts.fileHits++;
+      // What it was made from is kept with it: the next edit of this text needs its pieces.
+      for (const entry of hit.deps ?? []) entry.generation = this.generation;
       return hit.value;
     }
+    this.used = [];
     const value = this.compute(file, text);
-    this.files.set(key, { value, generation: this.generation });
+    const deps = this.used;
+    this.used = undefined;
+    this.files.set(key, { value, generation: this.generation, deps });
     return value;
+  }
+
+  /** The entries the file being computed uses (file's deps). */
+  private used?: Entry<unknown>[];
+
+  private put<T>(map: Map<string, Entry<T>>, key: string, value: T): Entry<T> {
+    const entry: Entry<T> = { value, generation: this.generation };
+    map.set(key, entry);
+    this.used?.push(entry);
+    return entry;
   }
 
   /** Ends one load: forgets everything neither this load nor the one before it used. */
@@ -67,7 +82,10 @@ export class LoadCache {
 
   private get<T>(map: Map<string, Entry<T>>, key: string): Entry<T> | undefined {
     const entry = map.get(key);
-    if (entry) entry.generation = this.generation;
+    if (entry) {
+      entry.generation = this.generation;
+      this.used?.push(entry);
+    }
     return entry;
   }
 
@@ -118,7 +136,7 @@ export class LoadCache {
     if (hit) return hit.value;
     this.counts.documentLoads++;
     const value = wholeDocument(file, doc);
-    this.documents.set(key, { value, generation: this.generation });
+    this.put(this.documents, key, value);
     return value;
   }
 
@@ -128,7 +146,7 @@ export class LoadCache {
     if (hit) return hit.value;
     this.counts.partParses++;
     const value = parsePart(text);
-    this.parts.set(text, { value, generation: this.generation });
+    this.put(this.parts, text, value);
     return value;
   }
 
@@ -151,13 +169,12 @@ export class LoadCache {
     }
     if (!parsed) {
       this.counts.pieceParses++;
-      parsed = { value: parsePiece(piece, (text) => this.part(text)), generation: this.generation };
-      this.parsed.set(id, parsed);
+      parsed = this.put(this.parsed, id, parsePiece(piece, (text) => this.part(text)));
     }
     if (!parsed.value) return undefined;
     this.counts.pieceBuilds++;
     const fragment = buildPiece(file, piece, parsed.value);
-    this.built.set(builtKey, { value: { firstLine: piece.firstLine, fragment }, generation: this.generation });
+    this.put(this.built, builtKey, { firstLine: piece.firstLine, fragment });
     return fragment;
   }
 }
@@ -166,6 +183,8 @@ interface Entry<T> {
   value: T;
   /** The last load that used it. */
   generation: number;
+  /** A file's: the entries it was made from. */
+  deps?: Entry<unknown>[];
 }
 
 type DocumentLoad = FileLoad & { contributes: boolean };
