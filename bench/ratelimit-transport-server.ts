@@ -19,6 +19,7 @@ import protobuf from 'protobufjs';
 import * as grpc from '@grpc/grpc-js';
 import { loadEnvoyProtos, messageType, TO_OBJECT_OPTIONS } from '../src/proto/envoy.js';
 import { parseRateLimitYaml } from '../src/config/ratelimit/parse.js';
+import { createRedisClient, RedisBackend } from '../src/ratelimit/backend/redis.js';
 import { createRateLimitServer } from '../src/ratelimit/server.js';
 import { RateLimitError, type CallBudget } from '../src/ratelimit/service.js';
 import type { RlsRequest, RlsResponse } from '../src/ratelimit/types.js';
@@ -35,8 +36,8 @@ const NOOP_ANSWER: RlsResponse = { overall_code: 'OK', statuses: [{ code: 'OK' }
 
 const transport = process.argv[2];
 const handler = process.argv[3];
-if (!['grpc-js', 'h2', 'connect'].includes(transport ?? '') || !['real', 'noop'].includes(handler ?? '')) {
-  console.error('usage: ratelimit-transport-server <grpc-js|h2|connect> <real|noop>');
+if (!['grpc-js', 'h2', 'connect'].includes(transport ?? '') || !['real', 'noop', 'redis'].includes(handler ?? '')) {
+  console.error('usage: ratelimit-transport-server <grpc-js|h2|connect> <real|noop|redis> (redis: BENCH_REDIS_URL)');
   process.exit(2);
 }
 
@@ -44,7 +45,11 @@ loadEnvoyProtos();
 const log = createLogger('bench', 'silent');
 // The real handler: Banyan's RateLimitServer (for grpc-js, as served today) or its RateLimiter alone
 // behind the lean path; the same limiter code, memory backend, same config either way.
-const rls = createRateLimitServer({ domains: DOMAINS, log });
+// `redis`: the same limiter on Banyan's Redis backend (BENCH_REDIS_URL), failure mode deny so that a
+// backend error is a failed call, never a silent pass.
+const redisBackend = handler === 'redis' ? new RedisBackend(createRedisClient({ url: process.env.BENCH_REDIS_URL! })) : undefined;
+const rls = createRateLimitServer({ domains: DOMAINS, log, ...(redisBackend ? { backend: redisBackend, failureMode: 'deny' as const } : {}) });
+if (redisBackend) await redisBackend.ready();
 let calls = 0;
 
 /** grpc-timeout: 1–8 ASCII digits and a unit (H, M, S, m, u, n), as in the gRPC HTTP/2 protocol. */
@@ -72,7 +77,7 @@ function grpcFrame(message: Uint8Array): Buffer {
 }
 
 async function startGrpcJs(): Promise<number> {
-  if (handler === 'real') {
+  if (handler !== 'noop') {
     // Count calls around the server's own handler without changing it: wrap the limiter's entry.
     const decide = rls.limiter.shouldRateLimit.bind(rls.limiter);
     rls.limiter.shouldRateLimit = (req, budget) => {
@@ -354,9 +359,9 @@ process.on('message', (msg: { type?: string }) => {
     process.send!({
       type: 'counts',
       calls,
-      hits: handler === 'real' ? await counterTotal(m.totalHits) : 0,
-      overLimit: handler === 'real' ? await counterTotal(m.overLimit) : 0,
-      backendErrors: handler === 'real' ? await counterTotal(m.backendErrors) : 0,
+      hits: handler !== 'noop' ? await counterTotal(m.totalHits) : 0,
+      overLimit: handler !== 'noop' ? await counterTotal(m.overLimit) : 0,
+      backendErrors: handler !== 'noop' ? await counterTotal(m.backendErrors) : 0,
     });
   })();
 });

@@ -7,19 +7,24 @@
  * each next to its no-op ceiling (a constant response). Every server runs in its own child process so
  * that its CPU time (utime+stime) and RSS come from /proc/<pid>. Rounds are interleaved
  * (A B C D, A B C D, ...) so that every target shares the machine's noise; the figures shown are the
- * medians over rounds. @connectrpc/connect-node is not measured (see the closing note of the run).
+ * medians over rounds. @connectrpc/connect-node is measured when importable (BENCH_CONNECT_DIR: it is
+ * not a dependency). BENCH_REDIS=1 adds the limiter on Redis on both transports and envoyproxy/ratelimit
+ * itself (go install'ed into node_modules/.cache) on the same Redis and config.
  *
  * Per target: closed loop (CONNECTIONS × STREAMS in flight) req/s and p50/p99, an open loop at one
  * fixed offered rate common to all targets (p50/p99 at the same load), server CPU-seconds per 1,000
  * decisions over the closed loop, and RSS after it.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadEnvoyProtos } from '../src/proto/envoy.js';
+import { RedisServer } from '../test/support/redis.js';
 import { fmt } from './support/format.js';
 import { probeCall, writeGrpcBody } from './support/grpc-frame.js';
 import { closedLoop, openLoop, type GrpcTarget, type LoadStats, type OpenLoopStats } from './support/h2load.js';
@@ -36,8 +41,8 @@ const CLK_TCK = 100; // Linux USER_HZ
 
 interface TargetSpec {
   name: string;
-  transport: 'grpc-js' | 'h2' | 'connect';
-  handler: 'real' | 'noop';
+  transport: 'grpc-js' | 'h2' | 'connect' | 'reference';
+  handler: 'real' | 'noop' | 'redis';
 }
 
 const ALL_TARGETS: TargetSpec[] = [
@@ -48,6 +53,44 @@ const ALL_TARGETS: TargetSpec[] = [
   { name: 'node:http2 lean no-op ceiling', transport: 'h2', handler: 'noop' },
   { name: 'connect-node no-op ceiling', transport: 'connect', handler: 'noop' },
 ];
+/** BENCH_REDIS=1: the same limiter on Redis, next to envoyproxy/ratelimit itself on the same Redis and config. */
+const REDIS_TARGETS: TargetSpec[] = [
+  { name: 'grpc-js redis', transport: 'grpc-js', handler: 'redis' },
+  { name: 'node:http2 lean redis', transport: 'h2', handler: 'redis' },
+  { name: 'envoyproxy/ratelimit redis', transport: 'reference', handler: 'redis' },
+];
+const REFERENCE_VERSION = 'v1.4.1-0.20260122083618-3fb702589d36';
+const REFERENCE_CONFIG = 'domain: bench\ndescriptors:\n  - key: remote_address\n    rate_limit: { unit: second, requests_per_unit: 1000000 }\n';
+
+/** envoyproxy/ratelimit's service_cmd, `go install`ed once into node_modules/.cache (BENCH_REFERENCE_BIN overrides). */
+async function referenceBinary(): Promise<string | undefined> {
+  if (process.env.BENCH_REFERENCE_BIN) return process.env.BENCH_REFERENCE_BIN;
+  const gobin = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []), 'node_modules', '.cache', 'banyan-go', `ratelimit-${REFERENCE_VERSION}`);
+  const bin = path.join(gobin, 'service_cmd');
+  if (fs.existsSync(bin)) return bin;
+  try {
+    await promisify(execFile)('go', ['install', `github.com/envoyproxy/ratelimit/src/service_cmd@${REFERENCE_VERSION}`], {
+      cwd: os.tmpdir(),
+      env: { ...process.env, GOBIN: gobin, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' },
+      timeout: 600_000,
+    });
+    return bin;
+  } catch (err) {
+    console.error(`envoyproxy/ratelimit not built (${(err as Error).message.split('\n')[0]}); its row is skipped`);
+    return undefined;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 /** As the server's: from node_modules, else from BENCH_CONNECT_DIR. */
 async function importOptional(name: string): Promise<unknown> {
@@ -105,11 +148,44 @@ class Child {
   private constructor(
     readonly proc: ChildProcess,
     readonly port: number,
+    /** Whether it answers `counts` over IPC (Banyan's child does; the reference does not). */
+    readonly counted = true,
   ) {}
 
-  static async start(spec: TargetSpec): Promise<Child> {
+  /** envoyproxy/ratelimit on loopback with the same config and Redis; its calls are counted by h2load only. */
+  static async startReference(bin: string, redisPort: number, dir: string): Promise<Child> {
+    const runtime = path.join(dir, 'runtime');
+    fs.mkdirSync(path.join(runtime, 'ratelimit', 'config'), { recursive: true });
+    fs.writeFileSync(path.join(runtime, 'ratelimit', 'config', 'bench.yaml'), REFERENCE_CONFIG);
+    const [grpcPort, httpPort, debugPort] = [await freePort(), await freePort(), await freePort()];
+    const proc = spawn(bin, [], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: {
+        ...process.env,
+        USE_STATSD: 'false', LOG_LEVEL: 'warn', BACKEND_TYPE: 'redis', REDIS_SOCKET_TYPE: 'tcp', REDIS_URL: `127.0.0.1:${redisPort}`,
+        RUNTIME_ROOT: runtime, RUNTIME_SUBDIRECTORY: 'ratelimit', RUNTIME_WATCH_ROOT: 'false', RUNTIME_IGNOREDOTFILES: 'true',
+        GRPC_HOST: '127.0.0.1', GRPC_PORT: String(grpcPort), HOST: '127.0.0.1', PORT: String(httpPort), DEBUG_HOST: '127.0.0.1', DEBUG_PORT: String(debugPort),
+      },
+    });
+    let stderr = '';
+    proc.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`envoyproxy/ratelimit exited (${proc.exitCode}): ${stderr}`);
+      const up = await new Promise<boolean>((resolve) => {
+        const c = net.connect(grpcPort, '127.0.0.1', () => (c.destroy(), resolve(true)));
+        c.once('error', () => resolve(false));
+      });
+      if (up) break;
+      if (Date.now() > deadline) throw new Error(`envoyproxy/ratelimit did not listen: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return new Child(proc, grpcPort, false);
+  }
+
+  static async start(spec: TargetSpec, redisUrl?: string): Promise<Child> {
     const entry = fileURLToPath(new URL('./ratelimit-transport-server.js', import.meta.url));
-    const proc = fork(entry, [spec.transport, spec.handler], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const proc = fork(entry, [spec.transport, spec.handler], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...(redisUrl ? { BENCH_REDIS_URL: redisUrl } : {}) } });
     const port = await new Promise<number>((resolve, reject) => {
       proc.once('error', reject);
       proc.once('exit', (code) => reject(new Error(`${spec.name}: server exited (${code}) before listening`)));
@@ -119,6 +195,7 @@ class Child {
   }
 
   counts(): Promise<Counts> {
+    if (!this.counted) return Promise.resolve({ calls: NaN, hits: NaN, overLimit: NaN, backendErrors: NaN });
     return new Promise((resolve) => {
       const on = (m: Counts & { type?: string }) => {
         if (m.type !== 'counts') return;
@@ -151,10 +228,15 @@ export async function run(): Promise<void> {
   const TARGETS = ALL_TARGETS.filter((t) => haveConnect || t.transport !== 'connect');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-rl-transport-'));
   const body = writeGrpcBody(dir, 'should-rate-limit', 'envoy.service.ratelimit.v3.RateLimitRequest', REQUEST);
-  const samples = new Map<string, Sample[]>(TARGETS.map((t) => [t.name, []]));
+  const samples = new Map<string, Sample[]>();
 
+  const withRedis = process.env.BENCH_REDIS === '1';
+  const redis = withRedis ? await RedisServer.start() : undefined;
+  const refBin = withRedis ? await referenceBinary() : undefined;
+  if (withRedis) TARGETS.push(...REDIS_TARGETS.filter((t) => t.transport !== 'reference' || refBin));
+  for (const t of TARGETS) samples.set(t.name, []);
   const measure = async (spec: TargetSpec): Promise<Sample> => {
-    const child = await Child.start(spec);
+    const child = spec.transport === 'reference' ? await Child.startReference(refBin!, redis!.port, dir) : await Child.start(spec, redis?.url);
     try {
       const pid = child.proc.pid!;
       const target: GrpcTarget = { port: child.port, method: METHOD, bodyFile: body.file };
@@ -169,9 +251,11 @@ export async function run(): Promise<void> {
       const mem = memoryMbOf(pid);
       const open = await openLoop(target, { rate: OPEN_RATE, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS });
       const after = await child.counts();
-      const calls = mid.calls - before.calls;
+      // The reference reports no count over IPC: h2load's answers, scaled to include the warm-up its
+      // CPU time covers (an estimate, flagged in the table).
+      const calls = child.counted ? mid.calls - before.calls : Math.round((peak.ok * (SECONDS + WARMUP_SECONDS)) / SECONDS);
       if (calls < peak.ok) throw new Error(`${spec.name}: server handled ${calls} calls for ${peak.ok} HTTP 200s`);
-      if (spec.handler === 'real') {
+      if (spec.handler !== 'noop' && child.counted) {
         const hits = after.hits - before.hits;
         const over = after.overLimit - before.overLimit;
         const errs = after.backendErrors - before.backendErrors;
@@ -192,6 +276,7 @@ export async function run(): Promise<void> {
       }
     }
   } finally {
+    await redis?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 
@@ -217,14 +302,15 @@ export async function run(): Promise<void> {
       failed: ss.reduce((n, s) => n + s.peak.failed + s.open.failed, 0),
     };
   });
-  const base = (handler: 'real' | 'noop') => summary.find((r) => r.spec.transport === 'grpc-js' && r.spec.handler === handler)!;
+  const base = (handler: TargetSpec['handler']) => summary.find((r) => r.spec.transport === 'grpc-js' && r.spec.handler === handler)!;
+  const handlerName = { real: 'RateLimiter (memory)', noop: 'no-op ceiling', redis: 'RateLimiter (Redis)' } as const;
   const x = (v: number, b: number) => `${(v / b).toFixed(2)}×`;
 
   console.log(
     `h2load in a separate process: closed loop ${CONNECTIONS} connections × ${STREAMS} streams, ${SECONDS}s after ${WARMUP_SECONDS}s warm-up; ` +
       `open loop ${OPEN_RATE}/s on one connection; ${ROUNDS} interleaved rounds, medians shown (min–max where given). ` +
       `Node ${process.version}, ${os.cpus().length} CPUs (shared machine: other work may run beside it), load average ${os.loadavg()[0].toFixed(1)}. ` +
-      `Same request bytes for all; handler = Banyan's RateLimiter, memory backend, every answer a counted decision within limit. ` +
+      `Same request bytes for all; handler = Banyan's RateLimiter (memory backend; with BENCH_REDIS=1 also on Redis, whose own CPU is in no row), every Banyan answer a counted decision within limit. ` +
       `CPU from /proc/<pid>/stat of the server's own child process; ratios against grpc-js with the same handler.\n`,
   );
   console.log('| transport | handler | req/s (min–max) | vs grpc-js | p50 ms | p99 ms | open loop: offered/s | p50 ms | p99 ms | server CPU-s per 1k (min–max) | calls per CPU-s | vs grpc-js | RSS MB (peak) | failed |');
@@ -232,10 +318,12 @@ export async function run(): Promise<void> {
   for (const r of summary) {
     const b = base(r.spec.handler);
     console.log(
-      `| ${r.spec.transport} | ${r.spec.handler === 'real' ? 'RateLimiter (memory)' : 'no-op ceiling'} | ${fmt(r.rps)} (${fmt(r.rpsMin)}–${fmt(r.rpsMax)}) | ${x(r.rps, b.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.offered)} | ${fmt(r.openP50, 2)} | ${fmt(r.openP99, 2)} | ` +
+      `| ${r.spec.transport} | ${r.spec.transport === 'reference' ? 'its own (Redis)' : handlerName[r.spec.handler]} | ${fmt(r.rps)} (${fmt(r.rpsMin)}–${fmt(r.rpsMax)}) | ${x(r.rps, b.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.offered)} | ${fmt(r.openP50, 2)} | ${fmt(r.openP99, 2)} | ` +
         `${fmt(r.cpuPerK, 3)} (${fmt(r.cpuPerKMin, 3)}–${fmt(r.cpuPerKMax, 3)}) | ${fmt(r.perCpuSecond)} | ${x(r.perCpuSecond, b.perCpuSecond)} | ${fmt(r.rss, 0)} (${fmt(r.hwm, 0)}) | ${r.failed} |`,
     );
   }
+  if (summary.some((r) => r.spec.transport === 'reference'))
+    console.log(`\nenvoyproxy/ratelimit ${REFERENCE_VERSION} (its GOMAXPROCS = all CPUs, default settings, USE_STATSD=false): calls per CPU-s estimated from h2load's count scaled to the warm-up its CPU time covers.`);
   if (!haveConnect) console.log('\n@connectrpc/connect-node not measured: not a dependency of Banyan; `npm install @connectrpc/connect-node@2` in a directory and set BENCH_CONNECT_DIR to it.');
-  console.log('connect-node: gRPC protocol only, DescService built at start from the loaded protobufjs root, messages mapped by hand to the RateLimiter\'s object form.');
+  if (haveConnect) console.log('connect-node: gRPC protocol only, DescService built at start from the loaded protobufjs root, messages mapped by hand to the RateLimiter\'s object form.');
 }
