@@ -66,6 +66,8 @@ export interface LoadOptions {
    * compiled from them cannot be served (validation and offline tools read the disk: loadConfig).
    */
   readFile?: ReadFile;
+  /** A rate limit domain named in several files is one domain, its descriptors joined (the reference's MERGE_DOMAIN_CONFIG); else a duplicate is an error. */
+  mergeRateLimitDomains?: boolean;
 }
 
 /** Reads a secret file from the local disk, as serve and `banyan validate` do. */
@@ -101,7 +103,10 @@ export function loadConfigFromFiles(files: readonly SourceFile[], options: LoadO
   }
   cache?.endLoad();
 
-  const rateLimit = parseRateLimitDomains(fragments.flatMap((f) => f.rateLimitNodes.map(({ source, node }) => ({ file: source.file, lineCounter: source.lineCounter, node }))));
+  const rateLimit = parseRateLimitDomains(
+    fragments.flatMap((f) => f.rateLimitNodes.map(({ source, node }) => ({ file: source.file, lineCounter: source.lineCounter, node }))),
+    { mergeDomains: options.mergeRateLimitDomains },
+  );
   diagnostics.push(...rateLimit.diagnostics);
 
   const config: Config = {

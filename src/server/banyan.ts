@@ -156,6 +156,7 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     const services = await startServices({ ...opts, revocationStore: store }, registry, log, stack);
     const pipeline = new ConfigPipeline({ snapshot: (s, wire) => cache.setSnapshot(s, wire), config: services.feed }, log, registry, {
       served: { host: opts.host, ...services.ports, tls: !!opts.tls, ...caProblem(opts, caStore) },
+      mergeRateLimitDomains: opts.ratelimitOptions?.mergeDomains,
     }, { loadReporting: new Set(opts.loadReporting) });
     // current is set before the snapshot is pushed, so a regrouped node is judged by the new groups
     servedGroups = () => pipeline.current?.effective.groups;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { createAuthzServer, type AuthzServer } from '../authz/server.js';
-import type { Config, RateLimitDomain } from '../config/model.js';
+import type { Config } from '../config/model.js';
 import type { TlsFiles } from '../grpc/tls.js';
 import { createRedisClient, RedisBackend } from '../ratelimit/backend/redis.js';
 import { createRateLimitServer, type RateLimitServer } from '../ratelimit/server.js';
@@ -50,7 +50,8 @@ export interface InProcessServices {
  * YAML's `services:` says otherwise.
  */
 export async function startServices(opts: ServicesOptions, registry: Registry, log: Logger, stack: ServiceStack): Promise<InProcessServices> {
-  const { mergeDomains = false, ...tuning } = opts.ratelimitOptions ?? {};
+  // mergeDomains is the config loader's (LoadOptions.mergeRateLimitDomains): what it loads is served whole.
+  const { mergeDomains: _merge, ...tuning } = opts.ratelimitOptions ?? {};
   const ratelimit =
     opts.ratelimitPort === undefined
       ? undefined
@@ -82,7 +83,7 @@ export async function startServices(opts: ServicesOptions, registry: Registry, l
     feed(config) {
       // Each service validates again on its side and keeps its last good config when it refuses one;
       // proxies then get a config that service does not enforce, so say so next to the control plane's log.
-      feedOne(log, 'rate limit', () => ratelimit?.setConfig(mergeDomains ? mergeSameDomains(config.ratelimit) : config.ratelimit));
+      feedOne(log, 'rate limit', () => ratelimit?.setConfig(config.ratelimit));
       feedOne(log, 'authz', () => authz?.setConfig(config.auth.providers));
     },
   };
@@ -100,17 +101,3 @@ function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/**
- * MERGE_DOMAIN_CONFIG for the in-process service: a domain named again has its descriptors joined to
- * the first's, as the reference patches a domain loaded from several files. (The config loader
- * itself decides whether it lets a repeated domain through.)
- */
-export function mergeSameDomains(domains: RateLimitDomain[]): RateLimitDomain[] {
-  const byName = new Map<string, RateLimitDomain>();
-  for (const d of domains) {
-    const first = byName.get(d.domain);
-    if (first) byName.set(d.domain, { ...first, descriptors: [...first.descriptors, ...d.descriptors] });
-    else byName.set(d.domain, d);
-  }
-  return [...byName.values()];
-}
