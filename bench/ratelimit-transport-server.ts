@@ -68,6 +68,14 @@ export function parseGrpcTimeoutMs(v: string | undefined): number | undefined {
   }
 }
 
+/** grpc-message: UTF-8, percent-encoding only '%' and bytes outside 0x20–0x7E (the gRPC HTTP/2 spec). */
+function grpcMessage(text: string): string {
+  if (/^[\x20-\x24\x26-\x7e]*$/.test(text)) return text;
+  let out = '';
+  for (const b of Buffer.from(text, 'utf8')) out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}
+
 function grpcFrame(message: Uint8Array): Buffer {
   const frame = Buffer.allocUnsafe(5 + message.length);
   frame[0] = 0;
@@ -108,7 +116,7 @@ function startH2(): Promise<number> {
   const finish = (stream: http2.ServerHttp2Stream, body: Buffer | undefined, code: number, message?: string): void => {
     if (stream.destroyed || stream.closed) return;
     const trailers: http2.OutgoingHttpHeaders = { 'grpc-status': String(code) };
-    if (message) trailers['grpc-message'] = encodeURIComponent(message);
+    if (message) trailers['grpc-message'] = grpcMessage(message);
     if (!stream.headersSent) {
       if (body === undefined) {
         // Trailers-only response: status in the (only) HEADERS frame.
