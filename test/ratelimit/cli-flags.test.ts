@@ -105,15 +105,14 @@ describe('serve: the knobs reach the in-process service (ServeOptions.ratelimitO
     stack = undefined;
   });
 
-  it('header names, near-limit ratio, quota mode and domain merge apply', async () => {
+  // Domain merge is the config loader's under serve (test/ratelimit/serve-merge-domains.test.ts).
+  it('header names, near-limit ratio and quota mode apply', async () => {
     const log = pino({ level: 'silent' });
     stack = new ServiceStack();
     const ratelimitOptions = knobsOf('serve', ['--ratelimit-header-limit', 'X-Limit', '--ratelimit-near-limit-ratio', '0.5', '--ratelimit-quota-mode', '--ratelimit-merge-domains', '--ratelimit-timeout', '20ms']);
     const services = await startServices({ host: '127.0.0.1', ratelimitPort: 0, ratelimitOptions }, createRegistry(), log, stack);
-    const a = parseRateLimitYaml('domain: edge\ndescriptors:\n  - key: a\n    rate_limit: { unit: hour, requests_per_unit: 2 }\n', 'a.yaml').domains;
-    const b = parseRateLimitYaml('domain: edge\ndescriptors:\n  - key: b\n    rate_limit: { unit: hour, requests_per_unit: 4 }\n', 'b.yaml').domains;
-    // Two documents for one domain: merged (as MERGE_DOMAIN_CONFIG), not refused.
-    services.feed({ ratelimit: [...a, ...b], auth: { providers: [] } } as unknown as Config);
+    const domains = parseRateLimitYaml('domain: edge\ndescriptors:\n  - key: a\n    rate_limit: { unit: hour, requests_per_unit: 2 }\n  - key: b\n    rate_limit: { unit: hour, requests_per_unit: 4 }\n', 'a.yaml').domains;
+    services.feed({ ratelimit: domains, auth: { providers: [] } } as unknown as Config);
     const rl = services.ratelimit!.limiter;
     expect(rl.domains.map((d) => d.domain)).toEqual(['edge']);
     const first = await rl.shouldRateLimit(req('edge', [['b', 'x']]));
