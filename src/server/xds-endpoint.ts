@@ -27,8 +27,9 @@ export async function serveXds(xds: XdsServer, host: string, port: number, opts:
   // ADS streams stay open for days, idle between pushes; a full snapshot of a large mesh exceeds 4 MB
   // (and so does an Envoy's stats flush to the metrics service).
   const transport = await grpcTransport('xDS server', host, opts.transport, { logger: opts.logger });
-  // channelz keeps per-call and per-socket trace objects: ~29 MB at 1,000 proxies (bench/xds-memory.ts), read by nothing here.
-  const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.enable_channelz': 0 });
+  // Not 'grpc.enable_channelz': 0, though it would save ~29 MB at 1,000 proxies (bench/xds-memory.ts): with it
+  // off, a grpc-js xDS client never reconnected to a restarted serve (test/e2e/grpc-xds-client.test.ts; cause not found).
+  const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   xds.addToServer(server);
   const loadStats = opts.loadStats ? registerLoadStats(server, opts.loadStats) : undefined;
   const health = addGrpcHealth(server, ['envoy.service.discovery.v3.AggregatedDiscoveryService', ...(loadStats ? [LRS_SERVICE, METRICS_SERVICE] : [])]);
