@@ -15,7 +15,19 @@ import { promisify } from 'node:util';
 import { withLock } from './lock.js';
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The repository root, from test/support/ or dist/test/support/ (the benches import this built). */
+function repoRoot(): string {
+  let dir = fileURLToPath(new URL('.', import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the repository root above test/support');
+    dir = up;
+  }
+  return dir;
+}
+
+const ROOT = repoRoot();
 const CACHE = path.join(ROOT, 'node_modules', '.cache', 'banyan-go');
 
 function moduleHash(moduleDir: string): string {
@@ -36,10 +48,18 @@ function moduleHash(moduleDir: string): string {
  * The path of a built binary for package `pkg` (e.g. "./cmd/oracle") of the module in test/go/<module>.
  * Builds it when missing; throws with go's own output when the build fails.
  */
-export async function goBinary(module: string, pkg = '.', timeoutMs = 600_000): Promise<string> {
-  const moduleDir = path.join(ROOT, 'test', 'go', module);
-  const name = `${module}-${pkg.replace(/[^A-Za-z0-9]+/g, '_')}-${moduleHash(moduleDir)}`;
-  const out = path.join(CACHE, name);
+export function goBinary(module: string, pkg = '.', timeoutMs = 600_000): Promise<string> {
+  return goModuleBinary(`test/go/${module}`, `${module}-${pkg.replace(/[^A-Za-z0-9]+/g, '_')}`, pkg, timeoutMs);
+}
+
+/**
+ * The built binary of package `pkg` of the Go module at `module` (a path from the repository root: the
+ * suite's under test/go, the benches' under bench/go), cached as `<name>-<hash of the module>`; builds
+ * of one binary are serialised.
+ */
+export async function goModuleBinary(module: string, name: string, pkg = '.', timeoutMs = 600_000): Promise<string> {
+  const moduleDir = path.join(ROOT, module);
+  const out = path.join(CACHE, `${name}-${moduleHash(moduleDir)}`);
   if (fs.existsSync(out)) return out;
   fs.mkdirSync(CACHE, { recursive: true });
   return withLock(
@@ -56,7 +76,7 @@ export async function goBinary(module: string, pkg = '.', timeoutMs = 600_000): 
         });
       } catch (err) {
         const e = err as Error & { stderr?: string };
-        throw new Error(`go build ${pkg} in test/go/${module} failed: ${e.stderr || e.message}`);
+        throw new Error(`go build ${pkg} in ${module} failed: ${e.stderr || e.message}`);
       }
       fs.renameSync(tmp, out);
       return out;
