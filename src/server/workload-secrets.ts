@@ -42,6 +42,12 @@ export function peerHost(peer: string): string {
   return i > 0 && p.indexOf(':') === i ? p.slice(0, i) : p;
 }
 
+/** A peer on loopback or a unix socket: on this machine. */
+function isLocalPeer(peer: string): boolean {
+  const host = peerHost(peer);
+  return host === 'unix' || isLoopbackHost(host);
+}
+
 /**
  * The identity a proxy's workload certificate carries. A verified client certificate with a SPIFFE id
  * of the trust domain keeps it (renewal); otherwise the node's own, `spiffe://<td>/ns/<cluster>/sa/<id>`,
@@ -54,7 +60,7 @@ export function workloadIdentity(node: NodeInfo, call: PeerCall, ca: MeshCa, opt
   if (verified) {
     const own = certificateIdentities(auth.sslPeerCertificate!.subjectaltname).find((id) => id.startsWith(`spiffe://${ca.trustDomain}/`));
     if (own) return own;
-  } else if (!opts.allowUnauthenticated && !isLoopbackHost(peerHost(call.getPeer())) && peerHost(call.getPeer()) !== 'unix') {
+  } else if (!opts.allowUnauthenticated && !isLocalPeer(call.getPeer())) {
     throw new PersonalRefusal(
       grpc.status.PERMISSION_DENIED,
       `Banyan's CA issues a workload certificate only to a proxy that authenticates with a client certificate (xDS with --tls-client-ca) or connects over loopback; node "${node.id}" from ${call.getPeer()} did neither`,
