@@ -7,12 +7,11 @@
  * Over IPC it sends `{ port }` once listening, and answers `{ type: 'counts' }` with the calls it
  * handled and, for `real`, the limiter's own counters (hits, over limit, backend errors).
  *
- * `h2` is the lean gRPC unary path: node:http2, the protobufjs codecs of the loaded protos (looked up
- * once, so protobufjs's generated encode/decode/fromObject/toObject run per call), 5-byte framing,
- * `grpc-status`/`grpc-message` trailers, `grpc-timeout` honoured as the call's deadline, and
- * grpc.health.v1.Health/Check answered SERVING.
+ * `h2` is the lean gRPC unary server Banyan ships (src/grpc/unary-server.ts; `real` is the
+ * RateLimitServer itself); `grpc-js` serves the same limiter through grpc-js, as Banyan did before.
  */
 import http2 from 'node:http2';
+import { UnaryGrpcServer } from '../src/grpc/unary-server.js';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import protobuf from 'protobufjs';
@@ -27,7 +26,6 @@ import { createLogger } from '../src/telemetry/logger.js';
 import { counterTotal } from './support/counters.js';
 
 const METHOD = '/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit';
-const HEALTH_CHECK = '/grpc.health.v1.Health/Check';
 const DOMAINS = parseRateLimitYaml(
   'domain: bench\ndescriptors:\n  - key: remote_address\n    rate_limit: { unit: second, requests_per_unit: 1000000 }\n',
   'bench.yaml',
@@ -52,41 +50,31 @@ const rls = createRateLimitServer({ domains: DOMAINS, log, ...(redisBackend ? { 
 if (redisBackend) await redisBackend.ready();
 let calls = 0;
 
-/** grpc-timeout: 1–8 ASCII digits and a unit (H, M, S, m, u, n), as in the gRPC HTTP/2 protocol. */
-export function parseGrpcTimeoutMs(v: string | undefined): number | undefined {
-  if (!v) return undefined;
-  const m = /^(\d{1,8})([HMSmun])$/.exec(v);
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  switch (m[2]) {
-    case 'H': return n * 3_600_000;
-    case 'M': return n * 60_000;
-    case 'S': return n * 1000;
-    case 'm': return n;
-    case 'u': return n / 1000;
-    default: return n / 1e6;
-  }
-}
-
-/** grpc-message: UTF-8, percent-encoding only '%' and bytes outside 0x20–0x7E (the gRPC HTTP/2 spec). */
-function grpcMessage(text: string): string {
-  if (/^[\x20-\x24\x26-\x7e]*$/.test(text)) return text;
-  let out = '';
-  for (const b of Buffer.from(text, 'utf8')) out += b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
-  return out;
-}
-
-function grpcFrame(message: Uint8Array): Buffer {
-  const frame = Buffer.allocUnsafe(5 + message.length);
-  frame[0] = 0;
-  frame.writeUInt32BE(message.length, 1);
-  frame.set(message, 5);
-  return frame;
-}
-
 async function startGrpcJs(): Promise<number> {
+  // grpc-js with the same handler Banyan served before the lean transport (or a constant answer).
+  const { rateLimitServiceDefinition } = await import('../src/proto/grpc.js');
+  const server = new grpc.Server();
+  const limiter = rls.limiter;
+  server.addService(rateLimitServiceDefinition(), {
+    ShouldRateLimit: (call: grpc.ServerUnaryCall<RlsRequest, RlsResponse>, cb: grpc.sendUnaryData<RlsResponse>) => {
+      calls++;
+      if (handler === 'noop') return cb(null, NOOP_ANSWER);
+      const arrivedAt = performance.now();
+      const d = call.getDeadline();
+      const ms = d instanceof Date ? d.getTime() : d;
+      const budget: CallBudget = Number.isFinite(ms) ? { arrivedAt, callerDeadlineAt: arrivedAt + (ms - Date.now()) } : { arrivedAt };
+      limiter.shouldRateLimit(call.request, budget).then(
+        (res) => cb(null, res),
+        (err: unknown) => cb({ code: err instanceof RateLimitError ? err.code : grpc.status.INTERNAL, details: (err as Error).message }),
+      );
+    },
+  });
+  return new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+}
+
+/** `h2`: the transport Banyan ships (src/grpc/unary-server.ts) — the RateLimitServer itself, or a constant answer on the same server. */
+async function startH2(): Promise<number> {
   if (handler !== 'noop') {
-    // Count calls around the server's own handler without changing it: wrap the limiter's entry.
     const decide = rls.limiter.shouldRateLimit.bind(rls.limiter);
     rls.limiter.shouldRateLimit = (req, budget) => {
       calls++;
@@ -94,103 +82,27 @@ async function startGrpcJs(): Promise<number> {
     };
     return rls.start(0, '127.0.0.1');
   }
-  const { rateLimitServiceDefinition } = await import('../src/proto/grpc.js');
-  const server = new grpc.Server();
-  server.addService(rateLimitServiceDefinition(), {
-    ShouldRateLimit: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => {
-      calls++;
-      cb(null, NOOP_ANSWER);
-    },
-  });
-  return new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-}
-
-function startH2(): Promise<number> {
-  const reqT = messageType('envoy.service.ratelimit.v3.RateLimitRequest');
   const resT = messageType('envoy.service.ratelimit.v3.RateLimitResponse');
-  const healthServing = grpcFrame(Uint8Array.of(0x08, 0x01)); // HealthCheckResponse{status: SERVING}
-  const limiter = rls.limiter;
-  const server = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
-  const RESPONSE_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
-
-  const finish = (stream: http2.ServerHttp2Stream, body: Buffer | undefined, code: number, message?: string): void => {
-    if (stream.destroyed || stream.closed) return;
-    const trailers: http2.OutgoingHttpHeaders = { 'grpc-status': String(code) };
-    if (message) trailers['grpc-message'] = grpcMessage(message);
-    if (!stream.headersSent) {
-      if (body === undefined) {
-        // Trailers-only response: status in the (only) HEADERS frame.
-        stream.respond({ ...RESPONSE_HEADERS, ...trailers }, { endStream: true });
-        return;
-      }
-      stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    }
-    stream.once('wantTrailers', () => stream.sendTrailers(trailers));
-    stream.end(body);
-  };
-
-  server.on('stream', (stream, headers) => {
-    const arrivedAt = performance.now();
-    const path = headers[':path'];
-    const ct = headers['content-type'];
-    if (headers[':method'] !== 'POST' || typeof ct !== 'string' || !ct.startsWith('application/grpc')) {
-      stream.respond({ ':status': 415 }, { endStream: true });
-      return;
-    }
-    if (path !== METHOD && path !== HEALTH_CHECK) {
-      finish(stream, undefined, grpc.status.UNIMPLEMENTED, `unknown method ${String(path)}`);
-      return;
-    }
-    const timeoutMs = parseGrpcTimeoutMs(headers['grpc-timeout'] as string | undefined);
-    let timer: NodeJS.Timeout | undefined;
-    if (timeoutMs !== undefined) {
-      // The caller gives up at its deadline; so do we (DEADLINE_EXCEEDED, as grpc-js does).
-      timer = setTimeout(() => finish(stream, undefined, grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded'), timeoutMs);
-    }
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('error', () => timer && clearTimeout(timer));
-    stream.on('end', () => {
-      const data = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      if (data.length < 5 || data[0] !== 0 || data.readUInt32BE(1) !== data.length - 5) {
-        if (timer) clearTimeout(timer);
-        finish(stream, undefined, data.length >= 1 && data[0] !== 0 ? grpc.status.UNIMPLEMENTED : grpc.status.INTERNAL, data[0] ? 'compression not supported' : 'malformed gRPC frame');
-        return;
-      }
-      if (path === HEALTH_CHECK) {
-        if (timer) clearTimeout(timer);
-        finish(stream, healthServing, grpc.status.OK);
-        return;
-      }
-      calls++;
-      let request: RlsRequest;
-      try {
-        request = reqT.toObject(reqT.decode(data.subarray(5)), TO_OBJECT_OPTIONS) as RlsRequest;
-      } catch (err) {
-        if (timer) clearTimeout(timer);
-        finish(stream, undefined, grpc.status.INTERNAL, `cannot decode request: ${(err as Error).message}`);
-        return;
-      }
-      const answer = (res: RlsResponse): void => {
-        if (timer) clearTimeout(timer);
-        finish(stream, grpcFrame(resT.encode(resT.fromObject(res)).finish()), grpc.status.OK);
-      };
-      if (handler === 'noop') {
-        answer(NOOP_ANSWER);
-        return;
-      }
-      const budget: CallBudget = timeoutMs === undefined ? { arrivedAt } : { arrivedAt, callerDeadlineAt: arrivedAt + timeoutMs };
-      limiter.shouldRateLimit(request, budget).then(answer, (err: unknown) => {
-        if (timer) clearTimeout(timer);
-        if (err instanceof RateLimitError) finish(stream, undefined, err.code, err.message);
-        else finish(stream, undefined, grpc.status.INTERNAL, (err as Error).message);
-      });
-    });
+  const server = new UnaryGrpcServer({
+    name: 'bench',
+    healthServices: [],
+    log,
+    methods: [
+      {
+        path: METHOD,
+        decode: (b) => {
+          const t = messageType('envoy.service.ratelimit.v3.RateLimitRequest');
+          return t.toObject(t.decode(b), TO_OBJECT_OPTIONS);
+        },
+        encode: (r: RlsResponse) => resT.encode(resT.fromObject(r)).finish(),
+        handle: () => {
+          calls++;
+          return Promise.resolve(NOOP_ANSWER);
+        },
+      },
+    ],
   });
-  return new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
-  });
+  return server.listen('127.0.0.1', 0);
 }
 
 /**
