@@ -15,9 +15,7 @@
  * fixed offered rate common to all targets (p50/p99 at the same load), server CPU-seconds per 1,000
  * decisions over the closed loop, and RSS after it.
  */
-import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import { promisify } from 'node:util';
+import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +26,7 @@ import { RedisServer } from '../test/support/redis.js';
 import { fmt } from './support/format.js';
 import { probeCall, writeGrpcBody } from './support/grpc-frame.js';
 import { closedLoop, openLoop, type GrpcTarget, type LoadStats, type OpenLoopStats } from './support/h2load.js';
+import { REFERENCE_VERSION, referenceBinary, startReference } from './support/reference-ratelimit.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -59,38 +58,7 @@ const REDIS_TARGETS: TargetSpec[] = [
   { name: 'node:http2 lean redis', transport: 'h2', handler: 'redis' },
   { name: 'envoyproxy/ratelimit redis', transport: 'reference', handler: 'redis' },
 ];
-const REFERENCE_VERSION = 'v1.4.1-0.20260122083618-3fb702589d36';
 const REFERENCE_CONFIG = 'domain: bench\ndescriptors:\n  - key: remote_address\n    rate_limit: { unit: second, requests_per_unit: 1000000 }\n';
-
-/** envoyproxy/ratelimit's service_cmd, `go install`ed once into node_modules/.cache (BENCH_REFERENCE_BIN overrides). */
-async function referenceBinary(): Promise<string | undefined> {
-  if (process.env.BENCH_REFERENCE_BIN) return process.env.BENCH_REFERENCE_BIN;
-  const gobin = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []), 'node_modules', '.cache', 'banyan-go', `ratelimit-${REFERENCE_VERSION}`);
-  const bin = path.join(gobin, 'service_cmd');
-  if (fs.existsSync(bin)) return bin;
-  try {
-    await promisify(execFile)('go', ['install', `github.com/envoyproxy/ratelimit/src/service_cmd@${REFERENCE_VERSION}`], {
-      cwd: os.tmpdir(),
-      env: { ...process.env, GOBIN: gobin, GOFLAGS: '-mod=mod', CGO_ENABLED: '0' },
-      timeout: 600_000,
-    });
-    return bin;
-  } catch (err) {
-    console.error(`envoyproxy/ratelimit not built (${(err as Error).message.split('\n')[0]}); its row is skipped`);
-    return undefined;
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** As the server's: from node_modules, else from BENCH_CONNECT_DIR. */
 async function importOptional(name: string): Promise<unknown> {
@@ -150,37 +118,13 @@ class Child {
     readonly port: number,
     /** Whether it answers `counts` over IPC (Banyan's child does; the reference does not). */
     readonly counted = true,
+    private readonly stopper?: () => Promise<void>,
   ) {}
 
-  /** envoyproxy/ratelimit on loopback with the same config and Redis; its calls are counted by h2load only. */
+  /** envoyproxy/ratelimit on loopback with the same config and Redis (bench/support/reference-ratelimit.ts); its calls are counted by h2load only. */
   static async startReference(bin: string, redisPort: number, dir: string): Promise<Child> {
-    const runtime = path.join(dir, 'runtime');
-    fs.mkdirSync(path.join(runtime, 'ratelimit', 'config'), { recursive: true });
-    fs.writeFileSync(path.join(runtime, 'ratelimit', 'config', 'bench.yaml'), REFERENCE_CONFIG);
-    const [grpcPort, httpPort, debugPort] = [await freePort(), await freePort(), await freePort()];
-    const proc = spawn(bin, [], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: {
-        ...process.env,
-        USE_STATSD: 'false', LOG_LEVEL: 'warn', BACKEND_TYPE: 'redis', REDIS_SOCKET_TYPE: 'tcp', REDIS_URL: `127.0.0.1:${redisPort}`,
-        RUNTIME_ROOT: runtime, RUNTIME_SUBDIRECTORY: 'ratelimit', RUNTIME_WATCH_ROOT: 'false', RUNTIME_IGNOREDOTFILES: 'true',
-        GRPC_HOST: '127.0.0.1', GRPC_PORT: String(grpcPort), HOST: '127.0.0.1', PORT: String(httpPort), DEBUG_HOST: '127.0.0.1', DEBUG_PORT: String(debugPort),
-      },
-    });
-    let stderr = '';
-    proc.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`envoyproxy/ratelimit exited (${proc.exitCode}): ${stderr}`);
-      const up = await new Promise<boolean>((resolve) => {
-        const c = net.connect(grpcPort, '127.0.0.1', () => (c.destroy(), resolve(true)));
-        c.once('error', () => resolve(false));
-      });
-      if (up) break;
-      if (Date.now() > deadline) throw new Error(`envoyproxy/ratelimit did not listen: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return new Child(proc, grpcPort, false);
+    const ref = await startReference({ bin, redisHostPort: `127.0.0.1:${redisPort}`, config: { 'bench.yaml': REFERENCE_CONFIG }, dir });
+    return new Child(ref.proc, ref.port, false, ref.stop);
   }
 
   static async start(spec: TargetSpec, redisUrl?: string): Promise<Child> {
@@ -208,6 +152,7 @@ class Child {
   }
 
   stop(): Promise<void> {
+    if (this.stopper) return this.stopper();
     return new Promise((resolve) => {
       if (this.proc.exitCode !== null) return resolve();
       this.proc.once('exit', () => resolve());
@@ -232,7 +177,9 @@ export async function run(): Promise<void> {
 
   const withRedis = process.env.BENCH_REDIS === '1';
   const redis = withRedis ? await RedisServer.start() : undefined;
-  const refBin = withRedis ? await referenceBinary() : undefined;
+  const ref = withRedis ? await referenceBinary() : undefined;
+  if (ref && 'unavailable' in ref) console.error(`envoyproxy/ratelimit not measured: ${ref.unavailable}`);
+  const refBin = ref && 'bin' in ref ? ref.bin : undefined;
   if (withRedis) TARGETS.push(...REDIS_TARGETS.filter((t) => t.transport !== 'reference' || refBin));
   for (const t of TARGETS) samples.set(t.name, []);
   const measure = async (spec: TargetSpec): Promise<Sample> => {
