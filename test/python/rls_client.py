@@ -2,7 +2,7 @@
 
 The same contract as test/go/rlsclient: one channel to --address (plaintext, TLS or mTLS), and one
 JSON command per stdin line ({"id", "op": "rls"|"check"|"watch"|"unknown", "request", "timeoutMs",
-"gzip", "service", "updates", "method"}), run concurrently on that channel, each answered with one
+"compression": "gzip"|"deflate", "service", "updates", "method"}), run concurrently on that channel, each answered with one
 JSON line {"id", "op", "code", "codeName", "message", "response", "headers", "trailers",
 "elapsedMs"} (a watch also prints {"id", "event": "update", "status"} per message). It exits when
 stdin closes and every call has ended.
@@ -108,7 +108,7 @@ class Client:
     def run(self, cmd):
         op = cmd.get("op")
         timeout = cmd["timeoutMs"] / 1000 if cmd.get("timeoutMs") else None
-        compression = grpc.Compression.Gzip if cmd.get("gzip") else None
+        compression = {None: None, "gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate}[cmd.get("compression")]
         T = self.types
         self.started()
         start = time.monotonic()

@@ -11,6 +11,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http2 from 'node:http2';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,7 +56,7 @@ interface Command {
   op: 'rls' | 'check' | 'watch' | 'unknown';
   request?: unknown;
   timeoutMs?: number;
-  gzip?: boolean;
+  compression?: 'gzip' | 'deflate' | 'x-unsupported';
   service?: string;
   updates?: number;
   method?: string;
@@ -407,19 +408,97 @@ describe.each(['grpc-go', 'grpcio'])('%s against the rate limit service', (kind)
     }
   }, 60_000);
 
-  it('a gzip-compressed request is decompressed and answered', async () => {
-    const req = request([['burst', `gzip-${kind}`]]);
-    const r = await client.rls(req, { gzip: true });
-    expect(brief(r)).toEqual({
-      code: 0,
-      codeName: 'OK',
-      message: '',
-      response: { overall_code: 'OK', statuses: [{ code: 'OK', current_limit: { requests_per_unit: 150, unit: 'HOUR' }, limit_remaining: 149, duration_until_reset: '2800s' }] },
+  it('compressed requests (gzip, deflate) are decompressed and answered; an unknown encoding is UNIMPLEMENTED', async () => {
+    // Compressible: C-core sends a message uncompressed (flag 0, grpc-encoding still set) when
+    // compressing would not make it smaller, as it would not for a few dozen bytes.
+    const pad: [string, string][] = [['pad', 'x'.repeat(4096)]];
+    // First, that the client really compresses: a bare HTTP/2 server records what it is sent.
+    const seen: { encoding: unknown; flag: number }[] = [];
+    const sniffer = http2.createServer();
+    sniffer.on('stream', (stream, headers) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        seen.push({ encoding: headers['grpc-encoding'], flag: Buffer.concat(chunks)[0] });
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '12', 'grpc-message': 'sniffed' }, { endStream: true });
+      });
     });
-    // Counted like any other: the next uncompressed call sees the compressed one's hit.
-    const next = await client.rls(req);
-    expect(next.response).toMatchObject({ statuses: [{ limit_remaining: 148 }] });
+    await new Promise<void>((resolve) => sniffer.listen(0, '127.0.0.1', resolve));
+    const s = open(`127.0.0.1:${(sniffer.address() as { port: number }).port}`);
+    try {
+      for (const compression of ['gzip', 'deflate'] as const) {
+        expect(brief(await s.rls(request([['burst', 'sniffed']], pad), { compression }))).toMatchObject({ code: 12, message: 'sniffed' });
+      }
+    } finally {
+      await s.close();
+      await new Promise<void>((resolve) => sniffer.close(() => resolve()));
+    }
+    expect(seen).toEqual([
+      { encoding: 'gzip', flag: 1 },
+      { encoding: 'deflate', flag: 1 },
+    ]);
+
+    for (const compression of ['gzip', 'deflate'] as const) {
+      const req = request([['burst', `${compression}-${kind}`]], pad);
+      const r = await client.rls(req, { compression });
+      expect(brief(r)).toEqual({
+        code: 0,
+        codeName: 'OK',
+        message: '',
+        response: { overall_code: 'OK', statuses: [{ code: 'OK', current_limit: { requests_per_unit: 150, unit: 'HOUR' }, limit_remaining: 149, duration_until_reset: '2800s' }, { code: 'OK' }] },
+      });
+      // Counted like any other: the next uncompressed call sees the compressed one's hit.
+      const next = await client.rls(req);
+      expect(next.response).toMatchObject({ statuses: [{ limit_remaining: 148 }, { code: 'OK' }] });
+    }
+    if (kind === 'grpc-go') {
+      // grpcio cannot send an encoding it does not have; grpc-go sends any registered one.
+      const r = await client.rls(request([['burst', `unsupported-${kind}`]], pad), { compression: 'x-unsupported' });
+      expect(brief(r)).toMatchObject({ code: 12, codeName: 'UNIMPLEMENTED', message: expect.stringContaining('x-unsupported'), response: null });
+      // Refused before the service saw it: not counted.
+      expect((await client.rls(request([['burst', `unsupported-${kind}`]]))).response).toMatchObject({ statuses: [{ limit_remaining: 149 }] });
+    }
   });
+
+  it('a request over many DATA frames (1 MiB) is answered; one over the 4 MiB receive limit is RESOURCE_EXHAUSTED', async () => {
+    const big = await client.rls(request([['user', `big-${kind}`], ['pad', 'x'.repeat(1 << 20)]]));
+    expect(brief(big)).toEqual({ code: 0, codeName: 'OK', message: '', response: { overall_code: 'OK', statuses: [{ code: 'OK' }] } });
+    const tooBig = await client.rls(request([['pad', 'x'.repeat(5 << 20)]]));
+    expect(brief(tooBig)).toMatchObject({ code: 8, codeName: 'RESOURCE_EXHAUSTED', response: null });
+    // The connection is still good after it.
+    expect((await client.rls(request([['burst', `after-big-${kind}`]]))).response).toMatchObject({ overall_code: 'OK', statuses: [{ limit_remaining: 149 }] });
+  }, 60_000);
+
+  it('stop: a call in flight is still answered; a new call after it is refused', async () => {
+    const backend = new RedisBackend(createRedisClient({ url: redis.url }));
+    const { server, address } = await startServer({ domains: DOMAINS, backend, timeoutMs: 1000, failureMode: 'allow', breaker: { failures: 0 } });
+    await backend.ready();
+    const c = open(address);
+    try {
+      expect((await c.rls(request([['burst', `stop-${kind}`]]))).code).toBe(0);
+      redis.pause();
+      let stopped: Promise<void>;
+      let inFlight: CallResult;
+      try {
+        const pending = c.rls(request([['burst', `stop-${kind}`]]), { timeoutMs: 10_000 });
+        // The call has reached the service (it counts the hit before asking the paused Redis).
+        await eventually(async () => expect(await metric(server, 'banyan_ratelimit_total_hits_total', { key: 'interop.burst' })).toBe(2), 10_000, 5);
+        stopped = stopServer(server);
+        inFlight = await pending;
+      } finally {
+        redis.resume();
+      }
+      await stopped;
+      // Answered by the service (fail open after its 1 s bound), not cut off by the stop.
+      expect(brief(inFlight)).toEqual({ code: 0, codeName: 'OK', message: '', response: { overall_code: 'OK', statuses: [{ code: 'OK' }] } });
+      const after = await c.rls(request([['burst', `stop-${kind}`]]), { timeoutMs: 3000 });
+      expect(brief(after)).toMatchObject({ code: 14, codeName: 'UNAVAILABLE', response: null });
+    } finally {
+      redis.resume();
+      await c.close();
+      await stopServer(server);
+    }
+  }, 60_000);
 
   it('health: Check SERVING for "" and the service, NOT_FOUND for an unknown one; Watch sees the stop', async () => {
     for (const service of ['', RATELIMIT_SERVICE_NAME]) {
@@ -427,6 +506,10 @@ describe.each(['grpc-go', 'grpcio'])('%s against the rate limit service', (kind)
     }
     const unknown = await client.call({ op: 'check', service: 'no.such.Service', timeoutMs: 5000 });
     expect(brief(unknown)).toMatchObject({ code: 5, codeName: 'NOT_FOUND', response: null });
+    // Watch of an unknown service: SERVICE_UNKNOWN, and the stream stays open (the client ends it).
+    const unknownWatch = await client.call({ op: 'watch', service: 'no.such.Service', updates: 1, timeoutMs: 5000 });
+    expect(brief(unknownWatch)).toMatchObject({ code: 0 });
+    expect(unknownWatch.updates).toEqual(['SERVICE_UNKNOWN']);
 
     const doomed = await startServer({ domains: DOMAINS });
     const c = open(doomed.address);
@@ -434,9 +517,11 @@ describe.each(['grpc-go', 'grpcio'])('%s against the rate limit service', (kind)
       const updates: string[] = [];
       const watch = c.call({ op: 'watch', service: '', updates: 0 }, (s) => updates.push(s));
       await eventually(() => expect(updates).toEqual(['SERVING']), 10_000);
+      const stopAt = performance.now();
       await stopServer(doomed.server);
-      // The stream says NOT_SERVING, or ends; it does not hang on.
+      // The stream says NOT_SERVING, or ends; it does not hang on past the stop's grace (2 s).
       const r = await watch;
+      expect(performance.now() - stopAt).toBeLessThan(5000);
       expect(r.updates![0]).toBe('SERVING');
       expect(r.updates!.slice(1).every((s) => s === 'NOT_SERVING')).toBe(true);
       expect(r.updates!.length <= 2).toBe(true);
@@ -498,23 +583,40 @@ describe.each(['grpc-go', 'grpcio'])('%s against the rate limit service', (kind)
     }
   }, 60_000);
 
-  it('200 concurrent calls on one connection are each answered, and agree with the server counters', async () => {
+  it('200 concurrent calls on one connection are each answered, each with its own answer, and agree with the server counters', async () => {
     // A server of its own, so that its counters are this test's alone.
     const { server, address } = await startServer({ domains: DOMAINS, now: () => NOW_MS });
     const c = open(address);
     try {
-      const results = await Promise.all(Array.from({ length: 200 }, () => c.rls(request([['burst', `concurrent-${kind}`]]), { timeoutMs: 30_000 })));
+      // Every call counts against one shared limit (150/h: 150 OK, 50 OVER_LIMIT, in whatever order
+      // they arrive), and against a counter of its own whose limit it sends (1000 + i, as Envoy's
+      // descriptor limit override), so its answer names the call it belongs to: a response handed
+      // to the wrong call shows.
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          c.rls({ domain: 'interop', descriptors: [{ entries: [{ key: 'burst', value: `shared-${kind}` }] }, { entries: [{ key: 'echo', value: `call-${i}` }], limit: { requests_per_unit: 1000 + i, unit: 'HOUR' } }] }, { timeoutMs: 30_000 }),
+        ),
+      );
       expect(results.filter((r) => r.code !== 0).map(brief)).toEqual([]);
-      const statuses = results.map((r) => (r.response!.statuses as RlsStatusJson[])[0]);
-      const ok = statuses.filter((s) => s.code === 'OK');
+      const shared = results.map((r) => (r.response!.statuses as RlsStatusJson[])[0]);
+      const ok = shared.filter((s) => s.code === 'OK');
       expect(ok).toHaveLength(150);
-      expect(statuses.filter((s) => s.code === 'OVER_LIMIT')).toHaveLength(50);
-      // Each call got its own answer: the 150 under the limit saw every remaining count from 149 to 0 once.
+      expect(shared.filter((s) => s.code === 'OVER_LIMIT')).toHaveLength(50);
+      // The 150 under the limit saw every remaining count from 149 to 0 once.
       expect(ok.map((s) => s.limit_remaining ?? 0).sort((a, b) => a - b)).toEqual(Array.from({ length: 150 }, (_, i) => i));
-      expect(results.every((r) => r.response!.overall_code === (r.response!.statuses as RlsStatusJson[])[0].code)).toBe(true);
+      results.forEach((r, i) => {
+        expect(r.response!.overall_code).toBe(shared[i].code);
+        expect((r.response!.statuses as RlsStatusJson[])[1]).toEqual({ code: 'OK', current_limit: { requests_per_unit: 1000 + i, unit: 'HOUR' }, limit_remaining: 999 + i, duration_until_reset: '2800s' });
+      });
       expect(await metric(server, 'banyan_ratelimit_total_hits_total', { key: 'interop.burst' })).toBe(200);
       expect(await metric(server, 'banyan_ratelimit_within_limit_total', { key: 'interop.burst' })).toBe(150);
       expect(await metric(server, 'banyan_ratelimit_over_limit_total', { key: 'interop.burst' })).toBe(50);
+      // A sent limit counts under the descriptor's own stats key (interop.echo_call-<i>), one hit each.
+      const hits = (await server.limiter.metrics.registry.getSingleMetric('banyan_ratelimit_total_hits_total')!.get()).values;
+      expect(hits.filter((v) => String(v.labels.key).startsWith('interop.echo_call-')).map((v) => [v.labels.key, v.value])).toEqual(
+        expect.arrayContaining(Array.from({ length: 200 }, (_, i) => [`interop.echo_call-${i}`, 1])),
+      );
+      expect(hits.filter((v) => String(v.labels.key).startsWith('interop.echo_call-'))).toHaveLength(200);
     } finally {
       await c.close();
       await stopServer(server);

@@ -2,12 +2,13 @@
 // (test/ratelimit/interop.test.ts): it dials one address (plaintext, TLS or mTLS per the flags) on
 // one ClientConn and runs the calls it reads from stdin, one JSON command per line:
 //
-//	{"id":"a","op":"rls","request":{...protojson RateLimitRequest...},"timeoutMs":1000,"gzip":true}
+//	{"id":"a","op":"rls","request":{...protojson RateLimitRequest...},"timeoutMs":1000,"compression":"gzip"}
 //	{"id":"b","op":"check","service":"envoy.service.ratelimit.v3.RateLimitService"}
 //	{"id":"c","op":"watch","service":"","updates":2}
 //	{"id":"d","op":"unknown","method":"/envoy.service.ratelimit.v3.RateLimitService/Nope"}
 //
-// Commands run concurrently (each in its own goroutine, all on the one connection). Each prints one
+// compression is gzip (grpc-go's own), deflate (zlib, as C-core's and grpc-js's), or x-unsupported (a
+// name no server knows, to see the server refuse it). Commands run concurrently (each in its own goroutine, all on the one connection). Each prints one
 // JSON result line when it ends: {"id","op","code","codeName","message","response","headers",
 // "trailers","elapsedMs"}; a watch also prints {"id","event":"update","status"} per message received.
 // It exits when stdin closes and every call has ended, which is also what happens when the test dies.
@@ -15,6 +16,7 @@ package main
 
 import (
 	"bufio"
+	"compress/zlib"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -31,7 +33,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/encoding/gzip"
+	"google.golang.org/grpc/encoding"
+	_ "google.golang.org/grpc/encoding/gzip" // registers "gzip"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -41,14 +44,14 @@ import (
 )
 
 type command struct {
-	ID        string          `json:"id"`
-	Op        string          `json:"op"`
-	Request   json.RawMessage `json:"request"`
-	TimeoutMs int             `json:"timeoutMs"`
-	Gzip      bool            `json:"gzip"`
-	Service   string          `json:"service"`
-	Updates   int             `json:"updates"`
-	Method    string          `json:"method"`
+	ID          string          `json:"id"`
+	Op          string          `json:"op"`
+	Request     json.RawMessage `json:"request"`
+	TimeoutMs   int             `json:"timeoutMs"`
+	Compression string          `json:"compression"`
+	Service     string          `json:"service"`
+	Updates     int             `json:"updates"`
+	Method      string          `json:"method"`
 }
 
 type result struct {
@@ -131,8 +134,8 @@ func run(conn *grpc.ClientConn, c command) {
 	defer cancel()
 	var header, trailer metadata.MD
 	opts := []grpc.CallOption{grpc.Header(&header), grpc.Trailer(&trailer)}
-	if c.Gzip {
-		opts = append(opts, grpc.UseCompressor(gzip.Name))
+	if c.Compression != "" {
+		opts = append(opts, grpc.UseCompressor(c.Compression))
 	}
 	switch c.Op {
 	case "rls":
@@ -150,7 +153,7 @@ func run(conn *grpc.ClientConn, c command) {
 		finish(r, start, err, resp, header, trailer)
 	case "watch":
 		start := time.Now()
-		stream, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: c.Service}, opts[2:]...)
+		stream, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: c.Service})
 		r.Updates = []string{}
 		for err == nil && (c.Updates <= 0 || len(r.Updates) < c.Updates) {
 			var m *healthpb.HealthCheckResponse
@@ -177,7 +180,18 @@ func run(conn *grpc.ClientConn, c command) {
 	}
 }
 
+// zlibCompressor is gRPC's "deflate" (a zlib stream), which grpc-go does not ship; "x-unsupported"
+// is the same bytes under a name no server accepts.
+type zlibCompressor struct{ name string }
+
+func (z zlibCompressor) Compress(w io.Writer) (io.WriteCloser, error) { return zlib.NewWriter(w), nil }
+func (z zlibCompressor) Decompress(r io.Reader) (io.Reader, error)    { return zlib.NewReader(r) }
+func (z zlibCompressor) Name() string                                 { return z.name }
+
 func main() {
+	encoding.RegisterCompressor(zlibCompressor{"deflate"})
+	encoding.RegisterCompressor(zlibCompressor{"x-unsupported"})
+
 	address := flag.String("address", "", "host:port of the rate limit service")
 	caFile := flag.String("ca", "", "PEM CA to verify the server with (TLS); empty = plaintext")
 	certFile := flag.String("cert", "", "PEM client certificate (mTLS)")
