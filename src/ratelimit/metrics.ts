@@ -38,7 +38,8 @@ export class RateLimitMetrics {
     this.backendErrors = new prom.Counter({ name: 'banyan_ratelimit_backend_errors_total', help: 'Backend calls that failed (error), timed out (timeout) or were not made because the circuit breaker was open (breaker_open)', labelNames: ['backend', 'reason'] as const, registers: [registry] });
     this.failureModeAllowed = new prom.Counter({ name: 'banyan_ratelimit_failure_mode_allowed_total', help: 'Requests answered OK, uncounted, because the backend was unavailable, slow or behind an open breaker (fail open)', registers: [registry] });
     this.globalShadowMode = new prom.Counter({ name: 'banyan_ratelimit_global_shadow_mode_total', help: 'Over-limit responses turned OK by the global shadow mode', registers: [registry] });
-    this.breakerState = new prom.Gauge({ name: 'banyan_ratelimit_breaker_state', help: 'Circuit breaker in front of the backend: 0 closed, 1 half-open (probing), 2 open', registers: [registry] });
+    // With --workers the primary reports the worst breaker of any worker, not a sum.
+    this.breakerState = new prom.Gauge({ name: 'banyan_ratelimit_breaker_state', help: 'Circuit breaker in front of the backend: 0 closed, 1 half-open (probing), 2 open', aggregator: 'max', registers: [registry] });
     this.breakerTransitions = new prom.Counter({ name: 'banyan_ratelimit_breaker_transitions_total', help: 'Circuit breaker state changes, by the state entered', labelNames: ['to'] as const, registers: [registry] });
     this.latency = new prom.Histogram({
       name: 'banyan_ratelimit_decision_seconds',

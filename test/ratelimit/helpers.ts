@@ -34,10 +34,11 @@ export async function metricValue(rl: RateLimiter, name: string, key: string): P
 }
 
 /** A grpc-js client acting as Envoy's ratelimit filter (rls.proto messages). */
-export function rlsClient(port: number): { call(r: RlsRequest, deadlineMs?: number): Promise<RlsResponse>; close(): void } {
+/** A ShouldRateLimit client; `ownConnection` keeps grpc-js from sharing one connection among clients of one address. */
+export function rlsClient(port: number, ownConnection = false): { call(r: RlsRequest, deadlineMs?: number): Promise<RlsResponse>; close(): void } {
   loadEnvoyProtos();
   const Ctor = grpc.makeGenericClientConstructor(rateLimitServiceDefinition(), 'RateLimitService');
-  const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+  const client = new Ctor(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}) as unknown as grpc.Client & {
     ShouldRateLimit(r: RlsRequest, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: RlsResponse) => void): void;
   };
   return {

@@ -41,7 +41,7 @@ export function register(program: Command): void {
         postgresUrl: o.postgres ?? process.env.BANYAN_POSTGRES_URL,
         logger: log,
       });
-      if (!httpsMetrics) return stopOnSignals(running.shutdown);
+      if (!httpsMetrics) return void stopOnSignals(running.shutdown);
       const { withServiceMetrics } = await import('../service-metrics.js');
       const served = await withServiceMetrics(running, 'authz service', {
         service: 'authz',

@@ -7,6 +7,7 @@ import type { RedisConnectOptions } from '../../ratelimit/backend/redis.js';
 import { logger } from '../../telemetry/logger.js';
 import { parseIntOption } from '../options.js';
 import { addRateLimitFlags, rateLimitKnobs } from '../ratelimit-flags.js';
+import { parseWorkers, ratelimitWorkersError } from '../../ratelimit/workers.js';
 
 function hostPorts(value: string): { host: string; port: number }[] {
   return value.split(',').map((hp) => {
@@ -35,6 +36,15 @@ interface Flags {
   tlsKey?: string;
   tlsClientCa?: string;
   insecure?: boolean;
+  workers: number;
+}
+
+function workersOption(value: string): number {
+  try {
+    return parseWorkers(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 export function register(program: Command): void {
@@ -53,7 +63,8 @@ export function register(program: Command): void {
     .option('--redis-sentinel <host:port,...>', 'Redis Sentinel endpoints', hostPorts)
     .option('--redis-sentinel-name <name>', 'Sentinel master name', 'mymaster')
     .option('--redis-cluster <host:port,...>', 'Redis Cluster seed nodes', hostPorts)
-    .option('--metrics-port <port>', 'Prometheus /metrics (and /healthz) port, at --host; HTTPS with the --tls-cert certificate when given', parseIntOption);
+    .option('--metrics-port <port>', 'Prometheus /metrics (and /healthz) port, at --host; HTTPS with the --tls-cert certificate when given', parseIntOption)
+    .option('--workers <n|auto>', 'processes sharing the port (auto: one per core); more than 1 needs Redis, since each process would otherwise count alone', workersOption, 1);
   addRateLimitFlags(cmd, '');
   addTlsOptions(cmd, 'the gRPC service')
     .action(async (f: Flags & Record<string, unknown>) => {
@@ -72,10 +83,31 @@ export function register(program: Command): void {
       if (f.redisCluster) redis = { cluster: f.redisCluster };
       else if (f.redisSentinel) redis = { sentinels: f.redisSentinel, sentinelName: f.redisSentinelName };
       else if (f.redis) redis = { url: f.redis };
+      const workersError = ratelimitWorkersError(f.workers, redis !== undefined);
+      if (workersError) throw new CliError(workersError, EXIT.usage);
       const tls = tlsFromFlags(f);
-      // With TLS, /metrics is HTTPS with the same certificate (serveServiceMetrics); without, the runner's plaintext endpoint
-      const httpsMetrics = tls !== undefined && f.metricsPort !== undefined;
       const log = logger().child({ component: 'ratelimit' });
+      const { isRateLimitWorker, announceWorker, runRateLimitPrimary } = await import('../../ratelimit/workers.js');
+      if (f.workers > 1 && !isRateLimitWorker()) {
+        // The primary: forks the workers (this same command line), sums their metrics, stops them.
+        const primary = await runRateLimitPrimary({ workers: f.workers, log });
+        if (f.metricsPort === undefined) return void stopOnSignals(primary.shutdown);
+        const { withServiceMetrics } = await import('../service-metrics.js');
+        const served = await withServiceMetrics(primary, 'rate limit workers', {
+          service: 'rate limit',
+          registries: [primary.registry],
+          port: f.metricsPort,
+          host: f.host,
+          tls,
+          insecure: f.insecure,
+          logger: log,
+        });
+        stopOnSignals(served.shutdown);
+        return served.announce();
+      }
+      const worker = isRateLimitWorker();
+      // With TLS, /metrics is HTTPS with the same certificate (serveServiceMetrics); without, the runner's plaintext endpoint
+      const httpsMetrics = tls !== undefined && f.metricsPort !== undefined && !worker;
       // Loaded on demand so that other commands do not pay for ioredis and gRPC at start-up.
       const { runRateLimit } = await import('../../ratelimit/run.js');
       const running = await runRateLimit({
@@ -98,12 +130,13 @@ export function register(program: Command): void {
         stopIncrementWhenOverLimit: knobs.stopIncrementWhenOverLimit,
         responseDynamicMetadata: knobs.responseDynamicMetadata,
         globalQuotaMode: knobs.globalQuotaMode,
-        metricsPort: httpsMetrics ? undefined : f.metricsPort,
+        metricsPort: httpsMetrics || worker ? undefined : f.metricsPort,
         tls,
         insecure: f.insecure,
         log,
       });
-      if (!httpsMetrics) return stopOnSignals(running.shutdown);
+      if (worker) return announceWorker(running.port, [running.server.limiter.metrics.registry], stopOnSignals(running.shutdown));
+      if (!httpsMetrics) return void stopOnSignals(running.shutdown);
       const { withServiceMetrics } = await import('../service-metrics.js');
       const served = await withServiceMetrics(running, 'rate limit service', {
         service: 'rate limit',
