@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   reload: () => import('./reload.js'),
   'xds-ack': () => import('./xds-ack.js'),
   'ratelimit-transport': () => import('./ratelimit-transport.js'),
+  'ratelimit-redis': () => import('./ratelimit-redis-clients.js'),
 };
 
 async function main(): Promise<void> {
