@@ -177,9 +177,16 @@ export async function run(): Promise<void> {
   fs.writeFileSync(path.join(configDir, 'bench.yaml'), CONFIG_YAML);
   const body = writeGrpcBody(dir, 'should-rate-limit', 'envoy.service.ratelimit.v3.RateLimitRequest', REQUEST);
 
-  // Banyan's targets: as shipped; with a --workers flag (when this build has one), 1 and the default.
-  const hasWorkers = /--workers\b/.test(await ratelimitHelp());
-  const banyanVariants: { suffix: string; args: string[] }[] = hasWorkers ? [{ suffix: ' (--workers 1)', args: ['--workers', '1'] }, { suffix: ' (default workers)', args: [] }] : [{ suffix: '', args: [] }];
+  // Banyan's targets: as shipped. With a --workers flag (when this build has one): --workers 1, and
+  // on Redis also the default, or `auto` (one process per core) when the default is 1. The memory
+  // backend counts per process, so it runs with one worker only.
+  const help = await ratelimitHelp();
+  const hasWorkers = /--workers\b/.test(help);
+  const workersDefault = /--workers <[^>]*>[^]*?\(default: ([^)]+)\)/.exec(help)?.[1]?.replace(/"/g, '');
+  const one = { suffix: ' (--workers 1)', args: ['--workers', '1'] };
+  const many = workersDefault && workersDefault !== '1' ? { suffix: ` (default: --workers ${workersDefault})`, args: [] } : { suffix: ' (--workers auto)', args: ['--workers', 'auto'] };
+  const memoryVariants: { suffix: string; args: string[] }[] = hasWorkers ? [one] : [{ suffix: '', args: [] }];
+  const redisVariants: { suffix: string; args: string[] }[] = hasWorkers ? [one, many] : [{ suffix: '', args: [] }];
   const ref = await referenceBinary();
   const notes: string[] = [];
   if ('unavailable' in ref) {
@@ -190,8 +197,8 @@ export async function run(): Promise<void> {
   const targets: Target[] = [
     { name: 'ceiling: grpc-js no-op', kind: 'ceiling', transport: 'grpc-js' },
     { name: 'ceiling: node:http2 lean no-op', kind: 'ceiling', transport: 'h2' },
-    ...banyanVariants.map((v): Target => ({ name: `Banyan memory${v.suffix}`, kind: 'banyan', backend: 'memory', args: v.args })),
-    ...banyanVariants.map((v): Target => ({ name: `Banyan Redis${v.suffix}`, kind: 'banyan', backend: 'redis', args: v.args })),
+    ...memoryVariants.map((v): Target => ({ name: `Banyan memory${v.suffix}`, kind: 'banyan', backend: 'memory', args: v.args })),
+    ...redisVariants.map((v): Target => ({ name: `Banyan Redis${v.suffix}`, kind: 'banyan', backend: 'redis', args: v.args })),
     ...('bin' in ref ? [{ name: 'envoyproxy/ratelimit Redis', kind: 'reference' as const, backend: 'redis' as const }] : []),
   ];
 
@@ -263,7 +270,8 @@ export async function run(): Promise<void> {
       const c1 = await r.banyan?.counts();
       const counts = c0 && c1 ? diff(c0, c1) : undefined;
       // The server answered at least what h2load counted (a few more: streams in flight at the end).
-      if (counts && counts.calls < load.ok) throw new Error(`${t.name}: server counted ${counts.calls} calls for ${load.ok} HTTP 200s`);
+      // Fewer is shown, not fatal: with several workers the scrape may cover one process only.
+      if (counts && counts.calls < load.ok) notes.push(`${t.name}: /metrics counted ${fmt(counts.calls)} calls for ${fmt(load.ok)} HTTP 200s in one closed loop (its counters do not cover every answer)`);
       const cpuSeconds = u1.cpuSeconds - u0.cpuSeconds;
       return {
         load,
@@ -355,7 +363,7 @@ export async function run(): Promise<void> {
 
   const minutes = ((Date.now() - t0) / 60_000).toFixed(1);
   console.log(
-    `Banyan ${banyanRevision()} as shipped: \`banyan ratelimit\` in its own process (defaults: failure mode allow, 50 ms timeout${hasWorkers ? '' : '; this build has no --workers flag'}); ` +
+    `Banyan ${banyanRevision()} as shipped: \`banyan ratelimit\` in its own process (defaults: failure mode allow, 50 ms timeout; ${hasWorkers ? `--workers default ${workersDefault ?? 'unknown'}` : 'this build has no --workers flag'}); ` +
       `${'bin' in ref ? `${REFERENCE_NAME} (defaults, USE_STATSD=false, GOMAXPROCS = all CPUs)` : 'reference not measured'}; ceilings = constant answer (bench/ratelimit-transport-server.ts). ` +
       `Same config and request (3 descriptors: remote_address, path, tenant→plan; every decision within limit), same redis-server (flushed before every target). ` +
       `h2load: peak = closed loop ${CONNECTIONS} connections × ${STREAMS} streams for ${SECONDS}s after a separate ${WARMUP_SECONDS}s warm-up; latency = open loop at ${fmt(commonRate)}/s for every target (half of the lowest peak), one connection, a request group every ms, a pass more than 10% off that rate run again (twice at most; the rate actually sent is shown). ` +
@@ -392,7 +400,7 @@ export async function run(): Promise<void> {
 
   const banyanRedis = rows.filter((r) => r.t.kind === 'banyan' && r.t.backend === 'redis');
   console.log('\ntargets (Banyan Redis vs envoyproxy/ratelimit Redis, same run):');
-  if (!refRow) console.log(`- not evaluated: ${notes.join(' ')}`);
+  if (!refRow) console.log(`- not evaluated: ${'unavailable' in ref ? ref.unavailable : 'the reference did not run'}`);
   else
     for (const b of banyanRedis) {
       const cpu = b.perCpu / refRow.perCpu;
