@@ -102,7 +102,8 @@ async function installOptional(): Promise<Map<ClientName, string>> {
     if (!CLIENTS.includes(client) || resolves(pkg)) continue;
     console.error(`installing ${pkg}@${range} into ${CACHE_DIR}`);
     try {
-      await promisify(execFile)('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--prefix', CACHE_DIR, `${pkg}@${range}`], { timeout: 300_000 });
+      // Saved into the cache directory's own package.json, so that the next install there keeps it.
+      await promisify(execFile)('npm', ['install', '--no-audit', '--no-fund', '--prefix', CACHE_DIR, `${pkg}@${range}`], { timeout: 300_000 });
       if (!resolves(pkg)) missing.set(client, `npm install ${pkg}@${range} succeeded but the package does not resolve`);
     } catch (err) {
       missing.set(client, `npm install ${pkg}@${range} failed: ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`);
