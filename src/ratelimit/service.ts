@@ -127,6 +127,8 @@ export class RateLimiter {
   private readonly headers?: { limit: string; remaining: string; reset: string; policy?: string };
   /** The policy behind each status with a current_limit, for the headers' true window. */
   private readonly policyOf = new WeakMap<RlsDescriptorStatus, RateLimitPolicy>();
+  /** current_limit per policy (frozen: shared by every response; weak, since overrides from Envoy make a policy per call). */
+  private readonly currentLimits = new WeakMap<RateLimitPolicy, NonNullable<RlsDescriptorStatus['current_limit']>>();
   private readonly now: () => number;
   private readonly breaker: CircuitBreaker;
   private readonly log: Logger;
@@ -226,7 +228,7 @@ export class RateLimiter {
 
     const planned: Planned[][] = limited.map((rule, i) => {
       if (!rule) return [];
-      this.metrics.totalHits.inc({ key: rule.fullKey }, hits[i]);
+      this.metrics.rule(rule.fullKey).totalHits += hits[i];
       return rule.policies.map((policy, j) => {
         const check = this.checkFor(domain, entries[i], rule, policy, j, hits[i], nowMs);
         return { rule, policy, check, cached: check.algorithm === 'fixed' && !!this.localCache?.has(cacheKeyOf(check), nowMs) };
@@ -243,7 +245,10 @@ export class RateLimiter {
         return this.failure(err, limited);
       }
       try {
-        const results = await this.within((trip) => this.count(toSend, all.length > toSend.length, trip), deadlineAt, silenceMs);
+        const someCachedOver = all.length > toSend.length;
+        const results = this.backend.inProcess
+          ? await this.count(toSend, someCachedOver, IN_PROCESS)
+          : await this.within((trip) => this.count(toSend, someCachedOver, trip), deadlineAt, silenceMs);
         this.breaker.success(ticket);
         toSend.forEach((p, k) => (p.result = results[k]));
       } catch (err) {
@@ -307,7 +312,7 @@ export class RateLimiter {
    * already over in the local cache, the others are only read; otherwise every counter is read first
    * and, when some would go over, only those are incremented.
    */
-  private async count(toSend: Planned[], someCachedOver: boolean, trip: Trip): Promise<LimitResult[]> {
+  private async count(toSend: Planned[], someCachedOver: boolean, trip: SendsToBackend): Promise<LimitResult[]> {
     const checks = toSend.map((p) => p.check);
     const send = (cs: LimitCheck[]) => trip.sent(this.backend.check(cs));
     if (!this.stopIncrement) return send(checks);
@@ -338,7 +343,7 @@ export class RateLimiter {
 
   /** One descriptor's status and stats, from the limit nearest to (or furthest over) its threshold. */
   private statusFor(rule: Rule, planned: Planned[], hits: number, nowMs: number): RlsDescriptorStatus {
-    const key = { key: rule.fullKey };
+    const counts = this.metrics.rule(rule.fullKey);
     let worst: { p: Planned; after: number; over: boolean; remaining: number } | undefined;
     for (const p of planned) {
       const after = p.cached ? p.policy.requestsPerUnit + hits : p.result!.after;
@@ -352,31 +357,37 @@ export class RateLimiter {
     const near = Math.floor(limit * this.nearLimitRatio);
     const before = after - hits;
     if (p.cached) {
-      this.metrics.overLimit.inc(key, hits);
-      this.metrics.overLimitWithLocalCache.inc(key, hits);
+      counts.overLimit += hits;
+      counts.overLimitWithLocalCache += hits;
     } else if (over) {
-      if (before >= limit) this.metrics.overLimit.inc(key, hits);
+      if (before >= limit) counts.overLimit += hits;
       else {
-        this.metrics.overLimit.inc(key, after - limit);
-        this.metrics.nearLimit.inc(key, limit - Math.max(near, before));
+        counts.overLimit += after - limit;
+        counts.nearLimit += limit - Math.max(near, before);
       }
     } else {
-      if (after > near) this.metrics.nearLimit.inc(key, before >= near ? hits : after - near);
-      this.metrics.withinLimit.inc(key, hits);
+      if (after > near) counts.nearLimit += before >= near ? hits : after - near;
+      counts.withinLimit += hits;
     }
     const resetMs = p.cached ? p.check.windowSeconds * 1000 - (nowMs % (p.check.windowSeconds * 1000)) : p.result!.resetMs;
     const status: RlsDescriptorStatus = {
       code: over ? 'OVER_LIMIT' : 'OK',
-      current_limit: { ...currentLimitOf(p.policy), ...(rule.name ? { name: rule.name } : {}) },
+      current_limit: rule.name ? { ...this.currentLimit(p.policy), name: rule.name } : this.currentLimit(p.policy),
       limit_remaining: remaining,
       duration_until_reset: { seconds: Math.ceil(resetMs / 1000) },
     };
-    this.policyOf.set(status, p.policy);
+    if (this.headers) this.policyOf.set(status, p.policy);
     if (over && rule.shadowMode) {
       status.code = 'OK';
-      this.metrics.shadowMode.inc(key, hits);
+      counts.shadowMode += hits;
     }
     return status;
+  }
+
+  private currentLimit(policy: RateLimitPolicy): NonNullable<RlsDescriptorStatus['current_limit']> {
+    let c = this.currentLimits.get(policy);
+    if (!c) this.currentLimits.set(policy, (c = Object.freeze(currentLimitOf(policy)) as NonNullable<RlsDescriptorStatus['current_limit']>));
+    return c;
   }
 
   private headerValues(s: RlsDescriptorStatus): { key: string; value: string }[] {
@@ -496,7 +507,14 @@ class TimeoutError extends Error {}
  * together in a setImmediate queued when the first was issued, so an immediate queued after issuing
  * runs right after that write (later, if the client holds them behind a batch still in flight).
  */
-class Trip {
+interface SendsToBackend {
+  sent<T>(work: Promise<T>): Promise<T>;
+}
+
+/** An in-process backend's calls: nothing is written anywhere, so there is nothing to time. */
+const IN_PROCESS: SendsToBackend = { sent: (work) => work };
+
+class Trip implements SendsToBackend {
   issuedAt?: number;
   writtenAt?: number;
   private trips = 0;

@@ -20,6 +20,7 @@ export interface MemoryBackendOptions {
  */
 export class MemoryBackend implements LimiterBackend {
   readonly name = 'memory';
+  readonly inProcess = true;
   private readonly entries = new Map<string, Entry>();
   private readonly maxKeys: number;
   private readonly timer: NodeJS.Timeout;

@@ -25,6 +25,8 @@ export interface LimitResult {
 
 export interface LimiterBackend {
   readonly name: 'memory' | 'redis';
+  /** Answers from this process's own memory: nothing to wait for, so no deadline or timer applies. */
+  readonly inProcess?: boolean;
   /** All checks of one request, answered in one round trip to the store. */
   check(checks: LimitCheck[]): Promise<LimitResult[]>;
   /**
