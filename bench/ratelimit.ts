@@ -9,7 +9,7 @@
  * tenant/plan pair) under limits of 1,000,000/s, so every decision is "within limit"; a probe answer
  * from each real target must equal the others' (overall code, per-descriptor code and limit).
  * Load is h2load (a native process): peak = closed loop (CONNECTIONS × STREAMS in flight); latency =
- * open loop at one offered rate common to every target (half of the lowest peak), so p99 compares
+ * open loop at one offered rate common to every target (half of the lowest peak of any round), so p99 compares
  * like for like. Server CPU (utime+stime, the server process and all its descendants) is read from
  * /proc around the measured closed loop only (its warm-up is a separate h2load run before), against
  * h2load's count of answers in that window; RSS: steady = median of samples during the measured loop,
@@ -312,8 +312,9 @@ export async function run(): Promise<void> {
         console.error(`peak round ${round}/${ROUNDS} ${t.name}: ${fmt(s.load.perSecond)}/s, p99 ${fmt(s.load.p99Ms, 2)} ms, ${fmt(s.decisionsPerCpuSecond)} decisions/CPU-s, RSS ${fmt(s.rssSteadyMb, 0)} MB${fo}`);
       }
     }
-    // One offered rate for every target: half of the lowest peak, so that none is saturated.
-    commonRate = Math.max(100, Math.round((0.5 * Math.min(...targets.map((t) => median(peaks.get(t.name)!.map((s) => s.load.perSecond))))) / 100) * 100);
+    // One offered rate for every target: half of the lowest peak of any round (not of the medians: on
+    // a shared machine a target's slow round is what it may meet again), so that none is saturated.
+    commonRate = Math.max(100, Math.round((0.5 * Math.min(...targets.flatMap((t) => peaks.get(t.name)!.map((s) => s.load.perSecond)))) / 100) * 100);
     for (let round = 1; round <= ROUNDS; round++) {
       for (const t of targets) {
         const s = await measureOpen(t, commonRate);
@@ -366,7 +367,7 @@ export async function run(): Promise<void> {
     `Banyan ${banyanRevision()} as shipped: \`banyan ratelimit\` in its own process (defaults: failure mode allow, 50 ms timeout; ${hasWorkers ? `--workers default ${workersDefault ?? 'unknown'}` : 'this build has no --workers flag'}); ` +
       `${'bin' in ref ? `${REFERENCE_NAME} (defaults, USE_STATSD=false, GOMAXPROCS = all CPUs)` : 'reference not measured'}; ceilings = constant answer (bench/ratelimit-transport-server.ts). ` +
       `Same config and request (3 descriptors: remote_address, path, tenant→plan; every decision within limit), same redis-server (flushed before every target). ` +
-      `h2load: peak = closed loop ${CONNECTIONS} connections × ${STREAMS} streams for ${SECONDS}s after a separate ${WARMUP_SECONDS}s warm-up; latency = open loop at ${fmt(commonRate)}/s for every target (half of the lowest peak), one connection, a request group every ms, a pass more than 10% off that rate run again (twice at most; the rate actually sent is shown). ` +
+      `h2load: peak = closed loop ${CONNECTIONS} connections × ${STREAMS} streams for ${SECONDS}s after a separate ${WARMUP_SECONDS}s warm-up; latency = open loop at ${fmt(commonRate)}/s for every target (half of the lowest peak of any round), one connection, a request group every ms, a pass more than 10% off that rate run again (twice at most; the rate actually sent is shown). ` +
       `${ROUNDS} interleaved rounds, fresh server process each, medians shown (each round in parentheses). CPU = utime+stime of the server process and all its descendants over the measured closed loop, per HTTP 200 h2load counted; ` +
       `Redis's own CPU is charged to no server (shown apart). RSS steady = median of samples during the measured loop; peak = VmHWM summed over the process tree, highest of all runs. ` +
       `Node ${process.version}, ${os.cpus().length} CPUs (shared machine), load average ${os.loadavg()[0].toFixed(1)}; ${minutes} min.\n`,
