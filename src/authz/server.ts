@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { bindWithTransport, shutdownGrpcServer } from '../grpc/lifecycle.js';
-import { grpcTransport, type GrpcTransport, type Transport } from '../grpc/tls.js';
+import { grpcTransport, type GrpcTransport } from '../grpc/grpc-js-tls.js';
+import type { Transport } from '../grpc/tls.js';
 import type { Registry } from 'prom-client';
 import type { AuthProvider } from '../config/model.js';
 import { DEFAULT_PORTS } from '../ports.js';

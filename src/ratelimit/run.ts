@@ -1,5 +1,5 @@
 import { formatDiagnostic, hasErrors } from '../config/diagnostics.js';
-import { grpcChannelCredentials, TlsFileWatcher, type TlsFiles } from '../grpc/tls.js';
+import { TlsFileWatcher, type TlsFiles } from '../grpc/tls.js';
 import { parseRateLimitFiles } from '../config/ratelimit/parse.js';
 import { readConfigFiles, type SourceFile } from '../config/source.js';
 import { ServiceStack, type StopReport } from '../service/stack.js';
@@ -9,7 +9,7 @@ import { serveMetrics } from '../telemetry/metrics-http.js';
 import { createRedisClient, RedisBackend, type RedisConnectOptions } from './backend/redis.js';
 import { createRateLimitServer, type RateLimitServer } from './server.js';
 import type { RateLimitServiceOptions } from './service.js';
-import { RateLimitXdsClient, type XdsClientTls } from './xds-client.js';
+import type { XdsClientTls } from './xds-client.js';
 
 export interface RunRateLimitOptions {
   port: number;
@@ -105,6 +105,8 @@ export async function runRateLimit(o: RunRateLimitOptions): Promise<RunningRateL
       const pair = o.xdsTls?.certFile && o.xdsTls.keyFile ? { certFile: o.xdsTls.certFile, keyFile: o.xdsTls.keyFile, caFile: o.xdsTls.caFile, requireClientCert: false } : undefined;
       const certs = pair ? await TlsFileWatcher.open(pair, { logger: o.log, ...(o.xdsCertRecheckMs ? { recheckMs: o.xdsCertRecheckMs } : {}) }) : undefined;
       if (certs) stack.add('xDS client certificate', () => certs.close());
+      // Loaded only with --xds: the xDS client and its credentials are grpc-js, which the file-fed service never needs.
+      const [{ RateLimitXdsClient }, { grpcChannelCredentials }] = await Promise.all([import('./xds-client.js'), import('../grpc/grpc-js-tls.js')]);
       const client = new RateLimitXdsClient({
         address: o.xds,
         nodeId: o.nodeId ?? `ratelimit-${process.pid}`,

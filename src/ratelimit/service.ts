@@ -1,4 +1,4 @@
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import { GrpcCode } from '../grpc/unary-server.js';
 import type { RateLimitDomain, RateLimitPolicy } from '../config/model.js';
 import { envoyUnitName, UNIT_SECONDS, unitFromEnvoy } from '../config/ratelimit/units.js';
 import { validateDomains } from '../config/ratelimit/validate.js';
@@ -83,7 +83,7 @@ const FAIL_OPEN_LOG_INTERVAL_MS = 10_000;
 /** A request the service refuses with a gRPC status (Envoy treats any error per failure_mode_deny). */
 export class RateLimitError extends Error {
   constructor(
-    readonly code: GrpcStatus,
+    readonly code: (typeof GrpcCode)[keyof typeof GrpcCode],
     message: string,
   ) {
     super(message);
@@ -207,11 +207,11 @@ export class RateLimiter {
   private async decide(request: RlsRequest, deadlineAt: number, silenceMs: number): Promise<RlsResponse> {
     const domain = request.domain ?? '';
     const descriptors = request.descriptors ?? [];
-    if (domain === '') throw new RateLimitError(GrpcStatus.UNKNOWN, 'rate limit domain must not be empty');
-    if (descriptors.length === 0) throw new RateLimitError(GrpcStatus.UNKNOWN, 'rate limit descriptor list must not be empty');
+    if (domain === '') throw new RateLimitError(GrpcCode.UNKNOWN, 'rate limit domain must not be empty');
+    if (descriptors.length === 0) throw new RateLimitError(GrpcCode.UNKNOWN, 'rate limit descriptor list must not be empty');
     // As the reference: a service that never loaded a valid config refuses (an error, so Envoy's
     // failure_mode_deny applies) rather than letting everything through.
-    if (!this.loaded) throw new RateLimitError(GrpcStatus.UNKNOWN, 'no rate limit configuration loaded');
+    if (!this.loaded) throw new RateLimitError(GrpcCode.UNKNOWN, 'no rate limit configuration loaded');
 
     const table = this.table;
     const nowMs = this.now();
@@ -410,7 +410,7 @@ export class RateLimiter {
     const reason = err instanceof TimeoutError ? 'timeout' : err instanceof BreakerOpenError ? 'breaker_open' : 'error';
     this.metrics.backendErrors.inc({ backend: this.backend.name, reason });
     const closed = limited.some((r) => r && !(r.failOpen ?? this.failureMode === 'allow'));
-    if (closed) throw new RateLimitError(GrpcStatus.UNAVAILABLE, `rate limit backend ${this.backend.name} unavailable: ${(err as Error).message}`);
+    if (closed) throw new RateLimitError(GrpcCode.UNAVAILABLE, `rate limit backend ${this.backend.name} unavailable: ${(err as Error).message}`);
     this.metrics.failureModeAllowed.inc();
     this.failedOpen(reason, err);
     return { overall_code: 'OK', statuses: limited.map(() => ({ code: 'OK' })) };

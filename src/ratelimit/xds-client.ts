@@ -29,7 +29,7 @@ export interface RateLimitXdsClientOptions {
    * roots), and a client certificate and key for mTLS (serve --tls-client-ca). Absent = plaintext.
    */
   tls?: XdsClientTls;
-  /** Channel credentials in place of `tls` (a rotating client certificate: grpc/tls.ts grpcChannelCredentials). */
+  /** Channel credentials in place of `tls` (a rotating client certificate: grpc/grpc-js-tls.ts grpcChannelCredentials). */
   credentials?: grpc.ChannelCredentials;
 }
 

@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { bindWithTransport, shutdownGrpcServer } from '../grpc/lifecycle.js';
-import { grpcTransport, type Transport } from '../grpc/tls.js';
+import { grpcTransport } from '../grpc/grpc-js-tls.js';
+import type { Transport } from '../grpc/tls.js';
 import { LRS_SERVICE, METRICS_SERVICE, registerLoadStats, type LoadStats, type LoadStatsOptions } from '../loadstats/index.js';
 import { addGrpcHealth } from '../telemetry/health.js';
 import type { XdsServer } from '../xds/server.js';

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grpcChannelCredentials, grpcTransport, TlsFileWatcher } from '../../src/grpc/tls.js';
+import { grpcChannelCredentials, grpcTransport } from '../../src/grpc/grpc-js-tls.js';
+import { TlsFileWatcher } from '../../src/grpc/tls.js';
 import { issueCert, makeCa, replaceFile, type TestCa, type TestCert } from '../support/certs.js';
 
 /** One unary method answering with the serial of the client certificate the connection presented. */
