@@ -139,7 +139,7 @@ function groups(dist: string): { name: string; imports: string[] }[] {
     { name: 'chokidar', imports: ['chokidar'] },
     { name: 'protobufjs', imports: ['protobufjs'] },
     { name: 'ioredis', imports: ['ioredis'] },
-    { name: 'Banyan CLI (dist/src/cli/main.js)', imports: [own('cli/main.js')] },
+    { name: 'Banyan CLI (cli/main.js + commands/ratelimit.js)', imports: [own('cli/main.js'), own('cli/commands/ratelimit.js')] },
     { name: 'Banyan ratelimit/run.js', imports: [own('ratelimit/run.js')] },
     { name: 'Envoy protos loaded (loadEnvoyProtos)', imports: [`${own('proto/envoy.js')}#load`] },
     // Not needed by `banyan ratelimit` (without --xds); 0 "in order" = already loaded by a row above.

@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   'xds-ack': () => import('./xds-ack.js'),
   'ratelimit-transport': () => import('./ratelimit-transport.js'),
   'ratelimit-redis': () => import('./ratelimit-redis-clients.js'),
+  'ratelimit-rss': () => import('./ratelimit-rss.js'),
 };
 
 async function main(): Promise<void> {
