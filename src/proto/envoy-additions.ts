@@ -16,8 +16,9 @@ export function applyEnvoyApiAdditions(root: protobuf.Root): void {
   const descriptor = root.lookupType('envoy.extensions.common.ratelimit.v3.RateLimitDescriptor');
   if (!descriptor.fields.hits_addend) descriptor.add(new protobuf.Field('hits_addend', 3, 'google.protobuf.UInt64Value'));
 
-  const action = root.lookupType('envoy.config.route.v3.RateLimit.Action');
-  if (!action.fields.query_parameters) {
+  // A process may load part of the API (restrictEnvoyProtos): what it lacks needs no addition.
+  const action = root.lookup('envoy.config.route.v3.RateLimit.Action');
+  if (action instanceof protobuf.Type && !action.fields.query_parameters) {
     const qp = new protobuf.Type('QueryParameters')
       .add(new protobuf.Field('query_parameter_name', 1, 'string'))
       .add(new protobuf.Field('descriptor_key', 2, 'string'))
@@ -29,7 +30,7 @@ export function applyEnvoyApiAdditions(root: protobuf.Root): void {
   }
 
   for (const name of ['envoy.service.ratelimit.v3.RateLimitResponse.RateLimit.Unit', 'envoy.type.v3.RateLimitUnit']) {
-    const e = root.lookupEnum(name);
-    if (e.values.WEEK === undefined) e.add('WEEK', 7);
+    const e = root.lookup(name);
+    if (e instanceof protobuf.Enum && e.values.WEEK === undefined) e.add('WEEK', 7);
   }
 }

@@ -35,6 +35,18 @@ const ENTRY_PROTOS = [
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
 ];
 
+let entryProtos: readonly string[] = ENTRY_PROTOS;
+
+/**
+ * Narrows the Envoy API this process loads to `files` (with their imports, Banyan's own protos and
+ * whatever `loadProtos` adds). For `banyan ratelimit`, which serves one service: the whole API is
+ * 10–15 MB of its RSS. Only before the first load; a type outside them then fails at its lookup.
+ */
+export function restrictEnvoyProtos(files: readonly string[]): void {
+  if (cachedRoot) throw new Error('restrictEnvoyProtos: the Envoy protos are already loaded');
+  entryProtos = files;
+}
+
 /** Protos added by `loadProtos` (feature modules), loaded with ENTRY_PROTOS or into the loaded root. */
 const addedProtos = new Set<string>();
 
@@ -90,7 +102,7 @@ export function loadEnvoyProtos(): protobuf.Root {
   if (cachedRoot) return cachedRoot;
   const root = new protobuf.Root();
   root.resolvePath = resolveInclude;
-  const files = [...ENTRY_PROTOS, ...addedProtos];
+  const files = [...entryProtos, ...addedProtos];
   for (const own of BANYAN_PROTOS) if (resolveInclude('', own) && fs.existsSync(resolveInclude('', own)!)) files.push(own);
   root.loadSync(files, { keepCase: true });
   applyEnvoyApiAdditions(root);
