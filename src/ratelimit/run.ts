@@ -6,7 +6,7 @@ import { ServiceStack, type StopReport } from '../service/stack.js';
 import { ConfigWatcher } from '../service/watcher.js';
 import type { Logger } from '../telemetry/logger.js';
 import { serveMetrics } from '../telemetry/metrics-http.js';
-import { createRedisClient, RedisBackend, type RedisConnectOptions } from './backend/redis.js';
+import type { RedisConnectOptions } from './backend/redis.js';
 import { createRateLimitServer, type RateLimitServer } from './server.js';
 import type { RateLimitServiceOptions } from './service.js';
 import type { XdsClientTls } from './xds-client.js';
@@ -72,7 +72,9 @@ export interface RunningRateLimit {
 
 /** `banyan ratelimit`: the service standalone, fed by files (watched) or by Banyan over xDS. */
 export async function runRateLimit(o: RunRateLimitOptions): Promise<RunningRateLimit> {
-  const backend = o.redis ? new RedisBackend(createRedisClient(o.redis)) : undefined;
+  // The Redis client is loaded only when used: with the memory backend it is ~12 MB of RSS for nothing.
+  const redis = o.redis ? await import('./backend/redis.js') : undefined;
+  const backend = o.redis && redis ? new redis.RedisBackend(redis.createRedisClient(o.redis)) : undefined;
   const server = createRateLimitServer({
     backend,
     timeoutMs: o.timeoutMs,
