@@ -25,32 +25,14 @@ import { RedisServer } from '../test/support/redis.js';
 import { banyanBin } from './support/banyan-ratelimit.js';
 import { fmt } from './support/format.js';
 import { probeCall, writeGrpcBody } from './support/grpc-frame.js';
+import { CONFIG_YAML, REQUEST, RLS_METHOD } from './support/ratelimit-workload.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LOAD_DECISIONS = Number(process.env.LOAD_DECISIONS ?? 20_000);
 const IDLE_SETTLE_MS = 1_000;
 const H2LOAD = process.env.H2LOAD ?? 'h2load';
-const METHOD = '/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit';
+const METHOD = RLS_METHOD;
 
-const CONFIG_YAML = `domain: bench
-descriptors:
-  - key: remote_address
-    rate_limit: { unit: second, requests_per_unit: 1000000 }
-  - key: path
-    rate_limit: { unit: second, requests_per_unit: 1000000 }
-  - key: tenant
-    descriptors:
-      - key: plan
-        rate_limit: { unit: second, requests_per_unit: 1000000 }
-`;
-const REQUEST = {
-  domain: 'bench',
-  descriptors: [
-    { entries: [{ key: 'remote_address', value: '10.0.0.1' }] },
-    { entries: [{ key: 'path', value: '/api' }] },
-    { entries: [{ key: 'tenant', value: 'acme' }, { key: 'plan', value: 'gold' }] },
-  ],
-};
 
 interface Mem {
   rssKb: number;

@@ -36,6 +36,7 @@ import { probeCall, writeGrpcBody } from './support/grpc-frame.js';
 import { closedLoop, openLoop, type GrpcTarget, type LoadStats, type OpenLoopStats } from './support/h2load.js';
 import { treeUsage } from './support/proc-tree.js';
 import { REFERENCE_NAME, referenceBinary, startReference, type ReferenceServer } from './support/reference-ratelimit.js';
+import { CONFIG_YAML, DESCRIPTORS, REQUEST, RLS_METHOD } from './support/ratelimit-workload.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Math.max(2, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -45,29 +46,8 @@ const STREAMS = 16;
 const RSS_SAMPLE_MS = 250;
 /** An open loop whose rate actually sent is off the common rate by more than this share is run again (twice at most). */
 const OPEN_TOLERANCE = 0.1;
-const METHOD = '/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit';
+const METHOD = RLS_METHOD;
 const RESPONSE_TYPE = 'envoy.service.ratelimit.v3.RateLimitResponse';
-const DESCRIPTORS = 3;
-const REQUEST = {
-  domain: 'bench',
-  descriptors: [
-    { entries: [{ key: 'remote_address', value: '10.0.0.1' }] },
-    { entries: [{ key: 'path', value: '/api/orders' }] },
-    { entries: [{ key: 'tenant', value: 'acme' }, { key: 'plan', value: 'gold' }] },
-  ],
-};
-/** envoyproxy/ratelimit's format; read as is by both servers. */
-const CONFIG_YAML = `domain: bench
-descriptors:
-  - key: remote_address
-    rate_limit: { unit: second, requests_per_unit: 1000000 }
-  - key: path
-    rate_limit: { unit: second, requests_per_unit: 1000000 }
-  - key: tenant
-    descriptors:
-      - key: plan
-        rate_limit: { unit: second, requests_per_unit: 1000000 }
-`;
 
 type Kind = 'ceiling' | 'banyan' | 'reference';
 interface Target {
