@@ -5,7 +5,7 @@
  *
  * One decision = one LimiterBackend.check() of `descriptors` fixed-window checks, exactly what
  * Banyan's RateLimitService hands its backend for a request of that many descriptors (keys shaped as
- * its checkFor builds them: domain_key_value_windowStart). For ioredis the backend IS Banyan's
+ * its checkFor builds them: domain_key_value_windowStart). For `banyan` the backend IS Banyan's
  * RedisBackend (src/ratelimit/backend/redis.ts, client from createRedisClient), so the commands are
  * what it sends: per check, INCRBY key hits and EXPIRE key window, issued together and left to the
  * client's pipelining. The alternatives issue the same two commands per check the same way.
@@ -23,8 +23,14 @@ import { createRedisClient, RedisBackend } from '../src/ratelimit/backend/redis.
 import type { LimitCheck, LimitResult } from '../src/ratelimit/backend/types.js';
 import { fixedResetMs } from '../src/ratelimit/backend/types.js';
 
-/** ioredis-bare: ioredis as Banyan configures it, without RedisBackend around it (the wrapper's own cost). */
-export type ClientName = 'ioredis' | 'ioredis-no-autopipelining' | 'ioredis-bare' | 'node-redis' | 'valkey-glide';
+/**
+ * banyan: RedisBackend as Banyan runs it (@redis/client, from createRedisClient). ioredis: the
+ * RedisBackend Banyan had before it moved to @redis/client (ioredis with its options, auto-pipelining
+ * on, and the same wrapper: Promise.all over the checks, INCRBY + EXPIRE each, the answer time taken
+ * on every reply), kept to compare against. node-redis: @redis/client without RedisBackend around it
+ * (the wrapper's own cost).
+ */
+export type ClientName = 'banyan' | 'ioredis' | 'ioredis-no-autopipelining' | 'node-redis' | 'valkey-glide';
 
 export interface ChildSpec {
   client: ClientName;
@@ -43,6 +49,7 @@ export interface ChildSpec {
 
 interface Backend {
   check(checks: LimitCheck[]): Promise<LimitResult[]>;
+  lastAnswerAt?(): number;
   close(): Promise<void>;
 }
 
@@ -72,23 +79,29 @@ function pairBackend(c: { incrBy(k: string, n: number): Promise<unknown>; expire
 }
 
 async function connect(client: ClientName, url: string): Promise<Backend> {
-  if (client === 'ioredis' || client === 'ioredis-no-autopipelining') {
-    const redis = createRedisClient({ url });
-    // Read per command by ioredis (autoPipelining.js), so everything else stays Banyan's.
-    if (client === 'ioredis-no-autopipelining') redis.options.enableAutoPipelining = false;
-    const b = new RedisBackend(redis);
+  if (client === 'banyan') {
+    const b = new RedisBackend(createRedisClient({ url }));
     await b.ready();
     return b;
   }
-  if (client === 'ioredis-bare') {
-    const redis = createRedisClient({ url });
+  if (client === 'ioredis' || client === 'ioredis-no-autopipelining') {
+    // ioredis as src/ratelimit/backend/redis.ts configured it before the move (its CLIENT_OPTIONS).
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 2000,
+      retryStrategy: (times) => Math.min(50 * times, 1000),
+      enableAutoPipelining: client === 'ioredis',
+      reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 1 : false),
+    });
     redis.on('error', () => {});
     await new Promise((resolve) => redis.once('ready', resolve));
-    return pairBackend({ incrBy: (k, n) => redis.incrby(k, n), expire: (k, s) => redis.expire(k, s) }, () => redis.disconnect());
+    return formerBackend(redis);
   }
   const u = new URL(url);
   if (client === 'node-redis') {
-    const { createClient } = (await importCached('@redis/client')) as { createClient: (o: object) => NodeRedis };
+    const { createClient } = (await import('@redis/client')) as unknown as { createClient: (o: object) => NodeRedis };
     const c = createClient({ url, disableOfflineQueue: true });
     c.on('error', () => {});
     await c.connect();
@@ -97,6 +110,29 @@ async function connect(client: ClientName, url: string): Promise<Backend> {
   const { GlideClient } = (await importCached('@valkey/valkey-glide')) as { GlideClient: { createClient(o: object): Promise<Glide> } };
   const c = await GlideClient.createClient({ addresses: [{ host: u.hostname, port: Number(u.port) }], requestTimeout: 2000, inflightRequestsLimit: 100_000 });
   return pairBackend(c, () => c.close());
+}
+
+/** The former RedisBackend's fixed-window path on ioredis, as it was (check → single → command). */
+function formerBackend(redis: import('ioredis').Redis): Backend {
+  let answeredAt = -Infinity;
+  const command = async (c: LimitCheck): Promise<LimitResult> => {
+    const [after] = await Promise.all([redis.incrby(c.key, c.hits), redis.expire(c.key, c.windowSeconds)]);
+    answeredAt = performance.now();
+    return { after: Number(after), resetMs: fixedResetMs(c.windowSeconds, c.nowMs) };
+  };
+  const single = async (c: LimitCheck): Promise<LimitResult> => {
+    try {
+      return await command(c);
+    } catch (err) {
+      if ((err as Error).name === 'ReplyError') answeredAt = performance.now();
+      throw err;
+    }
+  };
+  return {
+    check: async (checks) => Promise.all(checks.map(single)),
+    lastAnswerAt: () => answeredAt,
+    close: async () => redis.disconnect(),
+  };
 }
 
 interface NodeRedis {

@@ -4,12 +4,13 @@
  * reference's REDIS_PERSECOND / REDIS_PERSECOND_URL) pays off.
  *
  * One decision = what Banyan's RedisBackend sends for a request of 1 or 3 descriptors: per descriptor
- * INCRBY key 1 + EXPIRE key window, issued together (bench/ratelimit-redis-client-child.ts; for ioredis
- * it is RedisBackend itself). Clients: ioredis (Banyan's dependency) with enableAutoPipelining on (as
- * Banyan runs it) and off; @redis/client (node-redis v5, pipelines what is written in one tick);
- * @valkey/valkey-glide (Rust core, prebuilt per platform). The two alternatives are not dependencies:
- * they are `npm install --prefix`ed into node_modules/.cache/bench-redis-clients at bench time; one that
- * does not install or load is reported with the reason.
+ * INCRBY key 1 + EXPIRE key window, issued together (bench/ratelimit-redis-client-child.ts; for
+ * "banyan" it is RedisBackend itself, on @redis/client). Clients: Banyan's RedisBackend; the RedisBackend
+ * Banyan had before, on ioredis (a devDependency now) with enableAutoPipelining on (as it ran) and off;
+ * bare @redis/client (node-redis v5, pipelines what is written in one tick, Banyan's dependency);
+ * @valkey/valkey-glide (Rust core, prebuilt per platform), not a dependency: it is `npm install
+ * --prefix`ed into node_modules/.cache/bench-redis-clients at bench time, and if it does not install or
+ * load it is reported with the reason.
  *
  * Each client runs in its own child process, closed loop at 1, 50 and 200 decisions in flight. Its CPU
  * (utime+stime, all threads) and RSS come from /proc/<pid>, redis-server's CPU from /proc/<its pid>
@@ -17,7 +18,7 @@
  * proves every run sent exactly 2 commands per descriptor per decision. Rounds are interleaved (every
  * client of a cell, then the next cell, ... then round 2), medians shown.
  *
- * Per-second part: 3 descriptors, two per-second and one per-minute, on ioredis as Banyan runs it:
+ * Per-second part: 3 descriptors, two per-second and one per-minute, on RedisBackend as Banyan runs it:
  * all on one Redis vs per-second keys on a second redis-server. Compared on decisions per CPU-s of all
  * processes involved (client + every redis-server), p99, and how much of a core the single Redis used.
  *
@@ -42,22 +43,18 @@ const WARMUP_SECONDS = 1;
 const CLK_TCK = 100; // Linux USER_HZ
 const CONCURRENCY = [1, 50, 200];
 const DESCRIPTORS = [1, 3];
-const ALL_CLIENTS: ClientName[] = ['ioredis', 'ioredis-no-autopipelining', 'node-redis', 'valkey-glide'];
-/**
- * BENCH_REDIS_CLIENTS=a,b: only these in the client table (ioredis-bare too: ioredis without
- * RedisBackend around it); set and empty: none, only the per-second part.
- */
+const ALL_CLIENTS: ClientName[] = ['banyan', 'ioredis', 'ioredis-no-autopipelining', 'node-redis', 'valkey-glide'];
+/** BENCH_REDIS_CLIENTS=a,b: only these in the client table; set and empty: none, only the per-second part. */
 const CLIENTS: ClientName[] = process.env.BENCH_REDIS_CLIENTS !== undefined ? (process.env.BENCH_REDIS_CLIENTS.split(',').filter(Boolean) as ClientName[]) : ALL_CLIENTS;
 /** npm packages of the clients that are not dependencies, with the range installed. */
 const OPTIONAL: Partial<Record<ClientName, { pkg: string; range: string }>> = {
-  'node-redis': { pkg: '@redis/client', range: '^5' },
   'valkey-glide': { pkg: '@valkey/valkey-glide', range: '^2' },
 };
 const CLIENT_LABEL: Record<ClientName, string> = {
-  ioredis: 'ioredis, auto-pipelining (Banyan)',
-  'ioredis-no-autopipelining': 'ioredis, no auto-pipelining',
-  'ioredis-bare': 'ioredis, auto-pipelining, without RedisBackend',
-  'node-redis': '@redis/client',
+  banyan: 'RedisBackend on @redis/client (Banyan)',
+  ioredis: 'former RedisBackend on ioredis, auto-pipelining',
+  'ioredis-no-autopipelining': 'former RedisBackend on ioredis, no auto-pipelining',
+  'node-redis': '@redis/client, without RedisBackend',
   'valkey-glide': '@valkey/valkey-glide',
 };
 const MINUTE = 60;
@@ -113,8 +110,8 @@ async function installOptional(): Promise<Map<ClientName, string>> {
 }
 
 function versionOf(client: ClientName): string {
-  const pkg = client.startsWith('ioredis') ? 'ioredis' : OPTIONAL[client]!.pkg;
-  const base = client.startsWith('ioredis') ? path.join(repoRoot, 'package.json') : path.join(CACHE_DIR, 'package.json');
+  const pkg = client.startsWith('ioredis') ? 'ioredis' : client === 'banyan' || client === 'node-redis' ? '@redis/client' : OPTIONAL[client]!.pkg;
+  const base = OPTIONAL[client] ? path.join(CACHE_DIR, 'package.json') : path.join(repoRoot, 'package.json');
   try {
     let dir = path.dirname(createRequire(base).resolve(pkg));
     while (!fs.existsSync(path.join(dir, 'package.json')) || JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name !== pkg) dir = path.dirname(dir);
@@ -280,7 +277,7 @@ export async function run(): Promise<void> {
       for (const client of CLIENTS) cells.push({ id: `${client}/${descriptors}/${concurrency}`, client, descriptors, concurrency, windows: allWindows, split: false });
   const perSecond: Cell[] = [];
   for (const concurrency of CONCURRENCY)
-    for (const split of [false, true]) perSecond.push({ id: `persecond/${concurrency}/${split}`, client: 'ioredis', descriptors: 3, concurrency, windows: MIXED_WINDOWS, split });
+    for (const split of [false, true]) perSecond.push({ id: `persecond/${concurrency}/${split}`, client: 'banyan', descriptors: 3, concurrency, windows: MIXED_WINDOWS, split });
 
   const samples = new Map<string, Sample[]>();
   try {
@@ -315,7 +312,7 @@ export async function run(): Promise<void> {
       `Each client in its own child process; CPU (utime+stime, all threads) from /proc/<pid>/stat of that child and of redis-server ${redisVersion} (loopback, no persistence); ` +
       `INFO commandstats checked: exactly 2 commands per descriptor per decision, none other. Node ${process.version}, ${os.cpus().length} CPUs (shared machine: other work may run beside it), load average ${os.loadavg()[0].toFixed(1)}.\n`,
   );
-  console.log('| client (version) | descriptors | in flight | decisions/s | client CPU-s per 1k | redis CPU-s per 1k | decisions per CPU-s (client+redis) | vs ioredis auto | p50 ms | p99 ms | client RSS MB |');
+  console.log('| client (version) | descriptors | in flight | decisions/s | client CPU-s per 1k | redis CPU-s per 1k | decisions per CPU-s (client+redis) | vs former (ioredis auto) | p50 ms | p99 ms | client RSS MB |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const sum = new Map<string, Summary>();
   for (const cell of [...cells, ...perSecond]) {
@@ -333,7 +330,7 @@ export async function run(): Promise<void> {
   for (const [client, why] of unavailable) console.log(`\n${CLIENT_LABEL[client]}: NOT measured — ${why}`);
 
   console.log(
-    `\nPer-second Redis (the reference's REDIS_PERSECOND_URL): 3 descriptors per decision, remote_address and path per second, user per minute, on ioredis as Banyan runs it; ` +
+    `\nPer-second Redis (the reference's REDIS_PERSECOND_URL): 3 descriptors per decision, remote_address and path per second, user per minute, on RedisBackend as Banyan runs it; ` +
       `"2 redis" sends the per-second keys to a second redis-server (2 of 3 INCRBY+EXPIRE pairs), the rest to the first. CPU = client + every redis-server. ` +
       `"busiest redis" = CPU-s per wall second of the busier redis-server (1.00 = one core saturated).\n`,
   );
