@@ -120,7 +120,7 @@ function groups(dist: string): { name: string; imports: string[] }[] {
     { name: 'yaml', imports: ['yaml'] },
     { name: 'chokidar', imports: ['chokidar'] },
     { name: 'protobufjs', imports: ['protobufjs'] },
-    { name: 'ioredis', imports: ['ioredis'] },
+    { name: '@redis/client', imports: ['@redis/client'] },
     { name: 'Banyan CLI (cli/main.js + commands/ratelimit.js)', imports: [own('cli/main.js'), own('cli/commands/ratelimit.js')] },
     { name: 'Banyan ratelimit/run.js', imports: [own('ratelimit/run.js')] },
     { name: 'Envoy protos loaded (loadEnvoyProtos)', imports: [`${own('proto/envoy.js')}#load`] },

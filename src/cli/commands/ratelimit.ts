@@ -111,7 +111,7 @@ export function register(program: Command): void {
       const worker = isRateLimitWorker();
       // With TLS, /metrics is HTTPS with the same certificate (serveServiceMetrics); without, the runner's plaintext endpoint
       const httpsMetrics = tls !== undefined && f.metricsPort !== undefined && !worker;
-      // Loaded on demand so that other commands do not pay for ioredis and gRPC at start-up.
+      // Loaded on demand so that other commands do not pay for the rate limiter and its Redis client at start-up.
       const { runRateLimit } = await import('../../ratelimit/run.js');
       const running = await runRateLimit({
         port: f.port,
