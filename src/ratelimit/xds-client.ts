@@ -5,6 +5,7 @@ import { BANYAN_RATELIMIT_USER_AGENT, fromRateLimitConfigResources } from '../co
 import { decodeMessage, TypeUrl } from '../proto/envoy.js';
 import { methodDefinition } from '../proto/grpc.js';
 import type { Logger } from '../telemetry/logger.js';
+import { banyanVersion } from '../version.js';
 
 interface DiscoveryResponse {
   version_info?: string;
@@ -48,13 +49,7 @@ export function xdsCredentials(tls: XdsClientTls | undefined): grpc.ChannelCrede
 }
 
 /** Banyan's version, sent as the node's user_agent_version. */
-const BANYAN_VERSION = (() => {
-  try {
-    return String((JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '');
-  } catch {
-    return '';
-  }
-})();
+const BANYAN_VERSION = banyanVersion();
 
 const ADS_METHOD = methodDefinition(
   'envoy.service.discovery.v3.AggregatedDiscoveryService',

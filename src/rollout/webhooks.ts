@@ -24,12 +24,10 @@
  * answer's `Retry-After` (seconds or an HTTP date), capped at 10 s.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { WebhookEvent, WebhookSpec } from '../config/model.js';
 import type { WebhookDelivery } from '../store/types.js';
 import type { Logger } from '../telemetry/logger.js';
+import { banyanVersion } from '../version.js';
 
 export const BACKOFF_BASE_MS = 250;
 export const BACKOFF_CAP_MS = 10_000;
@@ -89,24 +87,6 @@ export function verifySignature(secret: string, headers: HeaderSource, body: str
   const expected = Buffer.from(signPayload(secret, timestamp, body));
   const given = Buffer.from(signature);
   return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-let version: string | undefined;
-/** Banyan's version from its package.json (found walking up from this file: src/ and dist/src/ alike). */
-function banyanVersion(): string {
-  if (version !== undefined) return version;
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
-      if (pkg.name === 'banyan' && typeof pkg.version === 'string') return (version = pkg.version);
-    } catch {
-      // no package.json here: keep walking up
-    }
-    const up = path.dirname(dir);
-    if (up === dir) return (version = '0.0.0');
-    dir = up;
-  }
 }
 
 export const userAgent = (): string => `banyan/${banyanVersion()}`;

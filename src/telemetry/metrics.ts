@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import { banyanVersion } from '../version.js';
 
 /**
  * A registry per server instance (not the global default) so that several servers, or several
@@ -11,6 +12,9 @@ export function createRegistry(): client.Registry {
 
 export function enableProcessMetrics(registry: client.Registry): void {
   client.collectDefaultMetrics({ register: registry });
+  // The Prometheus convention for what is running: a constant 1 whose labels say which build.
+  const info = new client.Gauge({ name: 'banyan_build_info', help: 'Banyan build: version and Node.js version (always 1)', labelNames: ['version', 'nodejs_version'] as const, registers: [registry], aggregator: 'first' });
+  info.set({ version: banyanVersion(), nodejs_version: process.versions.node }, 1);
 }
 
 export { client as prom };

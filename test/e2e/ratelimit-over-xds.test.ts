@@ -36,6 +36,8 @@ ratelimit:
         rate_limit: { unit: hour, requests_per_unit: ${limit} }
 `;
 
+const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string }).version;
+
 const Rls = grpc.makeGenericClientConstructor(rateLimitServiceDefinition(), 'RateLimitService');
 
 describe('rate limit replica fed over xDS by banyan serve', () => {
@@ -110,7 +112,10 @@ describe('rate limit replica fed over xDS by banyan serve', () => {
           return a;
         }, 15_000);
         expect(answer.overall_code).toBe('OK');
-        expect(banyan.xds.status().find((p) => p.nodeId === 'rl-binary')?.types.find((t) => t.typeUrl.endsWith('RateLimitConfig'))?.state).toBe('SYNCED');
+        const status = banyan.xds.status().find((p) => p.nodeId === 'rl-binary');
+        expect(status?.types.find((t) => t.typeUrl.endsWith('RateLimitConfig'))?.state).toBe('SYNCED');
+        // The built binary names its real version (package.json), as the in-process runner does.
+        expect(status?.userAgent).toEqual({ name: 'banyan-ratelimit', version: PACKAGE_VERSION });
       } finally {
         own.close();
       }

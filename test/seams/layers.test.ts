@@ -13,6 +13,7 @@ const SRC = path.join(import.meta.dirname, '../../src');
 export const RANK: Record<string, number> = {
   errors: 0, // typed domain errors, no imports
   ports: 0, // default ports, no imports
+  version: 0, // Banyan's version from package.json, no imports
   proto: 1, // Envoy's and Banyan's protos, wire helpers
   telemetry: 1, // logging, metrics
   grpc: 1, // gRPC server lifecycle
