@@ -35,6 +35,7 @@ import { PostgresStore } from '../src/store/postgres.js';
 import type { ProxyRecord, ProxyTypeRecord, ReplicaStatus, Store } from '../src/store/types.js';
 import { startPostgres, type PostgresServer } from '../test/support/postgres.js';
 import { fmt } from './support/format.js';
+import { CLK_TCK, parseStat, type ProcStat } from './support/proc-tree.js';
 
 const SIZES = (process.env.BENCH_FLEET_SIZES ?? '1000,3000').split(',').map(Number);
 /** Publishes per measurement of a full write; renewals are a thousand times cheaper and run RENEWS times. */
@@ -50,7 +51,6 @@ const EDS_BIG = 500;
 const EDS_SMALL = 20;
 /** Leases outlive every measurement (a slow list must not find the record expired); the timer never fires, publishes are driven here. */
 const LEASE_MS = 3_600_000;
-const CLK_TCK = 100; // USER_HZ: 100 on every Linux ABI Node runs on
 
 const { Cluster: CDS, Listener: LDS, RouteConfiguration: RDS, ClusterLoadAssignment: EDS } = TypeUrl;
 
@@ -112,18 +112,15 @@ function pgTicks(postmaster: number): Map<number, number> {
   const out = new Map<number, number>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    let stat: string;
+    let stat: ProcStat;
     try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      stat = parseStat(readFileSync(`/proc/${name}/stat`, 'utf8'));
     } catch {
       continue; // gone meanwhile
     }
-    // fields after "(comm)": state ppid ... utime(14) stime(15), counted from pid = 1
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const pid = Number(name);
-    // the postmaster's cutime+cstime (16, 17) hold the CPU of children it has reaped (autovacuum workers, backends)
-    if (pid === postmaster) out.set(pid, Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]));
-    else if (Number(f[1]) === postmaster) out.set(pid, Number(f[11]) + Number(f[12]));
+    // the postmaster's reaped children (autovacuum workers, backends) are in its cutime+cstime
+    if (stat.pid === postmaster) out.set(stat.pid, stat.ticks);
+    else if (stat.ppid === postmaster) out.set(stat.pid, stat.ownTicks);
   }
   return out;
 }
@@ -366,8 +363,7 @@ export async function run(): Promise<void> {
           const monitor = new pg.Client({ connectionString: url });
           await monitor.connect();
           const { rows: r } = await monitor.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-          const stat = readFileSync(`/proc/${r[0].pid}/stat`, 'utf8');
-          const postmaster = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+          const postmaster = parseStat(readFileSync(`/proc/${r[0].pid}/stat`, 'utf8')).ppid;
           return { legacy, store, db: { monitor, postmaster }, close: async () => (await monitor.end(), await store.close(), await legacy.close()) };
         }),
       );

@@ -36,11 +36,11 @@ import type { Redis } from 'ioredis';
 import { RedisServer } from '../test/support/redis.js';
 import { fmt } from './support/format.js';
 import type { ChildSpec, ClientName } from './ratelimit-redis-client-child.js';
+import { processCpuSeconds, processMemoryMb } from './support/proc-tree.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Math.max(2, Number(process.env.BENCH_ROUNDS ?? 2));
 const WARMUP_SECONDS = 1;
-const CLK_TCK = 100; // Linux USER_HZ
 const CONCURRENCY = [1, 50, 200];
 const DESCRIPTORS = [1, 3];
 const ALL_CLIENTS: ClientName[] = ['banyan', 'ioredis', 'ioredis-no-autopipelining', 'node-redis', 'valkey-glide'];
@@ -63,17 +63,6 @@ const MIXED_WINDOWS = [1, MINUTE, 1];
 
 const repoRoot = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
 const CACHE_DIR = path.join(repoRoot, 'node_modules', '.cache', 'bench-redis-clients');
-
-function cpuSecondsOf(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-function rssMbOf(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN) / 1024;
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -205,14 +194,14 @@ async function measure(cell: Cell, sides: RedisSide[]): Promise<Sample> {
     await waitFor(proc, 'warm', () => stderr);
     for (const r of used) await r.control.config('RESETSTAT');
     const pid = proc.pid!;
-    const c0 = cpuSecondsOf(pid);
-    const r0 = used.map((r) => cpuSecondsOf(r.pid));
+    const c0 = processCpuSeconds(pid);
+    const r0 = used.map((r) => processCpuSeconds(r.pid));
     const done = waitFor<{ type: string; decisions: number; errors: number; lastError: string; elapsedMs: number }>(proc, 'done', () => stderr);
     proc.send({ type: 'go' });
     const d = await done;
-    const c1 = cpuSecondsOf(pid);
-    const r1 = used.map((r) => cpuSecondsOf(r.pid));
-    const rssMb = rssMbOf(pid);
+    const c1 = processCpuSeconds(pid);
+    const r1 = used.map((r) => processCpuSeconds(r.pid));
+    const rssMb = processMemoryMb(pid).rss;
     const report = waitFor<{ type: string; p50Ms: number; p99Ms: number }>(proc, 'report', () => stderr);
     proc.send({ type: 'report' });
     const rep = await report;

@@ -25,6 +25,7 @@ import { RedisServer } from '../test/support/redis.js';
 import { banyanBin } from './support/banyan-ratelimit.js';
 import { fmt } from './support/format.js';
 import { probeCall, writeGrpcBody } from './support/grpc-frame.js';
+import { parseStatusKb } from './support/proc-tree.js';
 import { CONFIG_YAML, REQUEST, RLS_METHOD } from './support/ratelimit-workload.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -40,9 +41,7 @@ interface Mem {
 }
 
 function readMem(pid: number): Mem {
-  const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
-  return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
+  return parseStatusKb(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -27,6 +27,7 @@ import { fmt } from './support/format.js';
 import { probeCall, writeGrpcBody } from './support/grpc-frame.js';
 import { closedLoop, openLoop, type GrpcTarget, type LoadStats, type OpenLoopStats } from './support/h2load.js';
 import { REFERENCE_VERSION, referenceBinary, startReference } from './support/reference-ratelimit.js';
+import { processCpuSeconds, processMemoryMb } from './support/proc-tree.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -36,7 +37,6 @@ const CONNECTIONS = 4;
 const STREAMS = 16;
 const METHOD = '/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit';
 const REQUEST = { domain: 'bench', descriptors: [{ entries: [{ key: 'remote_address', value: '10.0.0.1' }] }] };
-const CLK_TCK = 100; // Linux USER_HZ
 
 interface TargetSpec {
   name: string;
@@ -97,19 +97,6 @@ interface Sample {
   calls: number;
   rssMb: number;
   hwmMb: number;
-}
-
-function cpuSecondsOf(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After "pid (comm) ": state is field 3, utime field 14, stime field 15 (1-based in proc(5)).
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-function memoryMbOf(pid: number): { rss: number; hwm: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
 }
 
 class Child {
@@ -191,11 +178,11 @@ export async function run(): Promise<void> {
       const answer = await probeCall<{ overall_code?: string }>(child.port, METHOD, body.message, 'envoy.service.ratelimit.v3.RateLimitResponse');
       if (answer.overall_code !== 'OK') throw new Error(`${spec.name}: probe answered ${JSON.stringify(answer)}`);
       const before = await child.counts();
-      const cpu0 = cpuSecondsOf(pid);
+      const cpu0 = processCpuSeconds(pid);
       const peak = await closedLoop(target, { connections: CONNECTIONS, streams: STREAMS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS });
-      const cpu1 = cpuSecondsOf(pid);
+      const cpu1 = processCpuSeconds(pid);
       const mid = await child.counts();
-      const mem = memoryMbOf(pid);
+      const mem = processMemoryMb(pid);
       const open = await openLoop(target, { rate: OPEN_RATE, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS });
       const after = await child.counts();
       // The reference reports no count over IPC: h2load's answers, scaled to include the warm-up its

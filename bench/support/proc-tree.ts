@@ -1,22 +1,31 @@
 /**
- * CPU time and memory of a process and all its descendants, from /proc (Linux), so that a server
- * made of several processes (workers, helpers) is charged in full.
+ * The benches' one reader of /proc (Linux): CPU time and memory of one process, or of a process and
+ * all its descendants, so that a server made of several processes (workers, helpers) is charged in full.
  *
  * CPU: utime + stime + cutime + cstime of every process in the tree. A live descendant counts its
  * own time; one that has exited and been reaped has had its time added to its parent's cutime/cstime,
  * so it is counted once either way. RSS: VmRSS summed (now); peak: VmHWM summed (each process's own
  * high-water mark, so an upper bound of the tree's true peak).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** Linux USER_HZ: the unit of the times in /proc/<pid>/stat. */
-export const CLK_TCK = 100;
+/** USER_HZ, the unit of the times in /proc/<pid>/stat: 100 on every Linux ABI Node runs on. */
+export const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 
 export interface ProcStat {
   pid: number;
   ppid: number;
-  /** utime + stime + cutime + cstime, in clock ticks. */
+  /** utime + stime: the process's own threads, in clock ticks. */
+  ownTicks: number;
+  /** ownTicks + cutime + cstime (its reaped children), in clock ticks. */
   ticks: number;
 }
 
@@ -28,13 +37,25 @@ export function parseStat(text: string): ProcStat {
   // After "pid (comm) ": state is field 3 of proc(5); ppid 4; utime 14, stime 15, cutime 16, cstime 17.
   const f = text.slice(close + 2).trim().split(' ');
   const n = (field: number) => Number(f[field - 3]);
-  return { pid, ppid: n(4), ticks: n(14) + n(15) + n(16) + n(17) };
+  const ownTicks = n(14) + n(15);
+  return { pid, ppid: n(4), ownTicks, ticks: ownTicks + n(16) + n(17) };
 }
 
 /** VmRSS and VmHWM of one /proc/<pid>/status, in kB (0 when absent, e.g. a zombie). */
 export function parseStatusKb(text: string): { rssKb: number; hwmKb: number } {
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
   return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
+}
+
+/** CPU seconds of one process's own threads (utime + stime; not its children's). */
+export function processCpuSeconds(pid: number, proc = '/proc'): number {
+  return parseStat(fs.readFileSync(path.join(proc, String(pid), 'stat'), 'utf8')).ownTicks / CLK_TCK;
+}
+
+/** VmRSS and VmHWM of one process, in MiB. */
+export function processMemoryMb(pid: number, proc = '/proc'): { rss: number; hwm: number } {
+  const { rssKb, hwmKb } = parseStatusKb(fs.readFileSync(path.join(proc, String(pid), 'status'), 'utf8'));
+  return { rss: rssKb / 1024, hwm: hwmKb / 1024 };
 }
 
 export interface TreeUsage {

@@ -10,7 +10,7 @@
  * SINGLE_CHANGES changes each waited for; at 1,000 streams also a churn of CHURN_CHANGES changes
  * CHURN_GAP_MS apart, on an idle core and with a CPU hog pinned to the server's core.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,7 @@ import { TypeUrl } from '../../src/proto/envoy.js';
 import { SnapshotCache } from '../../src/xds/cache.js';
 import { fmt } from './format.js';
 import { benchGoBinary } from './go.js';
+import { processCpuSeconds, processMemoryMb } from './proc-tree.js';
 
 /** Changes per single-change row (fewer at 3,000 streams, where go-control-plane takes seconds each). */
 const SINGLE_CHANGES = 10;
@@ -38,29 +39,6 @@ type ServerName = 'banyan' | 'gcp';
 const LABEL: Record<ServerName, string> = { banyan: 'Banyan', gcp: 'go-control-plane' };
 
 // ---------------------------------------------------------------- /proc
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** User + system CPU seconds of a process (all its threads), from /proc/<pid>/stat. */
-export function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After "pid (comm) ": state is field 3, utime 14 and stime 15 (1-based over the whole line).
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-/** VmRSS and VmHWM of a process in MB, from /proc/<pid>/status. */
-export function rssMb(pid: number): { rss: number; hwm: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rss: kb('VmRSS') / 1000, hwm: kb('VmHWM') / 1000 };
-}
 
 // ---------------------------------------------------------------- processes
 
@@ -312,7 +290,7 @@ async function runRow(b: Bench, name: ServerName, streams: number, churnKs: numb
   let peak = 0;
   const sample = () => {
     try {
-      peak = Math.max(peak, rssMb(server.pid).rss);
+      peak = Math.max(peak, processMemoryMb(server.pid).rss);
     } catch {
       // exited: the mailbox reports it
     }
@@ -321,7 +299,7 @@ async function runRow(b: Bench, name: ServerName, streams: number, churnKs: numb
   try {
     await server.prepare([0]);
     await server.apply(0);
-    const rssIdle = rssMb(server.pid).rss;
+    const rssIdle = processMemoryMb(server.pid).rss;
     const t0 = performance.now();
     client = startClient(b.clientCore, server.port, streams, b.subs);
     const connectedAt = await client.wait(b.targets.get(0)!, `${LABEL[name]}: initial ACKs of ${streams} streams`);
@@ -335,20 +313,20 @@ async function runRow(b: Bench, name: ServerName, streams: number, churnKs: numb
     for (let k = 1; k <= changes; k++) {
       await server.prepare([k]);
       const before = await client.stats();
-      const cpu0 = cpuSeconds(server.pid);
-      const clientCpu0 = cpuSeconds(client.pid);
+      const cpu0 = processCpuSeconds(server.pid);
+      const clientCpu0 = processCpuSeconds(client.pid);
       const start = performance.now();
       const done = client.wait(b.targets.get(k)!, `${LABEL[name]}: ACKs of change ${k} from ${streams} streams`);
       const applied = server.apply(k);
       const at = await done;
-      cpu += cpuSeconds(server.pid) - cpu0;
-      clientCpu += cpuSeconds(client.pid) - clientCpu0;
+      cpu += processCpuSeconds(server.pid) - cpu0;
+      clientCpu += processCpuSeconds(client.pid) - clientCpu0;
       times.push(at - start);
       await applied;
       bytes += (await client.stats()).bytes - before.bytes;
     }
     await sleep(SETTLE_MS);
-    const rssSteady = rssMb(server.pid).rss;
+    const rssSteady = processMemoryMb(server.pid).rss;
     sample();
     const single: SingleRow = {
       server: name,
@@ -375,7 +353,7 @@ async function runRow(b: Bench, name: ServerName, streams: number, churnKs: numb
         await sleep(500);
       }
       const before = await client.stats();
-      const cpu0 = cpuSeconds(server.pid);
+      const cpu0 = processCpuSeconds(server.pid);
       const last = ks[ks.length - 1];
       const done = client.wait(b.targets.get(last)!, `${LABEL[name]}: ACKs of the last churn change from ${streams} streams`);
       const applied: Promise<void>[] = [];
@@ -388,7 +366,7 @@ async function runRow(b: Bench, name: ServerName, streams: number, churnKs: numb
         applied.push(server.apply(k));
       }
       const at = await done;
-      const cpuS = cpuSeconds(server.pid) - cpu0;
+      const cpuS = processCpuSeconds(server.pid) - cpu0;
       await Promise.all(applied);
       if (hog) {
         await stopChild(hog);

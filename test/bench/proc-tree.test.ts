@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseStat, parseStatusKb, treeUsage } from '../../bench/support/proc-tree.js';
+import { CLK_TCK, parseStat, parseStatusKb, processCpuSeconds, processMemoryMb, treeUsage } from '../../bench/support/proc-tree.js';
 
 /** A stat line with the given ppid and utime/stime/cutime/cstime (clock ticks). */
 function statLine(pid: number, comm: string, ppid: number, [u, s, cu, cs]: number[]): string {
@@ -15,7 +15,7 @@ describe('bench proc-tree', () => {
   afterEach(() => dirs.splice(0).forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
   it('parses a command name with spaces and parentheses', () => {
-    expect(parseStat(statLine(42, 'node (worker) x', 7, [10, 5, 3, 2]))).toEqual({ pid: 42, ppid: 7, ticks: 20 });
+    expect(parseStat(statLine(42, 'node (worker) x', 7, [10, 5, 3, 2]))).toEqual({ pid: 42, ppid: 7, ownTicks: 15, ticks: 20 });
     expect(parseStatusKb('Name:\tnode\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\n')).toEqual({ rssKb: 1024, hwmKb: 2048 });
     expect(parseStatusKb('Name:\tzombie\nState:\tZ\n')).toEqual({ rssKb: 0, hwmKb: 0 });
   });
@@ -36,9 +36,12 @@ describe('bench proc-tree', () => {
     fs.mkdirSync(path.join(proc, 'self')); // not a pid
     const u = treeUsage(10, proc);
     expect(u.pids.sort()).toEqual([10, 11, 12]);
-    expect(u.cpuSeconds).toBeCloseTo((200 + 50 + 10) / 100, 10);
+    expect(u.cpuSeconds).toBeCloseTo((200 + 50 + 10) / CLK_TCK, 10);
     expect(u.rssMb).toBe(2);
     expect(u.hwmMb).toBe(4);
     expect(() => treeUsage(99, proc)).toThrow(/gone/);
+    // One process alone: its own threads' time (not its reaped children's), its own memory.
+    expect(processCpuSeconds(10, proc)).toBeCloseTo(150 / CLK_TCK, 10);
+    expect(processMemoryMb(10, proc)).toEqual({ rss: 1, hwm: 2 });
   });
 });
