@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import { RedisServer } from '../test/support/redis.js';
-import { fmt } from './support/format.js';
+import { fmt, median } from './support/format.js';
 import type { ChildSpec, ClientName } from './ratelimit-redis-client-child.js';
 import { processCpuSeconds, processMemoryMb } from './support/proc-tree.js';
 
@@ -64,11 +64,6 @@ const MIXED_WINDOWS = [1, MINUTE, 1];
 const repoRoot = path.resolve(fileURLToPath(new URL('.', import.meta.url)), '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
 const CACHE_DIR = path.join(repoRoot, 'node_modules', '.cache', 'bench-redis-clients');
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
 
 /** Installs the optional clients into CACHE_DIR when missing; returns why each one is unavailable, if it is. */
 async function installOptional(): Promise<Map<ClientName, string>> {

@@ -23,7 +23,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadEnvoyProtos } from '../src/proto/envoy.js';
 import { RedisServer } from '../test/support/redis.js';
 import { banyanBin } from './support/banyan-ratelimit.js';
-import { fmt } from './support/format.js';
+import { fmt, median } from './support/format.js';
 import { probeCall, writeGrpcBody } from './support/grpc-frame.js';
 import { parseStatusKb } from './support/proc-tree.js';
 import { CONFIG_YAML, REQUEST, RLS_METHOD } from './support/ratelimit-workload.js';
@@ -45,7 +45,6 @@ function readMem(pid: number): Mem {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mb = (kb: number) => fmt(kb / 1024, 1);
 
 /** A bare `node -e` that stays up, read like the service. */

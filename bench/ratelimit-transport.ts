@@ -23,7 +23,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadEnvoyProtos } from '../src/proto/envoy.js';
 import { RedisServer } from '../test/support/redis.js';
-import { fmt } from './support/format.js';
+import { fmt, median } from './support/format.js';
 import { probeCall, writeGrpcBody } from './support/grpc-frame.js';
 import { closedLoop, openLoop, type GrpcTarget, type LoadStats, type OpenLoopStats } from './support/h2load.js';
 import { REFERENCE_VERSION, referenceBinary, startReference } from './support/reference-ratelimit.js';
@@ -148,11 +148,6 @@ class Child {
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
 
 export async function run(): Promise<void> {
   loadEnvoyProtos();

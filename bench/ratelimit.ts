@@ -31,7 +31,7 @@ import { Redis } from 'ioredis';
 import { loadEnvoyProtos } from '../src/proto/envoy.js';
 import { RedisServer } from '../test/support/redis.js';
 import { startBanyanRateLimit, ratelimitHelp, type BanyanCounts, type BanyanRateLimit } from './support/banyan-ratelimit.js';
-import { fmt, verdict } from './support/format.js';
+import { fmt, median, verdict } from './support/format.js';
 import { probeCall, writeGrpcBody } from './support/grpc-frame.js';
 import { closedLoop, openLoop, type GrpcTarget, type LoadStats, type OpenLoopStats } from './support/h2load.js';
 import { treeUsage } from './support/proc-tree.js';
@@ -92,11 +92,6 @@ interface Probe {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function median(xs: number[]): number {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
 
 function diff(a: BanyanCounts, b: BanyanCounts): BanyanCounts {
   return { calls: b.calls - a.calls, hits: b.hits - a.hits, overLimit: b.overLimit - a.overLimit, backendErrors: b.backendErrors - a.backendErrors, failOpen: b.failOpen - a.failOpen };

@@ -13,7 +13,7 @@ import { compile } from '../src/compile/index.js';
 import { loadConfigFromFiles, type LoadResult } from '../src/config/load.js';
 import { LoadCache } from '../src/config/load-cache.js';
 import type { SourceFile } from '../src/config/source.js';
-import { fmt } from './support/format.js';
+import { fmt, median } from './support/format.js';
 
 const LISTENERS = 10;
 const ROUTES_PER_LISTENER = 100;
@@ -56,7 +56,6 @@ function cpuMs<T>(fn: () => T): { ms: number; value: T } {
   return { ms: (d.user + d.system) / 1000, value };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const files = (text: string): SourceFile[] => [{ file: FILE, text }];
 
 function valid(r: LoadResult): LoadResult {

@@ -10,6 +10,7 @@
 import { encodeMessage, messageType, TO_OBJECT_OPTIONS, TypeUrl } from '../src/proto/envoy.js';
 import { DEFAULT_LIMITS, isRefused, readSotwRequest } from '../src/xds/requests.js';
 import { Subscription } from '../src/xds/subscription.js';
+import { median } from './support/format.js';
 
 const NAMES = 500;
 const ACKS = 1000;
@@ -21,7 +22,6 @@ function cpuMs(fn: () => void): number {
   return (d.user + d.system) / 1000;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function run(rounds = 30): Promise<void> {
   const names = Array.from({ length: NAMES }, (_, i) => `outbound|8080||service-${i}.namespace-${i % 17}.svc.cluster.local`);

@@ -17,6 +17,7 @@ import { createRegistry } from '../src/telemetry/metrics.js';
 import { SnapshotCache } from '../src/xds/cache.js';
 import { XdsServer } from '../src/xds/server.js';
 import { runSideBySide } from './support/xds-side.js';
+import { median } from './support/format.js';
 
 const LISTENERS = 10;
 const ROUTES_PER_LISTENER = 100;
@@ -262,7 +263,6 @@ export function admissionCost(): { compileMs: number; cold: Cost; change: Cost }
     const used = process.cpuUsage(start);
     return (used.user + used.system) / 1000;
   };
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const fallback = { file: 'bench.yaml', line: 1, col: 1 };
   const runs = { compile: [] as number[], coldAdmit: [] as number[], coldCacheWith: [] as number[], coldCacheAlone: [] as number[], admit: [] as number[], cacheWith: [] as number[], cacheAlone: [] as number[] };
   for (let i = 0; i < 5; i++) {

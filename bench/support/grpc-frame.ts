@@ -1,21 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { frameMessage } from '../../src/grpc/wire.js';
 import { decodeMessage, encodeMessage } from '../../src/proto/envoy.js';
-
-/** A unary gRPC request body as it goes on the wire: 0x00 (not compressed), 4-byte big-endian length, message. */
-export function grpcFrame(message: Uint8Array): Buffer {
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  frame.set(message, 5);
-  return frame;
-}
 
 /** Encodes `value` as `typeName`, frames it and writes it where h2load's `-d` can read it. */
 export function writeGrpcBody(dir: string, name: string, typeName: string, value: object): { file: string; message: Buffer } {
   const message = Buffer.from(encodeMessage(typeName, value));
   const file = path.join(dir, `${name}.grpc`);
-  fs.writeFileSync(file, grpcFrame(message));
+  fs.writeFileSync(file, frameMessage(message));
   return { file, message };
 }
 
