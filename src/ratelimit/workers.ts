@@ -109,6 +109,7 @@ export async function runRateLimitPrimary(o: PrimaryOptions): Promise<RateLimitP
   const stopAll = async (): Promise<StopReport> => {
     stopping = true;
     const started = performance.now();
+    const stopped: string[] = [];
     const failed: string[] = [];
     const timedOut: string[] = [];
     await Promise.all(
@@ -121,7 +122,8 @@ export async function runRateLimitPrimary(o: PrimaryOptions): Promise<RateLimitP
             }, o.stopGraceMs ?? 10_000);
             w.once('exit', (code) => {
               clearTimeout(timer);
-              if (code !== 0 && code !== null) failed.push(`worker ${w.id}`);
+              const name = `worker ${w.id}`;
+              if (!timedOut.includes(name)) (code !== 0 && code !== null ? failed : stopped).push(name);
               resolve();
             });
             if (w.isConnected()) w.send({ type: STOP });
@@ -129,7 +131,6 @@ export async function runRateLimitPrimary(o: PrimaryOptions): Promise<RateLimitP
           }),
       ),
     );
-    const stopped = [...Array(o.workers).keys()].map((i) => `worker ${i + 1}`).filter((n) => !failed.includes(n) && !timedOut.includes(n));
     return { clean: failed.length === 0 && timedOut.length === 0, stopped, failed, timedOut, ms: performance.now() - started };
   };
 
