@@ -16,21 +16,8 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { decodeHealthRequest, encodeHealthList, encodeHealthResponse, HEALTH_PATHS, HealthStatus } from './health.js';
 import { assertSecureBind, secureContextOptions, TlsFileWatcher, type Transport, type TlsWatchOptions } from './tls.js';
-import { ACCEPTED_ENCODINGS, DEFAULT_MAX_RECEIVE_BYTES, encodeGrpcMessage, FrameError, frameMessage, parseGrpcTimeout, unaryMessage } from './wire.js';
+import { ACCEPTED_ENCODINGS, DEFAULT_MAX_RECEIVE_BYTES, encodeGrpcMessage, FrameError, frameMessage, GrpcCode, parseGrpcTimeout, unaryMessage } from './wire.js';
 
-// gRPC status codes (numbers are the protocol's).
-export const GrpcCode = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  RESOURCE_EXHAUSTED: 8,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-} as const;
 
 /** What a handler knows about its call. Times are performance.now() milliseconds. */
 export interface UnaryCall {

@@ -6,6 +6,20 @@
  */
 import zlib from 'node:zlib';
 
+/** gRPC status codes (the numbers are the protocol's; no gRPC library is needed for them). */
+export const GrpcCode = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  RESOURCE_EXHAUSTED: 8,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
+
 /** The default maximum received message size of every gRPC implementation (4 MiB). */
 export const DEFAULT_MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
 
@@ -65,10 +79,6 @@ export class FrameError extends Error {
   }
 }
 
-// gRPC status numbers used here (this module stays free of a gRPC library).
-const INTERNAL = 13;
-const UNIMPLEMENTED = 12;
-const RESOURCE_EXHAUSTED = 8;
 
 /**
  * The single message of a unary request body, decompressed per `encoding` (the request's
@@ -76,22 +86,22 @@ const RESOURCE_EXHAUSTED = 8;
  * into a large allocation.
  */
 export function unaryMessage(body: Buffer, encoding: string | undefined, maxBytes: number): Buffer {
-  if (body.length < 5) throw new FrameError(INTERNAL, body.length === 0 ? 'the request has no message' : 'truncated gRPC message frame');
+  if (body.length < 5) throw new FrameError(GrpcCode.INTERNAL, body.length === 0 ? 'the request has no message' : 'truncated gRPC message frame');
   const flag = body[0];
   const length = body.readUInt32BE(1);
-  if (length > maxBytes) throw new FrameError(RESOURCE_EXHAUSTED, `received message larger than max (${length} vs. ${maxBytes})`);
-  if (body.length < 5 + length) throw new FrameError(INTERNAL, 'truncated gRPC message frame');
-  if (body.length > 5 + length) throw new FrameError(UNIMPLEMENTED, 'a unary method takes exactly one request message');
+  if (length > maxBytes) throw new FrameError(GrpcCode.RESOURCE_EXHAUSTED, `received message larger than max (${length} vs. ${maxBytes})`);
+  if (body.length < 5 + length) throw new FrameError(GrpcCode.INTERNAL, 'truncated gRPC message frame');
+  if (body.length > 5 + length) throw new FrameError(GrpcCode.UNIMPLEMENTED, 'a unary method takes exactly one request message');
   const payload = body.subarray(5);
   if (flag === 0) return payload;
-  if (flag !== 1) throw new FrameError(INTERNAL, `invalid gRPC message flag ${flag}`);
+  if (flag !== 1) throw new FrameError(GrpcCode.INTERNAL, `invalid gRPC message flag ${flag}`);
   const opts = { maxOutputLength: maxBytes };
   try {
     if (encoding === 'gzip') return zlib.gunzipSync(payload, opts);
     if (encoding === 'deflate') return zlib.inflateSync(payload, opts);
   } catch (err) {
     const tooLarge = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-    throw new FrameError(tooLarge ? RESOURCE_EXHAUSTED : INTERNAL, tooLarge ? `decompressed message larger than max (${maxBytes})` : `cannot decompress the message (${encoding}): ${(err as Error).message}`);
+    throw new FrameError(tooLarge ? GrpcCode.RESOURCE_EXHAUSTED : GrpcCode.INTERNAL, tooLarge ? `decompressed message larger than max (${maxBytes})` : `cannot decompress the message (${encoding}): ${(err as Error).message}`);
   }
-  throw new FrameError(INTERNAL, `compressed message but grpc-encoding is ${encoding ?? 'absent'}`);
+  throw new FrameError(GrpcCode.INTERNAL, `compressed message but grpc-encoding is ${encoding ?? 'absent'}`);
 }

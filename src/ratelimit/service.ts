@@ -1,4 +1,4 @@
-import { GrpcCode } from '../grpc/unary-server.js';
+import { GrpcCode } from '../grpc/wire.js';
 import type { RateLimitDomain, RateLimitPolicy } from '../config/model.js';
 import { envoyUnitName, UNIT_SECONDS, unitFromEnvoy } from '../config/ratelimit/units.js';
 import { validateDomains } from '../config/ratelimit/validate.js';
