@@ -4,12 +4,10 @@
  * (Prometheus text), and its log kept (warnings and errors, fail-open lines counted).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './reference-ratelimit.js';
+import { connects, freePort, httpGet, httpOk, stopChild, waitReady } from './child.js';
 
 /** bin/banyan.js, from source (bench/support) or from the build (dist/bench/support). */
 export function banyanBin(): string {
@@ -34,19 +32,6 @@ export function promSum(text: string, name: string): number {
     if (Number.isFinite(value)) sum += value;
   }
   return sum;
-}
-
-function get(port: number, urlPath: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.once('error', reject);
-    req.once('timeout', () => req.destroy(new Error(`GET :${port}${urlPath} timed out`)));
-  });
 }
 
 export interface BanyanCounts {
@@ -89,27 +74,9 @@ export async function startBanyanRateLimit(o: { config: string; redisUrl?: strin
     }
   });
   proc.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-4000)));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  const connects = () =>
-    new Promise<boolean>((resolve) => {
-      const c = net.connect(port, '127.0.0.1', () => (c.destroy(), resolve(true)));
-      c.once('error', () => resolve(false));
-    });
+  const stop = () => stopChild(proc, 10_000);
   try {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`banyan ratelimit exited (${proc.exitCode ?? proc.signalCode}): ${stderr}${warnings.join('\n')}`);
-      if ((await connects()) && (await get(metricsPort, '/metrics').then((r) => r.status === 200, () => false))) break;
-      if (Date.now() > deadline) throw new Error(`banyan ratelimit not ready after 30 s: ${stderr}${warnings.join('\n')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitReady(proc, 'banyan ratelimit', async () => (await connects(port)) && (await httpOk(metricsPort, '/metrics', 5000)), () => `${stderr}${warnings.join('\n')}`, 30_000);
   } catch (err) {
     await stop();
     throw err;
@@ -119,7 +86,7 @@ export async function startBanyanRateLimit(o: { config: string; redisUrl?: strin
     port,
     metricsPort,
     async counts() {
-      const { status, body } = await get(metricsPort, '/metrics');
+      const { status, body } = await httpGet(metricsPort, '/metrics');
       if (status !== 200) throw new Error(`banyan ratelimit /metrics answered ${status}`);
       return {
         calls: promSum(body, 'banyan_ratelimit_decision_seconds_count'),

@@ -6,12 +6,11 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { connects, freePort, httpOk, stopChild, waitReady } from './child.js';
 
 /** A pseudo-version of main (the proxy refuses `@main` for this module); the newest at the time of pinning. */
 export const REFERENCE_VERSION = 'v1.4.1-0.20260122083618-3fb702589d36';
@@ -60,35 +59,6 @@ export async function referenceBinary(timeoutMs = 600_000): Promise<ReferenceBin
   return fs.existsSync(bin) ? { bin } : { unavailable: `go install succeeded but ${bin} is missing` };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function connects(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect(port, '127.0.0.1', () => (c.destroy(), resolve(true)));
-    c.once('error', () => resolve(false));
-  });
-}
-
-function httpOk(port: number, urlPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: urlPath, timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.once('error', () => resolve(false));
-    req.once('timeout', () => (req.destroy(), resolve(false)));
-  });
-}
-
 export interface ReferenceServer {
   proc: ChildProcess;
   /** gRPC port. */
@@ -133,24 +103,12 @@ export async function startReference(o: { bin: string; redisHostPort: string; co
   });
   let stderr = '';
   proc.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(proc, 5000);
     fs.rmSync(runtime, { recursive: true, force: true });
   };
   try {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`envoyproxy/ratelimit exited (${proc.exitCode ?? proc.signalCode}): ${stderr}`);
-      if ((await connects(grpcPort)) && (await httpOk(httpPort, '/healthcheck'))) break;
-      if (Date.now() > deadline) throw new Error(`envoyproxy/ratelimit not ready after 20 s: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitReady(proc, 'envoyproxy/ratelimit', async () => (await connects(grpcPort)) && (await httpOk(httpPort, '/healthcheck')), () => stderr, 20_000);
   } catch (err) {
     await stop();
     throw err;
