@@ -164,6 +164,25 @@ class NodeConnection implements RedisConnection {
   }
 }
 
+/** A retry's pause, which close() cuts short. */
+class Pause {
+  private wakeUp?: () => void;
+
+  for(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  wake(): void {
+    this.wakeUp?.();
+  }
+}
+
 /**
  * Redis Cluster from seed nodes. @redis/client discovers the slots once per connect() and gives up
  * when no seed answers, so discovery is retried here with backoff until it succeeds; after that it
@@ -173,7 +192,7 @@ class ClusterConnection implements RedisConnection {
   readonly kind = 'cluster';
   private up = false;
   private closed = false;
-  private wake?: () => void;
+  private readonly pause = new Pause();
   private readonly connected: Promise<void>;
 
   constructor(private readonly cluster: ClusterClient) {
@@ -190,13 +209,7 @@ class ClusterConnection implements RedisConnection {
         return;
       } catch {
         if (this.closed) return;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, clusterBackoff(retries));
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+        await this.pause.for(clusterBackoff(retries));
       }
     }
   }
@@ -222,7 +235,7 @@ class ClusterConnection implements RedisConnection {
   }
   async close(): Promise<void> {
     this.closed = true;
-    this.wake?.();
+    this.pause.wake();
     await this.connected;
     if (this.up) destroy(this.cluster);
     this.up = false;
@@ -245,7 +258,7 @@ class SentinelConnection implements RedisConnection {
   private closed = false;
   private resolving?: Promise<void>;
   private again = false;
-  private wake?: () => void;
+  private readonly pause = new Pause();
   private readonly watchers: NodeClient[];
   private readonly waiters: (() => void)[] = [];
 
@@ -301,13 +314,7 @@ class SentinelConnection implements RedisConnection {
         // a Sentinel or the node named did not answer: again after the backoff
       }
       if (this.closed) return;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, sentinelBackoff(retries));
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+      await this.pause.for(sentinelBackoff(retries));
     }
   }
 
@@ -394,7 +401,7 @@ class SentinelConnection implements RedisConnection {
   }
   async close(): Promise<void> {
     this.closed = true;
-    this.wake?.();
+    this.pause.wake();
     for (const w of this.watchers) destroy(w);
     await this.resolving;
     destroy(this.master);
