@@ -6,7 +6,7 @@ import { ServiceStack, type StopReport } from '../service/stack.js';
 import { ConfigWatcher } from '../service/watcher.js';
 import type { Logger } from '../telemetry/logger.js';
 import { serveMetrics } from '../telemetry/metrics-http.js';
-import type { RedisConnectOptions } from './backend/redis.js';
+import type { RedisConnectOptions } from './backend/redis-url.js';
 import { createRateLimitServer, type RateLimitServer } from './server.js';
 import type { RateLimitServiceOptions } from './service.js';
 import type { XdsClientTls } from './xds-client.js';

@@ -7,7 +7,8 @@
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRateLimitYaml } from '../../src/config/ratelimit/parse.js';
-import { createRedisClient, parseRedisUrl, RedisBackend } from '../../src/ratelimit/backend/redis.js';
+import { createRedisClient, RedisBackend } from '../../src/ratelimit/backend/redis.js';
+import { parseRedisUrl } from '../../src/ratelimit/backend/redis-url.js';
 import { createRateLimitServer, type RateLimitServer } from '../../src/ratelimit/server.js';
 import type { RateLimitServiceOptions } from '../../src/ratelimit/service.js';
 import { eventually } from '../support/eventually.js';

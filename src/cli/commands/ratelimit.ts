@@ -3,19 +3,18 @@ import { CliError, EXIT } from '../admin-client.js';
 import { addTlsOptions, tlsFromFlags } from '../tls-options.js';
 import { DEFAULT_PORTS } from '../../ports.js';
 import { stopOnSignals } from '../../service/signals.js';
-import type { RedisConnectOptions } from '../../ratelimit/backend/redis.js';
+import { parseHostPorts, parseRedisUrl, type RedisConnectOptions } from '../../ratelimit/backend/redis-url.js';
 import { logger } from '../../telemetry/logger.js';
 import { parseIntOption } from '../options.js';
 import { addRateLimitFlags, rateLimitKnobs } from '../ratelimit-flags.js';
 import { parseWorkers, ratelimitWorkersError } from '../../ratelimit/workers.js';
 
 function hostPorts(value: string): { host: string; port: number }[] {
-  return value.split(',').map((hp) => {
-    const i = hp.lastIndexOf(':');
-    const port = Number(hp.slice(i + 1));
-    if (i <= 0 || !Number.isInteger(port)) throw new InvalidArgumentError(`"${hp}" is not host:port`);
-    return { host: hp.slice(0, i), port };
-  });
+  try {
+    return parseHostPorts(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 interface Flags {
@@ -70,7 +69,6 @@ export function register(program: Command): void {
     .action(async (f: Flags & Record<string, unknown>) => {
       const knobs = rateLimitKnobs(f, '');
       if (f.redis) {
-        const { parseRedisUrl } = await import('../../ratelimit/backend/redis.js');
         try {
           parseRedisUrl(f.redis);
         } catch (err) {
