@@ -130,6 +130,8 @@ func ctxFor(c command) (context.Context, context.CancelFunc) {
 
 func run(conn *grpc.ClientConn, c command) {
 	r := &result{ID: c.ID, Op: c.Op}
+	// Elapsed time counts from the instant the deadline is set, so that it compares with the timeout.
+	start := time.Now()
 	ctx, cancel := ctxFor(c)
 	defer cancel()
 	var header, trailer metadata.MD
@@ -144,15 +146,12 @@ func run(conn *grpc.ClientConn, c command) {
 			emit(map[string]string{"id": c.ID, "fatal": "bad request: " + err.Error()})
 			return
 		}
-		start := time.Now()
 		resp, err := rlsv3.NewRateLimitServiceClient(conn).ShouldRateLimit(ctx, req, opts...)
 		finish(r, start, err, resp, header, trailer)
 	case "check":
-		start := time.Now()
 		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: c.Service}, opts...)
 		finish(r, start, err, resp, header, trailer)
 	case "watch":
-		start := time.Now()
 		stream, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: c.Service})
 		r.Updates = []string{}
 		for err == nil && (c.Updates <= 0 || len(r.Updates) < c.Updates) {
@@ -172,7 +171,6 @@ func run(conn *grpc.ClientConn, c command) {
 		}
 		finish(r, start, err, nil, header, trailer)
 	case "unknown":
-		start := time.Now()
 		err := conn.Invoke(ctx, c.Method, &emptypb.Empty{}, &emptypb.Empty{}, opts...)
 		finish(r, start, err, nil, header, trailer)
 	default:
