@@ -13,8 +13,12 @@ export interface RedisConnection {
   readonly kind: 'node' | 'cluster' | 'sentinel';
   /** Connected: commands are sent (otherwise they fail at once). */
   readonly isReady: boolean;
-  incrBy(key: string, hits: number): Promise<number>;
-  expire(key: string, seconds: number): Promise<number>;
+  /**
+   * envoyproxy/ratelimit's fixed window on each key — INCRBY by its hits, then EXPIRE by its window —
+   * as one command on one node (the keys of one slot under Cluster); the counts after, in key order.
+   * `args` holds hits and window seconds per key, in turn.
+   */
+  fixed(keys: string[], args: string[]): Promise<number[]>;
   /** One of the Lua scripts below (EVALSHA, EVAL on NOSCRIPT), on the node holding `key`. */
   script(name: ScriptName, key: string, args: string[]): Promise<unknown>;
   /** Resolves once connected. */
@@ -27,8 +31,7 @@ type ScriptName = 'banyanSliding' | 'banyanGcra';
 
 /** A @redis/client client or cluster with the scripts below, typed as far as this module uses it. */
 interface Commands {
-  incrBy(key: string, hits: number): Promise<number>;
-  expire(key: string, seconds: number): Promise<number>;
+  banyanFixed(keys: string[], args: string[]): Promise<number[]>;
   banyanSliding(key: string, ...args: string[]): Promise<unknown>;
   banyanGcra(key: string, ...args: string[]): Promise<unknown>;
 }
@@ -91,11 +94,8 @@ class NodeConnection implements RedisConnection {
   get isReady(): boolean {
     return this.client.isReady;
   }
-  incrBy(key: string, hits: number): Promise<number> {
-    return this.client.incrBy(key, hits);
-  }
-  expire(key: string, seconds: number): Promise<number> {
-    return this.client.expire(key, seconds);
+  fixed(keys: string[], args: string[]): Promise<number[]> {
+    return this.client.banyanFixed(keys, args);
   }
   script(name: ScriptName, key: string, args: string[]): Promise<unknown> {
     return this.client[name](key, ...args);
@@ -167,11 +167,12 @@ class ClusterConnection implements RedisConnection {
     if (!this.up) throw new OfflineError('Redis Cluster: slots not discovered yet (no seed node answered)');
     return this.cluster;
   }
-  async incrBy(key: string, hits: number): Promise<number> {
-    return this.live.incrBy(key, hits);
-  }
-  async expire(key: string, seconds: number): Promise<number> {
-    return this.live.expire(key, seconds);
+  async fixed(keys: string[], args: string[]): Promise<number[]> {
+    const live = this.live;
+    if (keys.length === 1) return live.banyanFixed(keys, args);
+    // A script may only touch keys of one slot: one call per key (each still one command, not two).
+    const counts = await Promise.all(keys.map((k, i) => live.banyanFixed([k], [args[2 * i], args[2 * i + 1]])));
+    return counts.map((c) => c[0]);
   }
   async script(name: ScriptName, key: string, args: string[]): Promise<unknown> {
     return this.live[name](key, ...args);
@@ -332,11 +333,8 @@ class SentinelConnection implements RedisConnection {
     if (!this.master) throw new OfflineError(`Redis Sentinel: no master for "${this.name}" connected yet`);
     return this.master;
   }
-  async incrBy(key: string, hits: number): Promise<number> {
-    return this.check(this.live.incrBy(key, hits));
-  }
-  async expire(key: string, seconds: number): Promise<number> {
-    return this.check(this.live.expire(key, seconds));
+  async fixed(keys: string[], args: string[]): Promise<number[]> {
+    return this.check(this.live.banyanFixed(keys, args));
   }
   async script(name: ScriptName, key: string, args: string[]): Promise<unknown> {
     return this.check(this.live[name](key, ...args));
@@ -411,6 +409,27 @@ end
 return {after, math.ceil(tat - now)}
 `;
 
+// The reference's two commands per counter (INCRBY, then EXPIRE by the window), for every counter of a
+// request in one script: one command per request instead of two per descriptor, and the same keys,
+// counts and TTLs, so Banyan and envoyproxy/ratelimit can still share one Redis.
+const FIXED_LUA = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('INCRBY', key, ARGV[2 * i - 1])
+  redis.call('EXPIRE', key, ARGV[2 * i])
+end
+return out
+`;
+
+const fixedScript = defineScript({
+  SCRIPT: FIXED_LUA,
+  parseCommand(parser: CommandParser, keys: string[], args: string[]) {
+    parser.pushKeysLength(keys);
+    parser.push(...args);
+  },
+  transformReply: (reply: unknown) => reply,
+} as unknown as Parameters<typeof defineScript>[0]);
+
 /** Both scripts: KEYS[1] = the counter, ARGV = now ms, window ms, limit, hits; the reply as Redis gives it. */
 const script = (lua: string) =>
   defineScript({
@@ -422,13 +441,14 @@ const script = (lua: string) =>
     },
     transformReply: (reply: unknown) => reply,
   } as unknown as Parameters<typeof defineScript>[0]);
-const SCRIPTS = { banyanSliding: script(SLIDING_LUA), banyanGcra: script(GCRA_LUA) };
+const SCRIPTS = { banyanFixed: fixedScript, banyanSliding: script(SLIDING_LUA), banyanGcra: script(GCRA_LUA) };
 
 /**
  * Counters in Redis, compatible with envoyproxy/ratelimit for fixed windows: same key
  * (prefix + domain_key_value_..._windowStart), INCRBY then EXPIRE by the window length, so a
- * deployment can move between the two services on one Redis. One round trip per request: the
- * commands of a tick are written together (one batch per tick, per node under Cluster).
+ * deployment can move between the two services on one Redis. One command per request for its fixed
+ * windows (a script running the reference's commands), one per sliding or GCRA counter, and the
+ * commands of a tick written together (one batch per tick, per node under Cluster).
  */
 export class RedisBackend implements LimiterBackend {
   readonly name = 'redis';
@@ -443,21 +463,43 @@ export class RedisBackend implements LimiterBackend {
   private answeredAt = -Infinity;
 
   async check(checks: LimitCheck[]): Promise<LimitResult[]> {
-    return Promise.all(checks.map((c) => this.single(c)));
+    if (checks.length === 0) return [];
+    let keys: string[] | undefined;
+    let args: string[] | undefined;
+    let others = false;
+    for (const c of checks) {
+      if (c.algorithm !== 'fixed') {
+        others = true;
+        continue;
+      }
+      (keys ??= []).push(c.key);
+      (args ??= []).push(String(c.hits), String(c.windowSeconds));
+    }
+    if (!others) return this.client.fixed(keys!, args!).then((counts) => this.fixedResults(checks, counts), this.failed);
+    const fixed = keys ? this.client.fixed(keys, args!).then(this.answered, this.failed) : undefined;
+    const results = checks.map((c) => (c.algorithm === 'fixed' ? undefined : this.scripted(c)));
+    const counts = fixed ? await fixed : [];
+    let f = 0;
+    return Promise.all(results.map((r, i) => r ?? { after: Number(counts[f++]), resetMs: fixedResetMs(checks[i].windowSeconds, checks[i].nowMs) }));
   }
 
   lastAnswerAt(): number {
     return this.answeredAt;
   }
 
-  // Promise chains rather than nested async functions: per check, on the hot path, fewer promises.
-  private single(c: LimitCheck): Promise<LimitResult> {
-    if (c.algorithm === 'fixed') {
-      return Promise.all([this.client.incrBy(c.key, c.hits), this.client.expire(c.key, c.windowSeconds)]).then(([after]) => {
-        this.answeredAt = performance.now();
-        return { after: Number(after), resetMs: fixedResetMs(c.windowSeconds, c.nowMs) };
-      }, this.failed);
-    }
+  private readonly answered = <T>(reply: T): T => {
+    this.answeredAt = performance.now();
+    return reply;
+  };
+
+  private fixedResults(checks: LimitCheck[], counts: number[]): LimitResult[] {
+    this.answeredAt = performance.now();
+    const out = new Array<LimitResult>(checks.length);
+    for (let i = 0; i < checks.length; i++) out[i] = { after: Number(counts[i]), resetMs: fixedResetMs(checks[i].windowSeconds, checks[i].nowMs) };
+    return out;
+  }
+
+  private scripted(c: LimitCheck): Promise<LimitResult> {
     const args = [String(c.nowMs), String(c.windowSeconds * 1000), String(c.limit), String(c.hits)];
     return this.client.script(c.algorithm === 'sliding' ? 'banyanSliding' : 'banyanGcra', c.key, args).then((reply) => {
       this.answeredAt = performance.now();
