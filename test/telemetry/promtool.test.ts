@@ -29,10 +29,25 @@ function promtoolCheck(text: string): Promise<{ code: number; problems: string }
   });
 }
 
-async function scrape(port: number): Promise<string> {
+/** Every exposition scraped in this file, by server: the dashboard test checks its queries against them. */
+const scraped = new Map<string, string>();
+
+async function scrape(server: string, port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   expect(res.status).toBe(200);
-  return res.text();
+  const text = await res.text();
+  scraped.set(server, text);
+  return text;
+}
+
+/** The series names an exposition can answer queries for: each family, plus a histogram's _bucket/_sum/_count. */
+function exportedNames(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+    names.add(m[1]);
+    if (m[2] === 'histogram' || m[2] === 'summary') for (const suffix of ['_bucket', '_sum', '_count']) names.add(m[1] + suffix);
+  }
+  return names;
 }
 
 describe('promtool check metrics on every server', () => {
@@ -60,7 +75,7 @@ describe('promtool check metrics on every server', () => {
 
   it('banyan serve', { timeout: 60_000 }, async () => {
     serve = await startServeProcess('promtool', [path.join(ROOT, 'examples/banyan.yaml'), '--no-watch']);
-    const text = await scrape(serve.adminPort);
+    const text = await scrape('serve', serve.adminPort);
     expect(text).toContain('banyan_build_info');
     expect(text).toContain('banyan_xds_');
     expect(await promtoolCheck(text)).toEqual({ code: 0, problems: '' });
@@ -70,7 +85,7 @@ describe('promtool check metrics on every server', () => {
     const p = startBanyan(['authz', '--port', '0', '--metrics-port', '0']);
     procs.push(p);
     const listening = await p.line('authz service listening');
-    const text = await scrape(listening.metricsPort as number);
+    const text = await scrape('authz', listening.metricsPort as number);
     expect(text).toContain('banyan_authz_checks_total');
     expect(await promtoolCheck(text)).toEqual({ code: 0, problems: '' });
   });
@@ -81,7 +96,7 @@ describe('promtool check metrics on every server', () => {
     const p = startBanyan(['ratelimit', '--config', dir, '--port', '0', '--metrics-port', String(port)]);
     procs.push(p);
     await p.line('rate limit service listening');
-    const text = await scrape(port);
+    const text = await scrape('ratelimit', port);
     expect(text).toContain('banyan_ratelimit_');
     expect(await promtoolCheck(text)).toEqual({ code: 0, problems: '' });
   });
@@ -91,8 +106,24 @@ describe('promtool check metrics on every server', () => {
     procs.push(p);
     await p.line('rate limit workers listening');
     const metrics = await p.line('rate limit metrics endpoint listening');
-    const text = await scrape(metrics.port as number);
+    const text = await scrape('ratelimit-workers', metrics.port as number);
     expect(text).toContain('banyan_ratelimit_');
     expect(await promtoolCheck(text)).toEqual({ code: 0, problems: '' });
+  });
+
+  it('every query of dashboards/banyan.json names metrics these servers export', () => {
+    expect([...scraped.keys()].sort()).toEqual(['authz', 'ratelimit', 'ratelimit-workers', 'serve']);
+    const exported = new Set([...scraped.values()].flatMap((t) => [...exportedNames(t)]));
+    const dashboard = JSON.parse(fs.readFileSync(path.join(ROOT, 'dashboards/banyan.json'), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+    const queries = dashboard.panels.flatMap((p) => p.targets.map((t) => ({ panel: p.title, expr: t.expr })));
+    expect(queries.length).toBeGreaterThan(10);
+    const unknown: string[] = [];
+    for (const q of queries) {
+      // Metric names are the identifiers in our namespaces; label names, functions and `le` are not.
+      const names = q.expr.match(/\b(?:banyan|nodejs|process)_[a-zA-Z0-9_:]*/g) ?? [];
+      if (names.length === 0) unknown.push(`${q.panel}: no metric in ${q.expr}`);
+      for (const n of names) if (!exported.has(n)) unknown.push(`${q.panel}: ${n}`);
+    }
+    expect(unknown).toEqual([]);
   });
 });
