@@ -12,21 +12,14 @@ export interface AuthzMetrics {
   revoked: prom.Counter<'kind'>;
 }
 
-/** The authz service's metrics on `registry`; the hit ratio is derived at scrape time from the counters. */
+/**
+ * The authz service's metrics on `registry`. No hit-ratio gauge: a ratio since start hides every
+ * recent change and can't be aggregated across replicas; PromQL derives it from the two counters.
+ */
 export function createAuthzMetrics(registry: Registry): AuthzMetrics {
   const registers = [registry];
   const cacheHits = new prom.Counter({ name: 'banyan_authz_token_cache_hits_total', help: 'Checks answered from the verified-token cache', registers });
   const cacheMisses = new prom.Counter({ name: 'banyan_authz_token_cache_misses_total', help: 'Checks that needed a signature verification', registers });
-  new prom.Gauge({
-    name: 'banyan_authz_token_cache_hit_ratio',
-    help: 'Token cache hits / lookups since start',
-    registers,
-    async collect() {
-      const hits = (await cacheHits.get()).values[0]?.value ?? 0;
-      const misses = (await cacheMisses.get()).values[0]?.value ?? 0;
-      this.set(hits + misses === 0 ? 0 : hits / (hits + misses));
-    },
-  });
   return {
     checks: new prom.Counter({ name: 'banyan_authz_checks_total', help: 'Authorization checks by result and reason', labelNames: ['result', 'reason'], registers }),
     latency: new prom.Histogram({

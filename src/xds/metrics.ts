@@ -1,7 +1,7 @@
 import type client from 'prom-client';
 import { prom } from '../telemetry/metrics.js';
 import { shortType } from './cache.js';
-import type { StreamKind } from './status.js';
+import type { ProxyStatus, StreamKind, SyncState } from './status.js';
 
 /** The xDS server's Prometheus metrics, registered on the registry it is given. */
 export class XdsMetrics {
@@ -60,4 +60,45 @@ export class XdsMetrics {
   nacked(typeUrl: string): void {
     this.nacks.inc({ type: shortType(typeUrl) });
   }
+}
+
+const SEVERITY: Record<SyncState, number> = { SYNCED: 0, STALE: 1, NACKED: 2 };
+
+/**
+ * Sync state per proxy and per group, computed from the live status at scrape time: a proxy that
+ * disconnects is simply absent from the next scrape, so cardinality is bounded by the connected fleet
+ * with no series to forget. A proxy's state is its worst over its streams and types (NACKED, then STALE).
+ */
+export function registerSyncGauges(registry: client.Registry, status: () => ProxyStatus[]): void {
+  const perProxy = (): Map<string, { nodeId: string; group: string; state: SyncState }> => {
+    const proxies = new Map<string, { nodeId: string; group: string; state: SyncState }>();
+    for (const s of status()) {
+      const group = s.group ?? 'unassigned';
+      const key = `${s.nodeId}\u0000${group}`;
+      let state = proxies.get(key)?.state ?? 'SYNCED';
+      for (const t of s.types) if (SEVERITY[t.state] > SEVERITY[state]) state = t.state;
+      proxies.set(key, { nodeId: s.nodeId, group, state });
+    }
+    return proxies;
+  };
+  new prom.Gauge({
+    name: 'banyan_xds_proxy_sync_state',
+    help: 'Connected proxies: 1 for the sync state each is in (SYNCED, STALE, NACKED), by node id and group; gone when the proxy disconnects',
+    labelNames: ['node_id', 'group', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of perProxy().values()) this.set({ node_id: p.nodeId, group: p.group, state: p.state }, 1);
+    },
+  });
+  new prom.Gauge({
+    name: 'banyan_xds_proxies',
+    help: 'Connected proxies by group and sync state (SYNCED, STALE, NACKED)',
+    labelNames: ['group', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of perProxy().values()) this.inc({ group: p.group, state: p.state });
+    },
+  });
 }

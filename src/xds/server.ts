@@ -9,7 +9,7 @@ import { Answers } from './answers.js';
 import { DeltaStream, type DeltaDiscoveryRequest } from './delta-stream.js';
 import { FlushScheduler } from './flush.js';
 import { IdentityAdmission } from './identity.js';
-import { XdsMetrics } from './metrics.js';
+import { registerSyncGauges, XdsMetrics } from './metrics.js';
 import { xdsServiceDefinition, XDS_SERVICES } from './services.js';
 import { SotwStream, type DiscoveryRequest } from './sotw-stream.js';
 import type { PersonalResources } from './personal.js';
@@ -78,6 +78,7 @@ export class XdsServer extends EventEmitter<XdsEvents> {
       flushes: new FlushScheduler(opts.flushSliceMs),
     };
     opts.cache.on('change', this.onChange);
+    if (opts.registry) registerSyncGauges(opts.registry, () => this.status());
   }
 
   addToServer(server: grpc.Server): void {

@@ -37,6 +37,8 @@ export const SYSTEM_TOOLS: readonly SystemTool[] = [
   // Analysis checks with `source: prometheus` run against a real Prometheus (support/prometheus.ts).
   // The package may start its own service on install; the tests never use it, they start their own.
   { command: 'prometheus', debianPackage: 'prometheus' },
+  // `promtool check metrics` lints every server's /metrics (test/telemetry/promtool.test.ts).
+  { command: 'promtool', debianPackage: 'prometheus' },
 ];
 
 /** The absolute path of `command` on `searchPath` or in the tool's extra directories, if any. */
