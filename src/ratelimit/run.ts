@@ -122,7 +122,11 @@ export async function runRateLimit(o: RunRateLimitOptions): Promise<RunningRateL
 
     const port = await server.start(o.port, o.host, { tls: o.tls, insecure: o.insecure });
     const metrics = o.metricsPort === undefined ? undefined : await serveMetrics([server.limiter.metrics.registry], o.metricsPort, o.host);
-    if (metrics) stack.add('metrics endpoint', () => metrics.close());
+    if (metrics) {
+      stack.add('metrics endpoint', () => metrics.close());
+      // As every Banyan service with --metrics-port: the port bound (0 picks one) is said, so a scraper or test can find it.
+      o.log.info({ port: metrics.port, scheme: 'http', host: o.host }, 'rate limit metrics endpoint listening');
+    }
     return { server, port, metricsPort: metrics?.port, stop: async () => void (await stack.stop()), shutdown: () => stack.stop() };
   } catch (err) {
     await stack.stop();

@@ -10,7 +10,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBanyan, type BanyanProcess } from '../support/banyan-process.js';
-import { freePort } from '../support/ports.js';
 import { toolPath } from '../support/provision.js';
 import { RedisServer } from '../support/redis.js';
 import { startServeProcess, type ServeProcess } from '../support/serve-process.js';
@@ -91,12 +90,11 @@ describe('promtool check metrics on every server', () => {
   });
 
   it('banyan ratelimit', { timeout: 60_000 }, async () => {
-    // The single process's plaintext endpoint doesn't log its port, so it gets a free one.
-    const port = await freePort();
-    const p = startBanyan(['ratelimit', '--config', dir, '--port', '0', '--metrics-port', String(port)]);
+    const p = startBanyan(['ratelimit', '--config', dir, '--port', '0', '--metrics-port', '0']);
     procs.push(p);
     await p.line('rate limit service listening');
-    const text = await scrape('ratelimit', port);
+    const metrics = await p.line('rate limit metrics endpoint listening');
+    const text = await scrape('ratelimit', metrics.port as number);
     expect(text).toContain('banyan_ratelimit_');
     expect(await promtoolCheck(text)).toEqual({ code: 0, problems: '' });
   });
