@@ -3,28 +3,18 @@
  * shared Redis counters enforce one limit, their metrics are summed by the primary, a worker that
  * dies is replaced, SIGTERM stops every process, and the memory backend is refused.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBanyan, type BanyanProcess } from '../support/banyan-process.js';
 import { eventually } from '../support/eventually.js';
 import { RedisServer } from '../support/redis.js';
 import { req, rlsClient } from './helpers.js';
 
-const BIN = path.resolve(import.meta.dirname, '../../bin/banyan.js');
-
-interface Started {
-  child: ChildProcess;
-  lines: Record<string, unknown>[];
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-const started: Started[] = [];
-const pids = (s: Started) => [...new Set(s.lines.filter((l) => l.msg === 'rate limit service listening').map((l) => l.pid as number))];
+const started: BanyanProcess[] = [];
+const pids = (s: BanyanProcess) => [...new Set(s.lines.filter((l) => l.msg === 'rate limit service listening').map((l) => l.pid as number))];
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -34,30 +24,11 @@ const alive = (pid: number) => {
   }
 };
 
-function start(args: string[]): Started {
-  const child = spawn(process.execPath, [BIN, 'ratelimit', '--port', '0', ...args], { env: { ...process.env, BANYAN_LOG_LEVEL: 'info', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Record<string, unknown>[] = [];
-  let other = '';
-  child.stderr!.on('data', (d: Buffer) => (other = (other + d.toString()).slice(-8192)));
-  readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-    try {
-      lines.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      other = (other + line + '\n').slice(-8192);
-    }
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const s = { child, lines, output: () => other, exited };
+function start(args: string[]): BanyanProcess {
+  const s = startBanyan(['ratelimit', '--port', '0', ...args]);
   started.push(s);
   return s;
 }
-
-const line = (s: Started, msg: string) =>
-  eventually(() => {
-    const l = s.lines.find((x) => x.msg === msg);
-    if (!l) throw new Error(`no "${msg}" yet; output:\n${s.output()}`);
-    return l;
-  }, 30_000);
 
 describe('banyan ratelimit --workers', () => {
   let redis: RedisServer;
@@ -68,19 +39,16 @@ describe('banyan ratelimit --workers', () => {
     fs.writeFileSync(path.join(dir, 'edge.yaml'), 'domain: edge\ndescriptors:\n  - key: user\n    rate_limit: { unit: hour, requests_per_unit: 20 }\n');
   }, 60_000);
   afterAll(async () => {
-    for (const s of started) {
-      const workers = pids(s);
-      s.child.kill('SIGKILL');
-      for (const p of workers) if (alive(p)) process.kill(p, 'SIGKILL');
-    }
+    // The primary and its workers share a process group, which kill() ends.
+    await Promise.all(started.map((s) => s.kill()));
     await redis?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('two workers share the port and one limit; metrics are their sum; a killed worker is replaced; SIGTERM stops all', async () => {
     const s = start(['--config', dir, '--redis', redis.url, '--workers', '2', '--metrics-port', '0']);
-    const ready = await line(s, 'rate limit workers listening');
-    const metrics = await line(s, 'rate limit metrics endpoint listening');
+    const ready = await s.line('rate limit workers listening');
+    const metrics = await s.line('rate limit metrics endpoint listening');
     expect(ready.workers).toBe(2);
     const port = ready.port as number;
     const workers = pids(s);
@@ -97,11 +65,11 @@ describe('banyan ratelimit --workers', () => {
       for (const c of clients) c.close();
     }
 
-    // Both workers decided: each has its own Redis connection, whose last command is a decision's EXPIRE.
+    // Both workers decided: each has its own Redis connection, whose last command is a decision's script (EVAL when Redis did not have it yet).
     const admin = new Redis(redis.url);
     try {
       const list = (await admin.client('LIST')) as string;
-      expect(list.split('\n').filter((l) => / cmd=expire /.test(l)).length).toBe(2);
+      expect(list.split('\n').filter((l) => / cmd=eval(sha)? /.test(l)).length).toBe(2);
     } finally {
       admin.disconnect();
     }
@@ -113,7 +81,7 @@ describe('banyan ratelimit --workers', () => {
     expect(text).toMatch(/^banyan_ratelimit_breaker_state 0$/m);
 
     process.kill(workers[0], 'SIGKILL');
-    await line(s, 'rate limit worker died; starting another');
+    await s.line('rate limit worker died; starting another');
     await eventually(() => expect(pids(s).filter(alive)).toHaveLength(2), 30_000);
     const client = rlsClient(port);
     try {

@@ -23,6 +23,10 @@ export interface BanyanProcess {
   line(msg: string, timeoutMs?: number): Promise<LogLine>;
   /** SIGKILL to the process group (the process and its workers), then waits for the exit. */
   kill(): Promise<void>;
+  /** Its exit code (null: killed by a signal). */
+  readonly exited: Promise<number | null>;
+  /** The last 8 KiB of what it wrote that is not a JSON log line (stderr included). */
+  output(): string;
 }
 
 const running = new Set<ChildProcess>();
@@ -54,10 +58,10 @@ export function startBanyan(args: string[]): BanyanProcess {
       keep(`${l}\n`);
     }
   });
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
       running.delete(child);
-      resolve();
+      resolve(code);
     }),
   );
   const gone = () => child.exitCode !== null || child.signalCode !== null;
@@ -75,5 +79,7 @@ export function startBanyan(args: string[]): BanyanProcess {
       if (!gone()) killGroup(child);
       await exited;
     },
+    exited,
+    output: () => other,
   };
 }

@@ -48,6 +48,8 @@ interface NodeClient extends Commands {
 }
 interface ClusterClient extends Commands {
   readonly isOpen: boolean;
+  readonly masters: unknown[];
+  nodeClient(node: unknown): Promise<Pick<NodeClient, 'sendCommand'>>;
   connect(): Promise<unknown>;
   destroy(): void;
   on(event: 'error', listener: (err: Error) => void): unknown;
@@ -85,8 +87,13 @@ class OfflineError extends Error {}
 class NodeConnection implements RedisConnection {
   readonly kind = 'node';
   private readonly connected: Promise<void>;
+  private readonly loaded: Promise<void>;
 
   constructor(private readonly client: NodeClient) {
+    let loaded!: () => void;
+    this.loaded = new Promise((resolve) => (loaded = resolve));
+    // On every (re)connection: a restarted Redis has an empty script cache.
+    client.on('ready', () => void loadScripts(client).then(loaded));
     // With a reconnect strategy that never gives up, connect() settles once connected (or closed).
     this.connected = client.connect().then(ignore, ignore);
   }
@@ -101,8 +108,7 @@ class NodeConnection implements RedisConnection {
     return this.client[name](key, ...args);
   }
   ready(): Promise<void> {
-    if (this.client.isReady) return Promise.resolve();
-    return new Promise((resolve) => this.client.once('ready', () => resolve()));
+    return this.loaded;
   }
   async close(): Promise<void> {
     destroy(this.client);
@@ -150,8 +156,9 @@ class ClusterConnection implements RedisConnection {
     for (let retries = 0; !this.closed; retries++) {
       try {
         await this.cluster.connect();
-        if (this.closed) destroy(this.cluster);
-        else this.up = true;
+        if (this.closed) return destroy(this.cluster);
+        await Promise.all(this.cluster.masters.map((m) => this.cluster.nodeClient(m).then(loadScripts, ignore)));
+        this.up = true;
         return;
       } catch {
         if (this.closed) return;
@@ -300,10 +307,13 @@ class SentinelConnection implements RedisConnection {
       if (connected && !this.closed && this.master === client) this.resolve();
     });
     client.on('ready', () => {
+      // A reconnection (the first is awaited below, before the client serves).
+      if (connected) void loadScripts(client);
       if (this.master === client) this.notify();
     });
     try {
       await client.connect();
+      await loadScripts(client);
     } catch (err) {
       destroy(client);
       throw err;
@@ -429,6 +439,16 @@ const fixedScript = defineScript({
   },
   transformReply: (reply: unknown) => reply,
 } as unknown as Parameters<typeof defineScript>[0]);
+
+/**
+ * Puts the scripts in a node's cache, so that a request's first EVALSHA finds them: otherwise every
+ * call of the first batch on a fresh or restarted Redis pays a NOSCRIPT reply and a second round trip
+ * with the whole script, enough to cross a 50 ms budget and fail open. Best effort: a node that
+ * refuses still answers EVAL on NOSCRIPT.
+ */
+function loadScripts(client: Pick<NodeClient, 'sendCommand'>): Promise<void> {
+  return Promise.all([FIXED_LUA, SLIDING_LUA, GCRA_LUA].map((lua) => client.sendCommand(['SCRIPT', 'LOAD', lua]))).then(ignore, ignore);
+}
 
 /** Both scripts: KEYS[1] = the counter, ARGV = now ms, window ms, limit, hits; the reply as Redis gives it. */
 const script = (lua: string) =>
