@@ -52,6 +52,29 @@ describe('Redis backend against a real redis-server', () => {
     await redis?.stop();
   });
 
+  it('a request is one command: its fixed windows in one script, already loaded when ready() resolves (no NOSCRIPT, no EVAL, even for a first concurrent batch on a Redis that never saw it)', async () => {
+    const admin = redis.client();
+    try {
+      await admin.script('FLUSH');
+      await admin.config('RESETSTAT');
+      const client = await replica({ timeoutMs: 2000, failureMode: 'deny' });
+      const value = `batch-${Date.now()}`;
+      const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => client.call(req('edge', [['hot', `${value}-${i}`]], [['one', `${value}-${i}`]]))));
+      expect(answers.map((a) => a.overall_code)).toEqual(Array(50).fill('OK'));
+      const stats = String(await admin.info('commandstats'));
+      const calls = (cmd: string) => Number(new RegExp(`^cmdstat_${cmd}:calls=(\\d+)`, 'm').exec(stats)?.[1] ?? 0);
+      // Two descriptors per request, one command per request; the reference's INCRBY and EXPIRE run
+      // inside the script (Redis counts those calls too: two each per request).
+      expect(calls('evalsha')).toBe(50);
+      expect(calls('eval')).toBe(0);
+      expect(calls('incrby')).toBe(100);
+      expect(calls('expire')).toBe(100);
+      expect(calls('script\\|load')).toBeGreaterThanOrEqual(1);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   it('writes envoyproxy/ratelimit-compatible keys and expiry (domain_key_value_windowstart, EXPIRE = unit)', async () => {
     const now = 1_700_000_123_456;
     const backend = new RedisBackend(createRedisClient({ url: redis.url }));
