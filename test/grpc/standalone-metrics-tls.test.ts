@@ -5,25 +5,23 @@
  * restart, never plaintext; with --tls-client-ca a scraper needs a client certificate; without TLS
  * they stay plaintext on loopback.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { issueCert, makeCa, replaceFile, type TestCa, type TestCert } from '../support/certs.js';
+import { startBanyan, type BanyanProcess, type LogLine } from '../support/banyan-process.js';
 import { eventually } from '../support/eventually.js';
-import { freePort } from '../support/ports.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'bin/banyan.js');
 
 let dir: string;
 let ca: TestCa;
 let first: TestCert;
 let second: TestCert;
 let client: TestCert;
-const children: ChildProcess[] = [];
+const procs: BanyanProcess[] = [];
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'banyan-metrics-tls-'));
@@ -34,43 +32,14 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
-  }
+  await Promise.all(procs.splice(0).map((p) => p.kill()));
 });
 
-interface LogLine {
-  msg: string;
-  [k: string]: unknown;
-}
-
-/** The binary with `args`; resolves with the log line `msg` (its first), failing at once if the process exits. */
-function start(args: string[], msg: string): Promise<{ line: LogLine; lines: LogLine[]; child: ChildProcess }> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, BANYAN_LOG_LEVEL: 'info', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  const lines: LogLine[] = [];
-  let out = '';
-  let buffered = '';
-  child.stdout!.on('data', (c: Buffer) => {
-    buffered += c.toString('utf8');
-    const parts = buffered.split('\n');
-    buffered = parts.pop()!;
-    for (const p of parts) if (p.trim().startsWith('{')) lines.push(JSON.parse(p) as LogLine);
-    out += c.toString('utf8');
-  });
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString('utf8')));
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`banyan ${args[0]} exited ${code}: ${out.slice(-800)}`))));
-  return Promise.race([
-    exited,
-    eventually(() => {
-      const line = lines.find((l) => l.msg === msg);
-      if (!line) throw new Error(`no "${msg}" yet: ${out.slice(-800)}`);
-      return { line, lines, child };
-    }, 30_000),
-  ]);
+/** The binary with `args`, once it has logged `msg` (failing at once if it exits first). */
+async function start(args: string[], msg: string): Promise<{ line: LogLine; lines: LogLine[]; proc: BanyanProcess }> {
+  const proc = startBanyan(args);
+  procs.push(proc);
+  return { line: await proc.line(msg), lines: proc.lines, proc };
 }
 
 interface Scrape {
@@ -151,11 +120,9 @@ describe('banyan authz with --tls-cert: /metrics over HTTPS', () => {
 
   it('stops the metrics endpoint, then the service, on SIGTERM (exit 0)', async () => {
     const files = liveFiles('authz-stop');
-    const { child, lines } = await start(['authz', '--port', '0', '--metrics-port', '0', '--tls-cert', files.certFile, '--tls-key', files.keyFile], 'authz metrics endpoint listening');
-    // 'close': after the exit and the last of its output (the final `stopped` line)
-    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    const { proc, lines } = await start(['authz', '--port', '0', '--metrics-port', '0', '--tls-cert', files.certFile, '--tls-key', files.keyFile], 'authz metrics endpoint listening');
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
     // the outer stop's line (the service's own `stopped` line, inside it, may be flushed after it on exit)
     expect(lines.filter((l) => l.msg === 'stopped'), JSON.stringify(lines.slice(-4))).toContainEqual(expect.objectContaining({ stopped: ['metrics endpoint', 'authz service'] }));
   });
@@ -180,9 +147,9 @@ describe('banyan ratelimit with --tls-cert: /metrics over HTTPS', () => {
     await eventually(async () => expect((await scrape(port, '/metrics')).serial).toBe(second.serial), 15_000);
 
     // without TLS: plaintext, on the loopback --host
-    const plainPort = await freePort();
-    await start(['ratelimit', '--config', path.join(ROOT, 'examples'), '--port', '0', '--metrics-port', String(plainPort)], 'rate limit service listening');
-    const plain = await eventually(async () => fetch(`http://127.0.0.1:${plainPort}/metrics`));
+    const plainMetrics = await start(['ratelimit', '--config', path.join(ROOT, 'examples'), '--port', '0', '--metrics-port', '0'], 'rate limit metrics endpoint listening');
+    expect(plainMetrics.line.scheme).toBe('http');
+    const plain = await fetch(`http://127.0.0.1:${plainMetrics.line.port as number}/metrics`);
     expect(plain.status).toBe(200);
     expect(await plain.text()).toContain('banyan_ratelimit_');
   });

@@ -58,8 +58,9 @@ export function startBanyan(args: string[]): BanyanProcess {
       keep(`${l}\n`);
     }
   });
+  // 'close', not 'exit': after the last of its output too (a final `stopped` line is read).
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
       running.delete(child);
       resolve(code);
     }),
