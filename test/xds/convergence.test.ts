@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basicGroup, cluster, snapshot } from '../conformance/fixtures.js';
-import { CDS, SotwClient, startHarness, type Harness, type Resp } from '../conformance/harness.js';
+import { CDS, DeltaClient, LDS, SotwClient, startHarness, type Harness, type Resp } from '../conformance/harness.js';
 import { eventually } from '../support/eventually.js';
 
 let h: Harness;
@@ -104,6 +104,37 @@ describe('convergence', () => {
       expect(await observed('other')).toBe(0);
     } finally {
       for (const c of clients) c.close();
+    }
+  });
+
+  it('waits for delta streams too, and a stream the change leaves alone is in sync after its flush', async () => {
+    publish();
+    const sotw = await synced('proxy-sotw');
+    const delta = DeltaClient.ads(h.address, { id: 'proxy-delta' });
+    // on LDS only: a CDS change sends it nothing, yet it is waited for until its flush finds it in sync
+    const lds = SotwClient.ads(h.address, { id: 'proxy-lds' });
+    try {
+      delta.request(CDS, { subscribe: ['*'] });
+      delta.ack(await delta.next(CDS));
+      lds.request(LDS);
+      lds.ack(await lds.next(LDS));
+      await eventually(async () => expect(await pending('default')).toBeUndefined());
+      const before = await observed('default');
+
+      publish();
+      expect(await pending('default')).toBe(3);
+      const s1 = await sotw.c.next(CDS);
+      const d1 = await delta.next(CDS);
+      expect(d1.resources.map((r) => r.name)).toEqual(['a']);
+      sotw.c.ack(s1);
+      // the LDS stream and the SotW one are in sync; the delta one has not answered
+      await eventually(async () => expect(await pending('default')).toBe(1));
+      expect(await observed('default')).toBe(before);
+      delta.ack(d1);
+      await eventually(async () => expect(await observed('default')).toBe(before + 1));
+      expect(lds.unread()).toEqual([]);
+    } finally {
+      for (const c of [sotw.c, delta, lds]) c.close();
     }
   });
 });
