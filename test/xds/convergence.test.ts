@@ -137,4 +137,39 @@ describe('convergence', () => {
       for (const c of [sotw.c, delta, lds]) c.close();
     }
   });
+
+  it('a proxy regrouped by a change is no longer waited for by its old group', async () => {
+    publish();
+    const moving = SotwClient.ads(h.address, { id: 'proxy-moving', cluster: 'third' });
+    try {
+      moving.request(CDS);
+      moving.ack(await moving.next(CDS));
+      // the earlier tests' clients are gone: only this one is waited for
+      await eventually(() => expect(h.xds.streamCount).toBe(1));
+      await eventually(async () => expect(await pending('default')).toBeUndefined());
+      const before = await observed('default');
+      publish();
+      expect(await pending('default')).toBe(1);
+      const unanswered = await moving.next(CDS);
+      // a group `third` appears: the node moves there; default's change has no one left who synced
+      h.cache.setSnapshot(
+        snapshot({
+          default: basicGroup({ clusters: [cluster('a', version), cluster('b')] }),
+          other: basicGroup(),
+          third: basicGroup(),
+        }),
+      );
+      expect(await pending('default')).toBeUndefined();
+      expect(await pending('third')).toBe(1);
+      expect(await observed('default')).toBe(before);
+      // what was sent for default is answered late; the newer selection waited for that answer
+      moving.ack(unanswered);
+      const inThird = await moving.next(CDS);
+      expect(await observed('third')).toBe(0);
+      moving.ack(inThird);
+      await eventually(async () => expect(await observed('third')).toBe(1));
+    } finally {
+      moving.close();
+    }
+  });
 });
