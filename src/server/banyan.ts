@@ -12,7 +12,9 @@ import { PrometheusMetricSource } from '../rollout/analysis/prometheus.js';
 import { RolloutRunner } from '../rollout/runner.js';
 import { ServiceStack, type StopReport } from '../service/stack.js';
 import { ConfigWatcher } from '../service/watcher.js';
+import { withHealth } from '../store/health.js';
 import { openStore } from '../store/open.js';
+import { PostgresStore } from '../store/postgres.js';
 import type { Store } from '../store/types.js';
 import { createLogger } from '../telemetry/logger.js';
 import { createRegistry, enableProcessMetrics } from '../telemetry/metrics.js';
@@ -26,6 +28,7 @@ import { FleetPublisher, replicaId } from './fleet.js';
 import { webhookClient } from './rollout-deps.js';
 import { fleetSync, recentReplicas, type FleetState } from './rollout-progress.js';
 import { ConfigPipeline } from './pipeline.js';
+import { registerRouteGauges } from './route-gauges.js';
 import { startServices, type RateLimitTuning } from './services.js';
 import { WorkloadSecrets } from './workload-secrets.js';
 import { serveXds } from './xds-endpoint.js';
@@ -147,9 +150,10 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
   assertSecureBind('xDS server', opts.host, transport);
   assertSecureBind('admin API', opts.adminHost, transport);
   try {
-    const store = opts.store ?? (await openStore({ postgresUrl: opts.postgresUrl, dataDir: opts.dataDir, logger: log }));
+    const opened = opts.store ?? (await openStore({ postgresUrl: opts.postgresUrl, dataDir: opts.dataDir, logger: log }));
     // Closed by stop() only when Banyan opened it.
-    if (!opts.store) stack.add('store', () => store.close());
+    if (!opts.store) stack.add('store', () => opened.close());
+    const store = withHealth(opened, registry, opts.postgresUrl || opened instanceof PostgresStore ? 'postgres' : 'embedded');
     if (opts.postgresUrl) caStore = store;
     stack.add("Banyan's CA", () => workload.close());
     // The services exist before the first config so that they receive it with everything else.
@@ -158,6 +162,7 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
       served: { host: opts.host, ...services.ports, tls: !!opts.tls, ...caProblem(opts, caStore) },
       mergeRateLimitDomains: opts.ratelimitOptions?.mergeDomains,
     }, { loadReporting: new Set(opts.loadReporting) });
+    registerRouteGauges(registry, pipeline, store, log);
     // current is set before the snapshot is pushed, so a regrouped node is judged by the new groups
     servedGroups = () => pipeline.current?.effective.groups;
     servedCa = () => pipeline.current?.effective.ca;

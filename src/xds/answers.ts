@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { NodeInfo } from '../compile/types.js';
+import type { Converging, Convergence } from './convergence.js';
 import type { XdsMetrics } from './metrics.js';
 import type { Exchange } from './status.js';
 import type { XdsEvents } from './stream.js';
@@ -27,6 +28,7 @@ export class Answers {
   constructor(
     private readonly events: EventEmitter<XdsEvents>,
     private readonly metrics: XdsMetrics,
+    private readonly convergence: Convergence,
   ) {}
 
   acked(stream: Answering, typeUrl: string, ex: Exchange, version: string): void {
@@ -35,10 +37,11 @@ export class Answers {
   }
 
   /** `version` and `nonce` are those of the response the proxy rejected; it keeps running what it had. */
-  nacked(stream: Answering, typeUrl: string, ex: Exchange, version: string, nonce: string, detail: ErrorDetail): void {
+  nacked(stream: Answering & Converging, typeUrl: string, ex: Exchange, version: string, nonce: string, detail: ErrorDetail): void {
     const message = detail.message ?? '';
     ex.lastNack = { version, nonce, message, code: detail.code, at: new Date().toISOString() };
     this.metrics.nacked(typeUrl);
+    this.convergence.nacked(stream);
     this.events.emit('nack', { streamId: stream.id, nodeId: stream.node?.id ?? '', typeUrl, version, message });
     stream.log.warn({ node: stream.node?.id, typeUrl, version, error: message }, 'proxy rejected config (NACK)');
   }

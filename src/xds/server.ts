@@ -6,6 +6,7 @@ import type { ProxyGroup } from '../config/model.js';
 import { createLogger } from '../telemetry/logger.js';
 import type { SnapshotCache, SnapshotChange } from './cache.js';
 import { Answers } from './answers.js';
+import { Convergence } from './convergence.js';
 import { DeltaStream, type DeltaDiscoveryRequest } from './delta-stream.js';
 import { FlushScheduler } from './flush.js';
 import { IdentityAdmission } from './identity.js';
@@ -54,15 +55,26 @@ export class XdsServer extends EventEmitter<XdsEvents> {
   private readonly streams = new Set<ServedStream>();
   private readonly ctx: StreamContext;
   private readonly admission: IdentityAdmission;
+  private readonly convergence: Convergence;
   private readonly onChange = (change: SnapshotChange) => {
     this.admission.refresh();
-    for (const s of this.streams) s.onSnapshot(change);
+    this.convergence.begin(change);
+    for (const s of this.streams) {
+      s.onSnapshot(change);
+      this.convergence.join(s, change);
+    }
+    this.convergence.settle(change);
+  };
+  private readonly closed = (s: ServedStream) => {
+    this.streams.delete(s);
+    this.convergence.released(s);
   };
 
   constructor(opts: XdsServerOptions) {
     super();
     const log = (opts.logger ?? createLogger()).child({ component: 'xds' });
     const metrics = new XdsMetrics(opts.registry);
+    this.convergence = new Convergence(opts.registry);
     this.admission = new IdentityAdmission(opts.groups ?? (() => undefined), log, opts.clientCertsVerified);
     const limits: XdsLimits = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) };
     this.ctx = {
@@ -71,7 +83,8 @@ export class XdsServer extends EventEmitter<XdsEvents> {
       metrics,
       log,
       events: this,
-      answers: new Answers(this, metrics),
+      answers: new Answers(this, metrics, this.convergence),
+      convergence: this.convergence,
       admission: this.admission,
       personal: opts.personal,
       limits,
@@ -86,9 +99,9 @@ export class XdsServer extends EventEmitter<XdsEvents> {
       const kinds = spec.typeUrl ? (['sotw', 'delta'] as const) : (['ads-sotw', 'ads-delta'] as const);
       server.addService(xdsServiceDefinition(spec, { limits: this.ctx.limits }), {
         [spec.sotw]: (call: grpc.ServerDuplexStream<DiscoveryRequest, XdsResponse>) =>
-          this.track(new SotwStream(this.ctx, call, kinds[0], spec.service, spec.typeUrl, (s) => this.streams.delete(s))),
+          this.track(new SotwStream(this.ctx, call, kinds[0], spec.service, spec.typeUrl, this.closed)),
         [spec.delta]: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, XdsResponse>) =>
-          this.track(new DeltaStream(this.ctx, call, kinds[1], spec.service, spec.typeUrl, (s) => this.streams.delete(s))),
+          this.track(new DeltaStream(this.ctx, call, kinds[1], spec.service, spec.typeUrl, this.closed)),
       });
     }
   }

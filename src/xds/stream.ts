@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { NodeInfo } from '../compile/types.js';
 import type { Answers } from './answers.js';
 import type { SnapshotCache, SnapshotChange } from './cache.js';
+import type { Convergence, Converging } from './convergence.js';
 import type { Flushable, FlushScheduler } from './flush.js';
 import type { XdsMetrics } from './metrics.js';
 import { nodeInfo, userAgentOf, type RawNode } from './node.js';
@@ -37,6 +38,8 @@ export interface StreamContext {
   limits: XdsLimits;
   /** Runs every stream's flush in slices that yield to the event loop (flush.ts). */
   flushes: FlushScheduler;
+  /** Which streams each group's pending change still waits for (convergence.ts). */
+  convergence: Convergence;
 }
 
 /** What admission reads of a call: its peer and the TLS it came over. */
@@ -48,7 +51,7 @@ export interface Admission {
 }
 
 /** What the server asks of a stream, whatever its protocol. */
-export interface ServedStream {
+export interface ServedStream extends Converging {
   readonly isClosed: boolean;
   onSnapshot(change: SnapshotChange): void;
   status(): ProxyStatus;
@@ -159,6 +162,11 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     this.schedule();
   }
 
+  inSync(): boolean {
+    for (const [typeUrl, st] of this.types) if (this.typeStatus(typeUrl, st).state !== 'SYNCED') return false;
+    return true;
+  }
+
   status(): ProxyStatus {
     return {
       streamId: this.id,
@@ -202,6 +210,8 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     } catch (err) {
       this.log.error({ err }, 'failed to push xDS response');
     }
+    // a flush that had nothing to send may leave the stream in sync with a change (its selection unchanged)
+    this.ctx.convergence.check(this);
   }
 
   /** The group's selection for a subscription, with this proxy's own resources in place of placeholders. */
@@ -272,6 +282,7 @@ export abstract class XdsStream<Req extends { node?: RawNode; type_url?: string 
     const max = this.ctx.limits.maxNackMessageChars;
     if (detail?.message && detail.message.length > max) detail.message = `${detail.message.slice(0, max)}… (${detail.message.length - max} more characters)`;
     this.handle(req, typeUrl, st, first);
+    this.ctx.convergence.check(this);
     this.schedule();
   }
 

@@ -9,7 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TypeUrl } from '../../src/proto/envoy.js';
+import { SotwClient } from '../conformance/harness.js';
 import { startBanyan, type BanyanProcess } from '../support/banyan-process.js';
+import { eventually } from '../support/eventually.js';
 import { toolPath } from '../support/provision.js';
 import { RedisServer } from '../support/redis.js';
 import { startServeProcess, type ServeProcess } from '../support/serve-process.js';
@@ -73,10 +76,40 @@ describe('promtool check metrics on every server', () => {
   });
 
   it('banyan serve', { timeout: 60_000 }, async () => {
-    serve = await startServeProcess('promtool', [path.join(ROOT, 'examples/banyan.yaml'), '--no-watch']);
-    const text = await scrape('serve', serve.adminPort);
+    serve = await startServeProcess('promtool', [path.join(ROOT, 'examples/banyan.yaml'), '--no-watch', '--data-dir', path.join(dir, 'serve-state')], { env: { BANYAN_ADMIN_TOKEN: 'promtool-token' } });
+    // A proxy of the edge group on CDS, then a rollout of an edge route: once the proxy has ACKed what
+    // the change sent it, the change's convergence is observed; the rollout's gauges, the routes'
+    // weights and the store's health are then in the scrape with their series, not only TYPE lines.
+    const proxy = SotwClient.ads(`127.0.0.1:${serve.xdsPort}`, { id: 'promtool-proxy', cluster: 'edge-1' });
+    let text: string;
+    try {
+      proxy.request(TypeUrl.Cluster);
+      const first = await proxy.next(TypeUrl.Cluster);
+      proxy.ack(first);
+      let acked = first.nonce;
+      const res = await fetch(`http://127.0.0.1:${serve.adminPort}/api/v1/rollouts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer promtool-token' },
+        body: JSON.stringify({ route: 'auth-login', to: 'monolith', steps: [50, 100], interval: '1h', author: 'promtool-test' }),
+      });
+      expect(res.ok, await res.clone().text()).toBe(true);
+      // the proxy ACKs whatever the change sends it (the latest response; older nonces are ignored)
+      text = await eventually(async () => {
+        const latest = proxy.received.at(-1);
+        if (latest && latest.nonce !== acked) proxy.ack((acked = latest.nonce, latest));
+        const t = await scrape('serve', serve!.adminPort);
+        expect(t).toMatch(/^banyan_xds_convergence_seconds_count\{group="edge-proxies"\} [1-9]/m);
+        return t;
+      });
+    } finally {
+      proxy.close();
+    }
     expect(text).toContain('banyan_build_info');
-    expect(text).toContain('banyan_xds_');
+    expect(text).toMatch(/^banyan_route_cluster_weight\{route="auth-login",cluster="monolith"\} 50$/m);
+    expect(text).toMatch(/^banyan_rollout_step\{route="auth-login",rollout="[^"]+"\} 1$/m);
+    expect(text).toMatch(/^banyan_rollout_state\{route="auth-login",rollout="[^"]+",state="running",phase="[a-z]+"\} 1$/m);
+    expect(text).toMatch(/^banyan_store_up 1$/m);
+    expect(text).toMatch(/^banyan_store_last_success_timestamp_seconds \d/m);
     expect(await promtoolCheck(text)).toEqual({ code: 0, problems: '' });
   });
 
