@@ -12,6 +12,7 @@ import { PrometheusMetricSource } from '../rollout/analysis/prometheus.js';
 import { RolloutRunner } from '../rollout/runner.js';
 import { ServiceStack, type StopReport } from '../service/stack.js';
 import { ConfigWatcher } from '../service/watcher.js';
+import { startTracingIn } from '../service/tracing.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { createLogger } from '../telemetry/logger.js';
@@ -95,6 +96,8 @@ export interface ServeOptions {
    * (`dir`), created on first use. The passphrase comes from `passphraseFile` or BANYAN_CA_KEY_PASSPHRASE.
    */
   ca?: { certFile?: string; keyFile?: string; dir?: string; passphraseFile?: string };
+  /** OTLP/HTTP endpoint for Banyan's own spans (Check, config changes); default the OTEL_* environment, else off. */
+  otlpEndpoint?: string;
 }
 
 export interface RunningBanyan {
@@ -147,6 +150,8 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
   assertSecureBind('xDS server', opts.host, transport);
   assertSecureBind('admin API', opts.adminHost, transport);
   try {
+    // First in the stack, so it is flushed last: the spans of the changes made while stopping go out too.
+    await startTracingIn(stack, log, opts.otlpEndpoint);
     const store = opts.store ?? (await openStore({ postgresUrl: opts.postgresUrl, dataDir: opts.dataDir, logger: log }));
     // Closed by stop() only when Banyan opened it.
     if (!opts.store) stack.add('store', () => store.close());

@@ -13,8 +13,10 @@
  */
 import {
   context,
+  createContextKey,
   propagation,
   SpanKind,
+  SpanStatusCode,
   trace,
   type Attributes,
   type Context,
@@ -86,18 +88,22 @@ export function tracingEnabled(): boolean {
 export async function startTracing(opts: TracingOptions = {}): Promise<TracingConfig> {
   const config = resolveTracingConfig(opts);
   if (config.tracesUrl === undefined || running) return config;
-  const [{ BasicTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes }, core] =
+  const [{ BasicTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes }, core, { AsyncLocalStorageContextManager }] =
     await Promise.all([
       import('@opentelemetry/sdk-trace-base'),
       import('@opentelemetry/exporter-trace-otlp-proto'),
       import('@opentelemetry/resources'),
       import('@opentelemetry/core'),
+      import('@opentelemetry/context-async-hooks'),
     ]);
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName }),
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: config.tracesUrl }))],
   });
   trace.setGlobalTracerProvider(provider);
+  // A config change crosses awaits (store write, reconcile queue): without an async context manager
+  // the compile and push spans would not find the change they belong to.
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(
     new core.CompositePropagator({ propagators: [new core.W3CTraceContextPropagator(), new core.W3CBaggagePropagator()] }),
   );
@@ -107,6 +113,7 @@ export async function startTracing(opts: TracingOptions = {}): Promise<TracingCo
       await provider.shutdown();
       trace.disable();
       propagation.disable();
+      context.disable();
     },
   };
   return config;
@@ -168,3 +175,61 @@ export function startServerSpan(name: string, attributes: Attributes, ...carrier
 }
 
 const INVALID = { traceId: '00000000000000000000000000000000', spanId: '0000000000000000', traceFlags: 0 };
+
+const CHANGE = createContextKey('banyan.config.change');
+
+/** Where a config change came from: the root span's `banyan.change.source`. */
+export type ChangeSource = 'startup' | 'file.reload' | 'admin.apply' | 'admin.rollback' | 'admin.shift' | 'rollout.step' | `store.${string}`;
+
+/**
+ * Runs `fn` as one config change: a root span `banyan.config.change` (its own trace: a change is not
+ * part of whatever request or timer happened to start it), unless `fn` already runs inside a change,
+ * which it then joins (a file edit becomes an apply becomes a reconcile: one change, one trace).
+ * Off: calls `fn` and nothing else.
+ */
+export async function inChange<T>(source: ChangeSource, fn: (root: Span) => Promise<T> | T): Promise<T> {
+  if (!running) return fn(NOOP_SPAN);
+  const active = context.active();
+  const joined = active.getValue(CHANGE) as Span | undefined;
+  if (joined) return fn(joined);
+  const root = tracer().startSpan('banyan.config.change', { root: true, attributes: { 'banyan.change.source': source } });
+  const ctx = trace.setSpan(active, root).setValue(CHANGE, root);
+  try {
+    return await context.with(ctx, () => fn(root));
+  } catch (err) {
+    failed(root, err);
+    throw err;
+  } finally {
+    root.end();
+  }
+}
+
+/** The root span of the change running now, to annotate with its outcome; the no-op span outside one. */
+export function currentChange(): Span {
+  if (!running) return NOOP_SPAN;
+  return (context.active().getValue(CHANGE) as Span | undefined) ?? NOOP_SPAN;
+}
+
+/**
+ * A synchronous internal span around `fn`, child of the active span, when one is recording: steps
+ * outside any traced operation (a `banyan validate` run, a test) make no orphan traces.
+ */
+export function inSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => T): T {
+  if (!running || !trace.getActiveSpan()?.isRecording()) return fn(NOOP_SPAN);
+  return tracer().startActiveSpan(name, { attributes }, (span) => {
+    try {
+      return fn(span);
+    } catch (err) {
+      failed(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+function failed(span: Span, err: unknown): void {
+  span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+}
+
+const NOOP_SPAN = trace.wrapSpanContext(INVALID);
