@@ -27,6 +27,7 @@ import { FleetPublisher, replicaId } from './fleet.js';
 import { webhookClient } from './rollout-deps.js';
 import { fleetSync, recentReplicas, type FleetState } from './rollout-progress.js';
 import { ConfigPipeline } from './pipeline.js';
+import { PushTrace } from './push-trace.js';
 import { startServices, type RateLimitTuning } from './services.js';
 import { WorkloadSecrets } from './workload-secrets.js';
 import { serveXds } from './xds-endpoint.js';
@@ -159,7 +160,10 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     stack.add("Banyan's CA", () => workload.close());
     // The services exist before the first config so that they receive it with everything else.
     const services = await startServices({ ...opts, revocationStore: store }, registry, log, stack);
-    const pipeline = new ConfigPipeline({ snapshot: (s, wire) => cache.setSnapshot(s, wire), config: services.feed }, log, registry, {
+    const pushes = new PushTrace(xds);
+    // Stopped before tracing (added after it): an open push span is ended, then flushed.
+    stack.add('push traces', () => pushes.close());
+    const pipeline = new ConfigPipeline({ snapshot: (s, wire) => pushes.pushed(cache.setSnapshot(s, wire)), config: services.feed }, log, registry, {
       served: { host: opts.host, ...services.ports, tls: !!opts.tls, ...caProblem(opts, caStore) },
       mergeRateLimitDomains: opts.ratelimitOptions?.mergeDomains,
     }, { loadReporting: new Set(opts.loadReporting) });
