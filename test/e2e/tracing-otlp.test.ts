@@ -1,8 +1,8 @@
 /**
- * Banyan's own spans reach a real OpenTelemetry Collector: the built `banyan serve` with
+ * Banyan's own spans reach a real OTLP/HTTP receiver (test/go/otlpsink): the built `banyan serve` with
  * --otlp-endpoint, an ext_authz Check continuing the caller's W3C trace (from gRPC metadata, and
  * from the request's headers when the metadata has none), and a file edit traced as one change with
- * its compile, admission and push spans. Read back from the collector's file exporter.
+ * its compile, admission and push spans. Read back from what the receiver decoded.
  */
 import * as grpc from '@grpc/grpc-js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizationServiceDefinition } from '../../src/proto/grpc.js';
 import { eventually } from '../support/eventually.js';
-import { startCollector, type Collector, type ExportedSpan } from '../support/otelcol.js';
+import { startOtlpReceiver, type ExportedSpan, type OtlpReceiver } from '../support/otlp-receiver.js';
 import { startServeProcess, type ServeProcess } from '../support/serve-process.js';
 
 const routes = (cluster: string) =>
@@ -44,15 +44,15 @@ function check(port: number, metadata: grpc.Metadata, headers: Record<string, st
   }).finally(() => client.close());
 }
 
-describe('tracing to a real OTLP collector', () => {
-  let collector: Collector | undefined;
+describe('tracing to a real OTLP receiver', () => {
+  let collector: OtlpReceiver | undefined;
   let serve: ServeProcess | undefined;
   let dir: string;
   let authzPort: number;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-tracing-'));
-    collector = await startCollector();
+    collector = await startOtlpReceiver();
     await writeFile(path.join(dir, 'routes.yaml'), routes('monolith'));
     serve = await startServeProcess(
       'tracing',
@@ -70,7 +70,7 @@ describe('tracing to a real OTLP collector', () => {
   });
 
   const spans = () => collector!.spans();
-  const debug = () => `\n--- collector\n${collector!.output().slice(-2000)}\n--- banyan\n${serve!.output()}`;
+  const debug = () => `\n--- receiver\n${collector!.output().slice(-2000)}\n--- banyan\n${serve!.output()}`;
 
   it('a Check continues the trace in its gRPC metadata, with its outcome and no token', async () => {
     const traceId = '0af7651916cd43dd8448eb211c80319c';
