@@ -9,12 +9,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TypeUrl } from '../../src/proto/envoy.js';
 import { authorizationServiceDefinition } from '../../src/proto/grpc.js';
+import { AdsRecorder } from '../support/ads-recorder.js';
 import { eventually } from '../support/eventually.js';
 import { startOtlpReceiver, type ExportedSpan, type OtlpReceiver } from '../support/otlp-receiver.js';
 import { startServeProcess, type ServeProcess } from '../support/serve-process.js';
 
-const routes = (cluster: string) =>
+const routes = (cluster: string, extraCluster?: string) =>
   [
     'listeners:',
     '  - name: edge',
@@ -27,6 +29,7 @@ const routes = (cluster: string) =>
     'clusters:',
     '  - { name: monolith, endpoints: [10.0.0.1:8080] }',
     '  - { name: monolith-v2, endpoints: [10.0.0.2:8080] }',
+    ...(extraCluster ? [`  - { name: ${extraCluster}, endpoints: [10.0.0.9:8080] }`] : []),
     'auth:',
     '  providers:',
     '    - { name: main, issuer: https://issuer.test, audiences: [api], jwks: { uri: "http://127.0.0.1:1/jwks" } }',
@@ -49,6 +52,7 @@ describe('tracing to a real OTLP receiver', () => {
   let serve: ServeProcess | undefined;
   let dir: string;
   let authzPort: number;
+  let proxy: AdsRecorder | undefined;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-tracing-'));
@@ -64,6 +68,7 @@ describe('tracing to a real OTLP receiver', () => {
   }, 900_000);
 
   afterAll(async () => {
+    proxy?.close();
     await serve?.kill();
     await collector?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -124,5 +129,23 @@ describe('tracing to a real OTLP receiver', () => {
     const group = named('banyan.config.push.group')[0];
     expect(group.parentSpanId).toBe(push.spanId);
     expect(group.attributes).toMatchObject({ 'banyan.group': 'default', 'banyan.push.proxies': 0 });
+  });
+
+  it("a push to a connected proxy counts it, and ends when the proxy's ACK arrives", async () => {
+    proxy = new AdsRecorder(`127.0.0.1:${serve!.xdsPort}`, { id: 'edge-1', cluster: 'edge' }, { [TypeUrl.Cluster]: [] });
+    await eventually(() => proxy!.latest(TypeUrl.Cluster), 10_000);
+    // The route moves to a new cluster: a CDS change (clusters no route names are not served), which this proxy subscribes to and ACKs.
+    await writeFile(path.join(dir, 'routes.yaml'), routes('spare', 'spare'));
+    const push = await eventually(() => {
+      const p = spans().find((s) => s.name === 'banyan.config.push' && s.attributes['banyan.push.proxies'] === 1);
+      if (!p) throw new Error(`no push to one proxy yet: ${JSON.stringify(spans().filter((x) => x.name.startsWith('banyan.config.c') || x.name.startsWith('banyan.config.push')).slice(-4).map((x) => [x.name, x.attributes]))}`);
+      return p;
+    }, 20_000);
+    expect(push.attributes).toMatchObject({ 'banyan.push.outcome': 'answered', 'banyan.push.acks': 1, 'banyan.push.nacks': 0, 'banyan.push.unanswered': 0 });
+    const root = spans().find((s) => s.spanId === push.parentSpanId)!;
+    expect(root.attributes).toMatchObject({ 'banyan.change.source': 'file.reload', 'banyan.change.result': 'applied' });
+    const group = spans().find((s) => s.name === 'banyan.config.push.group' && s.parentSpanId === push.spanId)!;
+    expect(group.attributes).toMatchObject({ 'banyan.group': 'default', 'banyan.push.proxies': 1 });
+    expect(group.attributes['banyan.push.types']).toContain('Cluster');
   });
 });
