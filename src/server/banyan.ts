@@ -152,7 +152,7 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
   assertSecureBind('admin API', opts.adminHost, transport);
   try {
     // First in the stack, so it is flushed last: the spans of the changes made while stopping go out too.
-    await startTracingIn(stack, log, opts.otlpEndpoint);
+    const tracing = await startTracingIn(stack, log, opts.otlpEndpoint);
     const store = opts.store ?? (await openStore({ postgresUrl: opts.postgresUrl, dataDir: opts.dataDir, logger: log }));
     // Closed by stop() only when Banyan opened it.
     if (!opts.store) stack.add('store', () => store.close());
@@ -162,7 +162,7 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     const services = await startServices({ ...opts, revocationStore: store }, registry, log, stack);
     const pushes = new PushTrace(xds);
     // Stopped before tracing (added after it): an open push span is ended, then flushed.
-    stack.add('push traces', () => pushes.close());
+    if (tracing) stack.add('push traces', () => pushes.close());
     const pipeline = new ConfigPipeline({ snapshot: (s, wire) => pushes.pushed(cache.setSnapshot(s, wire)), config: services.feed }, log, registry, {
       served: { host: opts.host, ...services.ports, tls: !!opts.tls, ...caProblem(opts, caStore) },
       mergeRateLimitDomains: opts.ratelimitOptions?.mergeDomains,

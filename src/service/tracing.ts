@@ -7,9 +7,10 @@ import type { ServiceStack } from './stack.js';
  * the first part of its stack: stacks stop in reverse, so the exporter is flushed after every other
  * part has stopped and the spans of the last change and of shutdown still go out.
  */
-export async function startTracingIn(stack: ServiceStack, log: Logger, endpoint?: string): Promise<void> {
+export async function startTracingIn(stack: ServiceStack, log: Logger, endpoint?: string): Promise<boolean> {
   const config = await startTracing({ endpoint });
-  if (config.tracesUrl === undefined) return;
+  if (config.tracesUrl === undefined) return false;
   stack.add('tracing', () => stopTracing());
   log.info({ endpoint: config.tracesUrl, serviceName: config.serviceName }, 'tracing: spans exported over OTLP/HTTP');
+  return true;
 }
