@@ -5,6 +5,8 @@
  * its compile, admission and push spans. Read back from what the receiver decoded.
  */
 import * as grpc from '@grpc/grpc-js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import readline from 'node:readline';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -147,5 +149,54 @@ describe('tracing to a real OTLP receiver', () => {
     const group = spans().find((s) => s.name === 'banyan.config.push.group' && s.parentSpanId === push.spanId)!;
     expect(group.attributes).toMatchObject({ 'banyan.group': 'default', 'banyan.push.proxies': 1 });
     expect(group.attributes['banyan.push.types']).toContain('Cluster');
+  });
+});
+
+describe('tracing from `banyan authz` on its own', () => {
+  let receiver: OtlpReceiver | undefined;
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> | undefined;
+
+  afterAll(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    await receiver?.stop();
+  });
+
+  it('--otlp-endpoint: a Check span continuing the caller', async () => {
+    receiver = await startOtlpReceiver();
+    const bin = path.resolve(import.meta.dirname, '../../bin/banyan.js');
+    child = spawn(process.execPath, [bin, 'authz', '--port', '0', '--no-metrics', '--otlp-endpoint', receiver.endpoint], {
+      env: { ...process.env, OTEL_BSP_SCHEDULE_DELAY: '100', BANYAN_LOG_LEVEL: 'info', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    exited = new Promise((resolve) => child!.once('exit', () => resolve()));
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('banyan authz did not listen within 30 s')), 30_000);
+      readline.createInterface({ input: child!.stdout! }).on('line', (line) => {
+        try {
+          const l = JSON.parse(line) as { msg?: string; port?: number };
+          if (l.msg === 'authz service listening') {
+            clearTimeout(timer);
+            resolve(Number(l.port));
+          }
+        } catch {
+          // not a log line
+        }
+      });
+      void exited!.then(() => reject(new Error('banyan authz exited before listening')));
+    });
+    const traceId = '99998888777766665555444433332222';
+    const metadata = new grpc.Metadata();
+    metadata.set('traceparent', `00-${traceId}-aaaabbbbccccdddd-01`);
+    await check(port, metadata, {});
+    const span = await eventually(() => {
+      const s = receiver!.spans().find((x) => x.traceId === traceId);
+      if (!s) throw new Error(`no span of trace ${traceId} yet\n${receiver!.output()}`);
+      return s;
+    }, 20_000);
+    expect(span).toMatchObject({ name: 'envoy.service.auth.v3.Authorization/Check', parentSpanId: 'aaaabbbbccccdddd', service: 'banyan' });
+    // no providers configured: denied as an internal error, never allowed
+    expect(span.attributes).toMatchObject({ 'banyan.authz.result': 'error', 'http.response.status_code': 500 });
   });
 });
