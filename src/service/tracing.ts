@@ -10,7 +10,8 @@ import type { ServiceStack } from './stack.js';
 export async function startTracingIn(stack: ServiceStack, log: Logger, endpoint?: string): Promise<boolean> {
   const config = await startTracing({ endpoint });
   if (config.tracesUrl === undefined) return false;
-  stack.add('tracing', () => stopTracing());
+  // A collector that is down loses the last spans; that is worth a warning, not an unclean stop.
+  stack.add('tracing', () => stopTracing().catch((err: Error) => log.warn({ err: err.message }, 'tracing stopped; the last spans were not delivered')));
   log.info({ endpoint: config.tracesUrl, serviceName: config.serviceName }, 'tracing: spans exported over OTLP/HTTP');
   return true;
 }

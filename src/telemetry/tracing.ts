@@ -45,6 +45,11 @@ export class TracingConfigError extends Error {
   override name = 'TracingConfigError';
 }
 
+/** The last spans could not be delivered on stop (collector down): tracing is stopped all the same. */
+export class TracingExportError extends Error {
+  override name = 'TracingExportError';
+}
+
 /**
  * The spec's rule: a signal-specific endpoint is used as given; the generic one gets `/v1/traces`
  * appended. Kept pure so the rule is testable without an SDK.
@@ -110,16 +115,18 @@ export async function startTracing(opts: TracingOptions = {}): Promise<TracingCo
   running = {
     async shutdown() {
       // shutdown() flushes the batch processor first, so spans of the last change are not lost.
-      await provider.shutdown();
+      let failed: unknown;
+      await provider.shutdown().catch((err: unknown) => (failed = err));
       trace.disable();
       propagation.disable();
       context.disable();
+      if (failed !== undefined) throw new TracingExportError(`could not send the last spans to ${config.tracesUrl}: ${failed instanceof Error ? failed.message : String(failed)}`);
     },
   };
   return config;
 }
 
-/** Flushes pending spans and stops the SDK; safe to call when tracing never started. */
+/** Flushes pending spans and stops the SDK; safe to call when tracing never started. Rejects with TracingExportError when the flush fails (tracing is off all the same). */
 export async function stopTracing(): Promise<void> {
   const r = running;
   running = undefined;

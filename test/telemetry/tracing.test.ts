@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveTracingConfig, startServerSpan, startTracing, stopTracing, tracingEnabled, TracingConfigError } from '../../src/telemetry/tracing.js';
+import { TracingExportError, currentChange, inChange, inSpan, resolveTracingConfig, startServerSpan, startTracing, stopTracing, tracingEnabled, TracingConfigError } from '../../src/telemetry/tracing.js';
 
 describe('tracing config', () => {
   it('stays off without an endpoint', () => {
@@ -35,5 +35,36 @@ describe('server spans', () => {
     const fromHeaders = startServerSpan('check', {}, { get: () => [] }, { traceparent });
     expect(fromHeaders.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
     expect((fromHeaders as unknown as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+  });
+});
+
+describe('config change spans', () => {
+  afterEach(() => stopTracing());
+
+  it('cost nothing while off: the function runs with a span that records nothing', async () => {
+    await startTracing({ env: {} });
+    expect(await inChange('file.reload', (root) => root.isRecording())).toBe(false);
+    expect(inSpan('banyan.config.compile', {}, (s) => s.isRecording())).toBe(false);
+  });
+
+  it('a change started inside a change joins it across awaits; steps outside any change are not traced', async () => {
+    await startTracing({ endpoint: 'http://127.0.0.1:9', env: {} });
+    expect(inSpan('banyan.config.compile', {}, (s) => s.isRecording())).toBe(false);
+    expect(currentChange().isRecording()).toBe(false);
+    await inChange('file.reload', async (root) => {
+      expect(root.isRecording()).toBe(true);
+      await new Promise((r) => setImmediate(r));
+      await inChange('admin.apply', (inner) => expect(inner).toBe(root));
+      expect(currentChange()).toBe(root);
+      const child = inSpan('banyan.config.compile', {}, (s) => s);
+      expect(child.spanContext().traceId).toBe(root.spanContext().traceId);
+      expect((child as unknown as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+    });
+    // a second change is a trace of its own
+    const [a, b] = await Promise.all([inChange('admin.shift', (r) => r.spanContext().traceId), inChange('rollout.step', (r) => r.spanContext().traceId)]);
+    expect(a).not.toBe(b);
+    // nothing listens on port 9: the flush fails, typed, and tracing is off anyway
+    await expect(stopTracing()).rejects.toBeInstanceOf(TracingExportError);
+    expect(tracingEnabled()).toBe(false);
   });
 });
