@@ -12,6 +12,7 @@ import { compile, type CompileOptions } from '../compile/index.js';
 import type { CompiledSnapshot } from '../compile/types.js';
 import { loadEnvoyProtos } from '../proto/envoy.js';
 import type { WireForms } from '../proto/wire-form.js';
+import { inSpan } from '../telemetry/tracing.js';
 import { grpcCapabilityDiagnostics } from './grpc.js';
 import { rateLimitConsumerDiagnostics } from './ratelimit.js';
 import { ResourceAdmission } from './resources.js';
@@ -41,15 +42,24 @@ export class Admission {
     const diagnostics = [...grpcCapabilityDiagnostics(config), ...rateLimitConsumerDiagnostics(config), ...unreadSecrets(config)];
     let snapshot: CompiledSnapshot;
     try {
-      snapshot = compile(config, compileOptions);
+      // Spans only inside a traced change (inSpan): `banyan validate` and tests stay untraced.
+      snapshot = inSpan('banyan.config.compile', {}, (span) => {
+        const compiled = compile(config, compileOptions);
+        span.setAttribute('banyan.groups', compiled.groups.size);
+        return compiled;
+      });
     } catch (err) {
       // A compiler exception is a Banyan bug, but still the operator's config must not go out.
       diagnostics.push({ severity: 'error', ...fallback, message: `internal error while compiling: ${err instanceof Error ? err.message : String(err)}` });
       return { diagnostics };
     }
-    const checked = this.resources.check(config, snapshot, fallback);
-    diagnostics.push(...snapshot.warnings, ...checked.diagnostics);
-    return hasErrors(diagnostics) ? { diagnostics } : { snapshot, diagnostics, wire: checked.wire };
+    return inSpan('banyan.config.admission', {}, (span) => {
+      const checked = this.resources.check(config, snapshot, fallback);
+      diagnostics.push(...snapshot.warnings, ...checked.diagnostics);
+      const refused = hasErrors(diagnostics);
+      span.setAttributes({ 'banyan.admission.admitted': !refused, 'banyan.admission.errors': diagnostics.filter((d) => d.severity === 'error').length });
+      return refused ? { diagnostics } : { snapshot, diagnostics, wire: checked.wire };
+    });
   }
 }
 

@@ -1,6 +1,7 @@
 import type { JWTPayload } from 'jose';
 import type { AuthProvider } from '../config/model.js';
-import { CONTEXT_AUTH, decodeRequirement } from '../compile/authz.js';
+import type { Span } from '@opentelemetry/api';
+import { CONTEXT_AUTH, CONTEXT_ROUTE, decodeRequirement } from '../compile/authz.js';
 import type { Logger } from '../telemetry/logger.js';
 import { checkRequirement, claimValue } from './claims.js';
 import { AuthFailure } from './failure.js';
@@ -101,27 +102,42 @@ export class Authorizer {
     this.providers.clear();
   }
 
-  async check(request: CheckRequestObject): Promise<CheckResponseObject> {
+  /** `span` (the Check's server span) is given the outcome: never the token or a claim. */
+  async check(request: CheckRequestObject, span?: Span): Promise<CheckResponseObject> {
     const started = performance.now();
     const view = viewOf(request);
     let requirement: Requirement | undefined;
     let response: CheckResponseObject;
     let reason: string;
+    let providers: string[] | undefined;
+    let internal = false;
     try {
       requirement = this.requirementFor(view);
       const verified = await this.authenticate(requirement, view);
       checkRequirement(verified.map((v) => v.payload), requirement.scopes, requirement.claims, view);
       response = this.allow(verified);
       reason = verified.length ? 'ok' : 'anonymous';
+      providers = verified.map((v) => v.provider.config.name);
     } catch (err) {
       const failure = err instanceof AuthFailure ? err : new AuthFailure('internal', 'internal_error', 'internal error');
       if (!(err instanceof AuthFailure)) this.opts.logger?.error({ err }, 'authz check failed unexpectedly; denying');
       response = denied(failure, this.realm, requirement?.scopes ?? []);
       reason = failure.reason;
+      internal = failure.kind === 'internal';
+      providers = requirement?.providers;
     }
     const result = response.ok_response ? 'allowed' : 'denied';
     this.opts.metrics?.checks.inc({ result, reason });
     this.opts.metrics?.latency.observe({ result }, (performance.now() - started) / 1000);
+    if (span?.isRecording()) {
+      span.setAttributes({
+        'banyan.authz.result': internal ? 'error' : result,
+        'banyan.authz.reason': reason,
+        'http.response.status_code': httpStatusOf(response),
+        ...(view.contextExtensions[CONTEXT_ROUTE] !== undefined && { 'banyan.route': view.contextExtensions[CONTEXT_ROUTE] }),
+        ...(providers?.length && { 'banyan.authz.provider': providers.join(',') }),
+      });
+    }
     return response;
   }
 
@@ -231,6 +247,14 @@ export class Authorizer {
     if (removeAuthorization && !headers.has('authorization')) remove.push('authorization');
     return allowed([...headers], remove);
   }
+}
+
+const HTTP_STATUS: Record<string, number> = { Unauthorized: 401, Forbidden: 403, InternalServerError: 500 };
+
+/** The HTTP status Envoy answers the client with: 200 (the request goes on) or the denial's. */
+function httpStatusOf(response: CheckResponseObject): number {
+  if (response.ok_response) return 200;
+  return HTTP_STATUS[response.denied_response?.status.code ?? ''] ?? 403;
 }
 
 function issuerMatches(f: { provider: ProviderRuntime; token: string }): boolean {

@@ -6,6 +6,7 @@ import type { SourceFile } from '../config/source.js';
 import { ServiceStack, type StopReport } from '../service/stack.js';
 import { PostgresStore } from '../store/postgres.js';
 import { ConfigWatcher } from '../service/watcher.js';
+import { startTracingIn } from '../service/tracing.js';
 import type { Logger } from '../telemetry/logger.js';
 import { serveMetrics } from '../telemetry/metrics-http.js';
 import { createAuthzServer, type AuthzServer } from './server.js';
@@ -33,6 +34,8 @@ export interface RunAuthzOptions {
   metricsPort?: number;
   realm?: string;
   logger: Logger;
+  /** OTLP/HTTP endpoint for Check spans; default the OTEL_* environment, else tracing is off. */
+  otlpEndpoint?: string;
 }
 
 export interface RunningAuthz {
@@ -62,6 +65,7 @@ export async function runAuthz(opts: RunAuthzOptions): Promise<RunningAuthz> {
   const server = createAuthzServer({ providers, realm: opts.realm, logger: log });
   const stack = new ServiceStack(log);
   try {
+    await startTracingIn(stack, log, opts.otlpEndpoint);
     if (opts.postgresUrl) {
       const store = await PostgresStore.open({ url: opts.postgresUrl, logger: log });
       stack.add('revocation store', () => store.close());

@@ -8,14 +8,17 @@ import { DEFAULT_PORTS } from '../ports.js';
 import { authorizationServiceDefinition } from '../proto/grpc.js';
 import { addGrpcHealth } from '../telemetry/health.js';
 import { createRegistry } from '../telemetry/metrics.js';
+import { startServerSpan, tracingEnabled } from '../telemetry/tracing.js';
 import { Authorizer, type AuthorizerOptions } from './authorizer.js';
 import { AuthFailure } from './failure.js';
 import { createAuthzMetrics } from './metrics.js';
-import type { CheckRequestObject } from './request.js';
+import { viewOf, type CheckRequestObject } from './request.js';
 import { denied } from './response.js';
 import { RevocationSync, type RevocationStore, type RevocationSyncOptions } from './revocations.js';
 
 const SERVICE_NAME = 'envoy.service.auth.v3.Authorization';
+const CHECK_SPAN = `${SERVICE_NAME}/Check`;
+const CHECK_ATTRIBUTES = { 'rpc.system': 'grpc', 'rpc.service': SERVICE_NAME, 'rpc.method': 'Check' } as const;
 
 export interface AuthzServerOptions extends Omit<AuthorizerOptions, 'metrics'> {
   providers?: AuthProvider[];
@@ -64,10 +67,19 @@ export class AuthzServer {
     const server = new grpc.Server();
     server.addService(authorizationServiceDefinition(), {
       Check: (call: grpc.ServerUnaryCall<CheckRequestObject, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        this.authorizer.check(call.request).then(
-          (res) => callback(null, res),
+        // Envoy propagates the client's trace in the call's metadata when its tracing is on; without
+        // it, the request's own traceparent (in CheckRequest's headers) still joins the client's trace.
+        const span = tracingEnabled() ? startServerSpan(CHECK_SPAN, CHECK_ATTRIBUTES, call.metadata, headersOf(call.request)) : undefined;
+        this.authorizer.check(call.request, span).then(
+          (res) => {
+            callback(null, res);
+            span?.end();
+          },
           // check() already turns failures into denials; this only guards against a bug there.
-          () => callback(null, denied(new AuthFailure('internal', 'internal_error', 'internal error'), 'banyan', [])),
+          () => {
+            callback(null, denied(new AuthFailure('internal', 'internal_error', 'internal error'), 'banyan', []));
+            span?.setAttributes({ 'banyan.authz.result': 'error', 'banyan.authz.reason': 'internal_error', 'http.response.status_code': 500 }).end();
+          },
         );
       },
     });
@@ -88,6 +100,11 @@ export class AuthzServer {
     this.transport = undefined;
     await this.authorizer.close();
   }
+}
+
+/** The request's headers as Envoy sent them: the map, or (header_map form) the view's merge of it. */
+function headersOf(request: CheckRequestObject): Record<string, string> {
+  return request.attributes?.request?.http?.headers ?? viewOf(request).headers;
 }
 
 export function createAuthzServer(opts: AuthzServerOptions = {}): AuthzServer {

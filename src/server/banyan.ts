@@ -12,6 +12,7 @@ import { PrometheusMetricSource } from '../rollout/analysis/prometheus.js';
 import { RolloutRunner } from '../rollout/runner.js';
 import { ServiceStack, type StopReport } from '../service/stack.js';
 import { ConfigWatcher } from '../service/watcher.js';
+import { startTracingIn } from '../service/tracing.js';
 import { withHealth } from '../store/health.js';
 import { openStore } from '../store/open.js';
 import { PostgresStore } from '../store/postgres.js';
@@ -28,6 +29,7 @@ import { FleetPublisher, replicaId } from './fleet.js';
 import { webhookClient } from './rollout-deps.js';
 import { fleetSync, recentReplicas, type FleetState } from './rollout-progress.js';
 import { ConfigPipeline } from './pipeline.js';
+import { PushTrace } from './push-trace.js';
 import { registerRouteGauges } from './route-gauges.js';
 import { startServices, type RateLimitTuning } from './services.js';
 import { WorkloadSecrets } from './workload-secrets.js';
@@ -98,6 +100,8 @@ export interface ServeOptions {
    * (`dir`), created on first use. The passphrase comes from `passphraseFile` or BANYAN_CA_KEY_PASSPHRASE.
    */
   ca?: { certFile?: string; keyFile?: string; dir?: string; passphraseFile?: string };
+  /** OTLP/HTTP endpoint for Banyan's own spans (Check, config changes); default the OTEL_* environment, else off. */
+  otlpEndpoint?: string;
 }
 
 export interface RunningBanyan {
@@ -150,6 +154,8 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
   assertSecureBind('xDS server', opts.host, transport);
   assertSecureBind('admin API', opts.adminHost, transport);
   try {
+    // First in the stack, so it is flushed last: the spans of the changes made while stopping go out too.
+    const tracing = await startTracingIn(stack, log, opts.otlpEndpoint);
     const opened = opts.store ?? (await openStore({ postgresUrl: opts.postgresUrl, dataDir: opts.dataDir, logger: log }));
     // Closed by stop() only when Banyan opened it.
     if (!opts.store) stack.add('store', () => opened.close());
@@ -158,7 +164,10 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     stack.add("Banyan's CA", () => workload.close());
     // The services exist before the first config so that they receive it with everything else.
     const services = await startServices({ ...opts, revocationStore: store }, registry, log, stack);
-    const pipeline = new ConfigPipeline({ snapshot: (s, wire) => cache.setSnapshot(s, wire), config: services.feed }, log, registry, {
+    const pushes = new PushTrace(xds);
+    // Stopped before tracing (added after it): an open push span is ended, then flushed.
+    if (tracing) stack.add('push traces', () => pushes.close());
+    const pipeline = new ConfigPipeline({ snapshot: (s, wire) => pushes.pushed(cache.setSnapshot(s, wire)), config: services.feed }, log, registry, {
       served: { host: opts.host, ...services.ports, tls: !!opts.tls, ...caProblem(opts, caStore) },
       mergeRateLimitDomains: opts.ratelimitOptions?.mergeDomains,
     }, { loadReporting: new Set(opts.loadReporting) });

@@ -12,6 +12,7 @@ import { diffConfigs } from '../diff/config.js';
 import { BanyanError } from '../errors.js';
 import { hashConfigContent } from '../store/hash.js';
 import type { AuditEntry, ConfigFile, ConfigVersion, Override, Store } from '../store/types.js';
+import { inChange, type ChangeSource } from '../telemetry/tracing.js';
 import { requireVersion } from './history.js';
 import { weightChanges, type ConfigPipeline, type WeightChange } from './pipeline.js';
 
@@ -69,7 +70,11 @@ export class ControlPlane {
    * Brings up state: when `files` (the operator's YAML on disk) differ from the store's latest
    * version they become a new version; an invalid file never replaces a valid stored version.
    */
-  async start(files?: ConfigFile[], source = 'file'): Promise<void> {
+  start(files?: ConfigFile[], source = 'file'): Promise<void> {
+    return inChange('startup', () => this.startNow(files, source));
+  }
+
+  private async startNow(files: ConfigFile[] | undefined, source: string): Promise<void> {
     let held: Diagnostic[] = [];
     if (files) {
       const latest = await this.store.latestConfigVersion();
@@ -90,7 +95,8 @@ export class ControlPlane {
     }
     // a token revocation changes nothing served: only authz follows those
     this.unwatch = this.store.watch((change) => {
-      if (change.kind !== 'revocation') void this.reconcile().catch((err) => this.log.error({ err }, 'reconcile failed'));
+      // A rollout's transition is stored as a `rollout` change: reconciling it is the step being served.
+      if (change.kind !== 'revocation') void this.reconcile(change.kind === 'rollout' ? 'rollout.step' : `store.${change.kind}`).catch((err) => this.log.error({ err }, 'reconcile failed'));
     });
     await this.reconcile();
     if (!this.pipeline.current) await this.serveLastGood();
@@ -123,29 +129,38 @@ export class ControlPlane {
   }
 
   /** Applies the store's latest version and overrides if they differ from what is served. Serialized. */
-  reconcile(): Promise<void> {
+  reconcile(source: ChangeSource = 'store.config'): Promise<void> {
     const run = this.queue.then(async () => {
       const [latest, overrides] = await Promise.all([this.store.latestConfigVersion(), this.store.listOverrides()]);
       if (!latest) return;
       const key = `${latest.hash}|${JSON.stringify(overrides.map((o) => [o.route, o.backends, o.baseHash]))}`;
       if (key === this.appliedKey) return;
-      const before = this.pipeline.current;
-      const result = this.pipeline.apply(latest.content, overrides);
-      this.appliedKey = key;
-      if (!result.ok) return;
-      const previousVersion = this.appliedVersion;
-      this.appliedVersion = latest.version;
-      // Logging never fails a reconcile.
-      if (before) await this.logWeightChanges(weightChanges(before.effective, result.applied.effective), latest, overrides, previousVersion).catch((err) => this.log.warn({ err }, 'could not log the weight changes'));
-      for (const st of result.applied.stale) {
-        // The YAML changed this route's backends: the YAML wins and the override goes, loudly.
-        await this.store.clearOverride(st.override.route, 'banyan', st.message).catch((err) => this.log.error({ err }, 'could not clear stale override'));
-        await this.abortRollout(st.override.route, st.message).catch((err) => this.log.error({ err, route: st.override.route }, 'could not act on stale override'));
-      }
-      await this.rollouts?.reconcileSpecs(result.applied.base).catch((err) => this.log.error({ err }, 'could not reconcile rollouts: specs'));
+      // Traced only past this point: a reconcile that finds nothing new (every store watch after a
+      // change this replica already served) makes no empty trace. Inside a change, it joins it.
+      await inChange(source, (root) => {
+        root.setAttribute('banyan.config.version', latest.version);
+        return this.applyLatest(latest, overrides, key);
+      });
     });
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  private async applyLatest(latest: ConfigVersion, overrides: Override[], key: string): Promise<void> {
+    const before = this.pipeline.current;
+    const result = this.pipeline.apply(latest.content, overrides);
+    this.appliedKey = key;
+    if (!result.ok) return;
+    const previousVersion = this.appliedVersion;
+    this.appliedVersion = latest.version;
+    // Logging never fails a reconcile.
+    if (before) await this.logWeightChanges(weightChanges(before.effective, result.applied.effective), latest, overrides, previousVersion).catch((err) => this.log.warn({ err }, 'could not log the weight changes'));
+    for (const st of result.applied.stale) {
+      // The YAML changed this route's backends: the YAML wins and the override goes, loudly.
+      await this.store.clearOverride(st.override.route, 'banyan', st.message).catch((err) => this.log.error({ err }, 'could not clear stale override'));
+      await this.abortRollout(st.override.route, st.message).catch((err) => this.log.error({ err, route: st.override.route }, 'could not act on stale override'));
+    }
+    await this.rollouts?.reconcileSpecs(result.applied.base).catch((err) => this.log.error({ err }, 'could not reconcile rollouts: specs'));
   }
 
   /**
@@ -204,7 +219,11 @@ export class ControlPlane {
    * Validates and stores a new config version, then serves it. Throws ConfigRejectedError on any
    * error, ChangeHeldError when it removes too much without `confirmRemoval`.
    */
-  async apply(files: ConfigFile[], meta: ChangeMeta, origin: 'file' | 'api' = 'api'): Promise<AppliedChange> {
+  apply(files: ConfigFile[], meta: ChangeMeta, origin: 'file' | 'api' = 'api'): Promise<AppliedChange> {
+    return inChange(origin === 'file' ? 'file.reload' : 'admin.apply', () => this.applyNow(files, meta, origin));
+  }
+
+  private async applyNow(files: ConfigFile[], meta: ChangeMeta, origin: 'file' | 'api'): Promise<AppliedChange> {
     if (origin === 'api') this.refuseWhenFilesOwn('apply');
     const before = this.pipeline.current;
     const check = this.pipeline.check(files, await this.store.listOverrides());
@@ -227,7 +246,11 @@ export class ControlPlane {
   }
 
   /** Makes an old version live again, as a new version. */
-  async rollback(target: number, meta: ChangeMeta): Promise<ConfigVersion> {
+  rollback(target: number, meta: ChangeMeta): Promise<ConfigVersion> {
+    return inChange('admin.rollback', () => this.rollbackNow(target, meta));
+  }
+
+  private async rollbackNow(target: number, meta: ChangeMeta): Promise<ConfigVersion> {
     this.refuseWhenFilesOwn('rollback');
     const old = await requireVersion(this.store, target);
     const check = this.pipeline.check(old.content);
@@ -244,7 +267,11 @@ export class ControlPlane {
   }
 
   /** Sets a route's weights by hand (percentages unless `relative`). Refused while a rollout drives the route. */
-  async setWeights(ref: string, backends: BackendWeight[], meta: { author: string; reason: string } & WeightsMode): Promise<Override> {
+  setWeights(ref: string, backends: BackendWeight[], meta: { author: string; reason: string } & WeightsMode): Promise<Override> {
+    return inChange('admin.shift', () => this.setWeightsNow(ref, backends, meta));
+  }
+
+  private async setWeightsNow(ref: string, backends: BackendWeight[], meta: { author: string; reason: string } & WeightsMode): Promise<Override> {
     const prepared = prepareOverride(this.pipeline.served().base, ref, backends, { relative: meta.relative });
     await this.refuseDuringRollout(prepared.route);
     // Admitted before it is stored: an override the proxies could not be sent exactly must never become live.
@@ -257,7 +284,11 @@ export class ControlPlane {
   }
 
   /** Drops a route's override: its YAML weights apply again. Returns the canonical route and whether there was one. */
-  async clearWeights(ref: string, meta: { author: string; reason: string }): Promise<{ route: string; cleared: boolean }> {
+  clearWeights(ref: string, meta: { author: string; reason: string }): Promise<{ route: string; cleared: boolean }> {
+    return inChange('admin.shift', () => this.clearWeightsNow(ref, meta));
+  }
+
+  private async clearWeightsNow(ref: string, meta: { author: string; reason: string }): Promise<{ route: string; cleared: boolean }> {
     const route = resolveRoute(this.pipeline.served().base, ref).ref;
     await this.refuseDuringRollout(route);
     const cleared = await this.store.clearOverride(route, meta.author, meta.reason);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { formatDiagnostic } from '../config/diagnostics.js';
 import { readConfigFiles, type SourceFile } from '../config/source.js';
 import type { ChangeHandler } from '../service/watcher.js';
+import { inChange } from '../telemetry/tracing.js';
 import { ChangeHeldError, ConfigRejectedError, type ControlPlane } from './control.js';
 
 /**
@@ -34,7 +35,7 @@ export class FileEdits {
    * secret files to follow besides the config path.
    */
   readonly apply: ChangeHandler = Object.assign(
-    async (files: SourceFile[]): Promise<void> => {
+    (files: SourceFile[]): Promise<void> => inChange('file.reload', async () => {
       try {
         const change = await this.control.apply(files, { author: 'file', message: `edited ${this.configPath}` }, 'file');
         if (change.unchanged) this.control.pipeline.refreshSecrets();
@@ -43,7 +44,7 @@ export class FileEdits {
         else if (err instanceof ChangeHeldError) this.control.pipeline.holdFiles(files, err.findings);
         else this.log.error({ err }, `could not apply ${this.configPath}; last good config keeps serving`);
       }
-    },
+    }),
     { extraFiles: (): readonly string[] => this.control.pipeline.current?.secretFiles ?? [] },
   );
 

@@ -18,6 +18,7 @@ import { forwardBackends, listRoutes, resolveRoute } from '../config/routes.js';
 import { hashConfigContent } from '../store/hash.js';
 import type { SourceFile } from '../config/source.js';
 import { BanyanError } from '../errors.js';
+import { currentChange, inSpan } from '../telemetry/tracing.js';
 
 export interface AppliedConfig {
   files: SourceFile[];
@@ -238,7 +239,7 @@ export class ConfigPipeline {
     };
     let result: { config?: Config; diagnostics: Diagnostic[] };
     try {
-      result = loadConfigFromFiles(files, { ...this.loadOptions, readFile: recording }, this.loadCache);
+      result = inSpan('banyan.config.load', { 'banyan.config.files': files.length }, () => loadConfigFromFiles(files, { ...this.loadOptions, readFile: recording }, this.loadCache));
     } catch (err) {
       result = { diagnostics: [internalDiagnostic(files, err)] };
     }
@@ -273,6 +274,7 @@ export class ConfigPipeline {
     this.servedSecretsDigest = prepared.secretsDigest;
     this.lastRejected = undefined;
     this.lastHeld = undefined;
+    currentChange().setAttributes({ 'banyan.change.result': 'applied', 'banyan.config.hash': hash.slice(0, 12) });
     this.sinks.snapshot(snapshot, prepared.wire);
     this.sinks.config?.(effective);
     this.reloads.inc();
@@ -283,6 +285,7 @@ export class ConfigPipeline {
   /** Records a valid change the control plane held for confirmation (status shows it; nothing is served). */
   holdFiles(files: SourceFile[], findings: Diagnostic[]): void {
     this.lastHeld = { hash: hashConfigContent(files), diagnostics: findings, at: new Date().toISOString() };
+    currentChange().setAttributes({ 'banyan.change.result': 'held', 'banyan.config.hash': this.lastHeld.hash.slice(0, 12) });
     for (const d of findings) this.log.warn({ diagnostic: d }, formatDiagnostic(d));
     this.log.warn({ files: files.map((f) => f.file) }, 'change held for confirmation (banyan apply --confirm-removal); last good config keeps serving');
   }
@@ -295,6 +298,7 @@ export class ConfigPipeline {
   private reject(hash: string, diagnostics: Diagnostic[], at: string): ApplyResult {
     this.loadErrors.inc();
     this.lastRejected = { hash, diagnostics, at };
+    currentChange().setAttributes({ 'banyan.change.result': 'rejected', 'banyan.config.hash': hash.slice(0, 12), 'banyan.config.errors': diagnostics.filter((d) => d.severity === 'error').length });
     for (const d of diagnostics) this.log.error({ diagnostic: d }, formatDiagnostic(d));
     this.log.error({ errors: diagnostics.filter((d) => d.severity === 'error').length }, 'config rejected; last good config keeps serving');
     return { ok: false, rejected: this.lastRejected };

@@ -8,6 +8,7 @@ import { parseIntOption } from '../options.js';
 import { color, outputOption, printStructured, table } from '../output.js';
 import { defaultAuthor, withAuthor } from './apply.js';
 import { addTlsOptions, tlsFromFlags, type TlsFlags } from '../tls-options.js';
+import { addOtlpFlag, otlpEndpointFromFlag } from '../otlp-flag.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -21,9 +22,10 @@ export function register(program: Command): void {
     .option('--no-metrics', 'do not serve /metrics')
     .option('--realm <realm>', 'realm in WWW-Authenticate challenges', 'banyan')
     .option('--postgres <url>', "the serve replicas' PostgreSQL (or BANYAN_POSTGRES_URL): deny the tokens revoked there");
-  addTlsOptions(cmd, 'the gRPC service')
-    .action(async (o: { port: number; host: string; config?: string; watch: boolean; metricsPort: number; metrics: boolean; realm: string; postgres?: string } & TlsFlags) => {
+  addTlsOptions(addOtlpFlag(cmd), 'the gRPC service')
+    .action(async (o: { port: number; host: string; config?: string; watch: boolean; metricsPort: number; metrics: boolean; realm: string; postgres?: string; otlpEndpoint?: string } & TlsFlags) => {
       const log = logger();
+      const otlpEndpoint = await otlpEndpointFromFlag(o);
       const tls = tlsFromFlags(o);
       // With TLS, /metrics is HTTPS with the same certificate (serveServiceMetrics); without, the runner's plaintext endpoint
       const httpsMetrics = tls !== undefined && o.metrics;
@@ -40,6 +42,7 @@ export function register(program: Command): void {
         insecure: o.insecure,
         postgresUrl: o.postgres ?? process.env.BANYAN_POSTGRES_URL,
         logger: log,
+        otlpEndpoint,
       });
       if (!httpsMetrics) return void stopOnSignals(running.shutdown);
       const { withServiceMetrics } = await import('../service-metrics.js');

@@ -7,6 +7,7 @@ import { CliError, EXIT, orExit } from '../admin-client.js';
 import { parseInterval } from '../../rollout/steps.js';
 import { addTlsOptions, tlsFromFlags } from '../tls-options.js';
 import { addRateLimitFlags, rateLimitKnobs } from '../ratelimit-flags.js';
+import { addOtlpFlag, otlpEndpointFromFlag } from '../otlp-flag.js';
 
 export function register(program: Command): void {
   const serve = program
@@ -42,6 +43,7 @@ export function register(program: Command): void {
     .option('--ca-passphrase-file <file>', "passphrase that encrypts the CA key at rest (or BANYAN_CA_KEY_PASSPHRASE); required with --postgres");
   // --ratelimit-timeout, --ratelimit-failure-mode and the other knobs of `banyan ratelimit`, prefixed.
   addRateLimitFlags(serve, 'ratelimit-');
+  addOtlpFlag(serve);
   addTlsOptions(serve, 'every server (xDS, rate limit, authz and the admin API, which becomes HTTPS)', '--host or --admin-host')
     .addHelpText(
       'after',
@@ -55,6 +57,7 @@ Examples:
       // Loaded on demand: the server graph (protos, gRPC, stores) would slow every other CLI command.
       const { startBanyan } = await import('../../server/banyan.js');
       warnArgvSecrets(o);
+      const otlpEndpoint = await otlpEndpointFromFlag(o);
       const running = await startBanyan({
         config,
         admin: { tokensFile: o.adminTokensFile, allowedHosts: o.adminAllowedHost ?? [], maxConfigBody: o.adminMaxBody },
@@ -79,6 +82,7 @@ Examples:
         tls: tlsFromFlags(o),
         insecure: o.insecure,
         ca: orExit(() => caFromFlags(o)),
+        otlpEndpoint,
       });
       stopOnSignals(running.shutdown);
     });
