@@ -483,24 +483,24 @@ export class RedisBackend implements LimiterBackend {
   private answeredAt = -Infinity;
 
   async check(checks: LimitCheck[]): Promise<LimitResult[]> {
-    if (checks.length === 0) return [];
-    let keys: string[] | undefined;
-    let args: string[] | undefined;
+    const keys: string[] = [];
+    const args: string[] = [];
     let others = false;
     for (const c of checks) {
       if (c.algorithm !== 'fixed') {
         others = true;
         continue;
       }
-      (keys ??= []).push(c.key);
-      (args ??= []).push(String(c.hits), String(c.windowSeconds));
+      keys.push(c.key);
+      args.push(String(c.hits), String(c.windowSeconds));
     }
-    if (!others) return this.client.fixed(keys!, args!).then((counts) => this.fixedResults(checks, counts), this.failed);
-    const fixed = keys ? this.client.fixed(keys, args!).then(this.answered, this.failed) : undefined;
-    const results = checks.map((c) => (c.algorithm === 'fixed' ? undefined : this.scripted(c)));
-    const counts = fixed ? await fixed : [];
+    // Awaited together, so that a failure of one never leaves the other's rejection unhandled.
+    const [counts, scripted] = await Promise.all([
+      keys.length > 0 ? this.client.fixed(keys, args).then(this.answered, this.failed) : [],
+      others ? Promise.all(checks.map((c) => (c.algorithm === 'fixed' ? undefined : this.scripted(c)))) : undefined,
+    ]);
     let f = 0;
-    return Promise.all(results.map((r, i) => r ?? { after: Number(counts[f++]), resetMs: fixedResetMs(checks[i].windowSeconds, checks[i].nowMs) }));
+    return checks.map((c, i) => scripted?.[i] ?? { after: Number(counts[f++]), resetMs: fixedResetMs(c.windowSeconds, c.nowMs) });
   }
 
   lastAnswerAt(): number {
@@ -511,13 +511,6 @@ export class RedisBackend implements LimiterBackend {
     this.answeredAt = performance.now();
     return reply;
   };
-
-  private fixedResults(checks: LimitCheck[], counts: number[]): LimitResult[] {
-    this.answeredAt = performance.now();
-    const out = new Array<LimitResult>(checks.length);
-    for (let i = 0; i < checks.length; i++) out[i] = { after: Number(counts[i]), resetMs: fixedResetMs(checks[i].windowSeconds, checks[i].nowMs) };
-    return out;
-  }
 
   private scripted(c: LimitCheck): Promise<LimitResult> {
     const args = [String(c.nowMs), String(c.windowSeconds * 1000), String(c.limit), String(c.hits)];
