@@ -21,6 +21,10 @@
  * default: a slow Redis lets requests through uncounted, counted and logged — shown here).
  *
  * BENCH_SECONDS (default 5) is the measured length of each loop, BENCH_ROUNDS (default 3) the rounds.
+ * BENCH_RATELIMIT_VARIANTS adds rows, to weigh settings side by side: `label=flags;label=flags` runs
+ * Banyan Redis once more per entry with those extra `banyan ratelimit` flags; a flag written
+ * `node:--x` goes to NODE_OPTIONS instead (e.g. `semi2=node:--max-semi-space-size=2 --gc-heap-growth 0`).
+ * BENCH_TARGETS (comma-separated substrings of row names) keeps only the rows it names.
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -58,6 +62,24 @@ interface Target {
   backend?: 'memory' | 'redis';
   /** Extra flags for banyan ratelimit (e.g. --workers 1). */
   args?: string[];
+  /** NODE_OPTIONS for banyan ratelimit (BENCH_RATELIMIT_VARIANTS rows). */
+  nodeOptions?: string;
+}
+
+/** BENCH_RATELIMIT_VARIANTS: `label=flags;label=flags` (`node:--x` flags go to NODE_OPTIONS). */
+function variantRows(spec: string | undefined): { label: string; flags: string; args: string[]; nodeOptions: string }[] {
+  return (spec ?? '')
+    .split(';')
+    .map((e) => e.trim())
+    .filter(Boolean)
+    .map((e) => {
+      const at = e.indexOf('=');
+      if (at <= 0) throw new Error(`BENCH_RATELIMIT_VARIANTS: "${e}" is not label=flags`);
+      const flags = e.slice(at + 1).trim();
+      const tokens = flags.split(/\s+/).filter(Boolean);
+      const node = tokens.filter((t) => t.startsWith('node:')).map((t) => t.slice('node:'.length));
+      return { label: e.slice(0, at), flags, args: tokens.filter((t) => !t.startsWith('node:')), nodeOptions: node.join(' ') };
+    });
 }
 
 /** A target's server, running. */
@@ -174,8 +196,15 @@ export async function run(): Promise<void> {
     { name: 'ceiling: node:http2 lean no-op', kind: 'ceiling', transport: 'h2' },
     ...memoryVariants.map((v): Target => ({ name: `Banyan memory${v.suffix}`, kind: 'banyan', backend: 'memory', args: v.args })),
     ...redisVariants.map((v): Target => ({ name: `Banyan Redis${v.suffix}`, kind: 'banyan', backend: 'redis', args: v.args })),
+    ...variantRows(process.env.BENCH_RATELIMIT_VARIANTS).map(
+      (o): Target => ({ name: `Banyan Redis${redisVariants[0]!.suffix} [${o.label}: ${o.flags}]`, kind: 'banyan', backend: 'redis', args: [...redisVariants[0]!.args, ...o.args], nodeOptions: o.nodeOptions || undefined }),
+    ),
     ...('bin' in ref ? [{ name: 'envoyproxy/ratelimit Redis', kind: 'reference' as const, backend: 'redis' as const }] : []),
   ];
+
+  const only = (process.env.BENCH_TARGETS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (only.length) targets.splice(0, targets.length, ...targets.filter((t) => only.some((o) => t.name.includes(o))));
+  if (targets.length === 0) throw new Error(`BENCH_TARGETS=${process.env.BENCH_TARGETS} names no target`);
 
   const redis = await RedisServer.start();
   const redisClient = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
@@ -196,7 +225,7 @@ export async function run(): Promise<void> {
       const r: ReferenceServer = await startReference({ bin: (ref as { bin: string }).bin, redisHostPort: `127.0.0.1:${redis.port}`, config: { 'bench.yaml': CONFIG_YAML }, dir });
       return { pid: r.proc.pid!, port: r.port, stop: r.stop };
     }
-    const b = await startBanyanRateLimit({ config: configDir, redisUrl: t.backend === 'redis' ? redis.url : undefined, args: t.args });
+    const b = await startBanyanRateLimit({ config: configDir, redisUrl: t.backend === 'redis' ? redis.url : undefined, args: t.args, ...(t.nodeOptions ? { env: { NODE_OPTIONS: t.nodeOptions } } : {}) });
     return {
       pid: b.proc.pid!,
       port: b.port,
