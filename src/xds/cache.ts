@@ -39,6 +39,8 @@ export interface SnapshotChange {
   generation: number;
   /** Per group, the type URLs whose resource set changed (groups that appeared or went included). */
   changed: Map<string, Set<string>>;
+  /** Groups the previous snapshot had and this one has not (also in `changed`). */
+  gone: Set<string>;
   /** Resources encoded by this call (= resources whose content changed). */
   encoded: number;
   /** performance.now() when setSnapshot was called: the start of push latency. */
@@ -133,13 +135,14 @@ export class SnapshotCache extends EventEmitter<{ change: [SnapshotChange] }> {
     }
 
     const changed = diffGroups(this.groups, nextGroups);
+    const gone = new Set([...this.groups.keys()].filter((g) => !nextGroups.has(g)));
     this.current = snapshot;
     this.groups = nextGroups;
     this.encoded = nextEncoded;
     this.gen++;
     this.encodeTotal += encodedNow;
     this.encodes.inc(encodedNow);
-    const change: SnapshotChange = { generation: this.gen, changed, encoded: encodedNow, at };
+    const change: SnapshotChange = { generation: this.gen, changed, gone, encoded: encodedNow, at };
     this.log?.info(
       { generation: this.gen, encoded: encodedNow, changed: Object.fromEntries([...changed].map(([g, t]) => [g, [...t].map(shortType)])) },
       'snapshot set',

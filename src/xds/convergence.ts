@@ -41,7 +41,10 @@ export const CONVERGENCE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
  *   banyan_xds_convergence_superseded_total: each observation is the time of one change, never a
  *   mixture of two (closing it at the newer change's convergence would charge it the newer one's time);
  * - a group with no connected proxy observes nothing, nor does a change every proxy left before
- *   any came in sync.
+ *   any came in sync;
+ * - a group the config no longer has leaves the metrics: its series are removed (groups come and go
+ *   with the config, and each would otherwise be exported until restart), and its removal is not a
+ *   change to converge on. A group that comes back starts from zero.
  */
 export class Convergence {
   private readonly pending = new Map<string, Pending>();
@@ -92,6 +95,11 @@ export class Convergence {
   begin(change: SnapshotChange): void {
     for (const group of change.changed.keys()) {
       const prev = this.pending.get(group);
+      if (change.gone.has(group)) {
+        if (prev) this.drop(prev);
+        for (const m of [this.seconds, this.nacks, this.superseded]) m.remove({ group });
+        continue;
+      }
       if (prev) {
         this.superseded.inc({ group });
         this.drop(prev);

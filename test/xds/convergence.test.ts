@@ -172,4 +172,39 @@ describe('convergence', () => {
       moving.close();
     }
   });
+
+  it('a group the config drops leaves the metrics (no series kept until restart), pending change and all', async () => {
+    const groups = (third: boolean, v: number) =>
+      snapshot({
+        default: basicGroup({ clusters: [cluster('a', version), cluster('b')] }),
+        other: basicGroup(),
+        ...(third ? { third: basicGroup({ clusters: [cluster('a', v), cluster('b')] }) } : {}),
+      });
+    h.cache.setSnapshot(groups(true, 1));
+    const p = SotwClient.ads(h.address, { id: 'proxy-third', cluster: 'third' });
+    try {
+      p.request(CDS);
+      const first = await p.next(CDS);
+      p.ack(first);
+      await eventually(async () => expect(await pending('third')).toBeUndefined());
+      expect(await observed('third')).toBeGreaterThan(0);
+      // a change of third that the proxy rejects: pending, and counted as NACKed
+      h.cache.setSnapshot(groups(true, 2));
+      const rejected = await p.next(CDS);
+      p.nack(rejected, 'cluster a rejected', first.version_info);
+      await eventually(async () => expect(await nacked('third')).toBe(1));
+      expect(await pending('third')).toBe(1);
+      const defaultCount = await observed('default');
+
+      h.cache.setSnapshot(groups(false, 2));
+      expect(await pending('third')).toBeUndefined();
+      for (const name of ['banyan_xds_convergence_nacked_total', 'banyan_xds_convergence_superseded_total']) expect(await value(name, { group: 'third' })).toBeUndefined();
+      expect(await value('banyan_xds_convergence_seconds', { group: 'third' }, 'banyan_xds_convergence_seconds_count')).toBeUndefined();
+      // the other groups keep theirs
+      expect(await observed('default')).toBe(defaultCount);
+      expect(await value('banyan_xds_convergence_seconds', { group: 'default' }, 'banyan_xds_convergence_seconds_count')).toBeDefined();
+    } finally {
+      p.close();
+    }
+  });
 });
