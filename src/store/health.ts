@@ -25,31 +25,35 @@ export function isStoreFailure(err: unknown): boolean {
 export function withHealth(store: Store, registry: client.Registry, backend: 'embedded' | 'postgres'): Store {
   const up = new prom.Gauge({
     name: 'banyan_store_up',
-    help: `Whether the latest operation on the state store (${backend}) succeeded (1) or failed (0)`,
+    help: 'Whether the latest operation on the state store succeeded (1) or failed (0); backend: embedded or postgres',
+    labelNames: ['backend'],
     registers: [registry],
   });
   const failures = new prom.Counter({
     name: 'banyan_store_operation_failures_total',
     help: 'Operations on the state store that failed (unavailable, corrupt, I/O or SQL errors; refusals such as revision conflicts are not failures), by operation',
-    labelNames: ['op'],
+    labelNames: ['op', 'backend'],
     registers: [registry],
   });
   const lastSuccess = new prom.Gauge({
     name: 'banyan_store_last_success_timestamp_seconds',
     help: 'Unix time of the latest operation on the state store that succeeded',
+    labelNames: ['backend'],
     registers: [registry],
   });
+  // The backend is a label, so that one query covers a fleet of replicas on either store.
+  const labels = { backend };
   // the store was just opened: that was a success
-  up.set(1);
-  lastSuccess.set(Date.now() / 1000);
+  up.set(labels, 1);
+  lastSuccess.set(labels, Date.now() / 1000);
   const succeeded = () => {
-    up.set(1);
-    lastSuccess.set(Date.now() / 1000);
+    up.set(labels, 1);
+    lastSuccess.set(labels, Date.now() / 1000);
   };
   const failed = (op: string, err: unknown) => {
     if (!isStoreFailure(err)) return succeeded();
-    up.set(0);
-    failures.inc({ op });
+    up.set(labels, 0);
+    failures.inc({ op, backend });
   };
   const wrapped = new Map<string | symbol, unknown>();
   return new Proxy(store, {

@@ -56,7 +56,7 @@ async function value(registry: Registry, name: string, labels: Record<string, st
 describe('store health', () => {
   it('store_up flips to 0 while PostgreSQL is stopped, failures are counted, and it is back to 1 after', async () => {
     const r = b!.registry;
-    await eventually(async () => expect(await value(r, 'banyan_store_up')).toBe(1));
+    await eventually(async () => expect(await value(r, 'banyan_store_up', { backend: 'postgres' })).toBe(1));
     expect(await value(r, 'banyan_store_operation_failures_total')).toBe(0);
     await pg!.stop();
     pgStopped = true;
@@ -64,7 +64,7 @@ describe('store health', () => {
     // the fleet status renews every 100 ms: that is what meets the outage
     await eventually(async () => expect(await value(r, 'banyan_store_up')).toBe(0), 15_000);
     expect(await value(r, 'banyan_store_operation_failures_total')).toBeGreaterThan(0);
-    expect(await value(r, 'banyan_store_operation_failures_total', { op: 'renewReplicaStatus' })).toBeGreaterThan(0);
+    expect(await value(r, 'banyan_store_operation_failures_total', { op: 'renewReplicaStatus', backend: 'postgres' })).toBeGreaterThan(0);
     const lastBefore = await value(r, 'banyan_store_last_success_timestamp_seconds');
     expect(lastBefore).toBeLessThanOrEqual(stoppedAt + 1);
 
@@ -78,11 +78,11 @@ describe('store health', () => {
     const registry = createRegistry();
     const store = withHealth(await EmbeddedStore.open({ dir: path.join(dir, 'embedded') }), registry, 'embedded');
     await expect(store.updateRollout({ id: 'nope', revision: 1 } as never, 1, { actor: 't', action: 'x' } as never)).rejects.toBeInstanceOf(RevisionConflictError);
-    expect(await value(registry, 'banyan_store_up')).toBe(1);
+    expect(await value(registry, 'banyan_store_up', { backend: 'embedded' })).toBe(1);
     expect(await value(registry, 'banyan_store_operation_failures_total')).toBe(0);
     await store.close();
     await expect(store.clearOverride('checkout', 'test')).rejects.toThrow(/closed/);
     expect(await value(registry, 'banyan_store_up')).toBe(0);
-    expect(await value(registry, 'banyan_store_operation_failures_total', { op: 'clearOverride' })).toBe(1);
+    expect(await value(registry, 'banyan_store_operation_failures_total', { op: 'clearOverride', backend: 'embedded' })).toBe(1);
   });
 });

@@ -108,8 +108,8 @@ describe('promtool check metrics on every server', () => {
     expect(text).toMatch(/^banyan_route_cluster_weight\{route="auth-login",cluster="monolith"\} 50$/m);
     expect(text).toMatch(/^banyan_rollout_step\{route="auth-login",rollout="[^"]+"\} 1$/m);
     expect(text).toMatch(/^banyan_rollout_state\{route="auth-login",rollout="[^"]+",state="running",phase="[a-z]+"\} 1$/m);
-    expect(text).toMatch(/^banyan_store_up 1$/m);
-    expect(text).toMatch(/^banyan_store_last_success_timestamp_seconds \d/m);
+    expect(text).toMatch(/^banyan_store_up\{backend="embedded"\} 1$/m);
+    expect(text).toMatch(/^banyan_store_last_success_timestamp_seconds\{backend="embedded"\} \d/m);
     expect(await promtoolCheck(text)).toEqual({ code: 0, problems: '' });
   });
 
