@@ -12,10 +12,11 @@ import { SpanStatusCode, type Attributes } from '@opentelemetry/api';
 import type { UnaryCall } from '../grpc/unary-server.js';
 import { GrpcCode } from '../grpc/wire.js';
 import { startServerSpan } from '../telemetry/tracing.js';
+// No cycle at load: server.ts imports this module only dynamically, when tracing is on.
+import { RATELIMIT_SERVICE_NAME as SERVICE } from './server.js';
 import { RateLimitError, type CallBudget, type DecisionNotes, type RateLimiter } from './service.js';
 import type { RlsRequest, RlsResponse } from './types.js';
 
-const SERVICE = 'envoy.service.ratelimit.v3.RateLimitService';
 /** Named as the authz service's Check span: the gRPC full method name. */
 export const SHOULD_RATE_LIMIT_SPAN = `${SERVICE}/ShouldRateLimit`;
 const RPC = { 'rpc.system': 'grpc', 'rpc.service': SERVICE, 'rpc.method': 'ShouldRateLimit' } as const;
@@ -43,7 +44,7 @@ export function tracedShouldRateLimit(limiter: RateLimiter, budgetOf: (call: Una
   };
 }
 
-/** What is known before deciding. Exported for tests of what is (and is not) recorded. */
+/** What is known before deciding (exported for the test of what is, and is not, recorded). */
 export function requestAttributes(req: RlsRequest, backend: string): Attributes {
   const descriptors = req.descriptors ?? [];
   const out: Attributes = {
