@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { CliError, EXIT } from './admin-client.js';
+import { resolveTracingConfig, TracingConfigError } from '../telemetry/tracing-config.js';
 
 /** `--otlp-endpoint`, the same on every long-running command that emits spans. */
 export function addOtlpFlag(cmd: Command): Command {
@@ -11,10 +12,10 @@ export function addOtlpFlag(cmd: Command): Command {
 
 /**
  * The flag checked before anything starts, so a typo is a usage error rather than a server that
- * starts and silently exports nothing. Tracing's module is loaded here, in the action, not at CLI start.
+ * starts and silently exports nothing. Only the resolution is loaded (not @opentelemetry/api), so a
+ * command with tracing off pays nothing for it.
  */
 export async function otlpEndpointFromFlag(o: { otlpEndpoint?: string }): Promise<string | undefined> {
-  const { resolveTracingConfig, TracingConfigError } = await import('../telemetry/tracing.js');
   try {
     resolveTracingConfig({ endpoint: o.otlpEndpoint });
   } catch (err) {

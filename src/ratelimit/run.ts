@@ -5,6 +5,7 @@ import { readConfigFiles, type SourceFile } from '../config/source.js';
 import { ServiceStack, type StopReport } from '../service/stack.js';
 import { ConfigWatcher } from '../service/watcher.js';
 import type { Logger } from '../telemetry/logger.js';
+import { resolveTracingConfig } from '../telemetry/tracing-config.js';
 import { serveMetrics } from '../telemetry/metrics-http.js';
 import type { RedisConnectOptions } from './backend/redis-url.js';
 import { createRateLimitServer, type RateLimitServer } from './server.js';
@@ -58,6 +59,8 @@ export interface RunRateLimitOptions {
   debounceMs?: number;
   /** A change still being written is applied anyway after this long (default: the watcher's). */
   watchMaxWaitMs?: number;
+  /** OTLP/HTTP collector for a span per decision (default: OTEL_EXPORTER_OTLP_*; neither: no tracing). */
+  otlpEndpoint?: string;
   log: Logger;
 }
 
@@ -75,6 +78,9 @@ export async function runRateLimit(o: RunRateLimitOptions): Promise<RunningRateL
   // The Redis client is loaded only when used: with the memory backend it is ~12 MB of RSS for nothing.
   const redis = o.redis ? await import('./backend/redis.js') : undefined;
   const backend = o.redis && redis ? new redis.RedisBackend(redis.createRedisClient(o.redis)) : undefined;
+  const stack = new ServiceStack(o.log);
+  // First in the stack, so flushed last: the spans of the last calls go out too.
+  const tracing = await tracingIfConfigured(stack, o);
   const server = createRateLimitServer({
     backend,
     timeoutMs: o.timeoutMs,
@@ -88,9 +94,9 @@ export async function runRateLimit(o: RunRateLimitOptions): Promise<RunningRateL
     stopIncrementWhenOverLimit: o.stopIncrementWhenOverLimit,
     responseDynamicMetadata: o.responseDynamicMetadata,
     globalQuotaMode: o.globalQuotaMode,
+    tracing,
     log: o.log,
   });
-  const stack = new ServiceStack(o.log);
   // Stops last: the sources that feed it stop first.
   stack.add('rate limit service', () => server.stop());
 
@@ -132,6 +138,13 @@ export async function runRateLimit(o: RunRateLimitOptions): Promise<RunningRateL
     await stack.stop();
     throw err;
   }
+}
+
+/** Loaded only when configured: with tracing off the service never loads @opentelemetry/api (a few MB of RSS). */
+async function tracingIfConfigured(stack: ServiceStack, o: RunRateLimitOptions): Promise<boolean> {
+  if (resolveTracingConfig({ endpoint: o.otlpEndpoint }).tracesUrl === undefined) return false;
+  const { startTracingIn } = await import('../service/tracing.js');
+  return startTracingIn(stack, o.log, o.otlpEndpoint);
 }
 
 /**

@@ -11,6 +11,11 @@ export const RATELIMIT_SERVICE_NAME = 'envoy.service.ratelimit.v3.RateLimitServi
 
 export interface RateLimitServerOptions extends RateLimitServiceOptions {
   log?: Logger;
+  /**
+   * A span per ShouldRateLimit through the process's tracer, which the caller has started
+   * (startTracingIn). Decided once, at start(): with it off the handler has no tracing in it at all.
+   */
+  tracing?: boolean;
 }
 
 /**
@@ -21,11 +26,13 @@ export class RateLimitServer {
   readonly limiter: RateLimiter;
   private server?: UnaryGrpcServer;
   private readonly log: Logger;
+  private readonly tracing: boolean;
 
   constructor(opts: RateLimitServerOptions = {}) {
     // Up front, so that the first request never waits on reading protos.
     loadEnvoyProtos();
     this.log = opts.log ?? logger().child({ component: 'ratelimit' });
+    this.tracing = opts.tracing ?? false;
     this.limiter = new RateLimiter({ ...opts, log: this.log });
   }
 
@@ -33,16 +40,17 @@ export class RateLimitServer {
   async start(port: number = DEFAULT_PORTS.ratelimit, host = '127.0.0.1', transport: Transport = {}): Promise<number> {
     // The lean unary transport (src/grpc/unary-server.ts): on this path the transport's CPU per call
     // is a large share of a decision's, and bench:ratelimit-transport measured it against grpc-js.
+    const traced = this.tracing ? (await import('./tracing.js')).tracedShouldRateLimit(this.limiter, callBudget) : undefined;
     const server = new UnaryGrpcServer({
       name: 'rate limit service',
-      methods: [shouldRateLimitMethod(this.limiter)],
+      methods: [shouldRateLimitMethod(this.limiter, traced)],
       healthServices: [RATELIMIT_SERVICE_NAME],
       statusOf: (err) => (err instanceof RateLimitError ? { code: err.code, message: err.message } : undefined),
       log: this.log,
     });
     const bound = await server.listen(host, port, transport);
     this.server = server;
-    this.log.info({ port: bound, backend: this.limiter.backend.name }, 'rate limit service listening');
+    this.log.info({ port: bound, backend: this.limiter.backend.name, ...(traced ? { tracing: true } : {}) }, 'rate limit service listening');
     return bound;
   }
 
@@ -72,15 +80,18 @@ export class RateLimitServer {
 
 const METHOD_PATH = `/${RATELIMIT_SERVICE_NAME}/ShouldRateLimit`;
 
-/** ShouldRateLimit with protobufjs's codecs of the loaded protos (the same object form as everywhere). */
-function shouldRateLimitMethod(limiter: RateLimiter): UnaryMethod<RlsRequest, RlsResponse> {
+/**
+ * ShouldRateLimit with protobufjs's codecs of the loaded protos (the same object form as everywhere);
+ * `traced` replaces the plain handler when tracing is on, so the untraced one does not even branch.
+ */
+function shouldRateLimitMethod(limiter: RateLimiter, traced?: UnaryMethod<RlsRequest, RlsResponse>['handle']): UnaryMethod<RlsRequest, RlsResponse> {
   const reqT = messageType('envoy.service.ratelimit.v3.RateLimitRequest');
   const resT = messageType('envoy.service.ratelimit.v3.RateLimitResponse');
   return {
     path: METHOD_PATH,
     decode: (bytes) => reqT.toObject(reqT.decode(bytes), TO_OBJECT_OPTIONS) as RlsRequest,
     encode: (res) => resT.encode(resT.fromObject(res)).finish(),
-    handle: (req, call) => limiter.shouldRateLimit(req, callBudget(call)),
+    handle: traced ?? ((req, call) => limiter.shouldRateLimit(req, callBudget(call))),
   };
 }
 

@@ -71,6 +71,20 @@ export interface CallBudget {
   callerDeadlineAt?: number;
 }
 
+/** Why a decision did not come from the backend's counters. */
+export type BackendFailure = 'timeout' | 'breaker_open' | 'error';
+
+/**
+ * What a decision met besides its answer, written for a caller that asks (the tracing span): the
+ * answer alone cannot say that an OK was a fail-open. Callers that do not pass one pay nothing.
+ */
+export interface DecisionNotes {
+  /** The backend failed, timed out or was skipped by an open breaker. */
+  failure?: BackendFailure;
+  /** ...and the failure mode let the call through (OK, uncounted) instead of failing it. */
+  failedOpen?: boolean;
+}
+
 /** Kept back from the caller's deadline so that our answer reaches it before it gives up. */
 export const CALLER_DEADLINE_MARGIN_MS = 2;
 /** The least silence from a backend that makes a timeout its fault (see within()). */
@@ -191,20 +205,21 @@ export class RateLimiter {
 
   /**
    * One decision. `budget` says when the call arrived and when its caller stops waiting (the gRPC
-   * server passes both); without it the budget starts now, with no caller deadline.
+   * server passes both); without it the budget starts now, with no caller deadline. `notes`, when
+   * given, is told how a backend failure was handled.
    */
-  async shouldRateLimit(request: RlsRequest, budget?: CallBudget): Promise<RlsResponse> {
+  async shouldRateLimit(request: RlsRequest, budget?: CallBudget, notes?: DecisionNotes): Promise<RlsResponse> {
     const arrivedAt = budget?.arrivedAt ?? performance.now();
     let deadlineAt = arrivedAt + this.timeoutMs;
     if (budget?.callerDeadlineAt !== undefined) deadlineAt = Math.min(deadlineAt, budget.callerDeadlineAt - CALLER_DEADLINE_MARGIN_MS);
     try {
-      return await this.decide(request, deadlineAt, Math.max(deadlineAt - arrivedAt, BACKEND_FLOOR_MS));
+      return await this.decide(request, deadlineAt, Math.max(deadlineAt - arrivedAt, BACKEND_FLOOR_MS), notes);
     } finally {
       this.metrics.latency.observe((performance.now() - arrivedAt) / 1000);
     }
   }
 
-  private async decide(request: RlsRequest, deadlineAt: number, silenceMs: number): Promise<RlsResponse> {
+  private async decide(request: RlsRequest, deadlineAt: number, silenceMs: number, notes: DecisionNotes | undefined): Promise<RlsResponse> {
     const domain = request.domain ?? '';
     const descriptors = request.descriptors ?? [];
     if (domain === '') throw new RateLimitError(GrpcCode.UNKNOWN, 'rate limit domain must not be empty');
@@ -242,7 +257,7 @@ export class RateLimiter {
       try {
         ticket = this.breaker.acquire();
       } catch (err) {
-        return this.failure(err, limited);
+        return this.failure(err, limited, notes);
       }
       try {
         const someCachedOver = all.length > toSend.length;
@@ -253,7 +268,7 @@ export class RateLimiter {
         toSend.forEach((p, k) => (p.result = results[k]));
       } catch (err) {
         this.breaker.failure(ticket);
-        return this.failure(err, limited);
+        return this.failure(err, limited, notes);
       }
     }
 
@@ -406,10 +421,14 @@ export class RateLimiter {
    * Backend down or slow. Descriptors whose rule says fail_open (or, unset, the global mode says
    * allow) are let through; if any limited descriptor must fail closed the call fails UNAVAILABLE.
    */
-  private failure(err: unknown, limited: (Rule | undefined)[]): RlsResponse {
-    const reason = err instanceof TimeoutError ? 'timeout' : err instanceof BreakerOpenError ? 'breaker_open' : 'error';
+  private failure(err: unknown, limited: (Rule | undefined)[], notes: DecisionNotes | undefined): RlsResponse {
+    const reason: BackendFailure = err instanceof TimeoutError ? 'timeout' : err instanceof BreakerOpenError ? 'breaker_open' : 'error';
     this.metrics.backendErrors.inc({ backend: this.backend.name, reason });
     const closed = limited.some((r) => r && !(r.failOpen ?? this.failureMode === 'allow'));
+    if (notes) {
+      notes.failure = reason;
+      notes.failedOpen = !closed;
+    }
     if (closed) throw new RateLimitError(GrpcCode.UNAVAILABLE, `rate limit backend ${this.backend.name} unavailable: ${(err as Error).message}`);
     this.metrics.failureModeAllowed.inc();
     this.failedOpen(reason, err);

@@ -163,7 +163,7 @@ export async function startBanyan(opts: ServeOptions): Promise<RunningBanyan> {
     if (opts.postgresUrl) caStore = store;
     stack.add("Banyan's CA", () => workload.close());
     // The services exist before the first config so that they receive it with everything else.
-    const services = await startServices({ ...opts, revocationStore: store }, registry, log, stack);
+    const services = await startServices({ ...opts, revocationStore: store, tracing }, registry, log, stack);
     const pushes = new PushTrace(xds);
     // Stopped before tracing (added after it): an open push span is ended, then flushed.
     if (tracing) stack.add('push traces', () => pushes.close());

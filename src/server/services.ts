@@ -32,6 +32,8 @@ export interface ServicesOptions {
   /** TLS for both services (the same files as the xDS server); plaintext off loopback needs `insecure`. */
   tls?: TlsFiles;
   insecure?: boolean;
+  /** serve's tracing is on (startTracingIn): the rate limit service then spans its decisions too. */
+  tracing?: boolean;
 }
 
 export interface InProcessServices {
@@ -60,6 +62,7 @@ export async function startServices(opts: ServicesOptions, registry: Registry, l
           failureMode: opts.ratelimitFailureMode,
           ...definedOnly(tuning),
           backend: opts.redisUrl ? new RedisBackend(createRedisClient({ url: opts.redisUrl })) : undefined,
+          tracing: opts.tracing ?? false,
           log: log.child({ component: 'ratelimit' }),
         });
   const authz = opts.authzPort === undefined ? undefined : createAuthzServer({ registry, logger: log.child({ component: 'authz' }) });

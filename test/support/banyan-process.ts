@@ -43,9 +43,10 @@ function killGroup(child: ChildProcess): void {
   }
 }
 
-export function startBanyan(args: string[]): BanyanProcess {
+/** `env` is added to this process's (e.g. OTEL_* for a tracing test). */
+export function startBanyan(args: string[], env: Record<string, string> = {}): BanyanProcess {
   // detached: its own process group, so kill() reaches the workers a primary forks.
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, detached: true, env: { ...process.env, BANYAN_LOG_LEVEL: 'info', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, detached: true, env: { ...process.env, ...env, BANYAN_LOG_LEVEL: 'info', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const lines: LogLine[] = [];
   let other = '';

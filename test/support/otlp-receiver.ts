@@ -22,6 +22,10 @@ export interface ExportedSpan {
   attributes: Record<string, unknown>;
   events: { name: string; attributes: Record<string, unknown> }[];
   service?: string;
+  /** The W3C tracestate the span carries (its parent's, when continued). */
+  traceState?: string;
+  /** StatusCode as the OTLP enum's number (0 unset, 1 ok, 2 error). */
+  status: { code: number; message?: string };
 }
 
 export interface OtlpReceiver {
@@ -54,7 +58,13 @@ const attrs = (list?: { key: string; value: AnyValue }[]) => Object.fromEntries(
 
 /** protojson writes bytes as base64 and enums by name; tests compare with traceparent hex and numbers. */
 const hex = (b64: unknown) => (typeof b64 === 'string' && b64 ? Buffer.from(b64, 'base64').toString('hex') : undefined);
+const STATUS_CODES: Record<string, number> = { STATUS_CODE_UNSET: 0, STATUS_CODE_OK: 1, STATUS_CODE_ERROR: 2 };
 const KINDS: Record<string, number> = { SPAN_KIND_UNSPECIFIED: 0, SPAN_KIND_INTERNAL: 1, SPAN_KIND_SERVER: 2, SPAN_KIND_CLIENT: 3, SPAN_KIND_PRODUCER: 4, SPAN_KIND_CONSUMER: 5 };
+
+/** protojson leaves out an unset status and an empty message. */
+function statusOf(s: { code?: string; message?: string } | undefined): ExportedSpan['status'] {
+  return { code: STATUS_CODES[s?.code ?? 'STATUS_CODE_UNSET'], ...(s?.message ? { message: s.message } : {}) };
+}
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const bin = await goBinary('otlpsink');
@@ -108,6 +118,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
               attributes: attrs(s.attributes as { key: string; value: AnyValue }[]),
               events: ((s.events as { name: string; attributes?: { key: string; value: AnyValue }[] }[]) ?? []).map((e) => ({ name: e.name, attributes: attrs(e.attributes) })),
               service,
+              ...(s.traceState ? { traceState: s.traceState as string } : {}),
+              status: statusOf(s.status as { code?: string; message?: string } | undefined),
             });
           }
         }

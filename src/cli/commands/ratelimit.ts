@@ -9,6 +9,7 @@ import { parseIntOption } from '../options.js';
 import { addRateLimitFlags, rateLimitKnobs } from '../ratelimit-flags.js';
 import { parseWorkers, ratelimitWorkersError } from '../../ratelimit/workers.js';
 import { parseHeapGrowth, setHeapGrowth } from '../../service/heap-growth.js';
+import { addOtlpFlag, otlpEndpointFromFlag } from '../otlp-flag.js';
 
 function hostPorts(value: string): { host: string; port: number }[] {
   try {
@@ -38,6 +39,7 @@ interface Flags {
   insecure?: boolean;
   workers: number;
   gcHeapGrowth: number;
+  otlpEndpoint?: string;
 }
 
 function heapGrowthOption(value: string): number {
@@ -76,9 +78,11 @@ export function register(program: Command): void {
     .option('--workers <n|auto>', 'processes sharing the port (auto: one per core); more than 1 needs Redis, since each process would otherwise count alone', workersOption, 1)
     .option('--gc-heap-growth <percent>', "how far the JS heap may grow past its live set before a full GC (0: V8's own, up to 4×); smaller trades some CPU for less RSS and shorter pauses", heapGrowthOption, 0);
   addRateLimitFlags(cmd, '');
-  addTlsOptions(cmd, 'the gRPC service')
+  addTlsOptions(addOtlpFlag(cmd), 'the gRPC service')
     .action(async (f: Flags & Record<string, unknown>) => {
       const knobs = rateLimitKnobs(f, '');
+      // With --workers each worker (this same command line) exports its own spans; the primary answers no calls.
+      const otlpEndpoint = await otlpEndpointFromFlag(f);
       setHeapGrowth(f.gcHeapGrowth);
       if (f.redis) {
         try {
@@ -143,6 +147,7 @@ export function register(program: Command): void {
         stopIncrementWhenOverLimit: knobs.stopIncrementWhenOverLimit,
         responseDynamicMetadata: knobs.responseDynamicMetadata,
         globalQuotaMode: knobs.globalQuotaMode,
+        otlpEndpoint,
         metricsPort: httpsMetrics || worker ? undefined : f.metricsPort,
         tls,
         insecure: f.insecure,
