@@ -67,26 +67,38 @@ function spanOf(receiver: OtlpReceiver, what: string, pick: (s: ExportedSpan) =>
   }, 20_000);
 }
 
-describe('`banyan ratelimit --otlp-endpoint`: a span per decision', () => {
+/**
+ * A receiver and `banyan ratelimit --otlp-endpoint` at it (with `args`), on this file's domain, for a
+ * describe block: set up in its beforeAll, torn down in its afterAll.
+ */
+function tracedRateLimit(args: string[]): { receiver: () => OtlpReceiver; rl: () => BanyanProcess; port: () => number; listening: () => Record<string, unknown> } {
   let receiver: OtlpReceiver | undefined;
   let rl: BanyanProcess | undefined;
-  let dir: string;
-  let port: number;
-
+  let dir: string | undefined;
+  let listening: Record<string, unknown> = {};
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-rltrace-'));
     await writeFile(path.join(dir, 'tracing.yaml'), DOMAIN);
     receiver = await startOtlpReceiver();
-    rl = startBanyan(['ratelimit', '--port', '0', '--config', dir, '--otlp-endpoint', receiver.endpoint], FAST_EXPORT);
-    const listening = await rl.line('rate limit service listening');
-    expect(listening.tracing).toBe(true);
-    port = Number(listening.port);
+    rl = startBanyan(['ratelimit', '--port', '0', '--config', dir, ...args, '--otlp-endpoint', receiver.endpoint], FAST_EXPORT);
+    listening = await rl.line('rate limit service listening');
   }, 900_000);
-
   afterAll(async () => {
     await rl?.kill();
     await receiver?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  return { receiver: () => receiver!, rl: () => rl!, port: () => Number(listening.port), listening: () => listening };
+}
+
+describe('`banyan ratelimit --otlp-endpoint`: a span per decision', () => {
+  const t = tracedRateLimit([]);
+  let receiver: OtlpReceiver;
+  let rl: BanyanProcess;
+  let port: number;
+  beforeAll(() => {
+    expect(t.listening().tracing).toBe(true);
+    [receiver, rl, port] = [t.receiver(), t.rl(), t.port()];
   });
 
   const debug = () => rl!.output();
@@ -145,24 +157,13 @@ describe('`banyan ratelimit --otlp-endpoint`: a span per decision', () => {
 });
 
 describe('a backend failure in the span', () => {
-  let receiver: OtlpReceiver | undefined;
-  let rl: BanyanProcess | undefined;
-  let dir: string;
+  // Port 1 on loopback: nothing listens there, so every backend call fails. No breaker, so each call meets the failure itself.
+  const t = tracedRateLimit(['--redis', 'redis://127.0.0.1:1', '--breaker-failures', '0']);
+  let receiver: OtlpReceiver;
+  let rl: BanyanProcess;
   let port: number;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-rltrace-'));
-    await writeFile(path.join(dir, 'tracing.yaml'), DOMAIN);
-    receiver = await startOtlpReceiver();
-    // Port 1 on loopback: nothing listens there, so every backend call fails. No breaker, so each call meets the failure itself.
-    rl = startBanyan(['ratelimit', '--port', '0', '--config', dir, '--redis', 'redis://127.0.0.1:1', '--breaker-failures', '0', '--otlp-endpoint', receiver.endpoint], FAST_EXPORT);
-    port = Number((await rl.line('rate limit service listening')).port);
-  }, 900_000);
-
-  afterAll(async () => {
-    await rl?.kill();
-    await receiver?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+  beforeAll(() => {
+    [receiver, rl, port] = [t.receiver(), t.rl(), t.port()];
   });
 
   it('failing open: OK, with the failure and failed_open', async () => {
