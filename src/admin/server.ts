@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { secureContextOptions, TlsFileWatcher, type TlsFiles } from '../grpc/tls.js';
 import { Router } from './router.js';
+import { withCallerContext } from '../telemetry/tracing.js';
 
 export interface AdminTlsOptions {
   tls?: TlsFiles;
@@ -27,7 +28,8 @@ export class AdminServer {
   ) {}
 
   async listen(port: number, host = '127.0.0.1'): Promise<number> {
-    const handler: http.RequestListener = (req, res) => void this.router.handle(req, res);
+    // A change an admin request starts links to the request's trace, when it sent one.
+    const handler: http.RequestListener = (req, res) => void withCallerContext(req.headers, () => this.router.handle(req, res));
     const tls = this.opts.tls;
     const watcher = tls ? await TlsFileWatcher.open(tls, { logger: this.opts.logger, recheckMs: this.opts.recheckMs }) : undefined;
     let server: http.Server;

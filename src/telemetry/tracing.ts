@@ -149,9 +149,22 @@ const CHANGE = createContextKey('banyan.config.change');
 export type ChangeSource = 'startup' | 'file.reload' | 'admin.apply' | 'admin.rollback' | 'admin.shift' | 'rollout.step' | `store.${string}`;
 
 /**
+ * Runs `fn` with the trace context its caller sent in `headers` (W3C traceparent) active, so that a
+ * change it starts links to the caller (inChange). Off, or without a valid traceparent: just `fn`.
+ */
+export function withCallerContext<T>(headers: Carrier, fn: () => T): T {
+  if (!running) return fn();
+  const ctx = extractContext(headers);
+  return ctx === context.active() ? fn() : context.with(ctx, fn);
+}
+
+/**
  * Runs `fn` as one config change: a root span `banyan.config.change` (its own trace: a change is not
  * part of whatever request or timer happened to start it), unless `fn` already runs inside a change,
  * which it then joins (a file edit becomes an apply becomes a reconcile: one change, one trace).
+ * A caller's trace context (an admin request's traceparent, withCallerContext) becomes a link of the
+ * root, not its parent: the deploy that asked finds the change, and the change keeps its own trace
+ * (with its pushes and ACKs, which can outlive the request by seconds).
  * Off: calls `fn` and nothing else.
  */
 export async function inChange<T>(source: ChangeSource, fn: (root: Span) => Promise<T> | T): Promise<T> {
@@ -159,7 +172,9 @@ export async function inChange<T>(source: ChangeSource, fn: (root: Span) => Prom
   const active = context.active();
   const joined = active.getValue(CHANGE) as Span | undefined;
   if (joined) return fn(joined);
-  const root = tracer().startSpan('banyan.config.change', { root: true, attributes: { 'banyan.change.source': source } });
+  const caller = trace.getSpanContext(active);
+  const links = caller?.isRemote ? [{ context: caller }] : undefined;
+  const root = tracer().startSpan('banyan.config.change', { root: true, links, attributes: { 'banyan.change.source': source } });
   const ctx = trace.setSpan(active, root).setValue(CHANGE, root);
   try {
     return await context.with(ctx, () => fn(root));

@@ -18,6 +18,8 @@ import { eventually } from '../support/eventually.js';
 import { startOtlpReceiver, type ExportedSpan, type OtlpReceiver } from '../support/otlp-receiver.js';
 import { startServeProcess, type ServeProcess } from '../support/serve-process.js';
 
+const ADMIN_TOKEN = 'tracing-admin-token';
+
 const routes = (cluster: string, extraCluster?: string) =>
   [
     'listeners:',
@@ -64,7 +66,7 @@ describe('tracing to a real OTLP receiver', () => {
       'tracing',
       [dir, '--data-dir', path.join(dir, 'data'), '--no-ratelimit', '--authz-port', '0', '--debounce', '20', '--otlp-endpoint', collector.endpoint],
       // export within a fraction of a second instead of the SDK's default 5 s batch delay
-      { env: { OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_SERVICE_NAME: 'banyan-under-test' } },
+      { env: { OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_SERVICE_NAME: 'banyan-under-test', BANYAN_ADMIN_TOKEN: ADMIN_TOKEN } },
     );
     authzPort = Number(serve.lines.find((l) => l.msg === 'banyan serving')!.authzPort);
   }, 900_000);
@@ -131,6 +133,29 @@ describe('tracing to a real OTLP receiver', () => {
     const group = named('banyan.config.push.group')[0];
     expect(group.parentSpanId).toBe(push.spanId);
     expect(group.attributes).toMatchObject({ 'banyan.group': 'default', 'banyan.push.proxies': 0 });
+  });
+
+  it("an admin shift carrying a traceparent is its own change trace, linked to the caller's span", async () => {
+    const traceId = 'abcdef0123456789abcdef0123456789';
+    const res = await fetch(`http://127.0.0.1:${serve!.adminPort}/api/v1/routes/rest/weights`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}`, traceparent: `00-${traceId}-0102030405060708-01` },
+      body: JSON.stringify({ backends: [{ cluster: 'monolith', weight: 100 }], author: 'tracing-test', reason: 'linked change' }),
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const root = await eventually(() => {
+      const r = spans().find((s) => s.name === 'banyan.config.change' && s.attributes['banyan.change.source'] === 'admin.shift');
+      if (!r) throw new Error(`no admin.shift change yet${debug()}`);
+      return r;
+    }, 20_000);
+    // its own trace (the push and ACKs outlive the request), pointing back at the caller
+    expect(root.traceId).not.toBe(traceId);
+    expect(root.parentSpanId).toBeUndefined();
+    expect(root.links).toEqual([{ traceId, spanId: '0102030405060708' }]);
+    expect(root.attributes['banyan.change.result']).toBe('applied');
+    // and a change without a caller's context links to nothing
+    const fileChange = spans().find((s) => s.name === 'banyan.config.change' && s.attributes['banyan.change.source'] === 'file.reload');
+    expect(fileChange?.links).toEqual([]);
   });
 
   it("a push to a connected proxy counts it, and ends when the proxy's ACK arrives", async () => {

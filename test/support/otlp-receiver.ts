@@ -26,6 +26,8 @@ export interface ExportedSpan {
   traceState?: string;
   /** StatusCode as the OTLP enum's number (0 unset, 1 ok, 2 error). */
   status: { code: number; message?: string };
+  /** The spans it links to (ids in hex). */
+  links: { traceId: string; spanId: string }[];
 }
 
 export interface OtlpReceiver {
@@ -116,6 +118,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
               name: s.name as string,
               kind: KINDS[s.kind as string],
               attributes: attrs(s.attributes as { key: string; value: AnyValue }[]),
+              links: ((s.links as { traceId: string; spanId: string }[]) ?? []).map((l) => ({ traceId: hex(l.traceId)!, spanId: hex(l.spanId)! })),
               events: ((s.events as { name: string; attributes?: { key: string; value: AnyValue }[] }[]) ?? []).map((e) => ({ name: e.name, attributes: attrs(e.attributes) })),
               service,
               ...(s.traceState ? { traceState: s.traceState as string } : {}),
