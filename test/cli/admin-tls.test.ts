@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
-import { createLogger } from '../../src/telemetry/logger.js';
+import { loopbackServe } from '../support/banyan.js';
 import { issueCert, makeCa, type TestCa, type TestCert } from '../support/certs.js';
 import { routesYaml } from './config.yaml.js';
 
@@ -48,19 +48,13 @@ beforeAll(async () => {
   const serverCert = issueCert(ca, dir, 'server', { kind: 'server' });
   client = issueCert(ca, dir, 'client', { kind: 'client' });
   await writeFile(path.join(dir, 'routes.yaml'), routesYaml());
-  server = await startBanyan({
+  server = await startBanyan(loopbackServe('banyan-test', {
     config: path.join(dir, 'routes.yaml'),
     dataDir: path.join(dir, 'data'),
-    host: '127.0.0.1',
-    xdsPort: 0,
-    adminHost: '127.0.0.1',
-    adminPort: 0,
     adminToken: TOKEN,
     debounceMs: 50,
-    watch: false,
     tls: { certFile: serverCert.certFile, keyFile: serverCert.keyFile, caFile: ca.certFile, requireClientCert: true },
-    logger: createLogger('banyan-test', process.env.BANYAN_LOG_LEVEL ?? 'silent'),
-  });
+  }));
   url = `https://127.0.0.1:${server.ports.admin}`;
 }, 60_000);
 

@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { TypeUrl } from '../../src/proto/envoy.js';
 import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
+import { loopbackServe } from '../support/banyan.js';
 import type { ProxyRecord } from '../../src/store/types.js';
-import { createLogger } from '../../src/telemetry/logger.js';
 import { XDS_SERVICES } from '../../src/xds/services.js';
 import { SotwClient, type NodeSpec } from '../conformance/harness.js';
 import { eventually } from '../support/eventually.js';
@@ -82,19 +82,13 @@ describe('banyan proxies', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-cli-proxies-'));
     await writeFile(path.join(dir, 'routes.yaml'), routesYaml());
-    server = await startBanyan({
+    server = await startBanyan(loopbackServe('banyan-test', {
       config: path.join(dir, 'routes.yaml'),
       dataDir: path.join(dir, 'data'),
-      host: '127.0.0.1',
-      xdsPort: 0,
-      adminHost: '127.0.0.1',
-      adminPort: 0,
       adminToken: TOKEN,
       debounceMs: 50,
-      watch: false,
       replica: 'replica-a',
-      logger: createLogger('banyan-test', process.env.BANYAN_LOG_LEVEL ?? 'silent'),
-    });
+    }));
     env = { BANYAN_SERVER: `http://127.0.0.1:${server.ports.admin}`, BANYAN_TOKEN: TOKEN };
     envoy = new AgentProxy(`127.0.0.1:${server.ports.xds}`, { id: 'envoy-1', cluster: 'edge' }, { user_agent_name: 'envoy', user_agent_build_version: { version: { major_number: 1, minor_number: 32, patch: 4 } } }, {
       [CDS]: [],

@@ -22,9 +22,9 @@ import { certToPem, createCa, issueCert, keyToPem, type KeyedCert } from '../../
 import { loadEnvoyProtos, TypeUrl } from '../../src/proto/envoy.js';
 import { methodDefinition } from '../../src/proto/grpc.js';
 import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
+import { loopbackServe } from '../support/banyan.js';
 import { PipelineView } from '../../src/server/served-view.js';
 import type { ReplicaRefusal } from '../../src/store/types.js';
-import { createLogger } from '../../src/telemetry/logger.js';
 import { routesYaml } from '../cli/config.yaml.js';
 import { banyan } from '../cli/run.js';
 import { eventually } from '../support/eventually.js';
@@ -116,20 +116,13 @@ describe('refusals fleet-wide, on two replicas sharing PostgreSQL', () => {
   });
 
   async function replica(name: string, url: string, withConfig: boolean): Promise<RunningBanyan> {
-    const b = await startBanyan({
+    const b = await startBanyan(loopbackServe(name, {
       config: withConfig ? path.join(dir, 'routes.yaml') : undefined,
       postgresUrl: url,
-      host: '127.0.0.1',
-      xdsPort: 0,
-      adminHost: '127.0.0.1',
-      adminPort: 0,
-      debounceMs: 20,
-      watch: false,
       replica: name,
       fleetIntervalMs: FLEET_INTERVAL_MS,
       tls,
-      logger: createLogger(name, process.env.BANYAN_LOG_LEVEL ?? 'silent'),
-    });
+    }));
     cleanups.push(() => b.stop());
     return b;
   }

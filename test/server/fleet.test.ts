@@ -16,6 +16,7 @@ import { mountCoreRoutes } from '../../src/admin/routes/core.js';
 import { AdminServer } from '../../src/admin/server.js';
 import { TypeUrl } from '../../src/proto/envoy.js';
 import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
+import { loopbackServe } from '../support/banyan.js';
 import { FleetPublisher, fleetRefusals, MAX_FLEET_REFUSALS, replicaId } from '../../src/server/fleet.js';
 import { ConfigPipeline } from '../../src/server/pipeline.js';
 import { PipelineView } from '../../src/server/served-view.js';
@@ -92,19 +93,12 @@ describe('fleet status on two replicas sharing PostgreSQL', () => {
 
   /** A replica on a fresh (i === 0) or the same database; the first brings the YAML, others follow the store. */
   async function replica(name: string, url: string, withConfig: boolean): Promise<RunningBanyan> {
-    const b = await startBanyan({
+    const b = await startBanyan(loopbackServe(name, {
       config: withConfig ? path.join(dir, 'routes.yaml') : undefined,
       postgresUrl: url,
-      host: '127.0.0.1',
-      xdsPort: 0,
-      adminHost: '127.0.0.1',
-      adminPort: 0,
-      debounceMs: 20,
-      watch: false,
       replica: name,
       fleetIntervalMs: 100,
-      logger: createLogger(name, process.env.BANYAN_LOG_LEVEL ?? 'silent'),
-    });
+    }));
     cleanups.push(() => b.stop());
     return b;
   }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
-import { createLogger } from '../../src/telemetry/logger.js';
+import { loopbackServe } from '../support/banyan.js';
 import { routesYaml } from '../cli/config.yaml.js';
 import { eventually } from '../support/eventually.js';
 
@@ -17,19 +17,12 @@ let b: RunningBanyan | undefined;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'banyan-route-gauges-'));
   await writeFile(path.join(dir, 'routes.yaml'), routesYaml());
-  b = await startBanyan({
+  b = await startBanyan(loopbackServe('route-gauges', {
     config: path.join(dir, 'routes.yaml'),
     dataDir: path.join(dir, 'data'),
-    host: '127.0.0.1',
-    xdsPort: 0,
-    adminHost: '127.0.0.1',
-    adminPort: 0,
-    debounceMs: 20,
-    watch: false,
     configOwner: 'store',
     rolloutPollMs: 50,
-    logger: createLogger('route-gauges', process.env.BANYAN_LOG_LEVEL ?? 'silent'),
-  });
+  }));
 });
 afterAll(async () => {
   await b?.stop();

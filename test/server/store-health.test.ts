@@ -8,10 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBanyan, type RunningBanyan } from '../../src/server/banyan.js';
+import { loopbackServe } from '../support/banyan.js';
 import { EmbeddedStore } from '../../src/store/embedded.js';
 import { RevisionConflictError } from '../../src/store/errors.js';
 import { withHealth } from '../../src/store/health.js';
-import { createLogger } from '../../src/telemetry/logger.js';
 import { createRegistry } from '../../src/telemetry/metrics.js';
 import type { Registry } from 'prom-client';
 import { routesYaml } from '../cli/config.yaml.js';
@@ -27,18 +27,11 @@ beforeAll(async () => {
   await writeFile(path.join(dir, 'routes.yaml'), routesYaml());
   pg = await startPostgres();
   const url = await pg.createDatabase('health');
-  b = await startBanyan({
+  b = await startBanyan(loopbackServe('store-health', {
     config: path.join(dir, 'routes.yaml'),
     postgresUrl: url,
-    host: '127.0.0.1',
-    xdsPort: 0,
-    adminHost: '127.0.0.1',
-    adminPort: 0,
-    debounceMs: 20,
-    watch: false,
     fleetIntervalMs: 100,
-    logger: createLogger('store-health', process.env.BANYAN_LOG_LEVEL ?? 'silent'),
-  });
+  }));
 }, 60_000);
 afterAll(async () => {
   // the database comes back first so that the replica can leave the fleet cleanly

@@ -15,6 +15,24 @@ export interface TestBanyan {
 }
 
 /**
+ * The options every in-process `banyan serve` of the tests starts from: xDS and admin on loopback,
+ * free ports, a short debounce, no file watching, a logger named `name` that is silent unless
+ * BANYAN_LOG_LEVEL says otherwise. `overrides` add or replace any option.
+ */
+export function loopbackServe(name: string, overrides: Partial<ServeOptions> = {}): ServeOptions {
+  return {
+    host: '127.0.0.1',
+    xdsPort: 0,
+    adminHost: '127.0.0.1',
+    adminPort: 0,
+    debounceMs: 20,
+    watch: false,
+    logger: createLogger(name, process.env.BANYAN_LOG_LEVEL ?? 'silent'),
+    ...overrides,
+  } as ServeOptions;
+}
+
+/**
  * `banyan serve` in-process on free ports, with its YAML and embedded store in a fresh temp dir.
  * `yaml` may be a function of that dir, for configs that name files next to themselves.
  * `overrides` replace any option (e.g. `watch`, `ratelimitPort: 0`, `postgresUrl`).
@@ -27,18 +45,7 @@ export async function startTestBanyan(
   const file = path.join(dir, 'routes.yaml');
   fs.writeFileSync(file, typeof yaml === 'function' ? yaml(dir) : yaml);
   try {
-    const banyan = await startBanyan({
-      config: file,
-      host: '127.0.0.1',
-      xdsPort: 0,
-      adminHost: '127.0.0.1',
-      adminPort: 0,
-      debounceMs: 20,
-      watch: true,
-      dataDir: path.join(dir, 'state'),
-      logger: createLogger('test', 'silent'),
-      ...overrides,
-    });
+    const banyan = await startBanyan(loopbackServe('test', { config: file, watch: true, dataDir: path.join(dir, 'state'), logger: createLogger('test', 'silent'), ...overrides }));
     return {
       dir,
       file,

@@ -9,8 +9,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startBanyan, type RunningBanyan, type ServeOptions } from '../../src/server/banyan.js';
+import { loopbackServe } from './banyan.js';
 import type { AuditEntry, Rollout, Store } from '../../src/store/types.js';
-import { createLogger } from '../../src/telemetry/logger.js';
 import type { Resp } from '../conformance/harness.js';
 import { startPostgres, type PostgresServer } from './postgres.js';
 
@@ -104,19 +104,12 @@ export function throwFirstRejection(results: PromiseSettledResult<unknown>[]): v
  * at BANYAN_LOG_LEVEL; `serve` adds or replaces options (admin token, poll and fleet intervals, …).
  */
 export function startReplica(name: string, postgresUrl: string, config: string | undefined, serve: Partial<ServeOptions> = {}): Promise<RunningBanyan> {
-  return startBanyan({
+  return startBanyan(loopbackServe(name, {
     config,
     postgresUrl,
-    host: '127.0.0.1',
-    xdsPort: 0,
-    adminHost: '127.0.0.1',
-    adminPort: 0,
-    debounceMs: 20,
-    watch: false,
     replica: name,
-    logger: createLogger(name, process.env.BANYAN_LOG_LEVEL ?? 'silent'),
     ...serve,
-  });
+  }));
 }
 
 export interface ReplicaPairOptions {
