@@ -141,8 +141,8 @@ describe('fleet status on two replicas sharing PostgreSQL', () => {
     expect(rds.versionAcked).toBeUndefined();
     expect(both['envoy-1'].types.find((t) => t.typeUrl === EDS)).toBeUndefined();
 
-    // replica B sees the same fleet; ?scope=local is each replica's own
-    expect((await proxiesOf(b)).body.proxies.map((p) => `${p.nodeId}@${p.replica}`).sort()).toEqual(['envoy-1@replica-a', 'grpc-1@replica-b']);
+    // replica B sees the same fleet once A's next status renewal (every 100 ms) has stored envoy-1; ?scope=local is each replica's own
+    await eventually(async () => expect((await proxiesOf(b)).body.proxies.map((p) => `${p.nodeId}@${p.replica}`).sort()).toEqual(['envoy-1@replica-a', 'grpc-1@replica-b']));
     expect((await proxiesOf(a, '?scope=local')).body.proxies.map((p) => p.nodeId)).toEqual(['envoy-1']);
     expect((await proxiesOf(b, '?scope=local')).body.proxies.map((p) => p.nodeId)).toEqual(['grpc-1']);
 
