@@ -6,7 +6,7 @@ import type { StopReport } from './stack.js';
  * with 1: an operator who presses Ctrl-C twice means it. No imports beyond types: the CLI loads this
  * before it knows which server it runs.
  */
-export function stopOnSignals(stop: () => Promise<StopReport>, exit: (code: number) => void = (code) => process.exit(code)): () => void {
+export function stopOnSignals(stop: () => Promise<StopReport>, exit: (code: number) => void = (code) => process.exit(code), held?: HeldSignals): () => void {
   let stopping = false;
   const begin = (): void => {
     stopping = true;
@@ -21,8 +21,35 @@ export function stopOnSignals(stop: () => Promise<StopReport>, exit: (code: numb
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (held?.release()) begin();
   // A stop asked for another way (a cluster primary's message): the same stop, once, never escalated.
   return () => {
     if (!stopping) begin();
+  };
+}
+
+export interface HeldSignals {
+  /** Stops holding; true when a signal came while held. */
+  release(): boolean;
+}
+
+/**
+ * Signals during start-up: a service logs that it listens before its stop is wired to the signals,
+ * and a supervisor may send SIGTERM right after that line. Held, such a signal is remembered instead
+ * of being the default kill, and stopOnSignals(…, held) runs the stop as soon as it is there; a
+ * second signal exits at once, as it does while stopping. Call it first thing in a server command.
+ */
+export function holdSignals(exit: (code: number) => void = (code) => process.exit(code)): HeldSignals {
+  let got = false;
+  // A second one while still starting means it (a start that hangs is still stopped): exit at once.
+  const note = (): void => (got ? exit(1) : void (got = true));
+  process.on('SIGINT', note);
+  process.on('SIGTERM', note);
+  return {
+    release() {
+      process.off('SIGINT', note);
+      process.off('SIGTERM', note);
+      return got;
+    },
   };
 }

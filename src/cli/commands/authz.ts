@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_PORTS } from '../../ports.js';
-import { stopOnSignals } from '../../service/signals.js';
+import { holdSignals, stopOnSignals } from '../../service/signals.js';
 import { logger } from '../../telemetry/logger.js';
 import type { Revocation } from '../../store/types.js';
 import { clientFrom, CliError, EXIT, withServerOptions } from '../admin-client.js';
@@ -24,6 +24,7 @@ export function register(program: Command): void {
     .option('--postgres <url>', "the serve replicas' PostgreSQL (or BANYAN_POSTGRES_URL): deny the tokens revoked there");
   addTlsOptions(addOtlpFlag(cmd), 'the gRPC service')
     .action(async (o: { port: number; host: string; config?: string; watch: boolean; metricsPort: number; metrics: boolean; realm: string; postgres?: string; otlpEndpoint?: string } & TlsFlags) => {
+      const held = holdSignals();
       const log = logger();
       const otlpEndpoint = await otlpEndpointFromFlag(o);
       const tls = tlsFromFlags(o);
@@ -44,7 +45,7 @@ export function register(program: Command): void {
         logger: log,
         otlpEndpoint,
       });
-      if (!httpsMetrics) return void stopOnSignals(running.shutdown);
+      if (!httpsMetrics) return void stopOnSignals(running.shutdown, undefined, held);
       const { withServiceMetrics } = await import('../service-metrics.js');
       const served = await withServiceMetrics(running, 'authz service', {
         service: 'authz',
@@ -55,7 +56,7 @@ export function register(program: Command): void {
         insecure: o.insecure,
         logger: log,
       });
-      stopOnSignals(served.shutdown);
+      stopOnSignals(served.shutdown, undefined, held);
       served.announce();
     });
   registerRevocationCommands(cmd);

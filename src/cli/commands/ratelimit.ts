@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { CliError, EXIT } from '../admin-client.js';
 import { addTlsOptions, tlsFromFlags } from '../tls-options.js';
 import { DEFAULT_PORTS } from '../../ports.js';
-import { stopOnSignals } from '../../service/signals.js';
+import { holdSignals, stopOnSignals } from '../../service/signals.js';
 import { parseHostPorts, parseRedisUrl, type RedisConnectOptions } from '../../ratelimit/backend/redis-url.js';
 import { logger } from '../../telemetry/logger.js';
 import { parseIntOption } from '../options.js';
@@ -80,6 +80,7 @@ export function register(program: Command): void {
   addRateLimitFlags(cmd, '');
   addTlsOptions(addOtlpFlag(cmd), 'the gRPC service')
     .action(async (f: Flags & Record<string, unknown>) => {
+      const held = holdSignals();
       const knobs = rateLimitKnobs(f, '');
       // With --workers each worker (this same command line) exports its own spans; the primary answers no calls.
       const otlpEndpoint = await otlpEndpointFromFlag(f);
@@ -108,7 +109,7 @@ export function register(program: Command): void {
       if (f.workers > 1 && !isRateLimitWorker()) {
         // The primary: forks the workers (this same command line), sums their metrics, stops them.
         const primary = await runRateLimitPrimary({ workers: f.workers, log });
-        if (f.metricsPort === undefined) return void stopOnSignals(primary.shutdown);
+        if (f.metricsPort === undefined) return void stopOnSignals(primary.shutdown, undefined, held);
         const { withServiceMetrics } = await import('../service-metrics.js');
         const served = await withServiceMetrics(primary, 'rate limit workers', {
           service: 'rate limit',
@@ -119,7 +120,7 @@ export function register(program: Command): void {
           insecure: f.insecure,
           logger: log,
         });
-        stopOnSignals(served.shutdown);
+        stopOnSignals(served.shutdown, undefined, held);
         return served.announce();
       }
       const worker = isRateLimitWorker();
@@ -153,8 +154,8 @@ export function register(program: Command): void {
         insecure: f.insecure,
         log,
       });
-      if (worker) return announceWorker(running.port, [running.server.limiter.metrics.registry], stopOnSignals(running.shutdown));
-      if (!httpsMetrics) return void stopOnSignals(running.shutdown);
+      if (worker) return announceWorker(running.port, [running.server.limiter.metrics.registry], stopOnSignals(running.shutdown, undefined, held));
+      if (!httpsMetrics) return void stopOnSignals(running.shutdown, undefined, held);
       const { withServiceMetrics } = await import('../service-metrics.js');
       const served = await withServiceMetrics(running, 'rate limit service', {
         service: 'rate limit',
@@ -165,7 +166,7 @@ export function register(program: Command): void {
         insecure: f.insecure,
         logger: log,
       });
-      stopOnSignals(served.shutdown);
+      stopOnSignals(served.shutdown, undefined, held);
       served.announce();
     });
 }

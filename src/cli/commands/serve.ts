@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolveAdminToken } from '../../admin/auth.js';
 import { DEFAULT_PORTS } from '../../ports.js';
-import { stopOnSignals } from '../../service/signals.js';
+import { holdSignals, stopOnSignals } from '../../service/signals.js';
 import { parseIntOption } from '../options.js';
 import { CliError, EXIT, orExit } from '../admin-client.js';
 import { parseInterval } from '../../rollout/steps.js';
@@ -54,6 +54,7 @@ Examples:
   $ banyan serve ./routes/ --host 0.0.0.0 --tls-cert tls.crt --tls-key tls.key --tls-client-ca ca.crt`,
     )
     .action(async (config: string | undefined, o) => {
+      const held = holdSignals();
       // Loaded on demand: the server graph (protos, gRPC, stores) would slow every other CLI command.
       const { startBanyan } = await import('../../server/banyan.js');
       warnArgvSecrets(o);
@@ -84,7 +85,7 @@ Examples:
         ca: orExit(() => caFromFlags(o)),
         otlpEndpoint,
       });
-      stopOnSignals(running.shutdown);
+      stopOnSignals(running.shutdown, undefined, held);
     });
 }
 
