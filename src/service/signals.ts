@@ -6,7 +6,7 @@ import type { StopReport } from './stack.js';
  * with 1: an operator who presses Ctrl-C twice means it. No imports beyond types: the CLI loads this
  * before it knows which server it runs.
  */
-export function stopOnSignals(stop: () => Promise<StopReport>, exit: (code: number) => void = (code) => process.exit(code), held?: HeldSignals): () => void {
+export function stopOnSignals(stop: () => Promise<StopReport>, exit: (code: number) => void = (code) => process.exit(code)): () => void {
   let stopping = false;
   const begin = (): void => {
     stopping = true;
@@ -21,7 +21,6 @@ export function stopOnSignals(stop: () => Promise<StopReport>, exit: (code: numb
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  if (held?.release()) begin();
   // A stop asked for another way (a cluster primary's message): the same stop, once, never escalated.
   return () => {
     if (!stopping) begin();
@@ -29,14 +28,14 @@ export function stopOnSignals(stop: () => Promise<StopReport>, exit: (code: numb
 }
 
 export interface HeldSignals {
-  /** Stops holding; true when a signal came while held. */
-  release(): boolean;
+  /** Stops holding: from now on signals run `stop` (stopOnSignals), at once if one came while held. */
+  stopWith(stop: () => Promise<StopReport>): () => void;
 }
 
 /**
  * Signals during start-up: a service logs that it listens before its stop is wired to the signals,
  * and a supervisor may send SIGTERM right after that line. Held, such a signal is remembered instead
- * of being the default kill, and stopOnSignals(…, held) runs the stop as soon as it is there; a
+ * of being the default kill, and stopWith(stop) runs the stop as soon as it is there; a
  * second signal exits at once, as it does while stopping. Call it first thing in a server command.
  */
 export function holdSignals(exit: (code: number) => void = (code) => process.exit(code)): HeldSignals {
@@ -46,10 +45,12 @@ export function holdSignals(exit: (code: number) => void = (code) => process.exi
   process.on('SIGINT', note);
   process.on('SIGTERM', note);
   return {
-    release() {
+    stopWith(stop) {
+      const begin = stopOnSignals(stop, exit);
       process.off('SIGINT', note);
       process.off('SIGTERM', note);
-      return got;
+      if (got) begin();
+      return begin;
     },
   };
 }

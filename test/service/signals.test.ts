@@ -5,7 +5,7 @@
  * test adds is removed again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { holdSignals, stopOnSignals } from '../../src/service/signals.js';
+import { holdSignals } from '../../src/service/signals.js';
 
 const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
 afterEach(() => {
@@ -15,25 +15,29 @@ afterEach(() => {
 const report = { clean: true, stopped: ['x'], ms: 1 } as never;
 
 describe('holdSignals', () => {
-  it('a signal while starting runs the stop as soon as stopOnSignals wires it, and exits 0', async () => {
+  it('a signal while starting runs the stop as soon as stopWith wires it, and exits 0', async () => {
     const exits: number[] = [];
-    const held = holdSignals((c) => exits.push(c));
+    let exited!: (code: number) => void;
+    const exit = new Promise<number>((resolve) => (exited = resolve));
+    const held = holdSignals((c) => (exits.push(c), exited(c)));
     process.emit('SIGTERM');
     expect(exits).toEqual([]);
     let stops = 0;
-    const exited = new Promise<number>((resolve) => stopOnSignals(async () => (stops++, report), resolve, held));
-    expect(await exited).toBe(0);
+    held.stopWith(async () => (stops++, report));
+    expect(await exit).toBe(0);
     expect(stops).toBe(1);
   });
 
   it('without a signal while starting, nothing stops until one comes', async () => {
-    const held = holdSignals(() => expect.unreachable());
+    let exited!: (code: number) => void;
+    const exit = new Promise<number>((resolve) => (exited = resolve));
+    const held = holdSignals(exited);
     let stops = 0;
-    const exited = new Promise<number>((resolve) => stopOnSignals(async () => (stops++, report), resolve, held));
+    held.stopWith(async () => (stops++, report));
     await Promise.resolve();
     expect(stops).toBe(0);
     process.emit('SIGINT');
-    expect(await exited).toBe(0);
+    expect(await exit).toBe(0);
     expect(stops).toBe(1);
   });
 

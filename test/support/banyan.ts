@@ -29,7 +29,7 @@ export function loopbackServe(name: string, overrides: Partial<ServeOptions> = {
     watch: false,
     logger: createLogger(name, process.env.BANYAN_LOG_LEVEL ?? 'silent'),
     ...overrides,
-  } as ServeOptions;
+  };
 }
 
 /**

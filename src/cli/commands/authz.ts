@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_PORTS } from '../../ports.js';
-import { holdSignals, stopOnSignals } from '../../service/signals.js';
+import { holdSignals } from '../../service/signals.js';
 import { logger } from '../../telemetry/logger.js';
 import type { Revocation } from '../../store/types.js';
 import { clientFrom, CliError, EXIT, withServerOptions } from '../admin-client.js';
@@ -45,7 +45,7 @@ export function register(program: Command): void {
         logger: log,
         otlpEndpoint,
       });
-      if (!httpsMetrics) return void stopOnSignals(running.shutdown, undefined, held);
+      if (!httpsMetrics) return void held.stopWith(running.shutdown);
       const { withServiceMetrics } = await import('../service-metrics.js');
       const served = await withServiceMetrics(running, 'authz service', {
         service: 'authz',
@@ -56,7 +56,7 @@ export function register(program: Command): void {
         insecure: o.insecure,
         logger: log,
       });
-      stopOnSignals(served.shutdown, undefined, held);
+      held.stopWith(served.shutdown);
       served.announce();
     });
   registerRevocationCommands(cmd);

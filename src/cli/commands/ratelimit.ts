@@ -2,22 +2,18 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { CliError, EXIT } from '../admin-client.js';
 import { addTlsOptions, tlsFromFlags } from '../tls-options.js';
 import { DEFAULT_PORTS } from '../../ports.js';
-import { holdSignals, stopOnSignals } from '../../service/signals.js';
+import { holdSignals } from '../../service/signals.js';
 import { parseHostPorts, parseRedisUrl, type RedisConnectOptions } from '../../ratelimit/backend/redis-url.js';
 import { logger } from '../../telemetry/logger.js';
-import { parseIntOption } from '../options.js';
+import { optionParser, parseIntOption } from '../options.js';
 import { addRateLimitFlags, rateLimitKnobs } from '../ratelimit-flags.js';
 import { parseWorkers, ratelimitWorkersError } from '../../ratelimit/workers.js';
 import { parseHeapGrowth, setHeapGrowth } from '../../service/heap-growth.js';
 import { addOtlpFlag, otlpEndpointFromFlag } from '../otlp-flag.js';
 
-function hostPorts(value: string): { host: string; port: number }[] {
-  try {
-    return parseHostPorts(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
+const hostPorts = optionParser(parseHostPorts);
+const workersOption = optionParser(parseWorkers);
+const heapGrowthOption = optionParser(parseHeapGrowth);
 
 interface Flags {
   port: number;
@@ -40,22 +36,6 @@ interface Flags {
   workers: number;
   gcHeapGrowth: number;
   otlpEndpoint?: string;
-}
-
-function heapGrowthOption(value: string): number {
-  try {
-    return parseHeapGrowth(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
-
-function workersOption(value: string): number {
-  try {
-    return parseWorkers(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
 }
 
 export function register(program: Command): void {
@@ -109,7 +89,7 @@ export function register(program: Command): void {
       if (f.workers > 1 && !isRateLimitWorker()) {
         // The primary: forks the workers (this same command line), sums their metrics, stops them.
         const primary = await runRateLimitPrimary({ workers: f.workers, log });
-        if (f.metricsPort === undefined) return void stopOnSignals(primary.shutdown, undefined, held);
+        if (f.metricsPort === undefined) return void held.stopWith(primary.shutdown);
         const { withServiceMetrics } = await import('../service-metrics.js');
         const served = await withServiceMetrics(primary, 'rate limit workers', {
           service: 'rate limit',
@@ -120,7 +100,7 @@ export function register(program: Command): void {
           insecure: f.insecure,
           logger: log,
         });
-        stopOnSignals(served.shutdown, undefined, held);
+        held.stopWith(served.shutdown);
         return served.announce();
       }
       const worker = isRateLimitWorker();
@@ -154,8 +134,8 @@ export function register(program: Command): void {
         insecure: f.insecure,
         log,
       });
-      if (worker) return announceWorker(running.port, [running.server.limiter.metrics.registry], stopOnSignals(running.shutdown, undefined, held));
-      if (!httpsMetrics) return void stopOnSignals(running.shutdown, undefined, held);
+      if (worker) return announceWorker(running.port, [running.server.limiter.metrics.registry], held.stopWith(running.shutdown));
+      if (!httpsMetrics) return void held.stopWith(running.shutdown);
       const { withServiceMetrics } = await import('../service-metrics.js');
       const served = await withServiceMetrics(running, 'rate limit service', {
         service: 'rate limit',
@@ -166,7 +146,7 @@ export function register(program: Command): void {
         insecure: f.insecure,
         logger: log,
       });
-      stopOnSignals(served.shutdown, undefined, held);
+      held.stopWith(served.shutdown);
       served.announce();
     });
 }

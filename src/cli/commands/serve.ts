@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolveAdminToken } from '../../admin/auth.js';
 import { DEFAULT_PORTS } from '../../ports.js';
-import { holdSignals, stopOnSignals } from '../../service/signals.js';
+import { holdSignals } from '../../service/signals.js';
 import { parseIntOption } from '../options.js';
 import { CliError, EXIT, orExit } from '../admin-client.js';
 import { parseInterval } from '../../rollout/steps.js';
@@ -85,7 +85,7 @@ Examples:
         ca: orExit(() => caFromFlags(o)),
         otlpEndpoint,
       });
-      stopOnSignals(running.shutdown, undefined, held);
+      held.stopWith(running.shutdown);
     });
 }
 
