@@ -66,6 +66,8 @@ function routeProblems(route: Route, report: Report): void {
   if (route.cors) report('has `cors:`', 'CORS is a browser filter gRPC does not run');
   if (route.ratelimit.length) report('has rate limit descriptors (`ratelimit:`)', 'gRPC runs no rate limit filter (gRFC A39), so they would never be enforced');
   if (route.localRateLimit) report('has `localRateLimit:`', 'gRPC runs no local rate limit filter (gRFC A39)');
+  // gRFC A33 gives gRPC clients a fault filter, but Banyan does not yet emit HTTP filters on api listeners.
+  if (route.fault) report('has `fault:`', 'Banyan does not yet send the fault filter to proxyless gRPC clients, so no fault would be injected');
   if (route.auth && route.auth.kind !== 'none') report('has `auth:`', 'gRPC runs no ext_authz filter (gRFC A39), so no token would be checked');
   if (route.requestHeaders.add.length || route.requestHeaders.remove.length || route.responseHeaders.add.length || route.responseHeaders.remove.length) {
     report('changes headers', 'gRPC clients ignore header mutations in routes');

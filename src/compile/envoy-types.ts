@@ -7,6 +7,7 @@
 import type { _envoy_config_route_v3_RateLimit_Action } from '../proto/generated/envoy/config/route/v3/RateLimit.js';
 import type { Cors } from '../proto/generated/envoy/extensions/filters/http/cors/v3/Cors.js';
 import type { CorsPolicy } from '../proto/generated/envoy/extensions/filters/http/cors/v3/CorsPolicy.js';
+import type { HTTPFault } from '../proto/generated/envoy/extensions/filters/http/fault/v3/HTTPFault.js';
 import type { ExtAuthz } from '../proto/generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthz.js';
 import type { ExtAuthzPerRoute } from '../proto/generated/envoy/extensions/filters/http/ext_authz/v3/ExtAuthzPerRoute.js';
 import type { LocalRateLimit } from '../proto/generated/envoy/extensions/filters/http/local_ratelimit/v3/LocalRateLimit.js';
@@ -83,6 +84,7 @@ export interface TypedConfigs {
   'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router': Router;
   'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors': Cors;
   'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy': CorsPolicy;
+  'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault': HTTPFault;
   'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz': ExtAuthz;
   'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute': ExtAuthzPerRoute;
   'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit': RateLimitFilter;

@@ -8,13 +8,12 @@ import type {
   RouteMatch,
   VirtualHost,
 } from '../config/model.js';
-import { percentInMillionths, SMALLEST_PERCENT } from '../config/semantic.js';
 import type { CompileContext } from './context.js';
 import { CORS_FILTER, corsPolicy } from './cors.js';
 import { FEATURES } from './features.js';
 import type * as envoy from './envoy-types.js';
 import { headerMatcher, queryMatcher } from './matchers.js';
-import { compact, duration, wrap } from './util.js';
+import { compact, duration, fractionalPercent, wrap } from './util.js';
 
 /** One RouteConfiguration per listener, named after it (the listener's RDS route_config_name). */
 export function buildRouteConfiguration(listener: Listener, ctx: CompileContext): envoy.RouteConfiguration {
@@ -106,20 +105,6 @@ function forwardAction(a: ForwardAction, proxyless: boolean): envoy.RouteAction 
   if (a.prefixRewrite !== undefined) out.prefix_rewrite = a.prefixRewrite;
   if (a.hostRewrite !== undefined) out.host_rewrite_literal = a.hostRewrite;
   return out;
-}
-
-/**
- * The coarsest FractionalPercent denominator that represents `percent` exactly; MILLION, Envoy's
- * finest, rounds (percentInMillionths). A non-zero percent that would round to 0 is refused by config
- * validation; reaching here with one is a bug, and throwing beats a mirror that silently never fires.
- */
-export function fractionalPercent(percent: number): { numerator: number; denominator: 'HUNDRED' | 'TEN_THOUSAND' | 'MILLION' } {
-  if (percent > 0 && percentInMillionths(percent) === 0) throw new Error(`${percent}% rounds to 0 in millionths; the smallest is ${SMALLEST_PERCENT}%`);
-  for (const [denominator, scale] of [['HUNDRED', 1], ['TEN_THOUSAND', 100]] as const) {
-    const n = percent * scale;
-    if (Math.abs(n - Math.round(n)) < 1e-9) return { numerator: Math.round(n), denominator };
-  }
-  return { numerator: percentInMillionths(percent), denominator: 'MILLION' };
 }
 
 const REDIRECT_CODES: Record<number, NonNullable<envoy.RedirectAction['response_code']>> = {

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { percentInMillionths, SMALLEST_PERCENT } from '../config/bounds.js';
 import type * as envoy from './envoy-types.js';
 
 /** Envoy resources are protobufjs object form: a Duration is { seconds, nanos }, never a "2s" string. */
@@ -78,4 +79,18 @@ export function grpcServiceCluster(name: string, address: string, port: number):
       endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(address, port) } }] }],
     },
   };
+}
+
+/**
+ * The coarsest FractionalPercent denominator that represents `percent` exactly; MILLION, Envoy's
+ * finest, rounds (percentInMillionths). A non-zero percent that would round to 0 is refused by config
+ * validation; reaching here with one is a bug, and throwing beats a mirror that silently never fires.
+ */
+export function fractionalPercent(percent: number): { numerator: number; denominator: 'HUNDRED' | 'TEN_THOUSAND' | 'MILLION' } {
+  if (percent > 0 && percentInMillionths(percent) === 0) throw new Error(`${percent}% rounds to 0 in millionths; the smallest is ${SMALLEST_PERCENT}%`);
+  for (const [denominator, scale] of [['HUNDRED', 1], ['TEN_THOUSAND', 100]] as const) {
+    const n = percent * scale;
+    if (Math.abs(n - Math.round(n)) < 1e-9) return { numerator: Math.round(n), denominator };
+  }
+  return { numerator: percentInMillionths(percent), denominator: 'MILLION' };
 }

@@ -44,3 +44,22 @@ export function headerValueProblem(v: string): string | undefined {
   const bad = /[\u0000\r\n]/.exec(v);
   return bad ? `contains ${bad[0] === '\u0000' ? 'NUL' : bad[0] === '\r' ? 'CR' : 'LF'}, which Envoy refuses in header values, hosts and paths` : undefined;
 }
+
+/**
+ * A percent as Envoy's finest FractionalPercent (denominator MILLION) carries it: in millionths,
+ * rounded. The one rounding rule; compile/route.ts encodes with it, and a percent it would change
+ * (a mirror or a fault that would never fire, 0.00005% sent as 0.0001%) is refused, not rounded.
+ */
+export function percentInMillionths(percent: number): number {
+  return Math.round(percent * 10_000);
+}
+
+/** The smallest percent that survives percentInMillionths: one in a million. */
+export const SMALLEST_PERCENT = 0.0001;
+
+/** Why `percent` would not reach Envoy exactly as written, or undefined when it would. */
+export function fractionalPercentProblem(percent: number): string | undefined {
+  if (percent > 0 && percentInMillionths(percent) === 0) return `${percent}% would be sent to Envoy as 0% (a FractionalPercent counts in millionths): the smallest is ${SMALLEST_PERCENT}; use 0 for never`;
+  if (Math.abs(percent * 10_000 - percentInMillionths(percent)) > 1e-6) return `${percent}% would be sent to Envoy as ${percentInMillionths(percent) / 10_000}% (a FractionalPercent counts in millionths): write at most 4 decimals`;
+  return undefined;
+}

@@ -1,6 +1,6 @@
 import type { Reference } from './fragment.js';
 import type {
-  AuthRequirement, Cors, HeaderMatch, HeaderMutation, Mirror, RateLimitAction, Route, RouteRateLimit, VirtualHost,
+  AuthRequirement, Cors, Fault, HeaderMatch, HeaderMutation, Mirror, RateLimitAction, Route, RouteRateLimit, VirtualHost,
 } from './model.js';
 import type { HeaderMatchInput, RateLimitActionInput, RouteInput, VirtualHostInput } from './schema-route.js';
 import { MAX_DURATION_MS } from './bounds.js';
@@ -59,6 +59,7 @@ export class RouteBuilder {
       requestHeaders: this.mutation(input.headers?.request, [...path, 'headers', 'request']),
       responseHeaders: this.mutation(input.headers?.response, [...path, 'headers', 'response']),
       ...(input.cors ? { cors: cors(input.cors) } : {}),
+      ...(input.fault ? { fault: fault(input.fault) } : {}),
       ratelimit: (input.ratelimit ?? []).map((d, i): RouteRateLimit => {
         const list = Array.isArray(d) ? d : d.actions;
         return { actions: list.map(rateLimitAction), stage: Array.isArray(d) ? 0 : (d.stage ?? 0), pos: this.locator.pos([...path, 'ratelimit', i]) };
@@ -143,6 +144,17 @@ function retryOn(on: string[], codes: number[]): string[] {
 
 function noMatcher(m: { exact?: string; prefix?: string; suffix?: string; regex?: string; present?: boolean }): boolean {
   return m.exact === undefined && m.prefix === undefined && m.suffix === undefined && m.regex === undefined && m.present === undefined;
+}
+
+function fault(f: NonNullable<RouteInput['fault']>): Fault {
+  return {
+    ...(f.abort
+      ? { abort: { ...defined({ httpStatus: f.abort.status, grpcStatus: f.abort.grpcStatus }), fromHeaders: f.abort.fromHeaders ?? false, percent: f.abort.percent ?? 100 } }
+      : {}),
+    ...(f.delay ? { delay: { ...defined({ fixedMs: f.delay.fixed }), fromHeaders: f.delay.fromHeaders ?? false, percent: f.delay.percent ?? 100 } } : {}),
+    headers: (f.headers ?? []).map(headerMatch),
+    ...defined({ maxActive: f.maxActive }),
+  };
 }
 
 function headerMatch(h: HeaderMatchInput): HeaderMatch {

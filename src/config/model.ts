@@ -270,6 +270,8 @@ export interface Route {
   requestHeaders: HeaderMutation;
   responseHeaders: HeaderMutation;
   cors?: Cors;
+  /** Fault injection (envoy.filters.http.fault), for testing a backend's callers before traffic moves. */
+  fault?: Fault;
   /** Descriptor action lists for the global rate limit filter; each list makes one descriptor. */
   ratelimit: RouteRateLimit[];
   /** Per-proxy token bucket (local_ratelimit filter). */
@@ -277,6 +279,15 @@ export interface Route {
   /** Undefined = inherit listener default (authz on when the listener has authz). */
   auth?: AuthRequirement;
   pos: SourcePos;
+}
+
+/** Percents are 0-100 and exact in millionths (config validation refuses others). */
+export interface Fault {
+  abort?: { httpStatus?: number; grpcStatus?: number; fromHeaders: boolean; percent: number };
+  delay?: { fixedMs?: number; fromHeaders: boolean; percent: number };
+  /** Only requests matching all of these get the fault. */
+  headers: HeaderMatch[];
+  maxActive?: number;
 }
 
 export interface RouteMatch {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { regexProblem } from './regex.js';
-import { backendWeightSetProblem, ENVOY_STATUS_CODES, headerValueProblem } from './bounds.js';
+import { backendWeightSetProblem, ENVOY_STATUS_CODES, fractionalPercentProblem, headerValueProblem } from './bounds.js';
 import { AT_KEY, WITH_SUBJECT, duration, durationAtLeast, exactlyOne, headerName, headerSafe, httpPath, matchHeaderName, mutableHeaderName, name, onlyWith, port, refineWith, regex, scalarString, uint32 } from './schema-common.js';
 
 /** Operator YAML for routes and virtual hosts. Output feeds build-route.ts. */
@@ -125,6 +125,43 @@ export const directResponse = z.strictObject({
     .optional(),
 });
 
+const faultPercent = z
+  .number()
+  .min(0)
+  .max(100)
+  .superRefine(refineWith(fractionalPercentProblem))
+  .optional()
+  .meta({ description: 'Share of requests the fault applies to, 0-100 (default 100)' });
+
+// Exactly one way to pick each fault: fixed values, or the request's x-envoy-fault-* headers (Envoy's header-controlled faults).
+const faultAbort = z
+  .strictObject({
+    status: z.number().int().min(200).max(599).optional().meta({ description: 'Answer with this HTTP status' }),
+    grpcStatus: z.number().int().min(1).max(16).optional().meta({ description: 'Answer with this gRPC status code (1-16)' }),
+    fromHeaders: z.literal(true).optional().meta({ description: 'Take the status from x-envoy-fault-abort-request / -grpc-request' }),
+    percent: faultPercent,
+  })
+  .superRefine(exactlyOne(['status', 'grpcStatus', 'fromHeaders']));
+
+const faultDelay = z
+  .strictObject({
+    fixed: duration.optional().meta({ description: 'Hold each request this long before it goes on' }),
+    fromHeaders: z.literal(true).optional().meta({ description: 'Take the delay from x-envoy-fault-delay-request (ms)' }),
+    percent: faultPercent,
+  })
+  .superRefine(exactlyOne(['fixed', 'fromHeaders']));
+
+export const fault = z
+  .strictObject({
+    abort: faultAbort.optional(),
+    delay: faultDelay.optional(),
+    headers: z.array(headerMatch).min(1).optional().meta({ description: 'Only requests matching all of these headers get the fault' }),
+    maxActive: z.number().int().min(1).max(4294967295).optional().meta({ description: 'At most this many requests faulted at once on a proxy' }),
+  })
+  .superRefine((v, ctx) => {
+    if (!v.abort && !v.delay) ctx.addIssue({ code: 'custom', message: 'needs abort, delay or both', input: v });
+  });
+
 export const cors = z.strictObject({
   allowOrigins: z
     .array(z.string().superRefine(refineWith((v: string) => (v.startsWith('~') ? regexProblem(v.slice(1)) : undefined))))
@@ -221,6 +258,7 @@ export const route = z
     hostRewrite: headerSafe.min(1).optional(),
     headers: routeHeaders.optional(),
     cors: cors.optional(),
+    fault: fault.optional().meta({ description: 'Fault injection: {abort: {status|grpcStatus|fromHeaders, percent}, delay: {fixed|fromHeaders, percent}}' }),
     ratelimit: z.array(rateLimitDescriptor).optional().meta({ description: 'Descriptor action lists, e.g. [[remote_address], [{header: x-client-id, as: client}]]' }),
     localRateLimit: localRateLimit.optional(),
     auth: authRequirement.optional(),

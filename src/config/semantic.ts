@@ -3,6 +3,7 @@ import type { Diagnostic } from './diagnostics.js';
 import type { Reference } from './fragment.js';
 import type { Config, Listener, RateLimitAction, RateLimitDescriptor, Route, RouteRateLimit, SourcePos } from './model.js';
 import { didYouMean } from './suggest.js';
+import { fractionalPercentProblem } from './bounds.js';
 
 /**
  * Checks that need the whole config (every file): unique names, references that resolve, listeners
@@ -171,36 +172,13 @@ function allKeys(descriptors: readonly RateLimitDescriptor[]): string[] {
   return descriptors.flatMap((d) => [d.key, ...allKeys(d.descriptors)]);
 }
 
-/**
- * A percent as Envoy's finest FractionalPercent (denominator MILLION) carries it: in millionths,
- * rounded. The one rounding rule; compile/route.ts encodes with it, and a mirror it would turn into 0
- * is refused here rather than silently never mirroring.
- */
-export function percentInMillionths(percent: number): number {
-  return Math.round(percent * 10_000);
-}
-
-/** The smallest percent that survives percentInMillionths: one in a million. */
-export const SMALLEST_PERCENT = 0.0001;
-
 function checkMirrorPercents(config: Config): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const route of config.listeners.flatMap((l) => l.hosts.flatMap((h) => h.routes))) {
     if (route.action.kind !== 'forward') continue;
     for (const m of route.action.mirrors) {
-      if (m.percent > 0 && percentInMillionths(m.percent) === 0) {
-        out.push({
-          severity: 'error',
-          ...m.pos,
-          message: `mirror of route "${route.name}" to "${m.cluster}" at ${m.percent}% would be sent to Envoy as 0% (a FractionalPercent counts in millionths): the smallest mirror percent is ${SMALLEST_PERCENT}; use 0 to turn the mirror off`,
-        });
-      } else if (Math.abs(m.percent * 10_000 - percentInMillionths(m.percent)) > 1e-6) {
-        out.push({
-          severity: 'error',
-          ...m.pos,
-          message: `mirror of route "${route.name}" to "${m.cluster}" at ${m.percent}% would be sent to Envoy as ${percentInMillionths(m.percent) / 10_000}% (a FractionalPercent counts in millionths): write at most 4 decimals`,
-        });
-      }
+      const problem = fractionalPercentProblem(m.percent);
+      if (problem) out.push({ severity: 'error', ...m.pos, message: `mirror of route "${route.name}" to "${m.cluster}" at ${problem}` });
     }
   }
   return out;

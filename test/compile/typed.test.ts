@@ -64,6 +64,7 @@ describe('generated Envoy types', () => {
       'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router': true,
       'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors': true,
       'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy': true,
+      'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault': true,
       'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz': true,
       'type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute': true,
       'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit': true,

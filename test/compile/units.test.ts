@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { statusRanges } from '../../src/compile/cluster.js';
-import { fractionalPercent } from '../../src/compile/route.js';
+import { fractionalPercent } from '../../src/compile/util.js';
 import { duration } from '../../src/compile/util.js';
 
 describe('compile helpers', () => {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fractionalPercent } from '../../src/compile/route.js';
+import { fractionalPercent } from '../../src/compile/util.js';
 import { compile } from '../../src/compile/index.js';
 import { formatDiagnostic, type Diagnostic } from '../../src/config/diagnostics.js';
 import { validateFiles } from '../../src/admission/index.js';
@@ -176,7 +176,7 @@ clusters:
 
   it('that Envoy\'s FractionalPercent would carry as 0 is an error naming the smallest percent', () => {
     expect(findings(mirrored('0.00001'))).toEqual([
-      'x.yaml:8:28: error: mirror of route "r" to "shadow" at 0.00001% would be sent to Envoy as 0% (a FractionalPercent counts in millionths): the smallest mirror percent is 0.0001; use 0 to turn the mirror off',
+      'x.yaml:8:28: error: mirror of route "r" to "shadow" at 0.00001% would be sent to Envoy as 0% (a FractionalPercent counts in millionths): the smallest is 0.0001; use 0 for never',
     ]);
     expect(() => fractionalPercent(0.00001)).toThrow(/smallest is 0.0001%/);
   });
