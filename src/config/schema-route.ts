@@ -156,11 +156,9 @@ export const fault = z
     abort: faultAbort.optional(),
     delay: faultDelay.optional(),
     headers: z.array(headerMatch).min(1).optional().meta({ description: 'Only requests matching all of these headers get the fault' }),
-    maxActive: z.number().int().min(1).max(4294967295).optional().meta({ description: 'At most this many requests faulted at once on a proxy' }),
+    maxActive: uint32(1).optional().meta({ description: 'At most this many requests faulted at once on a proxy' }),
   })
-  .superRefine((v, ctx) => {
-    if (!v.abort && !v.delay) ctx.addIssue({ code: 'custom', message: 'needs abort, delay or both', input: v });
-  });
+  .superRefine(refineWith((v: { abort?: unknown; delay?: unknown }) => (v.abort || v.delay ? undefined : 'needs abort, delay or both')));
 
 export const cors = z.strictObject({
   allowOrigins: z

@@ -55,6 +55,15 @@ function appliedChanges(receiver: OtlpReceiver, source: string | RegExp): Export
   );
 }
 
+/** At least `count` applied changes of `source` on `receiver` (their push included), waited for; `context` explains a timeout. */
+function awaitApplied(receiver: OtlpReceiver, source: string, context: () => string, count = 1): Promise<ExportedSpan[]> {
+  return eventually(() => {
+    const r = appliedChanges(receiver, source);
+    if (r.length < count) throw new Error(`${r.length} applied ${source} changes with their push yet${context()}`);
+    return r;
+  }, 20_000);
+}
+
 describe('tracing: a rollout step is a change of source rollout.step', () => {
   let collector: OtlpReceiver | undefined;
   let serve: ServeProcess | undefined;
@@ -87,11 +96,7 @@ describe('tracing: a rollout step is a change of source rollout.step', () => {
       expect(view.body.state, JSON.stringify(view.body)).toBe('completed');
     }, 20_000, 50);
     // start (10%), the runner's steps to 50% and to 100%: three served weights, three changes
-    const roots = await eventually(() => {
-      const r = appliedChanges(collector!, 'rollout.step');
-      if (r.length < 3) throw new Error(`${r.length} applied rollout.step changes with their push yet${debug()}`);
-      return r;
-    }, 20_000);
+    const roots = await awaitApplied(collector!, 'rollout.step', debug, 3);
     expect(new Set(roots.map((r) => r.traceId)).size).toBe(roots.length);
     for (const root of roots) expectChangeTree(collector!, root);
     // a rollout's store change is never traced under the store's generic source
@@ -136,6 +141,7 @@ describe('tracing: a change made on another replica is a change of source store.
   });
 
   const debug = () => `\n--- receiver B\n${receiverB!.output().slice(-2000)}\n--- replica B\n${b!.output()}`;
+  const debugA = () => `\n${receiverA!.output()}\n${a!.output()}`;
 
   /** B's percentages of the checkout route, as its admin API says it sends them now. */
   const servedOnB = async () => {
@@ -154,21 +160,13 @@ describe('tracing: a change made on another replica is a change of source store.
       reason: 'shift on A',
     });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    const onB = await eventually(() => {
-      const r = appliedChanges(receiverB!, 'store.override');
-      if (r.length === 0) throw new Error(`no applied store.override change on B yet${debug()}`);
-      return r;
-    }, 20_000);
+    const onB = await awaitApplied(receiverB!, 'store.override', debug);
     expect(onB.length).toBe(1);
     expectChangeTree(receiverB!, onB[0]);
     // B served it (not just traced it)
     expect(await servedOnB()).toEqual({ 'checkout-v1': 70, 'checkout-v2': 30 });
     // on A, the same change is the admin's own; B never traced it as one
-    const onA = await eventually(() => {
-      const r = appliedChanges(receiverA!, 'admin.shift');
-      if (r.length === 0) throw new Error(`no applied admin.shift change on A yet\n${receiverA!.output()}\n${a!.output()}`);
-      return r;
-    }, 20_000);
+    const onA = await awaitApplied(receiverA!, 'admin.shift', debugA);
     expect(onA.length).toBe(1);
     expect(onA[0].traceId).not.toBe(onB[0].traceId);
     expect(changes(receiverB!, /^admin\./)).toEqual([]);
@@ -183,19 +181,11 @@ describe('tracing: a change made on another replica is a change of source store.
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     const version = res.body.version.version as number;
     expect(version).toBeGreaterThan(1);
-    const onB = await eventually(() => {
-      const r = appliedChanges(receiverB!, 'store.config');
-      if (r.length === 0) throw new Error(`no applied store.config change on B yet${debug()}`);
-      return r;
-    }, 20_000);
+    const onB = await awaitApplied(receiverB!, 'store.config', debug);
     expect(onB.length).toBe(1);
     expectChangeTree(receiverB!, onB[0]);
     expect(onB[0].attributes['banyan.config.version']).toBe(version);
-    const onA = await eventually(() => {
-      const r = appliedChanges(receiverA!, 'admin.apply');
-      if (r.length === 0) throw new Error(`no applied admin.apply change on A yet\n${receiverA!.output()}\n${a!.output()}`);
-      return r;
-    }, 20_000);
+    const onA = await awaitApplied(receiverA!, 'admin.apply', debugA);
     expect(onA[0].attributes['banyan.config.version']).toBe(version);
     expect(onA[0].attributes['banyan.config.hash']).toBe(onB[0].attributes['banyan.config.hash']);
   });
